@@ -8,7 +8,7 @@
 mod error;
 mod io;
 mod measurements;
-// Subcommand group modules, one line each (kept in the order of `Command` below).
+// Subcommand group modules, one line each.
 
 use std::process::ExitCode;
 

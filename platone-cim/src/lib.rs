@@ -14,3 +14,9 @@
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+
+mod error;
+pub mod meter_readings;
+pub mod pmu;
+
+pub use error::CimError;
