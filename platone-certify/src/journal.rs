@@ -1,0 +1,137 @@
+//! Append-only JSON-lines files shared by the file ledger and the file device registry: every
+//! record is one line ending in `\n`, written whole and fsync'd before it is acknowledged. A
+//! last line without its `\n` is a torn tail left by a crash during an unacknowledged write.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use fs4::{FileExt, TryLockError};
+
+use crate::error::{CertifyError, Result};
+
+/// One complete line of a journal.
+pub(crate) struct Line<'a> {
+    /// Its number, from 0.
+    pub number: u64,
+    /// Byte offset of its start.
+    pub offset: u64,
+    /// The line without its `\n`.
+    pub text: &'a [u8],
+}
+
+/// Splits a journal's bytes into complete lines; returns them and the length of the
+/// complete part (everything after it is a torn tail).
+pub(crate) fn split_lines(bytes: &[u8]) -> (Vec<Line<'_>>, usize) {
+    let mut lines = Vec::new();
+    let mut start = 0usize;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' {
+            lines.push(Line {
+                number: lines.len() as u64,
+                offset: start as u64,
+                text: &bytes[start..i],
+            });
+            start = i + 1;
+        }
+    }
+    (lines, start)
+}
+
+/// Reads a whole file (empty when it does not exist).
+pub(crate) fn read_all(path: &Path) -> Result<Vec<u8>> {
+    match File::open(path) {
+        Ok(mut f) => {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes)
+                .map_err(|e| CertifyError::io(path, e))?;
+            Ok(bytes)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(CertifyError::io(path, e)),
+    }
+}
+
+/// A journal opened for appending, holding the single-writer lock.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl Writer {
+    /// Opens (creating) `path` for appending and takes the exclusive lock; returns the writer
+    /// and the file's bytes (torn tail already cut off the file and out of the bytes).
+    pub fn open(path: &Path) -> Result<(Self, Vec<u8>, u64)> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| CertifyError::io(path, e))?;
+        // Called through the trait: std's inherent `File::try_lock` is newer than our MSRV.
+        match FileExt::try_lock(&file) {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(CertifyError::Locked(path.to_path_buf()));
+            }
+            Err(TryLockError::Error(e)) => return Err(CertifyError::io(path, e)),
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| CertifyError::io(path, e))?;
+        let (_, complete) = split_lines(&bytes);
+        let torn = (bytes.len() - complete) as u64;
+        if torn > 0 {
+            file.set_len(complete as u64)
+                .map_err(|e| CertifyError::io(path, e))?;
+            file.sync_all().map_err(|e| CertifyError::io(path, e))?;
+            bytes.truncate(complete);
+        }
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| CertifyError::io(path, e))?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir);
+        }
+        Ok((
+            Writer {
+                path: path.to_path_buf(),
+                len: bytes.len() as u64,
+                file,
+            },
+            bytes,
+            torn,
+        ))
+    }
+
+    /// Appends `data` (whole lines, each ending in `\n`) and fsyncs before returning.
+    /// On failure the file is cut back to its previous length, so that a later append does
+    /// not follow a partial line.
+    pub fn append(&mut self, data: &[u8]) -> Result<()> {
+        let written = self
+            .file
+            .write_all(data)
+            .and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.len += data.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.len);
+                let _ = self.file.seek(SeekFrom::End(0));
+                Err(CertifyError::io(&self.path, e))
+            }
+        }
+    }
+}
+
+/// Makes a newly created file's directory entry durable (best effort: not every platform
+/// can open a directory).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

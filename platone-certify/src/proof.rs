@@ -1,0 +1,287 @@
+//! Per-record proofs: self-contained JSON and a compact binary form.
+
+use serde::{Deserialize, Serialize};
+
+use crate::certificate::{Anchor, AnchorStatus};
+use crate::error::{CertifyError, Result};
+use crate::scheme::{Digest, Scheme};
+
+/// The format tag every proof carries.
+pub const PROOF_FORMAT: &str = "platone-proof/1";
+
+/// The magic bytes that open the binary form.
+pub const BINARY_MAGIC: &[u8; 4] = b"PLP1";
+
+/// The most siblings a proof may carry (trees of up to 2^64 leaves).
+pub const MAX_SIBLINGS: usize = 64;
+
+/// The proof that one record belongs to one certified batch.
+///
+/// Everything needed to verify it offline is inside: the leaf hash the record must canonicalise
+/// to, its index, the tree size, the sibling hashes, the root, the hash of the certificate it
+/// was issued under, and the anchor status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proof {
+    /// Always [`PROOF_FORMAT`].
+    pub format: String,
+    /// The batch.
+    pub batch_id: String,
+    /// The Merkle scheme.
+    pub scheme: Scheme,
+    /// The record's position in the batch, from 0.
+    pub leaf_index: u64,
+    /// The number of records in the batch.
+    pub leaf_count: u64,
+    /// The record's leaf hash.
+    pub leaf: Digest,
+    /// The sibling hashes from the leaf up to the root.
+    pub siblings: Vec<Digest>,
+    /// The batch's Merkle root.
+    pub root: Digest,
+    /// The hash of the batch's certificate.
+    pub certificate: Digest,
+    /// Whether and where the certificate is anchored.
+    pub anchor: AnchorStatus,
+}
+
+impl Proof {
+    /// Attaches the anchor once known (idempotent, see [`AnchorStatus::upgrade`]).
+    pub fn upgrade(&mut self, anchor: &Anchor) -> Result<bool> {
+        self.anchor.upgrade(&self.batch_id, anchor)
+    }
+
+    /// The proof as one line of JSON.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| CertifyError::Serialise(e.to_string()))
+    }
+
+    /// Reads a proof from its JSON form.
+    pub fn from_json(text: &[u8]) -> Result<Self> {
+        let proof: Proof = serde_json::from_slice(text).map_err(|e| {
+            CertifyError::malformed(
+                "proof JSON",
+                format!("{}:{}", e.line(), e.column()),
+                e.to_string(),
+            )
+        })?;
+        if proof.format != PROOF_FORMAT {
+            return Err(CertifyError::malformed(
+                "proof JSON",
+                "format",
+                format!("expected {PROOF_FORMAT:?}, found {:?}", proof.format),
+            ));
+        }
+        if proof.siblings.len() > MAX_SIBLINGS {
+            return Err(CertifyError::malformed(
+                "proof JSON",
+                "siblings",
+                format!("more than {MAX_SIBLINGS} siblings"),
+            ));
+        }
+        Ok(proof)
+    }
+
+    /// The compact binary form (see `docs/certification.md`).
+    pub fn to_binary(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(160 + 32 * self.siblings.len());
+        out.extend_from_slice(BINARY_MAGIC);
+        out.push(self.scheme.code());
+        out.push(u8::from(self.anchor.anchor().is_some()));
+        out.extend_from_slice(&self.leaf_index.to_le_bytes());
+        out.extend_from_slice(&self.leaf_count.to_le_bytes());
+        out.extend_from_slice(&self.leaf.0);
+        out.extend_from_slice(&self.root.0);
+        out.extend_from_slice(&self.certificate.0);
+        let count = u8::try_from(self.siblings.len())
+            .ok()
+            .filter(|c| usize::from(*c) <= MAX_SIBLINGS)
+            .ok_or_else(|| CertifyError::malformed("proof", "siblings", "more than 64 siblings"))?;
+        out.push(count);
+        for s in &self.siblings {
+            out.extend_from_slice(&s.0);
+        }
+        put_text(&mut out, "batch_id", &self.batch_id)?;
+        if let Some(a) = self.anchor.anchor() {
+            put_text(&mut out, "anchor.ledger", &a.ledger)?;
+            put_text(&mut out, "anchor.entry", &a.entry)?;
+            out.extend_from_slice(&a.position.to_le_bytes());
+            put_text(
+                &mut out,
+                "anchor.time",
+                &platone_model::format_timestamp(&a.time),
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// Reads a proof from its binary form; every byte must be accounted for.
+    pub fn from_binary(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(4, "magic")? != BINARY_MAGIC {
+            return Err(r.error(0, "magic", "not a platone binary proof (expected PLP1)"));
+        }
+        let code = r.u8("scheme")?;
+        let scheme = Scheme::from_code(code)
+            .ok_or_else(|| r.error(4, "scheme", format!("unknown scheme code {code}")))?;
+        let anchored = match r.u8("anchor flag")? {
+            0 => false,
+            1 => true,
+            other => return Err(r.error(5, "anchor flag", format!("{other} is not 0 or 1"))),
+        };
+        let leaf_index = r.u64("leaf_index")?;
+        let leaf_count = r.u64("leaf_count")?;
+        let leaf = r.digest("leaf")?;
+        let root = r.digest("root")?;
+        let certificate = r.digest("certificate")?;
+        let at = r.at;
+        let count = usize::from(r.u8("sibling count")?);
+        if count > MAX_SIBLINGS {
+            return Err(r.error(at, "sibling count", "more than 64 siblings"));
+        }
+        let mut siblings = Vec::with_capacity(count);
+        for _ in 0..count {
+            siblings.push(r.digest("sibling")?);
+        }
+        let batch_id = r.text("batch_id")?;
+        let anchor = if anchored {
+            let ledger = r.text("anchor.ledger")?;
+            let entry = r.text("anchor.entry")?;
+            let position = r.u64("anchor.position")?;
+            let at = r.at;
+            let time_text = r.text("anchor.time")?;
+            let time = platone_model::parse_timestamp(&time_text)
+                .map_err(|e| r.error(at, "anchor.time", e))?;
+            AnchorStatus::Anchored(Anchor {
+                ledger,
+                entry,
+                position,
+                time,
+            })
+        } else {
+            AnchorStatus::Pending
+        };
+        if r.at != bytes.len() {
+            return Err(r.error(r.at, "end", "trailing bytes after the proof"));
+        }
+        Ok(Proof {
+            format: PROOF_FORMAT.to_owned(),
+            batch_id,
+            scheme,
+            leaf_index,
+            leaf_count,
+            leaf,
+            siblings,
+            root,
+            certificate,
+            anchor,
+        })
+    }
+}
+
+fn put_text(out: &mut Vec<u8>, field: &str, text: &str) -> Result<()> {
+    let len = u16::try_from(text.len())
+        .map_err(|_| CertifyError::malformed("proof", field, "longer than 65535 bytes"))?;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn error(&self, at: usize, field: &str, message: impl ToString) -> CertifyError {
+        CertifyError::malformed("binary proof", format!("byte {at} ({field})"), message)
+    }
+
+    fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|e| *e <= self.bytes.len());
+        match end.and_then(|e| self.bytes.get(self.at..e)) {
+            Some(slice) => {
+                self.at += n;
+                Ok(slice)
+            }
+            None => Err(self.error(self.at, field, "truncated")),
+        }
+    }
+
+    fn u8(&mut self, field: &str) -> Result<u8> {
+        Ok(self.take(1, field)?.first().copied().unwrap_or_default())
+    }
+
+    fn u64(&mut self, field: &str) -> Result<u64> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8, field)?);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn digest(&mut self, field: &str) -> Result<Digest> {
+        let mut b = [0u8; 32];
+        b.copy_from_slice(self.take(32, field)?);
+        Ok(Digest(b))
+    }
+
+    fn text(&mut self, field: &str) -> Result<String> {
+        let at = self.at;
+        let mut len = [0u8; 2];
+        len.copy_from_slice(self.take(2, field)?);
+        let bytes = self.take(usize::from(u16::from_le_bytes(len)), field)?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| self.error(at, field, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample(anchored: bool) -> Proof {
+        Proof {
+            format: PROOF_FORMAT.into(),
+            batch_id: "pmu-1:7".into(),
+            scheme: Scheme::Sha256,
+            leaf_index: 3,
+            leaf_count: 5,
+            leaf: Digest::sha256(b"leaf"),
+            siblings: vec![Digest::sha256(b"a"), Digest::sha256(b"b")],
+            root: Digest::sha256(b"root"),
+            certificate: Digest::sha256(b"cert"),
+            anchor: if anchored {
+                AnchorStatus::Anchored(Anchor {
+                    ledger: "file:/var/ledger".into(),
+                    entry: Digest::sha256(b"e").to_string(),
+                    position: 9,
+                    time: platone_model::parse_timestamp("2024-05-01T10:00:00.5+02:00").unwrap(),
+                })
+            } else {
+                AnchorStatus::Pending
+            },
+        }
+    }
+
+    #[test]
+    fn json_and_binary_round_trip() {
+        for anchored in [false, true] {
+            let p = sample(anchored);
+            let json = p.to_json().unwrap();
+            assert_eq!(Proof::from_json(json.as_bytes()).unwrap(), p);
+            let bin = p.to_binary().unwrap();
+            assert_eq!(Proof::from_binary(&bin).unwrap(), p);
+            for cut in 0..bin.len() {
+                assert!(Proof::from_binary(&bin[..cut]).is_err(), "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let mut bin = sample(false).to_binary().unwrap();
+        bin[4] = 9;
+        let err = Proof::from_binary(&bin).unwrap_err().to_string();
+        assert!(err.contains("byte 4 (scheme)"), "{err}");
+        let err = Proof::from_json(b"{\"format\":1}").unwrap_err().to_string();
+        assert!(err.contains("1:"), "{err}");
+    }
+}

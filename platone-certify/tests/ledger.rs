@@ -1,0 +1,230 @@
+//! The file ledger: persistence, idempotent anchoring, crash safety, tamper detection, lock.
+
+use futures::executor::block_on;
+use platone_certify::ledger::{FileLedger, Ledger, verify_canonical_with_ledger};
+use platone_certify::{
+    AnchorStatus, BatchPolicy, Batcher, Certifiable, CertifyError, Scheme, SealedBatch,
+};
+
+fn t(s: &str) -> platone_model::Timestamp {
+    platone_model::parse_timestamp(s).unwrap()
+}
+
+/// Batches of 3 records from two sources, interleaved.
+fn batches(count: usize) -> (Vec<SealedBatch>, Vec<(String, serde_json::Value)>) {
+    let mut b = Batcher::new(
+        Scheme::Sha256,
+        BatchPolicy {
+            max_records: 3,
+            window: chrono::TimeDelta::minutes(3),
+        },
+    );
+    let mut sealed = Vec::new();
+    let mut records = Vec::new();
+    let now = t("2024-01-01T00:00:00Z");
+    let mut i = 0;
+    while sealed.len() < count {
+        let source = if i % 2 == 0 { "pmu-a" } else { "meter-b" };
+        let r = serde_json::json!({"source": source, "i": i});
+        sealed.extend(b.add(source, &r, now).unwrap());
+        records.push((source.to_owned(), r));
+        i += 1;
+    }
+    (sealed, records)
+}
+
+#[test]
+fn anchors_persist_and_reanchoring_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, _) = batches(6);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    let anchors = {
+        let ledger = FileLedger::open(dir.path()).unwrap();
+        let first = block_on(ledger.anchor(&certs[0])).unwrap();
+        let rest = block_on(ledger.anchor_all(&certs[1..])).unwrap();
+        // Anchoring again is idempotent.
+        assert_eq!(block_on(ledger.anchor(&certs[0])).unwrap(), first);
+        // A different certificate for the same batch is refused.
+        let mut other = certs[0].clone();
+        other.root.0[0] ^= 1;
+        assert!(block_on(ledger.anchor(&other)).is_err());
+        // A certificate that skips its chain is refused.
+        let mut gap = certs[5].clone();
+        gap.sequence += 5;
+        gap.batch_id = platone_certify::BatchCertificate::batch_id_for(&gap.source, gap.sequence);
+        assert!(block_on(ledger.anchor(&gap)).is_err());
+        let mut all = vec![first];
+        all.extend(rest);
+        all
+    };
+    let ledger = FileLedger::open(dir.path()).unwrap();
+    assert_eq!(ledger.len(), 6);
+    for (cert, anchor) in certs.iter().zip(&anchors) {
+        assert_eq!(
+            block_on(ledger.status(&cert.batch_id)).unwrap().as_ref(),
+            Some(anchor)
+        );
+        assert_eq!(
+            block_on(ledger.get(&cert.batch_id))
+                .unwrap()
+                .unwrap()
+                .certificate,
+            *cert
+        );
+    }
+    let listed = block_on(ledger.list("pmu-a", 1..3)).unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| e.certificate.sequence)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(
+        block_on(ledger.check_consistency())
+            .unwrap()
+            .is_consistent()
+    );
+    assert_eq!(ledger.last_certificate("meter-b").unwrap().sequence, 2);
+}
+
+#[test]
+fn single_writer_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let _writer = FileLedger::open(dir.path()).unwrap();
+    assert!(matches!(
+        FileLedger::open(dir.path()),
+        Err(CertifyError::Locked(_))
+    ));
+    // Readers take no lock.
+    assert!(FileLedger::open_read_only(dir.path()).is_ok());
+}
+
+#[test]
+fn torn_tail_is_cut_at_every_byte_and_nothing_acknowledged_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, _) = batches(4);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    {
+        let ledger = FileLedger::open(dir.path()).unwrap();
+        block_on(ledger.anchor_all(&certs)).unwrap();
+    }
+    let path = dir.path().join(FileLedger::FILE_NAME);
+    let full = std::fs::read(&path).unwrap();
+    let last_start = full[..full.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .unwrap()
+        + 1;
+    for cut in last_start..full.len() {
+        // A crash while the last entry was being written: the first three were acknowledged.
+        let crash = tempfile::tempdir().unwrap();
+        std::fs::write(crash.path().join(FileLedger::FILE_NAME), &full[..cut]).unwrap();
+        let ledger = FileLedger::open(crash.path()).unwrap();
+        assert_eq!(
+            ledger.torn_bytes_cut(),
+            (cut - last_start) as u64,
+            "cut {cut}"
+        );
+        assert_eq!(ledger.len(), 3, "cut {cut}");
+        for c in &certs[..3] {
+            assert!(block_on(ledger.get(&c.batch_id)).unwrap().is_some());
+        }
+        assert!(
+            block_on(ledger.check_consistency())
+                .unwrap()
+                .is_consistent()
+        );
+        // The unacknowledged entry can be anchored again and the ledger goes on.
+        assert!(matches!(
+            block_on(ledger.anchor(&certs[3])).unwrap(),
+            AnchorStatus::Anchored(_)
+        ));
+        drop(ledger);
+        let reopened = FileLedger::open(crash.path()).unwrap();
+        assert_eq!(reopened.len(), 4);
+        assert_eq!(reopened.torn_bytes_cut(), 0);
+    }
+}
+
+#[test]
+fn altered_content_anywhere_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, records) = batches(6);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    let ledger = FileLedger::open(dir.path()).unwrap();
+    block_on(ledger.anchor_all(&certs)).unwrap();
+    let path = dir.path().join(FileLedger::FILE_NAME);
+    let original = std::fs::read(&path).unwrap();
+    // Flip each hex digit / character of the file in turn (one in 7 positions, for speed).
+    let mut detected = 0;
+    for at in (0..original.len()).step_by(7) {
+        if original[at] == b'\n' {
+            continue;
+        }
+        let mut altered = original.clone();
+        altered[at] = match altered[at] {
+            b'0' => b'1',
+            b'a' => b'b',
+            b'"' => b'\'',
+            c if c.is_ascii_digit() => b'0',
+            c if c.is_ascii_lowercase() => b'a',
+            _ => b'#',
+        };
+        std::fs::write(&path, &altered).unwrap();
+        let report = block_on(ledger.check_consistency()).unwrap();
+        assert!(!report.is_consistent(), "byte {at} altered unnoticed");
+        detected += 1;
+    }
+    assert!(detected > 100);
+    // A removed entry is noticed too.
+    let lines: Vec<&[u8]> = original.split_inclusive(|b| *b == b'\n').collect();
+    let without: Vec<u8> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .flat_map(|(_, l)| l.iter().copied())
+        .collect();
+    std::fs::write(&path, &without).unwrap();
+    assert!(
+        !block_on(ledger.check_consistency())
+            .unwrap()
+            .is_consistent()
+    );
+    drop(ledger);
+    assert!(matches!(
+        FileLedger::open(dir.path()),
+        Err(CertifyError::Corrupt { .. })
+    ));
+
+    // Verification against the damaged ledger: the missing batch is an anchor failure, the
+    // next batch of its source a chain failure, others still verify.
+    let reader = FileLedger::open_read_only(dir.path()).unwrap();
+    assert!(!reader.problems().is_empty());
+    let missing = &certs[2].batch_id;
+    let mut kinds = std::collections::BTreeSet::new();
+    for s in &sealed {
+        for (k, proof) in s.proofs.iter().enumerate() {
+            let seq = s.certificate.sequence as usize;
+            let source_records: Vec<_> = records
+                .iter()
+                .filter(|(src, _)| *src == s.certificate.source)
+                .collect();
+            let record = &source_records[seq * 3 + k].1;
+            let bytes = record.canonical_bytes().unwrap();
+            let out = block_on(verify_canonical_with_ledger(&bytes, proof, &reader)).unwrap();
+            let kind = match &out {
+                platone_certify::Verification::Verified => "verified",
+                platone_certify::Verification::Mismatch { reason } => reason.kind(),
+            };
+            if &s.certificate.batch_id == missing {
+                assert_eq!(kind, "anchor");
+            }
+            kinds.insert(kind);
+        }
+    }
+    assert!(
+        kinds.contains("verified") && kinds.contains("anchor") && kinds.contains("chain"),
+        "{kinds:?}"
+    );
+}
