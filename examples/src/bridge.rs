@@ -1,0 +1,355 @@
+//! `platone bridge`: forward topics between two buses, remapping names like a mosquitto bridge.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use platone_bus::{
+    Bridge, BridgeConfig, Bus, MemoryBus, MqttBus, MqttConfig, Route, TlsConfig, TopicMap,
+};
+use serde::Deserialize;
+
+use crate::error::{CliError, CliResult};
+
+/// Options of `platone bridge`.
+#[derive(Debug, Args)]
+pub struct BridgeArgs {
+    /// The local side: `mqtt://host:port`, `mqtts://host:port`, `kafka://host:port,host:port`
+    /// or `memory://`.
+    #[arg(long)]
+    source: Option<String>,
+    /// The remote side (same URL forms).
+    #[arg(long)]
+    sink: Option<String>,
+    /// A route in mosquitto bridge syntax: 'PATTERN DIRECTION QOS LOCAL-PREFIX REMOTE-PREFIX'
+    /// (`out` = source → sink, `in` = sink → source, `both`; `""` for an empty prefix).
+    /// Repeatable; added to the routes of `--config`.
+    #[arg(long = "topic", value_name = "LINE")]
+    topics: Vec<String>,
+    /// TOML file with `[source]`, `[sink]` (url, ca, cert, key, username, password, client_id,
+    /// group), `[bridge]` settings and `[[route]]` tables (`topic = "LINE"`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// CA certificate (PEM) for `mqtts://` ends without their own TLS settings.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS (with `--key`).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS (with `--cert`).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Seconds between counter log lines.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    stats_interval: u64,
+}
+
+/// One end in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndConfig {
+    url: Option<String>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    username: Option<String>,
+    password: Option<String>,
+    client_id: Option<String>,
+    /// Kafka consumer group.
+    group: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BridgeSection {
+    name: Option<String>,
+    max_in_flight: Option<usize>,
+    dead_letter_topic: Option<String>,
+    stats_interval: Option<u64>,
+    drain_timeout: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteConfig {
+    topic: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    source: EndConfig,
+    #[serde(default)]
+    sink: EndConfig,
+    #[serde(default)]
+    bridge: BridgeSection,
+    #[serde(default)]
+    route: Vec<RouteConfig>,
+}
+
+fn read_config(path: &Path) -> CliResult<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::input(format!("{}: cannot read: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+}
+
+/// Runs `platone bridge` until SIGINT or SIGTERM.
+pub fn run(args: BridgeArgs) -> CliResult {
+    let file = match &args.config {
+        Some(p) => read_config(p)?,
+        None => FileConfig::default(),
+    };
+    let mut source = file.source;
+    let mut sink = file.sink;
+    if args.source.is_some() {
+        source.url = args.source.clone();
+    }
+    if args.sink.is_some() {
+        sink.url = args.sink.clone();
+    }
+    for end in [&mut source, &mut sink] {
+        if end.ca.is_none() {
+            end.ca = args.ca.clone();
+        }
+        if end.cert.is_none() && end.key.is_none() {
+            end.cert = args.cert.clone();
+            end.key = args.key.clone();
+        }
+    }
+    let source_url = source.url.clone().ok_or_else(|| {
+        CliError::usage("--source (or `url` under [source] in --config) is required")
+    })?;
+    let sink_url = sink
+        .url
+        .clone()
+        .ok_or_else(|| CliError::usage("--sink (or `url` under [sink] in --config) is required"))?;
+    let mut maps = Vec::new();
+    for line in file.route.iter().map(|r| &r.topic).chain(&args.topics) {
+        maps.push(TopicMap::parse(line).map_err(CliError::input)?);
+    }
+    if maps.is_empty() {
+        return Err(CliError::usage(
+            "no route: give --topic 'PATTERN DIRECTION QOS LOCAL-PREFIX REMOTE-PREFIX' or [[route]] in --config",
+        ));
+    }
+    let mut config = BridgeConfig::default();
+    if let Some(n) = file.bridge.name {
+        config.name = n;
+    }
+    if let Some(n) = file.bridge.max_in_flight {
+        config.max_in_flight = n;
+    }
+    if let Some(t) = file.bridge.dead_letter_topic {
+        config.dead_letter_topic = t;
+    }
+    if let Some(s) = file.bridge.drain_timeout {
+        config.drain_timeout = Duration::from_secs(s);
+    }
+    let interval = Duration::from_secs(
+        file.bridge
+            .stats_interval
+            .unwrap_or(args.stats_interval)
+            .max(1),
+    );
+    // A stable identity per (source, sink) pair keeps the broker sessions across restarts.
+    let mut h = DefaultHasher::new();
+    (&source_url, &sink_url).hash(&mut h);
+    let identity = format!("platone-bridge-{:08x}", h.finish() as u32);
+
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let source_bus = open_bus(
+            "source",
+            &source_url,
+            &source,
+            &format!("{identity}-source"),
+        )?;
+        let sink_bus = if sink_url == source_url && source_url == "memory://" {
+            source_bus.clone()
+        } else {
+            open_bus("sink", &sink_url, &sink, &format!("{identity}-sink"))?
+        };
+        let routes: Vec<Route> = maps
+            .into_iter()
+            .map(|map| Route {
+                source: source_bus.clone(),
+                sink: sink_bus.clone(),
+                map,
+            })
+            .collect();
+        let n = routes.len();
+        let bridge = tokio::select! {
+            b = Bridge::start(config, routes) => b.map_err(CliError::input)?,
+            _ = stop_signal() => return Ok(()),
+        };
+        eprintln!(
+            "bridge: running {} -> {} with {n} route(s)",
+            source_bus.describe(),
+            sink_bus.describe()
+        );
+        let counters = bridge.counters();
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        let stop = stop_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tick.tick() => eprintln!("bridge: {}", counters.snapshot()),
+            }
+        }
+        eprintln!("bridge: stopping, draining in-flight messages");
+        let last = bridge.shutdown().await;
+        eprintln!("bridge: stopped {last}");
+        Ok(())
+    })
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn read_file(what: &str, path: &Path) -> CliResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CliError::input(format!("{what} {}: {e}", path.display())))
+}
+
+fn host_port(side: &str, url: &str, rest: &str, default_port: u16) -> CliResult<(String, u16)> {
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => {
+            let port = p.parse::<u16>().map_err(|_| {
+                CliError::input(format!(
+                    "--{side} {url}: port {p:?} is not a number 0-65535"
+                ))
+            })?;
+            (h, port)
+        }
+        None => (rest, default_port),
+    };
+    if host.is_empty() {
+        return Err(CliError::input(format!("--{side} {url}: missing host")));
+    }
+    Ok((host.to_owned(), port))
+}
+
+fn open_bus(side: &str, url: &str, end: &EndConfig, client_id: &str) -> CliResult<Arc<dyn Bus>> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        CliError::input(format!(
+            "--{side} {url}: expected mqtt://, mqtts://, kafka:// or memory://"
+        ))
+    })?;
+    let client_id = end
+        .client_id
+        .clone()
+        .unwrap_or_else(|| client_id.to_owned());
+    match scheme {
+        "memory" => Ok(Arc::new(MemoryBus::new())),
+        "mqtt" | "mqtts" => {
+            let tls = scheme == "mqtts";
+            let (host, port) = host_port(side, url, rest, if tls { 8883 } else { 1883 })?;
+            let mut c = MqttConfig::new(host, port, client_id);
+            if tls {
+                let ca = end.ca.as_deref().ok_or_else(|| {
+                    CliError::usage(format!(
+                        "--{side} {url}: mqtts needs --ca (or `ca` in --config)"
+                    ))
+                })?;
+                let client = match (&end.cert, &end.key) {
+                    (Some(c), Some(k)) => Some((read_file("cert", c)?, read_file("key", k)?)),
+                    (None, None) => None,
+                    _ => {
+                        return Err(CliError::usage(format!(
+                            "--{side}: give both cert and key, or neither"
+                        )));
+                    }
+                };
+                c.tls = Some(TlsConfig {
+                    ca_pem: read_file("ca", ca)?,
+                    client_pem: client,
+                });
+            }
+            if let Some(u) = &end.username {
+                c.credentials = Some((u.clone(), end.password.clone().unwrap_or_default()));
+            }
+            Ok(Arc::new(MqttBus::connect(c).map_err(CliError::input)?))
+        }
+        "kafka" => open_kafka(side, url, rest, end, &client_id),
+        other => Err(CliError::input(format!(
+            "--{side} {url}: unknown scheme {other:?}; expected mqtt, mqtts, kafka or memory"
+        ))),
+    }
+}
+
+#[cfg(feature = "kafka")]
+fn open_kafka(
+    side: &str,
+    url: &str,
+    rest: &str,
+    end: &EndConfig,
+    client_id: &str,
+) -> CliResult<Arc<dyn Bus>> {
+    use platone_bus::{KafkaBus, KafkaConfig, KafkaSasl};
+    let servers = rest.trim_end_matches('/');
+    for s in servers.split(',') {
+        host_port(side, url, s, 9092)?;
+    }
+    let group = end.group.clone().unwrap_or_else(|| client_id.to_owned());
+    let mut c = KafkaConfig::new(servers, group);
+    let text = |what, p: &Path| {
+        read_file(what, p).and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|_| CliError::input(format!("{what} {}: not PEM text", p.display())))
+        })
+    };
+    if let Some(ca) = &end.ca {
+        c.ca_pem = Some(text("ca", ca)?);
+    }
+    if let (Some(cert), Some(key)) = (&end.cert, &end.key) {
+        c.client_pem = Some((text("cert", cert)?, text("key", key)?));
+    }
+    if let Some(u) = &end.username {
+        c.sasl = Some(KafkaSasl {
+            mechanism: "SCRAM-SHA-512".into(),
+            username: u.clone(),
+            password: end.password.clone().unwrap_or_default(),
+        });
+    }
+    Ok(Arc::new(KafkaBus::connect(c).map_err(CliError::input)?))
+}
+
+#[cfg(not(feature = "kafka"))]
+fn open_kafka(
+    side: &str,
+    url: &str,
+    _rest: &str,
+    end: &EndConfig,
+    _client_id: &str,
+) -> CliResult<Arc<dyn Bus>> {
+    let _consumer_group = end.group.as_deref();
+    Err(CliError::usage(format!(
+        "--{side} {url}: this build has no Kafka support (build with the `kafka` feature)"
+    )))
+}

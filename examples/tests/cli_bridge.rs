@@ -1,0 +1,298 @@
+//! `platone bridge` against two real Mosquitto brokers: remapping, counters, SIGTERM drain,
+//! config files and usage errors.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+
+struct Broker {
+    port: u16,
+    _dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        assert!(
+            Path::new(MOSQUITTO).exists(),
+            "{MOSQUITTO} missing: install mosquitto"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let root = std::fs::read_to_string("/proc/self/status")
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+            })
+            .unwrap_or(false);
+        let conf = dir.path().join("m.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "{}listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n",
+                if root { "user root\n" } else { "" }
+            ),
+        )
+        .unwrap();
+        let child = Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Broker {
+            port,
+            _dir: dir,
+            child,
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn platone(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_platone"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Starts `platone bridge`, waits for its "running" line; returns the child and its stderr lines.
+fn start_bridge(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_platone"))
+        .arg("bridge")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("bridge did not report running");
+        if line.starts_with("bridge: running") {
+            break;
+        }
+    }
+    (child, rx)
+}
+
+fn subscribe(port: u16, topic: &str, count: usize) -> Child {
+    let child = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-v",
+            "-W",
+            "15",
+        ])
+        .args(["-C", &count.to_string(), "-t", topic])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
+fn publish(port: u16, topic: &str, message: &str) {
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .args(["-t", topic, "-m", message])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn terminate(mut child: Child, lines: mpsc::Receiver<String>) -> (i32, Vec<String>) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let mut rest = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        rest.push(line);
+    }
+    (status.code().unwrap_or(-1), rest)
+}
+
+#[test]
+fn forwards_with_mosquitto_remapping_and_drains_on_sigterm() {
+    let bal = Broker::start();
+    let dsotp = Broker::start();
+    let (bridge, lines) = start_bridge(&[
+        "--source",
+        &format!("mqtt://127.0.0.1:{}", bal.port),
+        "--sink",
+        &format!("mqtt://127.0.0.1:{}", dsotp.port),
+        "--topic",
+        "# out 1 platone/dsotp/ /bal/",
+        "--stats-interval",
+        "1",
+    ]);
+    let mut sub = subscribe(dsotp.port, "/bal/#", 3);
+    publish(bal.port, "platone/dsotp/meters/1", "a");
+    publish(bal.port, "platone/other/x", "not bridged");
+    publish(bal.port, "platone/dsotp/meters/2", "b");
+    publish(bal.port, "platone/dsotp", "parent");
+    let mut out = String::new();
+    sub.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(sub.wait().unwrap().success(), "{out}");
+    assert_eq!(out, "/bal/meters/1 a\n/bal/meters/2 b\n/bal parent\n");
+    std::thread::sleep(Duration::from_millis(1200));
+    let (code, rest) = terminate(bridge, lines);
+    assert_eq!(code, 0, "{rest:?}");
+    let last = rest.last().cloned().unwrap_or_default();
+    assert!(last.contains("stopped forwarded=3"), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("bridge: forwarded=")),
+        "periodic counters: {rest:?}"
+    );
+}
+
+#[test]
+fn config_file_holds_routes_both_ways() {
+    let a = Broker::start();
+    let b = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bridge.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[source]\nurl = \"mqtt://127.0.0.1:{}\"\n\n[sink]\nurl = \"mqtt://127.0.0.1:{}\"\n\n\
+             [bridge]\nmax_in_flight = 8\n\n\
+             [[route]]\ntopic = \"# both 1 site/ remote/\"\n\n[[route]]\ntopic = \"alarms/# in 1 \\\"\\\" \\\"\\\"\"\n",
+            a.port, b.port
+        ),
+    )
+    .unwrap();
+    let (bridge, lines) = start_bridge(&["--config", conf.to_str().unwrap()]);
+    let mut on_b = subscribe(b.port, "remote/x", 1);
+    let mut on_a = subscribe(a.port, "#", 3);
+    publish(a.port, "site/x", "1");
+    publish(b.port, "remote/y", "2");
+    publish(b.port, "alarms/z", "3");
+    let mut out_b = String::new();
+    on_b.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out_b)
+        .unwrap();
+    assert_eq!(out_b, "remote/x 1\n");
+    on_b.wait().unwrap();
+    let mut out_a = String::new();
+    on_a.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out_a)
+        .unwrap();
+    on_a.wait().unwrap();
+    let mut got: Vec<&str> = out_a.lines().collect();
+    got.sort();
+    assert_eq!(got, vec!["alarms/z 3", "site/x 1", "site/y 2"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, rest) = terminate(bridge, lines);
+    assert_eq!(code, 0, "{rest:?}");
+    // Echoes of the two-way route are suppressed, not forwarded back.
+    let last = rest.last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("forwarded=3") && last.contains("dropped=2"),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn usage_and_input_errors() {
+    let out = platone(&["bridge", "--sink", "memory://", "--topic", "a/# out 1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("error: --source"));
+    let out = platone(&["bridge", "--source", "memory://", "--sink", "memory://"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no route"));
+    let out = platone(&[
+        "bridge",
+        "--source",
+        "memory://",
+        "--sink",
+        "memory://",
+        "--topic",
+        "a/#/b out 1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("field pattern"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = platone(&[
+        "bridge",
+        "--source",
+        "amqp://x",
+        "--sink",
+        "memory://",
+        "--topic",
+        "a/# out 1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown scheme"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = platone(&[
+        "bridge",
+        "--source",
+        "mqtts://127.0.0.1:1",
+        "--sink",
+        "memory://",
+        "--topic",
+        "a/#",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--ca"), "{}", text(&out.stderr));
+    let out = platone(&["bridge", "--config", "/nonexistent/bridge.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = platone(&["bridge", "--cert", "c.pem", "--source", "memory://"]);
+    assert_eq!(out.status.code(), Some(2), "clap: --cert requires --key");
+}

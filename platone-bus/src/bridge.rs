@@ -1,0 +1,504 @@
+//! The bridge: forwards messages between any two buses, remapping topics, losing nothing.
+//!
+//! Each [`Route`] joins a *source* (mosquitto's *local* side) and a *sink* (*remote*) with a
+//! [`TopicMap`]; `out` forwards source → sink, `in` sink → source, `both` both ways. For each
+//! direction the bridge subscribes to the mapped filter and, per delivery:
+//!
+//! 1. an undecodable delivery, or one whose topic cannot be mapped, goes to the dead-letter
+//!    topic `{dead_letter_topic}/{reason}` on the target bus, with the reason in the
+//!    [`DEAD_LETTER_REASON`] header and the original topic in [`ORIGINAL_TOPIC`] (headers are
+//!    lost on MQTT 3.1.1, the reason code stays in the topic);
+//! 2. otherwise it is published under the mapped topic at the route's QoS, retried with
+//!    exponential back-off until the target confirms (a broker restart only delays it);
+//! 3. only then is the source delivery acknowledged: at least once, end to end.
+//!
+//! At most [`BridgeConfig::max_in_flight`] deliveries per direction are being forwarded at a time
+//! (publishes are issued in arrival order). **Loops**: when a forwarded message would come back
+//! through another direction of the same bridge (two-way routes, or overlapping routes), the
+//! echo is recognised by its bus, topic and payload and acknowledged without forwarding
+//! (counted in `dropped`); messages carrying this bridge's [`BRIDGE_ORIGIN`] header (which
+//! survives on Kafka and in memory) are never forwarded again either. **Shutdown** stops reading,
+//! lets in-flight messages finish for up to [`BridgeConfig::drain_timeout`], and leaves whatever
+//! is still unconfirmed unacknowledged at its source, to be delivered again.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::bus::{Bus, Subscription};
+use crate::error::{BusError, BusResult};
+use crate::message::{Delivery, Message, QoS};
+use crate::topic::TopicFilter;
+use crate::topic_map::TopicMap;
+
+/// Header carrying why a message was dead-lettered.
+pub const DEAD_LETTER_REASON: &str = "platone-dead-letter-reason";
+/// Header carrying the topic a dead-lettered message had.
+pub const ORIGINAL_TOPIC: &str = "platone-original-topic";
+/// Header naming the bridge that forwarded a message.
+pub const BRIDGE_ORIGIN: &str = "platone-bridge";
+
+/// One route: a source bus, a sink bus and a mosquitto-style topic mapping.
+#[derive(Clone)]
+pub struct Route {
+    /// The *local* side.
+    pub source: Arc<dyn Bus>,
+    /// The *remote* side.
+    pub sink: Arc<dyn Bus>,
+    /// Pattern, direction, QoS and prefixes.
+    pub map: TopicMap,
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} -> {}: {}",
+            self.source.describe(),
+            self.sink.describe(),
+            self.map
+        )
+    }
+}
+
+/// Bridge settings.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// Name put in the [`BRIDGE_ORIGIN`] header (unique per bridge by default, so that a chain
+    /// of bridges still forwards).
+    pub name: String,
+    /// Deliveries being forwarded at a time, per direction of each route.
+    pub max_in_flight: usize,
+    /// Prefix of the dead-letter topics.
+    pub dead_letter_topic: String,
+    /// First retry delay.
+    pub retry_min: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// How long shutdown waits for in-flight messages.
+    pub drain_timeout: Duration,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            name: format!(
+                "platone-bridge-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or_default()
+            ),
+            max_in_flight: 64,
+            dead_letter_topic: "platone/bridge/dead-letter".into(),
+            retry_min: Duration::from_millis(50),
+            retry_max: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Running totals of a bridge.
+#[derive(Debug, Default)]
+pub struct BridgeCounters {
+    forwarded: AtomicU64,
+    retried: AtomicU64,
+    dropped: AtomicU64,
+    dead_lettered: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Messages forwarded and acknowledged at their source.
+    pub forwarded: u64,
+    /// Publish attempts that failed and were retried.
+    pub retried: u64,
+    /// Messages not forwarded on purpose (loop echoes).
+    pub dropped: u64,
+    /// Messages sent to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Failures that lost a message or an acknowledgement (logged).
+    pub errors: u64,
+}
+
+impl fmt::Display for CounterSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "forwarded={} retried={} dropped={} dead_lettered={} errors={}",
+            self.forwarded, self.retried, self.dropped, self.dead_lettered, self.errors
+        )
+    }
+}
+
+impl BridgeCounters {
+    /// The current values.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            forwarded: self.forwarded.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn bus_id(bus: &Arc<dyn Bus>) -> usize {
+    Arc::as_ptr(bus) as *const () as usize
+}
+
+fn fingerprint(topic: &str, payload: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    topic.hash(&mut h);
+    payload.hash(&mut h);
+    h.finish()
+}
+
+/// Messages this bridge published that one of its own subscriptions will see again.
+#[derive(Default)]
+struct Echoes {
+    expected: Mutex<HashMap<(usize, u64), (u32, Instant)>>,
+}
+
+const ECHO_TTL: Duration = Duration::from_secs(300);
+
+impl Echoes {
+    fn expect(&self, bus: usize, fp: u64) {
+        let mut e = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        if e.len() > 100_000 {
+            e.retain(|_, (_, at)| at.elapsed() < ECHO_TTL);
+        }
+        let entry = e.entry((bus, fp)).or_insert((0, Instant::now()));
+        entry.0 += 1;
+        entry.1 = Instant::now();
+    }
+
+    fn take(&self, bus: usize, fp: u64) -> bool {
+        let mut e = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        match e.get_mut(&(bus, fp)) {
+            Some((n, _)) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => {
+                e.remove(&(bus, fp));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// One direction of one route.
+struct Leg {
+    from: Arc<dyn Bus>,
+    to: Arc<dyn Bus>,
+    filter: TopicFilter,
+    qos: QoS,
+    map: TopicMap,
+    outbound: bool,
+}
+
+impl Leg {
+    fn target(&self, topic: &str) -> Option<String> {
+        if self.outbound {
+            self.map.to_remote(topic)
+        } else {
+            self.map.to_local(topic)
+        }
+    }
+}
+
+struct Shared {
+    config: BridgeConfig,
+    counters: Arc<BridgeCounters>,
+    echoes: Echoes,
+    /// (bus, filter) of every leg's subscription, to know which publishes will echo.
+    watched: Vec<(usize, TopicFilter)>,
+}
+
+/// A running bridge.
+pub struct Bridge {
+    counters: Arc<BridgeCounters>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bridge")
+            .field("counters", &self.counters.snapshot())
+            .finish()
+    }
+}
+
+impl Bridge {
+    /// Subscribes every direction of every route (each subscription is confirmed by its broker
+    /// before this returns) and starts forwarding.
+    pub async fn start(config: BridgeConfig, routes: Vec<Route>) -> BusResult<Bridge> {
+        if routes.is_empty() {
+            return Err(BusError::Config {
+                field: "routes".into(),
+                reason: "a bridge needs at least one route".into(),
+            });
+        }
+        let mut legs = Vec::new();
+        for r in &routes {
+            let d = r.map.direction();
+            if d.outbound() {
+                legs.push(Leg {
+                    from: r.source.clone(),
+                    to: r.sink.clone(),
+                    filter: r.map.local_filter().clone(),
+                    qos: r.map.qos(),
+                    map: r.map.clone(),
+                    outbound: true,
+                });
+            }
+            if d.inbound() {
+                legs.push(Leg {
+                    from: r.sink.clone(),
+                    to: r.source.clone(),
+                    filter: r.map.remote_filter().clone(),
+                    qos: r.map.qos(),
+                    map: r.map.clone(),
+                    outbound: false,
+                });
+            }
+        }
+        let counters = Arc::new(BridgeCounters::default());
+        let shared = Arc::new(Shared {
+            config: BridgeConfig {
+                max_in_flight: config.max_in_flight.max(1),
+                ..config
+            },
+            counters: counters.clone(),
+            echoes: Echoes::default(),
+            watched: legs
+                .iter()
+                .map(|l| (bus_id(&l.from), l.filter.clone()))
+                .collect(),
+        });
+        let mut subscribed = Vec::new();
+        for leg in legs {
+            let sub = leg.from.subscribe(leg.filter.clone(), leg.qos).await?;
+            tracing::info!(from = %leg.from.describe(), to = %leg.to.describe(), filter = %leg.filter, qos = %leg.qos, "bridging");
+            subscribed.push((Arc::new(leg), sub));
+        }
+        let (stop, _) = watch::channel(false);
+        let tasks = subscribed
+            .into_iter()
+            .map(|(leg, sub)| tokio::spawn(run_leg(shared.clone(), leg, sub, stop.subscribe())))
+            .collect();
+        Ok(Bridge {
+            counters,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The live counters.
+    pub fn counters(&self) -> Arc<BridgeCounters> {
+        self.counters.clone()
+    }
+
+    /// Stops reading, drains in-flight messages (up to the drain timeout) and returns the
+    /// final counters.
+    pub async fn shutdown(self) -> CounterSnapshot {
+        self.stop.send_replace(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.counters.snapshot()
+    }
+}
+
+async fn run_leg(
+    shared: Arc<Shared>,
+    leg: Arc<Leg>,
+    mut sub: Subscription,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut in_flight = FuturesUnordered::new();
+    let max = shared.config.max_in_flight;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            d = sub.next_delivery(), if in_flight.len() < max => match d {
+                Some(d) => in_flight.push(forward(shared.clone(), leg.clone(), d, stop.clone())),
+                None => break,
+            },
+        }
+    }
+    let drain = async { while in_flight.next().await.is_some() {} };
+    if tokio::time::timeout(shared.config.drain_timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(from = %leg.from.describe(), "drain timed out; unconfirmed messages stay unacknowledged at their source");
+    }
+}
+
+/// Publishes until confirmed; `Err` for a permanent refusal; `None` if stopped while waiting.
+async fn publish_confirmed(
+    shared: &Shared,
+    to: &Arc<dyn Bus>,
+    message: Message,
+    qos: QoS,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Result<(), BusError>> {
+    let mut delay = shared.config.retry_min;
+    let mut stopping_since: Option<Instant> = None;
+    loop {
+        match to.publish(message.clone(), qos).await {
+            Ok(()) => return Some(Ok(())),
+            Err(
+                e @ (BusError::InvalidTopic { .. }
+                | BusError::TooLarge { .. }
+                | BusError::KafkaName { .. }
+                | BusError::UnsupportedQos { .. }),
+            ) => return Some(Err(e)),
+            Err(e) => {
+                BridgeCounters::add(&shared.counters.retried);
+                tracing::debug!(to = %to.describe(), topic = %message.topic, error = %e, retry_in = ?delay, "retrying");
+                if *stop.borrow() {
+                    let since = *stopping_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= shared.config.drain_timeout {
+                        return None;
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(shared.config.retry_max);
+            }
+        }
+    }
+}
+
+async fn forward(shared: Arc<Shared>, leg: Arc<Leg>, d: Delivery, mut stop: watch::Receiver<bool>) {
+    let counters = &shared.counters;
+    let from = bus_id(&leg.from);
+    let topic = d.message.topic.clone();
+    // Loop prevention.
+    let echo = d.decode_error.is_none()
+        && shared
+            .echoes
+            .take(from, fingerprint(&topic, &d.message.payload));
+    let own = d.message.headers.get(BRIDGE_ORIGIN) == Some(shared.config.name.as_str());
+    if echo || own {
+        BridgeCounters::add(&counters.dropped);
+        if let Err(e) = d.ack().await {
+            BridgeCounters::add(&counters.errors);
+            tracing::error!(%topic, error = %e, "acknowledging an echo");
+        }
+        return;
+    }
+    let (message, dead_reason) = match (&d.decode_error, leg.target(&topic)) {
+        (Some(err), _) => (d.message.clone(), Some(("undecodable", err.clone()))),
+        (None, None) => (
+            d.message.clone(),
+            Some((
+                "unroutable",
+                format!("topic {topic:?} has no mapping under `{}`", leg.map),
+            )),
+        ),
+        (None, Some(target)) => {
+            let mut m = d.message.clone();
+            m.topic = target;
+            m.headers.insert(BRIDGE_ORIGIN, shared.config.name.clone());
+            (m, None)
+        }
+    };
+    let outcome = match dead_reason {
+        None => {
+            let to = bus_id(&leg.to);
+            let echoes = shared
+                .watched
+                .iter()
+                .any(|(bus, f)| *bus == to && f.matches(&message.topic));
+            let fp = fingerprint(&message.topic, &message.payload);
+            if echoes {
+                shared.echoes.expect(to, fp);
+            }
+            let r = publish_confirmed(&shared, &leg.to, message.clone(), leg.qos, &mut stop).await;
+            if echoes && !matches!(r, Some(Ok(()))) {
+                shared.echoes.take(to, fp);
+            }
+            match r {
+                Some(Ok(())) => Some(Ok(false)),
+                Some(Err(e)) => {
+                    // Refused for good by the target (too large, bad name…): dead letter.
+                    let m = d.message.clone();
+                    dead_letter(&shared, &leg, m, "refused", &e.to_string(), &mut stop).await
+                }
+                None => None,
+            }
+        }
+        Some((code, reason)) => dead_letter(&shared, &leg, message, code, &reason, &mut stop).await,
+    };
+    match outcome {
+        None => {} // Stopped: left unacknowledged at the source.
+        Some(result) => {
+            match result {
+                Ok(true) => BridgeCounters::add(&counters.dead_lettered),
+                Ok(false) => {}
+                Err(()) => BridgeCounters::add(&counters.errors),
+            }
+            match d.ack().await {
+                Ok(()) => {
+                    if matches!(result, Ok(false)) {
+                        BridgeCounters::add(&counters.forwarded);
+                    }
+                }
+                Err(e) => {
+                    BridgeCounters::add(&counters.errors);
+                    tracing::error!(%topic, error = %e, "acknowledging at the source");
+                }
+            }
+        }
+    }
+}
+
+/// `Some(Ok(true))` once dead-lettered, `Some(Err(()))` if even that was refused (logged).
+async fn dead_letter(
+    shared: &Shared,
+    leg: &Leg,
+    mut message: Message,
+    code: &str,
+    reason: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Result<bool, ()>> {
+    tracing::warn!(topic = %message.topic, code, reason, "dead-lettered");
+    message.headers.insert(DEAD_LETTER_REASON, reason);
+    message
+        .headers
+        .insert(ORIGINAL_TOPIC, message.topic.clone());
+    message
+        .headers
+        .insert(BRIDGE_ORIGIN, shared.config.name.clone());
+    message.topic = format!("{}/{code}", shared.config.dead_letter_topic);
+    match publish_confirmed(shared, &leg.to, message, leg.qos, stop).await? {
+        Ok(()) => Some(Ok(true)),
+        Err(e) => {
+            tracing::error!(error = %e, "dead-letter topic refused the message; it is lost");
+            Some(Err(()))
+        }
+    }
+}
