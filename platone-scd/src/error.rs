@@ -1,0 +1,146 @@
+//! The error type of this crate.
+
+/// Everything that can go wrong in the Shared Customer Database.
+///
+/// Every variant names the record, resource or file it is about, so the caller can say exactly
+/// what was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScdError {
+    /// A store URL was not `sqlite://PATH` or `postgres://…`.
+    #[error("invalid store URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A record offered to the store is invalid.
+    #[error("invalid {record}: {reason}")]
+    InvalidRecord {
+        /// Which record, e.g. `measurement 3 (meter-1||…@2021-01-01T00:15:00Z)`.
+        record: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A record the operation refers to does not exist.
+    #[error("{record} not found")]
+    NotFound {
+        /// Which record.
+        record: String,
+    },
+    /// A record with the same identity but different content is already stored.
+    #[error("{record} is already stored with different content")]
+    Conflict {
+        /// Which record.
+        record: String,
+    },
+    /// The access policy denied the operation (the denial is in the audit log).
+    #[error("access denied to {who} for {what}: {reason}")]
+    AccessDenied {
+        /// Who asked.
+        who: String,
+        /// What was asked for.
+        what: String,
+        /// Why it was denied.
+        reason: String,
+    },
+    /// A stored row could not be read back into a record.
+    #[error("corrupt stored {record}: {reason}")]
+    Corrupt {
+        /// Which record.
+        record: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An archive directory or file is missing, damaged or does not match its manifest.
+    #[error("archive {path}: {reason}")]
+    Archive {
+        /// The file or directory.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The embedded SQLite database reported an error.
+    #[error("sqlite: {context}: {source}")]
+    Sqlite {
+        /// What the store was doing.
+        context: String,
+        /// The underlying error.
+        source: rusqlite::Error,
+    },
+    /// The PostgreSQL server reported an error.
+    #[error("postgres: {context}: {source}")]
+    Postgres {
+        /// What the store was doing.
+        context: String,
+        /// The underlying error.
+        source: tokio_postgres::Error,
+    },
+    /// No PostgreSQL connection could be taken from the pool.
+    #[error("postgres pool: {0}")]
+    Pool(String),
+    /// A test server could not be started or stopped.
+    #[error("postgres server: {0}")]
+    Server(String),
+    /// A blocking task of the embedded store did not finish.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = ScdError> = std::result::Result<T, E>;
+
+impl ScdError {
+    pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        ScdError::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn archive(path: impl AsRef<std::path::Path>, reason: impl Into<String>) -> Self {
+        ScdError::Archive {
+            path: path.as_ref().display().to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Attaches a context to a SQLite error.
+pub(crate) trait SqliteContext<T> {
+    /// Names what the store was doing when the error happened.
+    fn ctx(self, context: &str) -> Result<T>;
+}
+
+impl<T> SqliteContext<T> for std::result::Result<T, rusqlite::Error> {
+    fn ctx(self, context: &str) -> Result<T> {
+        self.map_err(|source| ScdError::Sqlite {
+            context: context.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Attaches a context to a PostgreSQL error.
+pub(crate) trait PgContext<T> {
+    /// Names what the store was doing when the error happened.
+    fn pg(self, context: &str) -> Result<T>;
+}
+
+impl<T> PgContext<T> for std::result::Result<T, tokio_postgres::Error> {
+    fn pg(self, context: &str) -> Result<T> {
+        self.map_err(|source| ScdError::Postgres {
+            context: context.to_owned(),
+            source,
+        })
+    }
+}

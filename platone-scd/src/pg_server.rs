@@ -1,0 +1,239 @@
+//! A throwaway PostgreSQL server in a temporary directory, for tests, benchmarks and trying
+//! the PostgreSQL backend without installing a service.
+//!
+//! It runs the server binaries of the Debian `postgresql` package
+//! (`/usr/lib/postgresql/VERSION/bin`, the newest version found; `PLATONE_PG_BIN` overrides
+//! the directory). PostgreSQL refuses to run as root, so when this process is root the server
+//! runs as the `postgres` system user (through `runuser`) in a directory handed to that user.
+//! It listens on 127.0.0.1 on a free port with trust authentication, and is stopped
+//! (`pg_ctl stop -m immediate`) when the handle is dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::error::{Result, ScdError};
+
+/// A running throwaway PostgreSQL server.
+#[derive(Debug)]
+pub struct TempPostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    as_postgres_user: bool,
+}
+
+/// How durable the throwaway server is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// PostgreSQL's defaults (fsync on): for benchmarks.
+    Durable,
+    /// fsync and synchronous commit off: fast, for tests.
+    Fast,
+}
+
+fn server_error(what: &str, out: &Output) -> ScdError {
+    ScdError::Server(format!(
+        "{what} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// The directory holding `initdb`, `pg_ctl` and `postgres`.
+pub fn find_bin_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("PLATONE_PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let root = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
+        .map_err(|e| {
+            ScdError::Server(format!(
+                "{}: {e} (install the Debian package `postgresql`)",
+                root.display()
+            ))
+        })?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        ScdError::Server(format!(
+            "no PostgreSQL server binaries under {} (install the Debian package `postgresql`)",
+            root.display()
+        ))
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| ScdError::Server(format!("finding a free port: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| ScdError::Server(format!("finding a free port: {e}")))
+}
+
+impl TempPostgres {
+    /// Creates a cluster in a new temporary directory and starts the server.
+    pub fn start(durability: Durability) -> Result<Self> {
+        let bin = find_bin_dir()?;
+        let as_postgres_user = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("platone-pg-")
+            .tempdir()
+            .map_err(|e| ScdError::Server(format!("creating a temporary directory: {e}")))?;
+        std::fs::create_dir(dir.path().join("sock"))
+            .map_err(|e| ScdError::io(dir.path().join("sock"), e))?;
+        if as_postgres_user {
+            let out = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .output()
+                .map_err(|e| ScdError::Server(format!("running chown: {e}")))?;
+            if !out.status.success() {
+                return Err(server_error("chown to the postgres user", &out));
+            }
+        }
+        let mut server = TempPostgres {
+            dir,
+            bin,
+            port: 0,
+            as_postgres_user,
+        };
+        let data = server.data_dir();
+        let out = server.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        )?;
+        if !out.status.success() {
+            return Err(server_error("initdb", &out));
+        }
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=100",
+            server.dir.path().join("sock").display()
+        );
+        if durability == Durability::Fast {
+            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        // A port taken between the probe and the start makes pg_ctl fail: try a few.
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let log = server.dir.path().join("server.log").display().to_string();
+            let opts = format!("{options} -p {port}");
+            let out = server.run(
+                "pg_ctl",
+                &[
+                    "-D", &data, "-l", &log, "-o", &opts, "-w", "-t", "60", "start",
+                ],
+            )?;
+            if out.status.success() {
+                server.port = port;
+                return Ok(server);
+            }
+            last = Some(server_error("pg_ctl start", &out));
+        }
+        Err(last.unwrap_or_else(|| ScdError::Server("pg_ctl start failed".into())))
+    }
+
+    fn data_dir(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Result<Output> {
+        let exe = self.bin.join(program);
+        let mut cmd = if self.as_postgres_user {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .map_err(|e| ScdError::Server(format!("running {}: {e}", exe.display())))
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of database `db` on this server.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Makes sure the server is stopped and its directory removed once this process exits,
+    /// even when the handle is never dropped (e.g. kept in a `static` shared by the tests of
+    /// one binary): a small shell watchdog waits for this process to end, then stops the server.
+    pub fn stop_when_process_exits(&self) -> Result<()> {
+        let pg_ctl = self.bin.join("pg_ctl").display().to_string();
+        let stop = if self.as_postgres_user {
+            format!("runuser -u postgres -- {pg_ctl}")
+        } else {
+            pg_ctl
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+             {stop} -D '{data}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            data = self.data_dir(),
+            dir = self.dir.path().display(),
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| ScdError::Server(format!("starting the watchdog: {e}")))?;
+        Ok(())
+    }
+
+    /// Creates database `name` and returns its URL.
+    pub fn create_database(&self, name: &str) -> Result<String> {
+        let port = self.port.to_string();
+        let out = self.run(
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name],
+        )?;
+        if !out.status.success() {
+            return Err(server_error(&format!("createdb {name}"), &out));
+        }
+        Ok(self.url(name))
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let data = self.data_dir();
+        let _ = self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}

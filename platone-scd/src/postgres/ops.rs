@@ -1,0 +1,880 @@
+//! The PostgreSQL store's operations.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures::pin_mut;
+use platone_model::{ParticipantId, PodId, SetPoint, format_timestamp, parse_timestamp};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::{GenericClient, Row, Transaction};
+
+use crate::error::{PgContext, Result, ScdError};
+use crate::policy::{AccessFacts, Decision, decide};
+use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
+use crate::records::{
+    AuditEntry, CertificationRecord, CertificationRef, PodLink, PodRecord, Principal, Resource,
+    SetPointAck, StoredSetPoint, Subscription, SubscriptionStatus,
+};
+use crate::row::{
+    DAY_NS, EncodedMeasurement, StoredSeries, ValueColumns, base_value, decode, from_ns, now, to_ns,
+};
+use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
+use crate::store::{Conflict, InsertReport};
+
+use super::schema::{DDL_LOCK, partition_name};
+
+fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
+    ScdError::Corrupt {
+        record: record.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn g<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
+    r.try_get(i).pg("reading a column")
+}
+
+fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Int(i) => i as &(dyn ToSql + Sync),
+            Param::Text(t) => t as &(dyn ToSql + Sync),
+        })
+        .collect()
+}
+
+/// Creates the partitions for `days` that do not exist yet (one short transaction, serialised
+/// by an advisory lock).
+pub(crate) async fn ensure_partitions(
+    client: &mut tokio_postgres::Client,
+    days: &BTreeSet<i64>,
+) -> Result<()> {
+    let tx = client
+        .transaction()
+        .await
+        .pg("beginning partition creation")?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL_LOCK])
+        .await
+        .pg("locking for partition creation")?;
+    for day in days {
+        let from = day.saturating_mul(DAY_NS);
+        let to = (day + 1).saturating_mul(DAY_NS);
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {} PARTITION OF measurements FOR VALUES FROM ({from}) TO ({to})",
+            partition_name(*day)
+        ))
+        .await
+        .pg(&format!("creating partition {}", partition_name(*day)))?;
+    }
+    tx.commit().await.pg("committing partition creation")
+}
+
+/// Inserts a batch in the given transaction with a binary COPY into a staging table.
+pub(crate) async fn insert(
+    tx: &Transaction<'_>,
+    batch: &[EncodedMeasurement],
+    cache: &HashMap<String, i64>,
+) -> Result<(InsertReport, HashMap<String, i64>)> {
+    let mut report = InsertReport::default();
+    // Repeats inside the batch are decided against the batch's first occurrence.
+    let mut firsts: Vec<usize> = Vec::with_capacity(batch.len());
+    let mut seen: HashMap<(&str, i64), usize> = HashMap::with_capacity(batch.len());
+    for (i, e) in batch.iter().enumerate() {
+        match seen.get(&(e.series.key.as_str(), e.values.ts_ns)) {
+            None => {
+                seen.insert((e.series.key.as_str(), e.values.ts_ns), i);
+                firsts.push(i);
+            }
+            Some(&first) => {
+                let f = &batch[first].values;
+                let stored = base_value(f.value, f.multiplier);
+                let offered = base_value(e.values.value, e.values.multiplier);
+                if stored == offered {
+                    report.duplicates += 1;
+                } else {
+                    report.conflicts.push(Conflict {
+                        index: i,
+                        series: e.series.key.clone(),
+                        timestamp: from_ns(e.values.ts_ns, e.values.offset_s)?,
+                        stored,
+                        offered,
+                    });
+                }
+            }
+        }
+    }
+    drop(seen);
+    // Series ids.
+    let mut missing: Vec<&EncodedMeasurement> = Vec::new();
+    let mut missing_keys: BTreeSet<&str> = BTreeSet::new();
+    for &i in &firsts {
+        let e = &batch[i];
+        if !cache.contains_key(&e.series.key) && missing_keys.insert(e.series.key.as_str()) {
+            missing.push(e);
+        }
+    }
+    let mut new_series = HashMap::new();
+    if !missing.is_empty() {
+        let col = |f: fn(&EncodedMeasurement) -> Option<String>| -> Vec<Option<String>> {
+            missing.iter().map(|e| f(e)).collect()
+        };
+        let keys: Vec<String> = missing.iter().map(|e| e.series.key.clone()).collect();
+        let sources = col(|e| Some(e.series.source.clone()));
+        let meters = col(|e| e.series.meter.clone());
+        let components = col(|e| e.series.component.clone());
+        let channels = col(|e| e.series.channel.clone());
+        let kinds = col(|e| Some(e.series.kind.to_owned()));
+        let units = col(|e| Some(e.series.unit.to_owned()));
+        let phases = col(|e| Some(e.series.phases.clone()));
+        let directions = col(|e| Some(e.series.direction.to_owned()));
+        let accumulations = col(|e| Some(e.series.accumulation.to_owned()));
+        let intervals: Vec<Option<i64>> = missing.iter().map(|e| e.series.interval).collect();
+        let aggregates = col(|e| Some(e.series.aggregate.to_owned()));
+        tx.execute(
+            "INSERT INTO series (key, source, meter, component, channel, kind, unit, phases, \
+             direction, accumulation, interval_s, aggregate) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[]) \
+             ON CONFLICT (key) DO NOTHING",
+            &[
+                &keys,
+                &sources,
+                &meters,
+                &components,
+                &channels,
+                &kinds,
+                &units,
+                &phases,
+                &directions,
+                &accumulations,
+                &intervals,
+                &aggregates,
+            ],
+        )
+        .await
+        .pg("storing new series")?;
+        for row in tx
+            .query("SELECT id, key FROM series WHERE key = ANY($1)", &[&keys])
+            .await
+            .pg("looking up series ids")?
+        {
+            new_series.insert(g::<String>(&row, 1)?, g::<i64>(&row, 0)?);
+        }
+    }
+    let series_id = |key: &str| -> Result<i64> {
+        cache
+            .get(key)
+            .or_else(|| new_series.get(key))
+            .copied()
+            .ok_or_else(|| ScdError::NotFound {
+                record: format!("series {key}"),
+            })
+    };
+    tx.batch_execute(
+        "CREATE TEMP TABLE IF NOT EXISTS scd_staging (series_id BIGINT, ts_ns BIGINT, \
+         offset_s INTEGER, pod TEXT, usage_point TEXT, value DOUBLE PRECISION, \
+         multiplier SMALLINT, quality INTEGER) ON COMMIT DELETE ROWS",
+    )
+    .await
+    .pg("creating the staging table")?;
+    let sink = tx
+        .copy_in("COPY scd_staging FROM STDIN (FORMAT binary)")
+        .await
+        .pg("starting COPY")?;
+    let writer = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT8,
+            Type::INT8,
+            Type::INT4,
+            Type::TEXT,
+            Type::TEXT,
+            Type::FLOAT8,
+            Type::INT2,
+            Type::INT4,
+        ],
+    );
+    pin_mut!(writer);
+    for &i in &firsts {
+        let e = &batch[i];
+        let v = &e.values;
+        let id = series_id(&e.series.key)?;
+        writer
+            .as_mut()
+            .write(&[
+                &id,
+                &v.ts_ns,
+                &v.offset_s,
+                &v.pod,
+                &v.usage_point,
+                &v.value,
+                &v.multiplier,
+                &v.quality,
+            ])
+            .await
+            .pg(&format!("copying measurement {i}"))?;
+    }
+    writer.finish().await.pg("finishing COPY")?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO measurements SELECT * FROM scd_staging ON CONFLICT DO NOTHING",
+            &[],
+        )
+        .await
+        .pg("moving staged measurements")?;
+    let differing = tx
+        .query(
+            "SELECT st.series_id, st.ts_ns, st.value, st.multiplier, m.value, m.multiplier \
+             FROM scd_staging st JOIN measurements m \
+             ON m.series_id = st.series_id AND m.ts_ns = st.ts_ns \
+             WHERE st.value <> m.value OR st.multiplier <> m.multiplier",
+            &[],
+        )
+        .await
+        .pg("comparing with stored measurements")?;
+    let mut not_inserted = firsts.len() as u64 - inserted;
+    if !differing.is_empty() {
+        let mut index: HashMap<(i64, i64), usize> = HashMap::new();
+        for &i in &firsts {
+            index.insert((series_id(&batch[i].series.key)?, batch[i].values.ts_ns), i);
+        }
+        for row in differing {
+            let stored = base_value(g(&row, 4)?, g(&row, 5)?);
+            let offered = base_value(g(&row, 2)?, g(&row, 3)?);
+            if stored != offered {
+                let key = (g::<i64>(&row, 0)?, g::<i64>(&row, 1)?);
+                let i = index.get(&key).copied().unwrap_or(0);
+                let e = &batch[i];
+                report.conflicts.push(Conflict {
+                    index: i,
+                    series: e.series.key.clone(),
+                    timestamp: from_ns(e.values.ts_ns, e.values.offset_s)?,
+                    stored,
+                    offered,
+                });
+                not_inserted = not_inserted.saturating_sub(1);
+            }
+        }
+        report.conflicts.sort_by_key(|c| c.index);
+    }
+    report.inserted = inserted;
+    report.duplicates += not_inserted;
+    Ok((report, new_series))
+}
+
+fn stored_series(r: &Row) -> Result<StoredSeries> {
+    Ok(StoredSeries {
+        key: g(r, 0)?,
+        source: g(r, 1)?,
+        meter: g(r, 2)?,
+        component: g(r, 3)?,
+        channel: g(r, 4)?,
+        kind: g(r, 5)?,
+        unit: g(r, 6)?,
+        phases: g(r, 7)?,
+        direction: g(r, 8)?,
+        accumulation: g(r, 9)?,
+        interval: g(r, 10)?,
+        aggregate: g(r, 11)?,
+    })
+}
+
+pub(crate) fn cert_of(
+    (batch_id, leaf, root_hex, proof): (String, i64, String, String),
+) -> Result<CertificationRef> {
+    Ok(CertificationRef {
+        leaf_index: u64::try_from(leaf).map_err(|e| corrupt("certification", e))?,
+        proof: serde_json::from_str(&proof).map_err(|e| corrupt("certification proof", e))?,
+        batch_id,
+        root_hex,
+    })
+}
+
+/// Reads the measurements `q` selects; with `paged`, one page.
+pub(crate) async fn fetch<C: GenericClient + Sync>(
+    c: &C,
+    q: &MeasurementQuery,
+    paged: bool,
+) -> Result<Page> {
+    let (filter, params) = measurement_filter(q, paged, |n| format!("${n}"))?;
+    let sql = format!("{SELECT_MEASUREMENTS}{filter}");
+    let rows = c
+        .query(sql.as_str(), &refs(&params))
+        .await
+        .pg("querying measurements")?;
+    let size = q.page_size();
+    let mut items = Vec::with_capacity(rows.len().min(size));
+    let mut last = None;
+    let mut more = false;
+    for r in &rows {
+        if paged && items.len() == size {
+            more = true;
+            break;
+        }
+        let series = stored_series(r)?;
+        let values = ValueColumns {
+            ts_ns: g(r, 13)?,
+            offset_s: g(r, 14)?,
+            pod: g(r, 15)?,
+            usage_point: g(r, 16)?,
+            value: g(r, 17)?,
+            multiplier: g(r, 18)?,
+            quality: g(r, 19)?,
+        };
+        let batch: Option<String> = g(r, 20)?;
+        let certification = match batch {
+            Some(b) => Some(cert_of((b, g(r, 21)?, g(r, 22)?, g(r, 23)?))?),
+            None => None,
+        };
+        last = Some(PageToken {
+            ts_ns: values.ts_ns,
+            series_id: g(r, 12)?,
+        });
+        items.push(StoredMeasurement {
+            measurement: decode(&series, &values)?,
+            certification,
+        });
+    }
+    Ok(Page {
+        items,
+        next: if more { last } else { None },
+    })
+}
+
+/// Counts the measurements `q` selects.
+pub(crate) async fn count<C: GenericClient + Sync>(c: &C, q: &MeasurementQuery) -> Result<u64> {
+    let (filter, params) = measurement_filter(q, false, |n| format!("${n}"))?;
+    let sql = format!("{COUNT_MEASUREMENTS}{filter}");
+    let row = c
+        .query_one(sql.as_str(), &refs(&params))
+        .await
+        .pg("counting measurements")?;
+    Ok(u64::try_from(g::<i64>(&row, 0)?).unwrap_or(0))
+}
+
+async fn pods_of<C: GenericClient + Sync>(c: &C, resource: &Resource) -> Result<Vec<String>> {
+    let (sql, id) = match resource {
+        Resource::Pod(p) => ("SELECT pod FROM pods WHERE pod = $1", p.as_str()),
+        Resource::Meter(m) => (
+            "SELECT DISTINCT pod FROM pod_links WHERE meter = $1",
+            m.as_str(),
+        ),
+        Resource::Device(d) => (
+            "SELECT DISTINCT pod FROM pod_links WHERE device = $1",
+            d.as_str(),
+        ),
+    };
+    c.query(sql, &[&id])
+        .await
+        .pg("looking up the registry")?
+        .iter()
+        .map(|r| g(r, 0))
+        .collect()
+}
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "SELECT id, provider, consumer, topic, status, requested_at, decided_at FROM subscriptions";
+
+fn subscription_of(r: &Row) -> Result<Subscription> {
+    let id: i64 = g(r, 0)?;
+    let c = |e: &dyn std::fmt::Display| corrupt(&format!("subscription {id}"), e);
+    let requested: String = g(r, 5)?;
+    let decided: Option<String> = g(r, 6)?;
+    Ok(Subscription {
+        id,
+        provider: ParticipantId::new(g::<String>(r, 1)?).map_err(|e| c(&e))?,
+        consumer: ParticipantId::new(g::<String>(r, 2)?).map_err(|e| c(&e))?,
+        topic: g::<String>(r, 3)?.parse()?,
+        status: g::<String>(r, 4)?.parse()?,
+        requested_at: parse_timestamp(&requested).map_err(|e| c(&e))?,
+        decided_at: decided
+            .map(|d| parse_timestamp(&d))
+            .transpose()
+            .map_err(|e| c(&e))?,
+    })
+}
+
+/// Gathers what the policy needs to decide on `resource` for `who`.
+pub(crate) async fn facts<C: GenericClient + Sync>(
+    c: &C,
+    who: Option<&ParticipantId>,
+    resource: &Resource,
+) -> Result<AccessFacts> {
+    let mut facts = AccessFacts::default();
+    let mut topics = vec![resource.to_string()];
+    for pod in pods_of(c, resource).await? {
+        let Some(row) = c
+            .query_opt("SELECT dso, customer FROM pods WHERE pod = $1", &[&pod])
+            .await
+            .pg("looking up a pod")?
+        else {
+            continue;
+        };
+        for a in c
+            .query(
+                "SELECT DISTINCT aggregator FROM pod_links WHERE pod = $1 AND aggregator IS NOT NULL",
+                &[&pod],
+            )
+            .await
+            .pg("looking up aggregators")?
+        {
+            facts.aggregators.push(
+                ParticipantId::new(g::<String>(&a, 0)?).map_err(|e| corrupt("pod link", e))?,
+            );
+        }
+        topics.push(format!("pod/{pod}"));
+        let customer: Option<String> = g(&row, 1)?;
+        facts.pods.push(PodRecord {
+            pod: PodId::new(pod).map_err(|e| corrupt("pod", e))?,
+            dso: ParticipantId::new(g::<String>(&row, 0)?).map_err(|e| corrupt("pod", e))?,
+            customer: customer
+                .map(ParticipantId::new)
+                .transpose()
+                .map_err(|e| corrupt("pod", e))?,
+        });
+    }
+    if let Some(who) = who {
+        let sql =
+            format!("{SUBSCRIPTION_COLUMNS} WHERE consumer = $1 AND topic = ANY($2) ORDER BY id");
+        for r in c
+            .query(sql.as_str(), &[&who.as_str(), &topics])
+            .await
+            .pg("looking up subscriptions")?
+        {
+            facts.subscriptions.push(subscription_of(&r)?);
+        }
+    }
+    Ok(facts)
+}
+
+/// Decides on every resource; denies a participant that names none.
+pub(crate) async fn check<C: GenericClient + Sync>(
+    c: &C,
+    who: &Principal,
+    resources: &[Resource],
+) -> Result<Decision> {
+    let participant = match who {
+        Principal::Operator => None,
+        Principal::Participant(p) => Some(p),
+    };
+    if participant.is_some() && resources.is_empty() {
+        return Ok(Decision {
+            allowed: false,
+            reason: "a participant's query must name a PoD, meter or device".into(),
+        });
+    }
+    let mut reasons = Vec::new();
+    for r in resources {
+        let d = decide(who, r, &facts(c, participant, r).await?, true);
+        if !d.allowed {
+            return Ok(d);
+        }
+        reasons.push(d.reason);
+    }
+    if resources.is_empty() {
+        reasons.push("store operator".into());
+    }
+    Ok(Decision {
+        allowed: true,
+        reason: reasons.join("; "),
+    })
+}
+
+/// Writes one audit entry.
+pub(crate) async fn audit<C: GenericClient + Sync>(
+    c: &C,
+    who: &Principal,
+    action: &str,
+    what: &str,
+    decision: &Decision,
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO audit (at, who, action, what, allowed, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &format_timestamp(&now()),
+            &who.to_string(),
+            &action,
+            &what,
+            &decision.allowed,
+            &decision.reason,
+        ],
+    )
+    .await
+    .pg("writing the audit log")?;
+    Ok(())
+}
+
+pub(crate) async fn audit_log<C: GenericClient + Sync>(
+    c: &C,
+    after: i64,
+) -> Result<Vec<AuditEntry>> {
+    let rows = c
+        .query(
+            "SELECT seq, at, who, action, what, allowed, reason FROM audit WHERE seq > $1 ORDER BY seq",
+            &[&after],
+        )
+        .await
+        .pg("reading the audit log")?;
+    rows.iter()
+        .map(|r| {
+            let seq: i64 = g(r, 0)?;
+            let at: String = g(r, 1)?;
+            Ok(AuditEntry {
+                seq,
+                at: parse_timestamp(&at).map_err(|e| corrupt(&format!("audit entry {seq}"), e))?,
+                who: g::<String>(r, 2)?.parse()?,
+                action: g(r, 3)?,
+                what: g(r, 4)?,
+                allowed: g(r, 5)?,
+                reason: g(r, 6)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn register_pod<C: GenericClient + Sync>(c: &C, pod: &PodRecord) -> Result<()> {
+    let customer = pod.customer.as_ref().map(|x| x.as_str());
+    let n = c
+        .execute(
+            "INSERT INTO pods (pod, dso, customer) VALUES ($1, $2, $3) ON CONFLICT (pod) DO NOTHING",
+            &[&pod.pod.as_str(), &pod.dso.as_str(), &customer],
+        )
+        .await
+        .pg(&format!("registering pod {}", pod.pod))?;
+    if n == 0 {
+        let row = c
+            .query_one(
+                "SELECT dso, customer FROM pods WHERE pod = $1",
+                &[&pod.pod.as_str()],
+            )
+            .await
+            .pg(&format!("reading pod {}", pod.pod))?;
+        let dso: String = g(&row, 0)?;
+        let cust: Option<String> = g(&row, 1)?;
+        if dso != pod.dso.as_str() || cust.as_deref() != customer {
+            return Err(ScdError::Conflict {
+                record: format!("pod {}", pod.pod),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn add_pod_link<C: GenericClient + Sync>(c: &C, link: &PodLink) -> Result<()> {
+    link.validate()?;
+    let exists = c
+        .query_opt("SELECT 1 FROM pods WHERE pod = $1", &[&link.pod.as_str()])
+        .await
+        .pg("looking up a pod")?;
+    if exists.is_none() {
+        return Err(ScdError::NotFound {
+            record: format!("pod {}", link.pod),
+        });
+    }
+    let body = serde_json::to_string(link).map_err(|e| corrupt("pod link", e))?;
+    c.execute(
+        "INSERT INTO pod_links (pod, meter, device, aggregator, body) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &link.pod.as_str(),
+            &link.meter.as_ref().map(|m| m.as_str()),
+            &link.device.as_ref().map(|d| d.as_str()),
+            &link.aggregator.as_ref().map(|a| a.as_str()),
+            &body,
+        ],
+    )
+    .await
+    .pg(&format!("linking pod {}", link.pod))?;
+    Ok(())
+}
+
+pub(crate) async fn pod_links<C: GenericClient + Sync>(c: &C, pod: &PodId) -> Result<Vec<PodLink>> {
+    c.query(
+        "SELECT body FROM pod_links WHERE pod = $1 ORDER BY id",
+        &[&pod.as_str()],
+    )
+    .await
+    .pg("reading pod links")?
+    .iter()
+    .map(|r| {
+        serde_json::from_str(&g::<String>(r, 0)?)
+            .map_err(|e| corrupt(&format!("link of pod {pod}"), e))
+    })
+    .collect()
+}
+
+pub(crate) async fn put_set_point<C: GenericClient + Sync>(c: &C, sp: &SetPoint) -> Result<()> {
+    sp.validate().map_err(|e| ScdError::InvalidRecord {
+        record: format!("set point {}", sp.id),
+        reason: e.to_string(),
+    })?;
+    let name = || format!("set point {}", sp.id);
+    let body = serde_json::to_string(sp).map_err(|e| corrupt(&name(), e))?;
+    let n = c
+        .execute(
+            "INSERT INTO set_points (id, pod, valid_from_ns, valid_to_ns, body) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+            &[
+                &sp.id,
+                &sp.pod.as_ref().map(|p| p.as_str()),
+                &to_ns(&sp.valid_from, name)?,
+                &to_ns(&sp.valid_to, name)?,
+                &body,
+            ],
+        )
+        .await
+        .pg(&format!("storing set point {}", sp.id))?;
+    if n == 0 {
+        let row = c
+            .query_one("SELECT body FROM set_points WHERE id = $1", &[&sp.id])
+            .await
+            .pg(&format!("reading set point {}", sp.id))?;
+        let stored: SetPoint =
+            serde_json::from_str(&g::<String>(&row, 0)?).map_err(|e| corrupt(&name(), e))?;
+        if &stored != sp {
+            return Err(ScdError::Conflict { record: name() });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn acknowledge<C: GenericClient + Sync>(c: &C, ack: &SetPointAck) -> Result<()> {
+    let name = || format!("acknowledgement of set point {}", ack.set_point);
+    let exists = c
+        .query_opt("SELECT 1 FROM set_points WHERE id = $1", &[&ack.set_point])
+        .await
+        .pg("looking up a set point")?;
+    if exists.is_none() {
+        return Err(ScdError::NotFound {
+            record: format!("set point {}", ack.set_point),
+        });
+    }
+    let body = serde_json::to_string(ack).map_err(|e| corrupt(&name(), e))?;
+    c.execute(
+        "INSERT INTO set_point_acks (set_point, device, at_ns, body) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+        &[
+            &ack.set_point,
+            &ack.device.as_str(),
+            &to_ns(&ack.at, name)?,
+            &body,
+        ],
+    )
+    .await
+    .pg(&format!("storing the {}", name()))?;
+    Ok(())
+}
+
+pub(crate) async fn set_points<C: GenericClient + Sync>(
+    c: &C,
+    pod: &PodId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<StoredSetPoint>> {
+    let rows = c
+        .query(
+            "SELECT id, body FROM set_points WHERE pod = $1 AND valid_from_ns < $3 \
+             AND valid_to_ns > $2 ORDER BY valid_from_ns, id",
+            &[&pod.as_str(), &from, &to],
+        )
+        .await
+        .pg("reading set points")?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id: String = g(&r, 0)?;
+        let set_point: SetPoint = serde_json::from_str(&g::<String>(&r, 1)?)
+            .map_err(|e| corrupt(&format!("set point {id}"), e))?;
+        let acks = c
+            .query(
+                "SELECT body FROM set_point_acks WHERE set_point = $1 ORDER BY at_ns",
+                &[&id],
+            )
+            .await
+            .pg("reading acknowledgements")?
+            .iter()
+            .map(|a| {
+                serde_json::from_str(&g::<String>(a, 0)?)
+                    .map_err(|e| corrupt(&format!("acknowledgement of {id}"), e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.push(StoredSetPoint { set_point, acks });
+    }
+    Ok(out)
+}
+
+pub(crate) async fn attach<C: GenericClient + Sync>(
+    tx: &C,
+    records: &[CertificationRecord],
+) -> Result<()> {
+    for rec in records {
+        let label = || {
+            format!(
+                "measurement {}@{}",
+                rec.series,
+                format_timestamp(&rec.timestamp)
+            )
+        };
+        let name = || format!("certification of {}", label());
+        let ts = to_ns(&rec.timestamp, name)?;
+        let found = tx
+            .query_opt(
+                "SELECT s.id FROM series s JOIN measurements m ON m.series_id = s.id \
+                 WHERE s.key = $1 AND m.ts_ns = $2",
+                &[&rec.series, &ts],
+            )
+            .await
+            .pg("looking up a measurement")?;
+        let Some(found) = found else {
+            return Err(ScdError::NotFound { record: label() });
+        };
+        let id: i64 = g(&found, 0)?;
+        let c = &rec.certification;
+        let leaf = i64::try_from(c.leaf_index).map_err(|e| ScdError::InvalidRecord {
+            record: name(),
+            reason: e.to_string(),
+        })?;
+        let proof = c.proof.to_string();
+        let n = tx
+            .execute(
+                "INSERT INTO certifications (series_id, ts_ns, batch_id, leaf_index, root_hex, proof) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[&id, &ts, &c.batch_id, &leaf, &c.root_hex, &proof],
+            )
+            .await
+            .pg(&format!("storing the {}", name()))?;
+        if n == 0 {
+            let r = tx
+                .query_one(
+                    "SELECT batch_id, leaf_index, root_hex, proof FROM certifications \
+                     WHERE series_id = $1 AND ts_ns = $2",
+                    &[&id, &ts],
+                )
+                .await
+                .pg(&format!("reading the {}", name()))?;
+            let existing = cert_of((g(&r, 0)?, g(&r, 1)?, g(&r, 2)?, g(&r, 3)?))?;
+            if &existing != c {
+                return Err(ScdError::Conflict { record: name() });
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn request_subscription<C: GenericClient + Sync>(
+    c: &C,
+    consumer: &ParticipantId,
+    provider: &ParticipantId,
+    topic: &Resource,
+) -> Result<Subscription> {
+    let d = decide(
+        &Principal::Participant(provider.clone()),
+        topic,
+        &facts(c, None, topic).await?,
+        false,
+    );
+    if !d.allowed {
+        return Err(ScdError::InvalidRecord {
+            record: format!("subscription of {consumer} to {topic}"),
+            reason: format!("provider {provider} may not provide it: {}", d.reason),
+        });
+    }
+    let at = now();
+    let row = c
+        .query_one(
+            "INSERT INTO subscriptions (provider, consumer, topic, status, requested_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                &provider.as_str(),
+                &consumer.as_str(),
+                &topic.to_string(),
+                &SubscriptionStatus::Requested.as_str(),
+                &format_timestamp(&at),
+            ],
+        )
+        .await
+        .pg("storing a subscription")?;
+    Ok(Subscription {
+        id: g(&row, 0)?,
+        provider: provider.clone(),
+        consumer: consumer.clone(),
+        topic: topic.clone(),
+        status: SubscriptionStatus::Requested,
+        requested_at: at,
+        decided_at: None,
+    })
+}
+
+pub(crate) async fn decide_subscription<C: GenericClient + Sync>(
+    c: &C,
+    provider: &ParticipantId,
+    id: i64,
+    accept: bool,
+) -> Result<Subscription> {
+    let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE id = $1");
+    let row = c
+        .query_opt(sql.as_str(), &[&id])
+        .await
+        .pg(&format!("reading subscription {id}"))?
+        .ok_or_else(|| ScdError::NotFound {
+            record: format!("subscription {id}"),
+        })?;
+    let mut s = subscription_of(&row)?;
+    crate::subscription::check_decision(&s, provider, accept)?;
+    let at = now();
+    s.status = if accept {
+        SubscriptionStatus::Accepted
+    } else {
+        SubscriptionStatus::Declined
+    };
+    s.decided_at = Some(at);
+    c.execute(
+        "UPDATE subscriptions SET status = $1, decided_at = $2 WHERE id = $3",
+        &[&s.status.as_str(), &format_timestamp(&at), &id],
+    )
+    .await
+    .pg(&format!("deciding subscription {id}"))?;
+    Ok(s)
+}
+
+pub(crate) async fn subscriptions<C: GenericClient + Sync>(
+    c: &C,
+    who: &ParticipantId,
+) -> Result<Vec<Subscription>> {
+    let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE provider = $1 OR consumer = $1 ORDER BY id");
+    c.query(sql.as_str(), &[&who.as_str()])
+        .await
+        .pg("reading subscriptions")?
+        .iter()
+        .map(subscription_of)
+        .collect()
+}
+
+/// The days of the existing measurement partitions, in order.
+pub(crate) async fn partition_days<C: GenericClient + Sync>(c: &C) -> Result<Vec<(i64, String)>> {
+    let rows = c
+        .query(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'measurements' \
+             AND p.relnamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .await
+        .pg("listing partitions")?;
+    let mut days = Vec::new();
+    for r in rows {
+        let name: String = g(&r, 0)?;
+        let Some(date) = name.strip_prefix("measurements_") else {
+            continue;
+        };
+        let Ok(d) = chrono::NaiveDate::parse_from_str(date, "%Y%m%d") else {
+            continue;
+        };
+        let day = d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp().div_euclid(86_400))
+            .unwrap_or(0);
+        days.push((day, name));
+    }
+    days.sort();
+    Ok(days)
+}

@@ -1,0 +1,366 @@
+//! The embedded default: SQLite in one file, WAL mode.
+//!
+//! One writer connection (SQLite has one writer at a time) and a small pool of reader
+//! connections; WAL lets readers run while the writer writes, from this process or others. All
+//! SQLite work runs on tokio's blocking threads, never on the async executor.
+
+mod ops;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use platone_model::{Measurement, ParticipantId, PodId, SetPoint, Timestamp};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Result, ScdError, SqliteContext};
+use crate::policy::Decision;
+use crate::query::{Bucket, IntervalAggregate, MeasurementQuery, Page, aggregate};
+use crate::records::{
+    AuditEntry, CertificationRecord, PodLink, PodRecord, Principal, Resource, SetPointAck,
+    StoredSetPoint, Subscription,
+};
+use crate::retention::{ArchiveManifest, ArchiveWriter, RestoreReport, cutoff_ns};
+use crate::row::{DAY_NS, encode, to_ns};
+use crate::store::{InsertReport, Store};
+
+struct Writer {
+    conn: Connection,
+    series: HashMap<String, i64>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// The embedded store: one SQLite file in WAL mode. Cheap to clone (shared handle).
+///
+/// ```
+/// use platone_scd::{SqliteStore, Store, MeasurementQuery, Principal};
+/// use platone_model::{Measurement, MeasurementKind, Unit, DeviceId, PodId, parse_timestamp};
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open(dir.path().join("scd.db")).await?;
+/// let m = Measurement::new(DeviceId::new("ln-1")?, parse_timestamp("2021-06-30T10:15:00Z")?,
+///     MeasurementKind::Energy, Unit::WattHour, 120.0)?.with_pod(PodId::new("IT001E1")?);
+/// let report = store.insert_measurements(&[m.clone(), m.clone()]).await?;
+/// assert_eq!((report.inserted, report.duplicates), (1, 1));
+/// let page = store.query_measurements(&Principal::Operator,
+///     &MeasurementQuery::pod(PodId::new("IT001E1")?)).await?;
+/// assert_eq!(page.items[0].measurement, m);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| ScdError::Task("a store lock was poisoned by a panic".into()))
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it and its schema if needed.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(|e| ScdError::Task(e.to_string()))?
+    }
+
+    /// Opens the database file without an async runtime.
+    pub fn open_blocking(path: &Path) -> Result<Self> {
+        let conn = ops::open(path)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(Writer {
+                    conn,
+                    series: HashMap::new(),
+                }),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs SQLite's integrity check; `Ok(())` when the file is sound.
+    pub async fn integrity_check(&self) -> Result<()> {
+        self.read(|conn| {
+            let answer: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .ctx("checking integrity")?;
+            if answer == "ok" {
+                Ok(())
+            } else {
+                Err(ScdError::Corrupt {
+                    record: "database file".into(),
+                    reason: answer,
+                })
+            }
+        })
+        .await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| ScdError::Task(e.to_string()))?
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.blocking(move |inner| f(&mut *lock(&inner.writer)?))
+            .await
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.blocking(move |inner| with_reader(inner, f)).await
+    }
+
+    /// Checks `resources` for `who`, writes the audit entry, and runs `f` when allowed.
+    async fn guarded<T: Send + 'static>(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        what: String,
+        resources: Vec<Resource>,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let who = who.clone();
+        self.blocking(move |inner| {
+            with_reader(inner, |conn| {
+                let decision: Decision = ops::check(conn, &who, &resources)?;
+                ops::audit(&lock(&inner.writer)?.conn, &who, action, &what, &decision)?;
+                if !decision.allowed {
+                    return Err(ScdError::AccessDenied {
+                        who: who.to_string(),
+                        what,
+                        reason: decision.reason,
+                    });
+                }
+                f(conn)
+            })
+        })
+        .await
+    }
+}
+
+fn with_reader<T>(inner: &Inner, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let pooled = lock(&inner.readers)?.pop();
+    let conn = match pooled {
+        Some(c) => c,
+        None => ops::open(&inner.path)?,
+    };
+    let out = f(&conn);
+    let mut readers = lock(&inner.readers)?;
+    if readers.len() < 8 {
+        readers.push(conn);
+    }
+    out
+}
+
+impl Store for SqliteStore {
+    async fn insert_measurements(&self, batch: &[Measurement]) -> Result<InsertReport> {
+        let encoded = batch
+            .iter()
+            .enumerate()
+            .map(|(i, m)| encode(i, m))
+            .collect::<Result<Vec<_>>>()?;
+        self.write(move |w| ops::insert(&mut w.conn, &encoded, &mut w.series))
+            .await
+    }
+
+    async fn query_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<Page> {
+        let q = query.clone();
+        self.guarded(
+            who,
+            "query_measurements",
+            query.describe(),
+            query.resources(),
+            move |c| ops::fetch(c, &q, true),
+        )
+        .await
+    }
+
+    async fn count_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<u64> {
+        let q = query.clone();
+        self.guarded(
+            who,
+            "count_measurements",
+            query.describe(),
+            query.resources(),
+            move |c| ops::count(c, &q),
+        )
+        .await
+    }
+
+    async fn aggregate_measurements(
+        &self,
+        who: &Principal,
+        query: &MeasurementQuery,
+        bucket: Bucket,
+    ) -> Result<Vec<IntervalAggregate>> {
+        let q = query.clone();
+        self.guarded(
+            who,
+            "aggregate_measurements",
+            query.describe(),
+            query.resources(),
+            move |c| Ok(aggregate(&ops::fetch(c, &q, false)?.items, bucket)),
+        )
+        .await
+    }
+
+    async fn register_pod(&self, pod: &PodRecord) -> Result<()> {
+        let pod = pod.clone();
+        self.write(move |w| ops::register_pod(&w.conn, &pod)).await
+    }
+
+    async fn add_pod_link(&self, link: &PodLink) -> Result<()> {
+        let link = link.clone();
+        self.write(move |w| ops::add_pod_link(&w.conn, &link)).await
+    }
+
+    async fn pod_links(&self, who: &Principal, pod: &PodId) -> Result<Vec<PodLink>> {
+        let p = pod.clone();
+        self.guarded(
+            who,
+            "pod_links",
+            Resource::Pod(pod.clone()).to_string(),
+            vec![Resource::Pod(pod.clone())],
+            move |c| ops::pod_links(c, &p),
+        )
+        .await
+    }
+
+    async fn put_set_point(&self, set_point: &SetPoint) -> Result<()> {
+        let sp = set_point.clone();
+        self.write(move |w| ops::put_set_point(&w.conn, &sp)).await
+    }
+
+    async fn acknowledge_set_point(&self, ack: &SetPointAck) -> Result<()> {
+        let ack = ack.clone();
+        self.write(move |w| ops::acknowledge(&w.conn, &ack)).await
+    }
+
+    async fn set_points(
+        &self,
+        who: &Principal,
+        pod: &PodId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<StoredSetPoint>> {
+        let p = pod.clone();
+        let from = to_ns(&from, || "set point query bound `from`".into())?;
+        let to = to_ns(&to, || "set point query bound `to`".into())?;
+        self.guarded(
+            who,
+            "set_points",
+            Resource::Pod(pod.clone()).to_string(),
+            vec![Resource::Pod(pod.clone())],
+            move |c| ops::set_points(c, &p, from, to),
+        )
+        .await
+    }
+
+    async fn attach_certifications(&self, records: &[CertificationRecord]) -> Result<()> {
+        let records = records.to_vec();
+        self.write(move |w| ops::attach(&mut w.conn, &records))
+            .await
+    }
+
+    async fn request_subscription(
+        &self,
+        consumer: &ParticipantId,
+        provider: &ParticipantId,
+        topic: &Resource,
+    ) -> Result<Subscription> {
+        let (c, p, t) = (consumer.clone(), provider.clone(), topic.clone());
+        self.write(move |w| ops::request_subscription(&w.conn, &c, &p, &t))
+            .await
+    }
+
+    async fn decide_subscription(
+        &self,
+        provider: &ParticipantId,
+        id: i64,
+        accept: bool,
+    ) -> Result<Subscription> {
+        let p = provider.clone();
+        self.write(move |w| ops::decide_subscription(&w.conn, &p, id, accept))
+            .await
+    }
+
+    async fn subscriptions(&self, who: &ParticipantId) -> Result<Vec<Subscription>> {
+        let who = who.clone();
+        self.read(move |c| ops::subscriptions(c, &who)).await
+    }
+
+    async fn audit_log(&self, after_seq: i64) -> Result<Vec<AuditEntry>> {
+        self.read(move |c| ops::audit_log(c, after_seq)).await
+    }
+
+    async fn archive(&self, before: Timestamp, dir: &Path) -> Result<ArchiveManifest> {
+        let cutoff = cutoff_ns(&before)?;
+        let dir = dir.to_path_buf();
+        self.write(move |w| {
+            let mut writer = ArchiveWriter::create(&dir)?;
+            // One write transaction: no writer can add old data between export and delete.
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .ctx("beginning the archive")?;
+            let mut start = i64::MIN;
+            while let Some(first) = ops::first_at(&tx, start, cutoff)? {
+                let day = first.div_euclid(DAY_NS);
+                let end = (day + 1).saturating_mul(DAY_NS).min(cutoff);
+                let q = MeasurementQuery {
+                    from: Some(crate::row::utc_from_ns(first)),
+                    to: Some(crate::row::utc_from_ns(end)),
+                    ..MeasurementQuery::default()
+                };
+                let rows = ops::fetch(&tx, &q, false)?;
+                writer.write_day(day, &rows.items)?;
+                start = end;
+            }
+            let manifest = writer.finish(cutoff)?;
+            ops::delete_before(&tx, cutoff)?;
+            tx.commit().ctx("committing the archive")?;
+            Ok(manifest)
+        })
+        .await
+    }
+
+    async fn restore(&self, dir: &Path) -> Result<RestoreReport> {
+        crate::retention::restore_into(self, dir).await
+    }
+}

@@ -1,0 +1,829 @@
+//! The embedded store's operations, run on a blocking thread with one connection.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use platone_model::{ParticipantId, PodId, SetPoint, format_timestamp, parse_timestamp};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::error::{Result, ScdError, SqliteContext};
+use crate::policy::{AccessFacts, Decision, decide};
+use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
+use crate::records::{
+    AuditEntry, CertificationRecord, CertificationRef, PodLink, PodRecord, Principal, Resource,
+    SetPointAck, StoredSetPoint, Subscription, SubscriptionStatus,
+};
+use crate::row::{EncodedMeasurement, StoredSeries, ValueColumns, base_value, decode, now, to_ns};
+use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
+use crate::store::{Conflict, InsertReport};
+
+use super::schema::{PRAGMAS, SCHEMA};
+
+/// Opens (creating if needed) the database file and its schema.
+pub(crate) fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).ctx(&format!("opening {}", path.display()))?;
+    conn.execute_batch(PRAGMAS).ctx("setting pragmas")?;
+    conn.execute_batch(SCHEMA).ctx("creating the schema")?;
+    Ok(conn)
+}
+
+fn to_sql(params: &[Param]) -> Vec<Value> {
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Int(i) => Value::Integer(*i),
+            Param::Text(t) => Value::Text(t.clone()),
+        })
+        .collect()
+}
+
+fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
+    ScdError::Corrupt {
+        record: record.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// Inserts a batch in one transaction; `cache` maps series keys to ids (updated on commit).
+pub(crate) fn insert(
+    conn: &mut Connection,
+    batch: &[EncodedMeasurement],
+    cache: &mut HashMap<String, i64>,
+) -> Result<InsertReport> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx("beginning the insert")?;
+    let mut report = InsertReport::default();
+    let mut new_series: HashMap<String, i64> = HashMap::new();
+    {
+        let mut put_series = tx
+            .prepare_cached(
+                "INSERT INTO series (key, source, meter, component, channel, kind, unit, phases, \
+                 direction, accumulation, interval_s, aggregate) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .ctx("preparing the series insert")?;
+        let mut get_series = tx
+            .prepare_cached("SELECT id FROM series WHERE key = ?1")
+            .ctx("preparing the series lookup")?;
+        let mut put = tx
+            .prepare_cached(
+                "INSERT INTO measurements (series_id, ts_ns, offset_s, pod, usage_point, value, \
+                 multiplier, quality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (series_id, ts_ns) DO NOTHING",
+            )
+            .ctx("preparing the measurement insert")?;
+        let mut get = tx
+            .prepare_cached(
+                "SELECT value, multiplier FROM measurements WHERE series_id = ?1 AND ts_ns = ?2",
+            )
+            .ctx("preparing the measurement lookup")?;
+        for (index, e) in batch.iter().enumerate() {
+            let s = &e.series;
+            let id = match cache.get(&s.key).or_else(|| new_series.get(&s.key)) {
+                Some(id) => *id,
+                None => {
+                    put_series
+                        .execute(params![
+                            s.key,
+                            s.source,
+                            s.meter,
+                            s.component,
+                            s.channel,
+                            s.kind,
+                            s.unit,
+                            s.phases,
+                            s.direction,
+                            s.accumulation,
+                            s.interval,
+                            s.aggregate
+                        ])
+                        .ctx(&format!("storing series {}", s.key))?;
+                    let id: i64 = get_series
+                        .query_row([&s.key], |r| r.get(0))
+                        .ctx(&format!("looking up series {}", s.key))?;
+                    new_series.insert(s.key.clone(), id);
+                    id
+                }
+            };
+            let v = &e.values;
+            let n = put
+                .execute(params![
+                    id,
+                    v.ts_ns,
+                    v.offset_s,
+                    v.pod,
+                    v.usage_point,
+                    v.value,
+                    v.multiplier,
+                    v.quality
+                ])
+                .ctx(&format!("storing measurement {index} of series {}", s.key))?;
+            if n == 1 {
+                report.inserted += 1;
+                continue;
+            }
+            let (value, multiplier): (f64, i64) = get
+                .query_row(params![id, v.ts_ns], |r| Ok((r.get(0)?, r.get(1)?)))
+                .ctx(&format!(
+                    "reading back measurement {index} of series {}",
+                    s.key
+                ))?;
+            let stored = base_value(value, i16::try_from(multiplier).unwrap_or(0));
+            let offered = base_value(v.value, v.multiplier);
+            if stored == offered {
+                report.duplicates += 1;
+            } else {
+                report.conflicts.push(Conflict {
+                    index,
+                    series: s.key.clone(),
+                    timestamp: crate::row::from_ns(v.ts_ns, v.offset_s)?,
+                    stored,
+                    offered,
+                });
+            }
+        }
+    }
+    tx.commit().ctx("committing the insert")?;
+    cache.extend(new_series);
+    Ok(report)
+}
+
+fn series_of(r: &Row<'_>) -> rusqlite::Result<StoredSeries> {
+    Ok(StoredSeries {
+        key: r.get(0)?,
+        source: r.get(1)?,
+        meter: r.get(2)?,
+        component: r.get(3)?,
+        channel: r.get(4)?,
+        kind: r.get(5)?,
+        unit: r.get(6)?,
+        phases: r.get(7)?,
+        direction: r.get(8)?,
+        accumulation: r.get(9)?,
+        interval: r.get(10)?,
+        aggregate: r.get(11)?,
+    })
+}
+
+type RawRow = (
+    StoredSeries,
+    i64,
+    ValueColumns,
+    Option<(String, i64, String, String)>,
+);
+
+fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
+    let series = series_of(r)?;
+    let multiplier: i64 = r.get(18)?;
+    let values = ValueColumns {
+        ts_ns: r.get(13)?,
+        offset_s: r.get(14)?,
+        pod: r.get(15)?,
+        usage_point: r.get(16)?,
+        value: r.get(17)?,
+        multiplier: i16::try_from(multiplier).unwrap_or(i16::MAX),
+        quality: r.get(19)?,
+    };
+    let batch: Option<String> = r.get(20)?;
+    let cert = match batch {
+        Some(b) => Some((b, r.get(21)?, r.get(22)?, r.get(23)?)),
+        None => None,
+    };
+    Ok((series, r.get(12)?, values, cert))
+}
+
+pub(crate) fn stored_of(
+    series: &StoredSeries,
+    values: &ValueColumns,
+    cert: Option<(String, i64, String, String)>,
+) -> Result<StoredMeasurement> {
+    let measurement = decode(series, values)?;
+    let certification = cert.map(cert_of).transpose()?;
+    Ok(StoredMeasurement {
+        measurement,
+        certification,
+    })
+}
+
+/// Reads the measurements `q` selects; with `paged`, one page.
+pub(crate) fn fetch(conn: &Connection, q: &MeasurementQuery, paged: bool) -> Result<Page> {
+    let (filter, params) = measurement_filter(q, paged, |n| format!("?{n}"))?;
+    let sql = format!("{SELECT_MEASUREMENTS}{filter}");
+    let mut stmt = conn.prepare_cached(&sql).ctx("preparing the query")?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(to_sql(&params)), raw_row)
+        .ctx("querying measurements")?;
+    let mut items = Vec::new();
+    let mut last = None;
+    let size = q.page_size();
+    let mut more = false;
+    for row in rows {
+        let (series, series_id, values, cert) = row.ctx("reading a measurement row")?;
+        if paged && items.len() == size {
+            more = true;
+            break;
+        }
+        last = Some(PageToken {
+            ts_ns: values.ts_ns,
+            series_id,
+        });
+        items.push(stored_of(&series, &values, cert)?);
+    }
+    Ok(Page {
+        items,
+        next: if more { last } else { None },
+    })
+}
+
+/// Counts the measurements `q` selects.
+pub(crate) fn count(conn: &Connection, q: &MeasurementQuery) -> Result<u64> {
+    let (filter, params) = measurement_filter(q, false, |n| format!("?{n}"))?;
+    let sql = format!("{COUNT_MEASUREMENTS}{filter}");
+    let n: i64 = conn
+        .prepare_cached(&sql)
+        .ctx("preparing the count")?
+        .query_row(rusqlite::params_from_iter(to_sql(&params)), |r| r.get(0))
+        .ctx("counting measurements")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn pods_of(conn: &Connection, resource: &Resource) -> Result<Vec<String>> {
+    let (sql, id) = match resource {
+        Resource::Pod(p) => ("SELECT pod FROM pods WHERE pod = ?1", p.as_str()),
+        Resource::Meter(m) => (
+            "SELECT DISTINCT pod FROM pod_links WHERE meter = ?1",
+            m.as_str(),
+        ),
+        Resource::Device(d) => (
+            "SELECT DISTINCT pod FROM pod_links WHERE device = ?1",
+            d.as_str(),
+        ),
+    };
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .ctx("preparing the registry lookup")?;
+    let rows = stmt
+        .query_map([id], |r| r.get::<_, String>(0))
+        .ctx("looking up the registry")?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("reading the registry")
+}
+
+/// Gathers what the policy needs to decide on `resource` for `who`.
+pub(crate) fn facts(
+    conn: &Connection,
+    who: Option<&ParticipantId>,
+    resource: &Resource,
+) -> Result<AccessFacts> {
+    let mut facts = AccessFacts::default();
+    let mut topics = vec![resource.to_string()];
+    for pod in pods_of(conn, resource)? {
+        let row: Option<(String, Option<String>)> = conn
+            .prepare_cached("SELECT dso, customer FROM pods WHERE pod = ?1")
+            .ctx("preparing the pod lookup")?
+            .query_row([&pod], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .ctx("looking up a pod")?;
+        let Some((dso, customer)) = row else { continue };
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT DISTINCT aggregator FROM pod_links WHERE pod = ?1 AND aggregator IS NOT NULL",
+            )
+            .ctx("preparing the aggregator lookup")?;
+        for a in stmt
+            .query_map([&pod], |r| r.get::<_, String>(0))
+            .ctx("looking up aggregators")?
+        {
+            let a = a.ctx("reading an aggregator")?;
+            facts
+                .aggregators
+                .push(ParticipantId::new(a).map_err(|e| corrupt("pod link", e))?);
+        }
+        topics.push(format!("pod/{pod}"));
+        facts.pods.push(PodRecord {
+            pod: PodId::new(pod).map_err(|e| corrupt("pod", e))?,
+            dso: ParticipantId::new(dso).map_err(|e| corrupt("pod", e))?,
+            customer: customer
+                .map(ParticipantId::new)
+                .transpose()
+                .map_err(|e| corrupt("pod", e))?,
+        });
+    }
+    if let Some(who) = who {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
+                 FROM subscriptions WHERE consumer = ?1 AND topic = ?2 ORDER BY id",
+            )
+            .ctx("preparing the subscription lookup")?;
+        for topic in topics {
+            for s in stmt
+                .query_map(params![who.as_str(), topic], subscription_row)
+                .ctx("looking up subscriptions")?
+            {
+                facts
+                    .subscriptions
+                    .push(subscription_of(s.ctx("reading a subscription")?)?);
+            }
+        }
+    }
+    Ok(facts)
+}
+
+type SubscriptionRow = (i64, String, String, String, String, String, Option<String>);
+
+fn subscription_row(r: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+pub(crate) fn subscription_of(row: SubscriptionRow) -> Result<Subscription> {
+    let (id, provider, consumer, topic, status, requested, decided) = row;
+    let c = |e: &dyn std::fmt::Display| corrupt(&format!("subscription {id}"), e);
+    Ok(Subscription {
+        id,
+        provider: ParticipantId::new(provider).map_err(|e| c(&e))?,
+        consumer: ParticipantId::new(consumer).map_err(|e| c(&e))?,
+        topic: topic.parse()?,
+        status: status.parse()?,
+        requested_at: parse_timestamp(&requested).map_err(|e| c(&e))?,
+        decided_at: decided
+            .map(|d| parse_timestamp(&d))
+            .transpose()
+            .map_err(|e| c(&e))?,
+    })
+}
+
+/// Decides on every resource; denies a participant that names none.
+pub(crate) fn check(
+    conn: &Connection,
+    who: &Principal,
+    resources: &[Resource],
+) -> Result<Decision> {
+    let participant = match who {
+        Principal::Operator => None,
+        Principal::Participant(p) => Some(p),
+    };
+    if participant.is_some() && resources.is_empty() {
+        return Ok(Decision {
+            allowed: false,
+            reason: "a participant's query must name a PoD, meter or device".into(),
+        });
+    }
+    let mut reasons = Vec::new();
+    for r in resources {
+        let d = decide(who, r, &facts(conn, participant, r)?, true);
+        if !d.allowed {
+            return Ok(d);
+        }
+        reasons.push(d.reason);
+    }
+    if resources.is_empty() {
+        reasons.push("store operator".into());
+    }
+    Ok(Decision {
+        allowed: true,
+        reason: reasons.join("; "),
+    })
+}
+
+/// Writes one audit entry.
+pub(crate) fn audit(
+    conn: &Connection,
+    who: &Principal,
+    action: &str,
+    what: &str,
+    decision: &Decision,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at, who, action, what, allowed, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .ctx("preparing the audit insert")?
+    .execute(params![
+        format_timestamp(&now()),
+        who.to_string(),
+        action,
+        what,
+        decision.allowed,
+        decision.reason
+    ])
+    .ctx("writing the audit log")?;
+    Ok(())
+}
+
+pub(crate) fn audit_log(conn: &Connection, after: i64) -> Result<Vec<AuditEntry>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, at, who, action, what, allowed, reason FROM audit WHERE seq > ?1 ORDER BY seq",
+        )
+        .ctx("preparing the audit read")?;
+    let rows = stmt
+        .query_map([after], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, bool>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })
+        .ctx("reading the audit log")?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, at, who, action, what, allowed, reason) = row.ctx("reading an audit entry")?;
+        out.push(AuditEntry {
+            seq,
+            at: parse_timestamp(&at).map_err(|e| corrupt(&format!("audit entry {seq}"), e))?,
+            who: who.parse()?,
+            action,
+            what,
+            allowed,
+            reason,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn register_pod(conn: &Connection, pod: &PodRecord) -> Result<()> {
+    let customer = pod.customer.as_ref().map(|c| c.as_str());
+    let n = conn
+        .execute(
+            "INSERT INTO pods (pod, dso, customer) VALUES (?1, ?2, ?3) ON CONFLICT (pod) DO NOTHING",
+            params![pod.pod.as_str(), pod.dso.as_str(), customer],
+        )
+        .ctx(&format!("registering pod {}", pod.pod))?;
+    if n == 0 {
+        let (dso, cust): (String, Option<String>) = conn
+            .query_row(
+                "SELECT dso, customer FROM pods WHERE pod = ?1",
+                [pod.pod.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ctx(&format!("reading pod {}", pod.pod))?;
+        if dso != pod.dso.as_str() || cust.as_deref() != customer {
+            return Err(ScdError::Conflict {
+                record: format!("pod {}", pod.pod),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn pod_exists(conn: &Connection, pod: &PodId) -> Result<bool> {
+    conn.query_row("SELECT 1 FROM pods WHERE pod = ?1", [pod.as_str()], |_| {
+        Ok(())
+    })
+    .optional()
+    .ctx("looking up a pod")
+    .map(|r| r.is_some())
+}
+
+pub(crate) fn add_pod_link(conn: &Connection, link: &PodLink) -> Result<()> {
+    link.validate()?;
+    if !pod_exists(conn, &link.pod)? {
+        return Err(ScdError::NotFound {
+            record: format!("pod {}", link.pod),
+        });
+    }
+    let body = serde_json::to_string(link).map_err(|e| corrupt("pod link", e))?;
+    conn.execute(
+        "INSERT INTO pod_links (pod, meter, device, aggregator, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            link.pod.as_str(),
+            link.meter.as_ref().map(|m| m.as_str()),
+            link.device.as_ref().map(|d| d.as_str()),
+            link.aggregator.as_ref().map(|a| a.as_str()),
+            body
+        ],
+    )
+    .ctx(&format!("linking pod {}", link.pod))?;
+    Ok(())
+}
+
+pub(crate) fn pod_links(conn: &Connection, pod: &PodId) -> Result<Vec<PodLink>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT body FROM pod_links WHERE pod = ?1 ORDER BY id")
+        .ctx("preparing the link read")?;
+    let rows = stmt
+        .query_map([pod.as_str()], |r| r.get::<_, String>(0))
+        .ctx("reading pod links")?;
+    rows.map(|b| {
+        let b = b.ctx("reading a pod link")?;
+        serde_json::from_str(&b).map_err(|e| corrupt(&format!("link of pod {pod}"), e))
+    })
+    .collect()
+}
+
+pub(crate) fn put_set_point(conn: &Connection, sp: &SetPoint) -> Result<()> {
+    sp.validate().map_err(|e| ScdError::InvalidRecord {
+        record: format!("set point {}", sp.id),
+        reason: e.to_string(),
+    })?;
+    let name = || format!("set point {}", sp.id);
+    let body = serde_json::to_string(sp).map_err(|e| corrupt(&name(), e))?;
+    let n = conn
+        .execute(
+            "INSERT INTO set_points (id, pod, valid_from_ns, valid_to_ns, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+            params![
+                sp.id,
+                sp.pod.as_ref().map(|p| p.as_str()),
+                to_ns(&sp.valid_from, name)?,
+                to_ns(&sp.valid_to, name)?,
+                body
+            ],
+        )
+        .ctx(&format!("storing set point {}", sp.id))?;
+    if n == 0 {
+        let stored: String = conn
+            .query_row("SELECT body FROM set_points WHERE id = ?1", [&sp.id], |r| {
+                r.get(0)
+            })
+            .ctx(&format!("reading set point {}", sp.id))?;
+        let stored: SetPoint = serde_json::from_str(&stored).map_err(|e| corrupt(&name(), e))?;
+        if &stored != sp {
+            return Err(ScdError::Conflict { record: name() });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn acknowledge(conn: &Connection, ack: &SetPointAck) -> Result<()> {
+    let name = || format!("acknowledgement of set point {}", ack.set_point);
+    let exists = conn
+        .query_row(
+            "SELECT 1 FROM set_points WHERE id = ?1",
+            [&ack.set_point],
+            |_| Ok(()),
+        )
+        .optional()
+        .ctx("looking up a set point")?;
+    if exists.is_none() {
+        return Err(ScdError::NotFound {
+            record: format!("set point {}", ack.set_point),
+        });
+    }
+    let body = serde_json::to_string(ack).map_err(|e| corrupt(&name(), e))?;
+    conn.execute(
+        "INSERT INTO set_point_acks (set_point, device, at_ns, body) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT DO NOTHING",
+        params![
+            ack.set_point,
+            ack.device.as_str(),
+            to_ns(&ack.at, name)?,
+            body
+        ],
+    )
+    .ctx(&format!("storing the {}", name()))?;
+    Ok(())
+}
+
+pub(crate) fn set_points(
+    conn: &Connection,
+    pod: &PodId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<StoredSetPoint>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, body FROM set_points WHERE pod = ?1 AND valid_from_ns < ?3 \
+             AND valid_to_ns > ?2 ORDER BY valid_from_ns, id",
+        )
+        .ctx("preparing the set point read")?;
+    let rows = stmt
+        .query_map(params![pod.as_str(), from, to], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .ctx("reading set points")?;
+    let mut acks = conn
+        .prepare_cached("SELECT body FROM set_point_acks WHERE set_point = ?1 ORDER BY at_ns")
+        .ctx("preparing the acknowledgement read")?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, body) = row.ctx("reading a set point")?;
+        let set_point: SetPoint =
+            serde_json::from_str(&body).map_err(|e| corrupt(&format!("set point {id}"), e))?;
+        let list = acks
+            .query_map([&id], |r| r.get::<_, String>(0))
+            .ctx("reading acknowledgements")?
+            .map(|b| {
+                let b = b.ctx("reading an acknowledgement")?;
+                serde_json::from_str(&b)
+                    .map_err(|e| corrupt(&format!("acknowledgement of {id}"), e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.push(StoredSetPoint {
+            set_point,
+            acks: list,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn attach(conn: &mut Connection, records: &[CertificationRecord]) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx("beginning the certification insert")?;
+    {
+        let mut find = tx
+            .prepare_cached(
+                "SELECT s.id FROM series s JOIN measurements m ON m.series_id = s.id \
+                 WHERE s.key = ?1 AND m.ts_ns = ?2",
+            )
+            .ctx("preparing the measurement lookup")?;
+        let mut put = tx
+            .prepare_cached(
+                "INSERT INTO certifications (series_id, ts_ns, batch_id, leaf_index, root_hex, proof) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )
+            .ctx("preparing the certification insert")?;
+        let mut get = tx
+            .prepare_cached(
+                "SELECT batch_id, leaf_index, root_hex, proof FROM certifications \
+                 WHERE series_id = ?1 AND ts_ns = ?2",
+            )
+            .ctx("preparing the certification lookup")?;
+        for rec in records {
+            let name = || {
+                format!(
+                    "certification of measurement {}@{}",
+                    rec.series,
+                    format_timestamp(&rec.timestamp)
+                )
+            };
+            let ts = to_ns(&rec.timestamp, name)?;
+            let id: Option<i64> = find
+                .query_row(params![rec.series, ts], |r| r.get(0))
+                .optional()
+                .ctx("looking up a measurement")?;
+            let Some(id) = id else {
+                return Err(ScdError::NotFound {
+                    record: format!(
+                        "measurement {}@{}",
+                        rec.series,
+                        format_timestamp(&rec.timestamp)
+                    ),
+                });
+            };
+            let c = &rec.certification;
+            let leaf = i64::try_from(c.leaf_index).map_err(|e| ScdError::InvalidRecord {
+                record: name(),
+                reason: e.to_string(),
+            })?;
+            let proof = c.proof.to_string();
+            let n = put
+                .execute(params![id, ts, c.batch_id, leaf, c.root_hex, proof])
+                .ctx(&format!("storing the {}", name()))?;
+            if n == 0 {
+                let stored = get
+                    .query_row(params![id, ts], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .ctx(&format!("reading the {}", name()))?;
+                let existing = cert_of(stored)?;
+                if &existing != c {
+                    return Err(ScdError::Conflict { record: name() });
+                }
+            }
+        }
+    }
+    tx.commit().ctx("committing certifications")?;
+    Ok(())
+}
+
+pub(crate) fn cert_of(
+    (batch_id, leaf, root_hex, proof): (String, i64, String, String),
+) -> Result<CertificationRef> {
+    Ok(CertificationRef {
+        leaf_index: u64::try_from(leaf).map_err(|e| corrupt("certification", e))?,
+        proof: serde_json::from_str(&proof).map_err(|e| corrupt("certification proof", e))?,
+        batch_id,
+        root_hex,
+    })
+}
+
+pub(crate) fn request_subscription(
+    conn: &Connection,
+    consumer: &ParticipantId,
+    provider: &ParticipantId,
+    topic: &Resource,
+) -> Result<Subscription> {
+    let d = decide(
+        &Principal::Participant(provider.clone()),
+        topic,
+        &facts(conn, None, topic)?,
+        false,
+    );
+    if !d.allowed {
+        return Err(ScdError::InvalidRecord {
+            record: format!("subscription of {consumer} to {topic}"),
+            reason: format!("provider {provider} may not provide it: {}", d.reason),
+        });
+    }
+    let at = now();
+    conn.execute(
+        "INSERT INTO subscriptions (provider, consumer, topic, status, requested_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            provider.as_str(),
+            consumer.as_str(),
+            topic.to_string(),
+            SubscriptionStatus::Requested.as_str(),
+            format_timestamp(&at)
+        ],
+    )
+    .ctx("storing a subscription")?;
+    Ok(Subscription {
+        id: conn.last_insert_rowid(),
+        provider: provider.clone(),
+        consumer: consumer.clone(),
+        topic: topic.clone(),
+        status: SubscriptionStatus::Requested,
+        requested_at: at,
+        decided_at: None,
+    })
+}
+
+fn subscription(conn: &Connection, id: i64) -> Result<Subscription> {
+    let row = conn
+        .query_row(
+            "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
+             FROM subscriptions WHERE id = ?1",
+            [id],
+            subscription_row,
+        )
+        .optional()
+        .ctx(&format!("reading subscription {id}"))?
+        .ok_or_else(|| ScdError::NotFound {
+            record: format!("subscription {id}"),
+        })?;
+    subscription_of(row)
+}
+
+pub(crate) fn decide_subscription(
+    conn: &Connection,
+    provider: &ParticipantId,
+    id: i64,
+    accept: bool,
+) -> Result<Subscription> {
+    let mut s = subscription(conn, id)?;
+    crate::subscription::check_decision(&s, provider, accept)?;
+    let at = now();
+    s.status = if accept {
+        SubscriptionStatus::Accepted
+    } else {
+        SubscriptionStatus::Declined
+    };
+    s.decided_at = Some(at);
+    conn.execute(
+        "UPDATE subscriptions SET status = ?1, decided_at = ?2 WHERE id = ?3",
+        params![s.status.as_str(), format_timestamp(&at), id],
+    )
+    .ctx(&format!("deciding subscription {id}"))?;
+    Ok(s)
+}
+
+pub(crate) fn subscriptions(conn: &Connection, who: &ParticipantId) -> Result<Vec<Subscription>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
+             FROM subscriptions WHERE provider = ?1 OR consumer = ?1 ORDER BY id",
+        )
+        .ctx("preparing the subscription read")?;
+    let rows = stmt
+        .query_map([who.as_str()], subscription_row)
+        .ctx("reading subscriptions")?;
+    rows.map(|r| subscription_of(r.ctx("reading a subscription")?))
+        .collect()
+}
+
+/// The earliest UTC nanosecond with data in `[from, to)`, if any.
+pub(crate) fn first_at(conn: &Connection, from: i64, to: i64) -> Result<Option<i64>> {
+    conn.query_row(
+        "SELECT MIN(ts_ns) FROM measurements WHERE ts_ns >= ?1 AND ts_ns < ?2",
+        params![from, to],
+        |r| r.get(0),
+    )
+    .ctx("looking for archivable data")
+}
+
+/// Deletes everything before `cutoff`.
+pub(crate) fn delete_before(conn: &Connection, cutoff: i64) -> Result<()> {
+    conn.execute("DELETE FROM certifications WHERE ts_ns < ?1", [cutoff])
+        .ctx("deleting archived certifications")?;
+    conn.execute("DELETE FROM measurements WHERE ts_ns < ?1", [cutoff])
+        .ctx("deleting archived measurements")?;
+    Ok(())
+}
