@@ -1,0 +1,309 @@
+//! `platone market`: clear flexibility-market scenarios, settle results, generate scenarios.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Subcommand, ValueEnum};
+use platone_market::Scenario;
+use platone_market::clearing::{
+    ClearingAlgorithm, ClearingConfig, ClearingResult, Continuous, Coordination, DsoFirst, Optimal,
+    PayAsBid, PayAsClear, SolverBackend,
+};
+use platone_market::generate::{GeneratorConfig, generate};
+use platone_market::settlement::{MeterReading, PenaltyRule, settle_result};
+use serde::Serialize;
+
+use crate::error::{CliError, CliResult};
+use crate::io::{open_input, open_output, write_failed};
+
+/// The clearing algorithms.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AlgorithmName {
+    /// Merit order, each offer paid its price.
+    PayAsBid,
+    /// Merit order, uniform price per slot and direction.
+    PayAsClear,
+    /// DSO requests first in their area, then TSO requests.
+    DsoFirst,
+    /// Welfare-maximising MILP.
+    Optimal,
+    /// First come, first served in arrival order.
+    Continuous,
+}
+
+/// MILP solvers for `optimal`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SolverName {
+    /// Pure-Rust microlp.
+    Microlp,
+    /// HiGHS (needs the `highs` feature).
+    Highs,
+}
+
+/// TSO–DSO coordination schemes for `dso-first`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CoordinationName {
+    /// DSO first, TSO with what remains (the Platone rule).
+    Local,
+    /// One joint merit order.
+    Common,
+    /// TSO first, except from vetoed locations.
+    TsoWithDsoVeto,
+}
+
+/// Subcommands of `platone market`.
+#[derive(Debug, Subcommand)]
+pub enum MarketCommand {
+    /// Clear a `platone-market-scenario/1` file and write the result JSON.
+    ///
+    /// The result is `{algorithm, welfare, volume, accepted_offers: [{id, quantity}],
+    /// accepted_requests: [{id, quantity}], matches: [...], prices: {...}, solve_ms}`.
+    Clear {
+        /// The scenario file, or `-` for standard input.
+        scenario: PathBuf,
+        /// The clearing algorithm.
+        #[arg(long, value_enum)]
+        algorithm: AlgorithmName,
+        /// Where to write the result (standard output if absent).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Seed of the tie-breaking hash.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// MILP solver for `optimal` (default: highs when built with it, else microlp).
+        #[arg(long, value_enum)]
+        solver: Option<SolverName>,
+        /// `dso-first`: coordination scheme.
+        #[arg(long, value_enum, default_value = "local")]
+        coordination: CoordinationName,
+        /// `dso-first`: area radius in branch hops around a DSO request's bus.
+        #[arg(long, default_value_t = 0)]
+        area_hops: usize,
+        /// `dso-first`: extra in-area reserve as a fraction of each DSO request's quantity.
+        #[arg(long, default_value_t = 0.0)]
+        reliability_margin: f64,
+        /// `dso-first --coordination tso-with-dso-veto`: a location the DSO vetoes (repeatable).
+        #[arg(long)]
+        veto: Vec<String>,
+    },
+    /// Settle a clearing result against metered data (USEF one-sided settlement).
+    ///
+    /// The metered file is CSV with the header `order,baseline,actual` or a JSON array of
+    /// `{"order", "baseline", "actual"}`, one entry per accepted offer. Writes
+    /// `{orders: [...], total}`.
+    Settle {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The result file written by `platone market clear`.
+        #[arg(long)]
+        result: PathBuf,
+        /// Metered data, CSV or JSON (by extension; `.json` is JSON, anything else CSV).
+        #[arg(long)]
+        metered: PathBuf,
+        /// Penalty per unit of deficiency (default: the order's cleared price).
+        #[arg(long)]
+        penalty_price: Option<f64>,
+        /// Where to write the settlement (standard output if absent).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Generate a synthetic scenario.
+    Generate {
+        /// Number of offers.
+        #[arg(long)]
+        offers: usize,
+        /// Number of requests.
+        #[arg(long)]
+        requests: usize,
+        /// Number of slots.
+        #[arg(long)]
+        slots: usize,
+        /// A random radial network, `radial:N` with N buses.
+        #[arg(long, value_parser = parse_network)]
+        network: Option<usize>,
+        /// Seed.
+        #[arg(long)]
+        seed: u64,
+        /// Share of offers generated as two-slot rebound blocks.
+        #[arg(long, default_value_t = 0.1)]
+        block_fraction: f64,
+        /// Where to write the scenario (standard output if absent).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn parse_network(text: &str) -> Result<usize, String> {
+    let n = text
+        .strip_prefix("radial:")
+        .ok_or_else(|| format!("expected radial:N, got {text:?}"))?;
+    let n: usize = n.parse().map_err(|e| format!("radial:N: {e}"))?;
+    if n < 2 {
+        return Err("a radial network needs at least 2 buses".into());
+    }
+    Ok(n)
+}
+
+/// Runs a `platone market` subcommand.
+pub fn run(command: MarketCommand) -> CliResult {
+    match command {
+        MarketCommand::Clear {
+            scenario,
+            algorithm,
+            output,
+            seed,
+            solver,
+            coordination,
+            area_hops,
+            reliability_margin,
+            veto,
+        } => {
+            let s = read_scenario(&scenario)?;
+            let config = ClearingConfig {
+                seed,
+                ..ClearingConfig::default()
+            };
+            let algorithm: Box<dyn ClearingAlgorithm> = match algorithm {
+                AlgorithmName::PayAsBid => Box::new(PayAsBid { config }),
+                AlgorithmName::PayAsClear => Box::new(PayAsClear { config }),
+                AlgorithmName::Continuous => Box::new(Continuous { config }),
+                AlgorithmName::Optimal => Box::new(Optimal {
+                    config,
+                    backend: match solver {
+                        None => SolverBackend::default(),
+                        Some(SolverName::Microlp) => SolverBackend::MicroLp,
+                        Some(SolverName::Highs) => SolverBackend::Highs,
+                    },
+                }),
+                AlgorithmName::DsoFirst => Box::new(DsoFirst {
+                    config,
+                    coordination: match coordination {
+                        CoordinationName::Local => Coordination::Local,
+                        CoordinationName::Common => Coordination::Common,
+                        CoordinationName::TsoWithDsoVeto => Coordination::TsoWithDsoVeto {
+                            vetoed: veto.into_iter().collect::<HashSet<_>>(),
+                        },
+                    },
+                    area_hops,
+                    reliability_margin,
+                }),
+            };
+            let result = algorithm
+                .clear(&s)
+                .map_err(|e| CliError::input(format!("{}: {e}", scenario.display())))?;
+            write_json(output.as_deref(), &result)
+        }
+        MarketCommand::Settle {
+            scenario,
+            result,
+            metered,
+            penalty_price,
+            output,
+        } => {
+            let s = read_scenario(&scenario)?;
+            let r = ClearingResult::from_json(&read_text(&result)?)
+                .map_err(|e| CliError::input(format!("{}: {e}", result.display())))?;
+            let readings = read_metered(&metered)?;
+            let penalty = match penalty_price {
+                Some(p) if p.is_finite() && p >= 0.0 => PenaltyRule::Fixed(p),
+                Some(p) => {
+                    return Err(CliError::input(format!(
+                        "--penalty-price {p} must be finite and >= 0"
+                    )));
+                }
+                None => PenaltyRule::PriceFactor(1.0),
+            };
+            let orders = settle_result(&s, &r, &readings, penalty)
+                .map_err(|e| CliError::input(format!("{}: {e}", metered.display())))?;
+            #[derive(Serialize)]
+            struct Out<T> {
+                orders: T,
+                total: f64,
+            }
+            let total = orders.iter().map(|o| o.settlement).sum();
+            write_json(output.as_deref(), &Out { orders, total })
+        }
+        MarketCommand::Generate {
+            offers,
+            requests,
+            slots,
+            network,
+            seed,
+            block_fraction,
+            output,
+        } => {
+            let s = generate(&GeneratorConfig {
+                offers,
+                requests,
+                slots,
+                network,
+                seed,
+                block_fraction,
+                ..GeneratorConfig::default()
+            })
+            .map_err(CliError::input)?;
+            let mut out = open_output(output.as_deref())?;
+            writeln!(out, "{}", s.to_json()).map_err(write_failed)?;
+            out.flush().map_err(write_failed)
+        }
+    }
+}
+
+fn read_text(path: &Path) -> CliResult<String> {
+    let mut text = String::new();
+    open_input(path)?
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    Ok(text)
+}
+
+fn read_scenario(path: &Path) -> CliResult<Scenario> {
+    Scenario::from_json(&read_text(path)?)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+}
+
+fn read_metered(path: &Path) -> CliResult<Vec<MeterReading>> {
+    let text = read_text(path)?;
+    if path.extension().is_some_and(|e| e == "json") {
+        return serde_json::from_str(&text)
+            .map_err(|e| CliError::input(format!("{}: {e}", path.display())));
+    }
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.trim() == "order,baseline,actual" => {}
+        _ => {
+            return Err(CliError::input(format!(
+                "{}:1: expected the header order,baseline,actual",
+                path.display()
+            )));
+        }
+    }
+    lines
+        .map(|(i, line)| {
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            let bad = |m: &str| CliError::input(format!("{}:{}: {m}", path.display(), i + 1));
+            let [order, baseline, actual] = cells[..] else {
+                return Err(bad("expected 3 columns: order,baseline,actual"));
+            };
+            Ok(MeterReading {
+                order: order.to_string(),
+                baseline: baseline
+                    .parse()
+                    .map_err(|_| bad("baseline is not a number"))?,
+                actual: actual.parse().map_err(|_| bad("actual is not a number"))?,
+            })
+        })
+        .collect()
+}
+
+fn write_json<T: Serialize>(output: Option<&Path>, value: &T) -> CliResult {
+    let mut out = open_output(output)?;
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(|e| CliError::input(format!("cannot write output: {e}")))?;
+    writeln!(out).map_err(write_failed)?;
+    out.flush().map_err(write_failed)
+}

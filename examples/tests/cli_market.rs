@@ -1,0 +1,288 @@
+//! `platone market clear|settle|generate`.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn platone(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_platone"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const SCENARIO: &str = r#"{"format":"platone-market-scenario/1","unit":"MW","slots":["t1"],
+ "requests":[{"id":"r1","participant":"dso-1","role":"dso","location":"z1","direction":"up","slot":"t1","quantity":2.0,"price":50.0}],
+ "offers":[{"id":"o1","participant":"agg-1","location":"z1","direction":"up","slot":"t1","quantity":1.5,"price":7.0},
+           {"id":"o2","participant":"agg-2","location":"z1","direction":"up","slot":"t1","quantity":1.0,"price":20.0}]}"#;
+
+#[test]
+fn clear_writes_the_result_contract_for_every_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.json");
+    let out = platone(
+        &[
+            "market",
+            "generate",
+            "--offers",
+            "30",
+            "--requests",
+            "8",
+            "--slots",
+            "3",
+            "--network",
+            "radial:6",
+            "--seed",
+            "3",
+            "--output",
+            scenario.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for algorithm in [
+        "pay-as-bid",
+        "pay-as-clear",
+        "dso-first",
+        "optimal",
+        "continuous",
+    ] {
+        let out = platone(
+            &[
+                "market",
+                "clear",
+                scenario.to_str().unwrap(),
+                "--algorithm",
+                algorithm,
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{algorithm}: {}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "accepted_offers",
+                "accepted_requests",
+                "algorithm",
+                "matches",
+                "prices",
+                "solve_ms",
+                "volume",
+                "welfare"
+            ]
+        );
+        assert_eq!(v["algorithm"], algorithm);
+        for a in v["accepted_offers"].as_array().unwrap() {
+            let mut k: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+            k.sort_unstable();
+            assert_eq!(k, ["id", "quantity"]);
+        }
+    }
+}
+
+#[test]
+fn clear_to_file_and_settle() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.json");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let result = dir.path().join("r.json");
+    let out = platone(
+        &[
+            "market",
+            "clear",
+            scenario.to_str().unwrap(),
+            "--algorithm",
+            "pay-as-bid",
+            "--output",
+            result.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_eq!(r["welfare"], 2.0 * 50.0 - 1.5 * 7.0 - 0.5 * 20.0);
+    assert_eq!(r["volume"], 2.0);
+    // o1 (1.5 ordered at 7) under-delivers by 0.5 against its baseline of 10; o2 (0.5) delivers.
+    let metered = dir.path().join("m.csv");
+    std::fs::write(&metered, "order,baseline,actual\no1,10,9\no2,4,3.5\n").unwrap();
+    let out = platone(
+        &[
+            "market",
+            "settle",
+            scenario.to_str().unwrap(),
+            "--result",
+            result.to_str().unwrap(),
+            "--metered",
+            metered.to_str().unwrap(),
+            "--penalty-price",
+            "11",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let o1 = &s["orders"][0];
+    assert_eq!(o1["order"], "o1");
+    assert_eq!(o1["delivered"], 1.0);
+    assert_eq!(o1["settlement"], 7.0 - 0.5 * 11.0);
+    assert_eq!(s["orders"][1]["settlement"], 0.5 * 20.0);
+    assert_eq!(s["total"], 7.0 - 5.5 + 10.0);
+    // JSON metered data, with a reading missing: exit 1 naming the offer.
+    let metered = dir.path().join("m.json");
+    std::fs::write(&metered, r#"[{"order":"o1","baseline":10,"actual":9}]"#).unwrap();
+    let out = platone(
+        &[
+            "market",
+            "settle",
+            scenario.to_str().unwrap(),
+            "--result",
+            result.to_str().unwrap(),
+            "--metered",
+            metered.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no metered reading for offer \"o2\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn invalid_scenarios_exit_1_naming_the_order() {
+    let cases = [
+        (
+            SCENARIO.replace(
+                r#""slot":"t1","quantity":1.0"#,
+                r#""slot":"t7","quantity":1.0"#,
+            ),
+            r#"offer "o2": unknown slot "t7""#,
+        ),
+        (
+            SCENARIO.replace("\"quantity\":1.5", "\"quantity\":-1.5"),
+            r#"offer "o1": quantity -1.5 must be > 0"#,
+        ),
+        (
+            SCENARIO.replace("\"id\":\"o2\"", "\"id\":\"o1\""),
+            r#"offer "o1": duplicate id"#,
+        ),
+    ];
+    for (scenario, message) in cases {
+        let out = platone(
+            &["market", "clear", "-", "--algorithm", "optimal"],
+            &scenario,
+        );
+        assert_eq!(out.status.code(), Some(1), "{message}");
+        let err = text(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains(message), "{err}");
+    }
+    let with_bus = SCENARIO
+        .replace(
+            "}]}",
+            r#"}],"network":{"slack":"z1","buses":["z1"],"branches":[]}}"#,
+        )
+        .replace(
+            "\"location\":\"z1\",\"direction\":\"up\",\"slot\":\"t1\",\"quantity\":1.0",
+            "\"location\":\"z5\",\"direction\":\"up\",\"slot\":\"t1\",\"quantity\":1.0",
+        );
+    let out = platone(
+        &["market", "clear", "-", "--algorithm", "pay-as-bid"],
+        &with_bus,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(r#"offer "o2": unknown bus "z5""#),
+        "{}",
+        text(&out.stderr)
+    );
+    let block = SCENARIO
+        .replace(
+            "\"price\":20.0}",
+            "\"price\":20.0,\"block\":\"k1\",\"direction\":\"down\"}",
+        )
+        .replace(
+            "\"direction\":\"up\",\"slot\":\"t1\",\"quantity\":1.0,",
+            "\"slot\":\"t1\",\"quantity\":1.0,",
+        );
+    let out = platone(
+        &["market", "clear", "-", "--algorithm", "pay-as-bid"],
+        &block,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(r#"block "k1" (offer "o2")"#),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = platone(
+        &["market", "clear", "-", "--algorithm", "lottery"],
+        SCENARIO,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = platone(
+        &[
+            "market",
+            "generate",
+            "--offers",
+            "1",
+            "--requests",
+            "1",
+            "--slots",
+            "1",
+            "--seed",
+            "1",
+            "--network",
+            "mesh:4",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn generate_is_deterministic() {
+    let args = [
+        "market",
+        "generate",
+        "--offers",
+        "20",
+        "--requests",
+        "5",
+        "--slots",
+        "4",
+        "--seed",
+        "42",
+    ];
+    let a = platone(&args, "");
+    let b = platone(&args, "");
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(v["format"], "platone-market-scenario/1");
+    assert_eq!(v["offers"].as_array().unwrap().len(), 20);
+}

@@ -1,0 +1,513 @@
+//! `optimal`: social-welfare maximisation over the whole horizon as a MILP.
+//!
+//! Variables: accepted quantity `d_r ∈ [0, q_r]` per request and `a_o ∈ [0, q_o]` per offer;
+//! one binary `z_b` per block with `a_o = q_o z_b` for its members. Objective:
+//! `max Σ v_r d_r − Σ p_o a_o`. Balance per slot and direction: `Σ a_o = Σ d_r`. Without a
+//! network, location matters as in the merit-order algorithms: local (DSO or role-less)
+//! requests are balanced per location with the offers there, TSO requests by the whole slot and
+//! direction (each offer's quantity is split between the two). With a network, balance is per
+//! slot and direction and every branch flow `f0 + Σ_n PTDF[l][n] Δinj_n` stays within the
+//! branch bounds (PTDF form).
+//!
+//! Prices: with HiGHS the blocks are fixed at their MILP values, the LP is solved again and the
+//! price of a slot and direction is the dual of its balance constraint. The pure-Rust backend
+//! reports no duals, so there the price is the highest price among the offers accepted in that
+//! slot and direction (the marginal accepted offer, as in `pay-as-clear`).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use good_lp::{Expression, ProblemVariables, Solution, SolverModel, Variable, variable};
+
+use super::{
+    ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, QUANTITY_EPSILON, assemble,
+    request_value,
+};
+use crate::error::{MarketError, Result};
+use crate::order::Direction;
+use crate::scenario::Scenario;
+
+/// The solver used for the MILP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolverBackend {
+    /// The pure-Rust `microlp` solver (always available; no dual values).
+    MicroLp,
+    /// HiGHS (needs the `highs` cargo feature; duals give the prices).
+    Highs,
+}
+
+impl SolverBackend {
+    /// The backend's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SolverBackend::MicroLp => "microlp",
+            SolverBackend::Highs => "highs",
+        }
+    }
+}
+
+impl Default for SolverBackend {
+    /// HiGHS when built with the `highs` feature, else microlp.
+    fn default() -> Self {
+        if cfg!(feature = "highs") {
+            SolverBackend::Highs
+        } else {
+            SolverBackend::MicroLp
+        }
+    }
+}
+
+/// Welfare-maximising clearing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Optimal {
+    /// Shared options.
+    pub config: ClearingConfig,
+    /// The MILP solver.
+    pub backend: SolverBackend,
+}
+
+/// Linear terms: (variable, coefficient).
+type Terms = Vec<(usize, f64)>;
+/// Builds a solver expression from terms.
+type ExprFn<'a> = dyn Fn(&[(usize, f64)]) -> Expression + 'a;
+
+/// A solver-independent description of the model.
+#[derive(Debug, Default)]
+pub(crate) struct Model {
+    /// (lower, upper, binary)
+    pub vars: Vec<(f64, f64, bool)>,
+    pub objective: Vec<(usize, f64)>,
+    /// (terms, lower, upper); lower == upper for equalities.
+    pub rows: Vec<(Terms, f64, f64)>,
+}
+
+impl Model {
+    fn var(&mut self, lo: f64, hi: f64, binary: bool) -> usize {
+        self.vars.push((lo, hi, binary));
+        self.vars.len() - 1
+    }
+    fn row(&mut self, terms: Vec<(usize, f64)>, lo: f64, hi: f64) -> usize {
+        self.rows.push((terms, lo, hi));
+        self.rows.len() - 1
+    }
+}
+
+struct Built {
+    model: Model,
+    offer_var: Vec<usize>,
+    request_var: Vec<usize>,
+    block_vars: Vec<usize>,
+    /// (slot, direction, row, is the slot-wide row)
+    balance_rows: Vec<(usize, Direction, usize, bool)>,
+}
+
+fn build(scenario: &Scenario, config: &ClearingConfig) -> Built {
+    let book = &scenario.book;
+    let mut m = Model::default();
+    let request_var: Vec<usize> = book
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let v = m.var(0.0, r.quantity, false);
+            m.objective.push((v, request_value(book, i, config)));
+            v
+        })
+        .collect();
+    let offer_var: Vec<usize> = book
+        .offers
+        .iter()
+        .map(|o| {
+            let v = m.var(0.0, o.quantity, false);
+            m.objective.push((v, -o.price));
+            v
+        })
+        .collect();
+    let mut block_vars = Vec::new();
+    for (_, members) in book.blocks() {
+        let z = m.var(0.0, 1.0, true);
+        block_vars.push(z);
+        for i in members {
+            if let (Some(&v), Some(o)) = (offer_var.get(i), book.offers.get(i)) {
+                m.row(vec![(v, 1.0), (z, -o.quantity)], 0.0, 0.0);
+            }
+        }
+    }
+    let mut balance_rows = Vec::new();
+    let key = |slot: usize, d: Direction| slot * 2 + d.index();
+    if let Some(net) = &scenario.network {
+        let mut groups: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
+        for (o, &v) in book.offers.iter().zip(&offer_var) {
+            groups
+                .entry(key(o.slot, o.direction))
+                .or_default()
+                .push((v, 1.0));
+        }
+        for (r, &v) in book.requests.iter().zip(&request_var) {
+            groups
+                .entry(key(r.slot, r.direction))
+                .or_default()
+                .push((v, -1.0));
+        }
+        let mut keys: Vec<usize> = groups.keys().copied().collect();
+        keys.sort_unstable();
+        for k in keys {
+            if let Some(terms) = groups.remove(&k) {
+                let row = m.row(terms, 0.0, 0.0);
+                let d = if k % 2 == 0 {
+                    Direction::Up
+                } else {
+                    Direction::Down
+                };
+                balance_rows.push((k / 2, d, row, true));
+            }
+        }
+        // Injection change per slot and bus.
+        let mut injections: HashMap<usize, Vec<(usize, usize, f64)>> = HashMap::new();
+        for (o, &v) in book.offers.iter().zip(&offer_var) {
+            let sign = if o.direction == Direction::Up {
+                1.0
+            } else {
+                -1.0
+            };
+            if let Some(b) = net.bus(&o.location) {
+                injections.entry(o.slot).or_default().push((b, v, sign));
+            }
+        }
+        for (r, &v) in book.requests.iter().zip(&request_var) {
+            let sign = if r.direction == Direction::Up {
+                -1.0
+            } else {
+                1.0
+            };
+            if let Some(b) = net.bus(&r.location) {
+                injections.entry(r.slot).or_default().push((b, v, sign));
+            }
+        }
+        let mut slots: Vec<usize> = injections.keys().copied().collect();
+        slots.sort_unstable();
+        for t in slots {
+            let Some(inj) = injections.get(&t) else {
+                continue;
+            };
+            let base = net.base_flows(t);
+            for (l, row) in net.ptdf().iter().enumerate() {
+                let mut coef: HashMap<usize, f64> = HashMap::new();
+                for &(b, v, sign) in inj {
+                    let p = row.get(b).copied().unwrap_or(0.0);
+                    if p.abs() > 1e-12 {
+                        *coef.entry(v).or_default() += sign * p;
+                    }
+                }
+                let mut terms: Vec<(usize, f64)> =
+                    coef.into_iter().filter(|(_, c)| c.abs() > 1e-12).collect();
+                if terms.is_empty() {
+                    continue;
+                }
+                terms.sort_unstable_by_key(|t| t.0);
+                let (lo, hi) = net.bounds(t, l);
+                let f0 = base.get(l).copied().unwrap_or(0.0);
+                m.row(terms, lo - f0, hi - f0);
+            }
+        }
+    } else {
+        // Slot-wide rows for TSO requests, per-location rows for local requests.
+        let mut system: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
+        let mut local: HashMap<(usize, &str), Vec<(usize, f64)>> = HashMap::new();
+        for (r, &v) in book.requests.iter().zip(&request_var) {
+            if r.is_local() {
+                local
+                    .entry((key(r.slot, r.direction), r.location.as_str()))
+                    .or_default()
+                    .push((v, -1.0));
+            } else {
+                system
+                    .entry(key(r.slot, r.direction))
+                    .or_default()
+                    .push((v, -1.0));
+            }
+        }
+        for (o, &a) in book.offers.iter().zip(&offer_var) {
+            let k = key(o.slot, o.direction);
+            let mut split = vec![(a, 1.0)];
+            if let Some(terms) = system.get_mut(&k) {
+                let s = m.var(0.0, o.quantity, false);
+                terms.push((s, 1.0));
+                split.push((s, -1.0));
+            }
+            if let Some(terms) = local.get_mut(&(k, o.location.as_str())) {
+                let s = m.var(0.0, o.quantity, false);
+                terms.push((s, 1.0));
+                split.push((s, -1.0));
+            }
+            // a_o equals the sum of its parts (0 when no request can take it).
+            m.row(split, 0.0, 0.0);
+        }
+        let mut system: Vec<_> = system.into_iter().collect();
+        system.sort_unstable_by_key(|e| e.0);
+        for (k, terms) in system {
+            let row = m.row(terms, 0.0, 0.0);
+            let d = if k % 2 == 0 {
+                Direction::Up
+            } else {
+                Direction::Down
+            };
+            balance_rows.push((k / 2, d, row, true));
+        }
+        let mut local: Vec<_> = local.into_iter().collect();
+        local.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for ((k, _), terms) in local {
+            let row = m.row(terms, 0.0, 0.0);
+            let d = if k % 2 == 0 {
+                Direction::Up
+            } else {
+                Direction::Down
+            };
+            balance_rows.push((k / 2, d, row, false));
+        }
+    }
+    Built {
+        model: m,
+        offer_var,
+        request_var,
+        block_vars,
+        balance_rows,
+    }
+}
+
+/// Solves a model; returns variable values and, when asked and supported, row duals.
+fn solve(
+    model: &Model,
+    backend: SolverBackend,
+    duals: bool,
+) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    let mut pv = ProblemVariables::new();
+    let vars: Vec<Variable> = model
+        .vars
+        .iter()
+        .map(|&(lo, hi, binary)| {
+            if binary && lo != hi {
+                pv.add(variable().binary())
+            } else {
+                pv.add(variable().min(lo).max(hi))
+            }
+        })
+        .collect();
+    let mut objective = Expression::with_capacity(model.objective.len());
+    for &(v, c) in &model.objective {
+        if let Some(&var) = vars.get(v) {
+            objective.add_mul(c, var);
+        }
+    }
+    let expr = |terms: &[(usize, f64)]| {
+        let mut e = Expression::with_capacity(terms.len());
+        for &(v, c) in terms {
+            if let Some(&var) = vars.get(v) {
+                e.add_mul(c, var);
+            }
+        }
+        e
+    };
+    let solver_err = |e: good_lp::ResolutionError| MarketError::Solver {
+        backend: backend.as_str(),
+        message: e.to_string(),
+    };
+    let problem = pv.maximise(objective);
+    match backend {
+        SolverBackend::MicroLp => {
+            let mut p = problem.using(good_lp::solvers::microlp::microlp);
+            for (terms, lo, hi) in &model.rows {
+                add_row(&mut p, expr(terms), *lo, *hi);
+            }
+            let s = p.solve().map_err(solver_err)?;
+            Ok((vars.iter().map(|&v| s.value(v)).collect(), None))
+        }
+        SolverBackend::Highs => solve_highs(problem, model, &vars, &expr, duals, solver_err),
+    }
+}
+
+fn add_row<M: SolverModel>(
+    p: &mut M,
+    e: Expression,
+    lo: f64,
+    hi: f64,
+) -> Vec<good_lp::constraint::ConstraintReference> {
+    if lo == hi {
+        vec![p.add_constraint(e.eq(lo))]
+    } else {
+        let mut refs = Vec::new();
+        if lo.is_finite() {
+            refs.push(p.add_constraint(e.clone().geq(lo)));
+        }
+        if hi.is_finite() {
+            refs.push(p.add_constraint(e.leq(hi)));
+        }
+        refs
+    }
+}
+
+#[cfg(feature = "highs")]
+fn solve_highs(
+    problem: good_lp::variable::UnsolvedProblem,
+    model: &Model,
+    vars: &[Variable],
+    expr: &ExprFn<'_>,
+    duals: bool,
+    solver_err: impl Fn(good_lp::ResolutionError) -> MarketError,
+) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    use good_lp::{DualValues, SolutionWithDual};
+    let mut p = problem
+        .using(good_lp::solvers::highs::highs)
+        .set_threads(1)
+        .set_mip_rel_gap(0.0)
+        .map_err(|e| MarketError::Solver {
+            backend: "highs",
+            message: e.to_string(),
+        })?;
+    p.set_verbose(false);
+    let mut refs = Vec::with_capacity(model.rows.len());
+    for (terms, lo, hi) in &model.rows {
+        refs.push(add_row(&mut p, expr(terms), *lo, *hi));
+    }
+    let mut s = p.solve().map_err(solver_err)?;
+    let values: Vec<f64> = vars.iter().map(|&v| s.value(v)).collect();
+    if !duals {
+        return Ok((values, None));
+    }
+    let d = s.compute_dual();
+    let row_duals = refs
+        .iter()
+        .map(|r| r.first().map_or(0.0, |c| d.dual(c.clone())))
+        .collect();
+    Ok((values, Some(row_duals)))
+}
+
+#[cfg(not(feature = "highs"))]
+fn solve_highs(
+    _problem: good_lp::variable::UnsolvedProblem,
+    _model: &Model,
+    _vars: &[Variable],
+    _expr: &ExprFn<'_>,
+    _duals: bool,
+    _solver_err: impl Fn(good_lp::ResolutionError) -> MarketError,
+) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    Err(MarketError::Config(
+        "the highs backend needs platone-market built with the `highs` feature".into(),
+    ))
+}
+
+fn clean(value: f64, max: f64) -> f64 {
+    if value <= QUANTITY_EPSILON * 100.0 {
+        0.0
+    } else if value >= max - QUANTITY_EPSILON * 100.0 {
+        max
+    } else {
+        value
+    }
+}
+
+impl ClearingAlgorithm for Optimal {
+    fn name(&self) -> &'static str {
+        "optimal"
+    }
+
+    fn clear_with_diagnostics(&self, scenario: &Scenario) -> Result<(ClearingResult, Diagnostics)> {
+        let started = Instant::now();
+        let book = &scenario.book;
+        let mut built = build(scenario, &self.config);
+        let has_blocks = !built.block_vars.is_empty();
+        let (values, duals) = solve(&built.model, self.backend, !has_blocks)?;
+        let mut rejected_blocks = Vec::new();
+        for ((block, _), &z) in book.blocks().iter().zip(&built.block_vars) {
+            let fixed = if values.get(z).copied().unwrap_or(0.0) > 0.5 {
+                1.0
+            } else {
+                0.0
+            };
+            if fixed == 0.0 {
+                rejected_blocks.push(block.clone());
+            }
+            if let Some(var) = built.model.vars.get_mut(z) {
+                *var = (fixed, fixed, true);
+            }
+        }
+        let mut notes = vec![format!(
+            "{} variables, {} constraints, backend {}",
+            built.model.vars.len(),
+            built.model.rows.len(),
+            self.backend.as_str()
+        )];
+        // With blocks, fix them and solve the LP again for the balance duals (HiGHS only).
+        let (values, duals) = if has_blocks && self.backend == SolverBackend::Highs {
+            solve(&built.model, self.backend, true)?
+        } else {
+            (values, duals)
+        };
+        let value = |v: usize| values.get(v).copied().unwrap_or(0.0);
+        let offer_q: Vec<f64> = book
+            .offers
+            .iter()
+            .zip(&built.offer_var)
+            .map(|(o, &v)| clean(value(v), o.quantity))
+            .collect();
+        let request_q: Vec<f64> = book
+            .requests
+            .iter()
+            .zip(&built.request_var)
+            .map(|(r, &v)| clean(value(v), r.quantity))
+            .collect();
+        let mut prices: Vec<[Option<f64>; 2]> = vec![[None; 2]; book.slots.len()];
+        let mut traded = vec![[false; 2]; book.slots.len()];
+        for (o, &q) in book.offers.iter().zip(&offer_q) {
+            if q > QUANTITY_EPSILON
+                && let (Some(p), Some(t)) = (prices.get_mut(o.slot), traded.get_mut(o.slot))
+            {
+                t[o.direction.index()] = true;
+                let e = &mut p[o.direction.index()];
+                *e = Some(e.map_or(o.price, |v: f64| v.max(o.price)));
+            }
+        }
+        if let Some(duals) = duals {
+            notes.push("prices from balance duals (LP with blocks fixed)".into());
+            let mut dual_prices: Vec<[Option<f64>; 2]> = vec![[None; 2]; book.slots.len()];
+            for &(t, d, row, system) in &built.balance_rows {
+                let Some(&y) = duals.get(row) else { continue };
+                // Rows read Σ offers − Σ requests = 0: one more unit required from offers
+                // lowers welfare by the price, so the price is −dual.
+                let price = -y;
+                if let Some(p) = dual_prices.get_mut(t) {
+                    let e = &mut p[d.index()];
+                    *e = match (*e, system) {
+                        (_, true) => Some(price),
+                        (None, false) => Some(price),
+                        (Some(v), false) => Some(v.max(price)),
+                    };
+                }
+            }
+            for ((p, dp), tr) in prices.iter_mut().zip(dual_prices).zip(&traded) {
+                for k in 0..2 {
+                    p[k] = if tr[k] { dp[k] } else { None };
+                }
+            }
+        } else {
+            notes.push("prices from the marginal accepted offer (no duals in this backend)".into());
+        }
+        let result = assemble(
+            self.name(),
+            book,
+            &self.config,
+            &offer_q,
+            &request_q,
+            &[],
+            prices,
+            started,
+        );
+        Ok((
+            result,
+            Diagnostics {
+                rejected_blocks,
+                notes,
+            },
+        ))
+    }
+}
