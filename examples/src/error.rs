@@ -4,7 +4,6 @@ use std::fmt;
 
 /// What went wrong in a command, and so which exit code it ends with.
 #[derive(Debug)]
-#[allow(dead_code)] // `Usage` is for option combinations clap cannot check; remove once used.
 pub enum CliError {
     /// The input (a file, a line, a value) is invalid: exit code 1.
     Input(String),
@@ -19,7 +18,6 @@ impl CliError {
     }
 
     /// A usage error with the given message.
-    #[allow(dead_code)]
     pub fn usage(message: impl fmt::Display) -> Self {
         CliError::Usage(message.to_string())
     }

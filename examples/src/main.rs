@@ -5,10 +5,15 @@
 //! 1 for invalid input and 2 for wrong usage.
 #![forbid(unsafe_code)]
 
+mod bridge;
+mod certify;
+mod cim;
 mod error;
 mod io;
+mod market;
 mod measurements;
-// Subcommand group modules, one line each.
+mod pmu;
+mod scd;
 
 use std::process::ExitCode;
 
@@ -30,13 +35,41 @@ enum Command {
     /// Check Measurement JSON lines (the SDK's interchange form).
     #[command(subcommand)]
     Measurements(measurements::MeasurementsCommand),
-    // Subcommand groups, one variant each.
+    /// IEC 61968-9 MeterReadings: parse to JSON lines, describe ReadingType codes, write XML.
+    #[command(subcommand)]
+    Cim(cim::CimCommand),
+    /// IEEE C37.118.2 PMU frames: decode files and captures, connect to a PMU, simulate one.
+    #[command(subcommand)]
+    Pmu(pmu::PmuCommand),
+    /// Certify JSON records in Merkle batches anchored in a file ledger.
+    #[command(subcommand)]
+    Certify(certify::CertifyCommand),
+    /// Verify records against their proofs and the ledger.
+    Verify(certify::VerifyArgs),
+    /// Device keys: generate, show the address, sign (EIP-191 / EIP-712), verify.
+    #[command(subcommand)]
+    Keys(certify::KeysCommand),
+    /// The Shared Customer Database: import, query, archive and restore measurements.
+    #[command(subcommand)]
+    Scd(scd::ScdCommand),
+    /// Flexibility market: clear scenarios, settle results, generate scenarios.
+    #[command(subcommand)]
+    Market(market::MarketCommand),
+    /// Forward topics between two buses (MQTT, Kafka, memory), remapped like a mosquitto bridge.
+    Bridge(bridge::BridgeArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Measurements(c) => measurements::run(c),
-        // Subcommand group dispatch, one arm each.
+        Command::Cim(c) => cim::run(c),
+        Command::Pmu(c) => pmu::run(c),
+        Command::Certify(c) => certify::run(c),
+        Command::Verify(a) => certify::run_verify(a),
+        Command::Keys(c) => certify::run_keys(c),
+        Command::Scd(c) => scd::run(c),
+        Command::Market(c) => market::run(c),
+        Command::Bridge(a) => bridge::run(a),
     }
 }
 
