@@ -1,28 +1,7 @@
 //! `platone market clear|settle|generate`.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn platone(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_platone"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{platone, text};
 
 const SCENARIO: &str = r#"{"format":"platone-market-scenario/1","unit":"MW","slots":["t1"],
  "requests":[{"id":"r1","participant":"dso-1","role":"dso","location":"z1","direction":"up","slot":"t1","quantity":2.0,"price":50.0}],

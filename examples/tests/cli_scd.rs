@@ -1,33 +1,13 @@
 //! `platone scd`: import, query, archive and restore on the embedded store and on a real
 //! PostgreSQL server started by the test.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use platone_model::Measurement;
 use platone_scd::pg_server::{Durability, TempPostgres};
 
-fn platone(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_platone"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{platone, text};
 
 /// Two days of quarter-hour readings of meter `m1` at PoD `p1`, as JSON lines.
 fn two_days() -> Vec<String> {

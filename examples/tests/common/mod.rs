@@ -1,0 +1,27 @@
+//! Helpers shared by the `platone` command-line tests.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// Runs the `platone` binary with `args`, feeding `stdin`, and returns its output.
+pub fn platone(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_platone"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Output bytes as text (lossy).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
