@@ -24,7 +24,7 @@ use crate::error::CliResult;
 /// The Platone SDK command line: standard energy-data formats, certification, the flexibility
 /// market, buses and the Shared Customer Database.
 #[derive(Debug, Parser)]
-#[command(name = "platone", version, about, propagate_version = true)]
+#[command(name = "platone", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
