@@ -4,9 +4,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::merit::{Phase, Rule, clear_greedy, economic_order};
-use super::{
-    ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, assemble, average_prices,
-};
+use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, average_prices};
 use crate::error::{MarketError, Result};
 use crate::order::RequestRole;
 use crate::scenario::Scenario;
@@ -120,22 +118,6 @@ impl ClearingAlgorithm for DsoFirst {
             self.reliability_margin,
         );
         let prices = average_prices(book, &out.matches);
-        let result = assemble(
-            self.name(),
-            book,
-            &self.config,
-            &out.offer_q,
-            &out.request_q,
-            &out.matches,
-            prices,
-            started,
-        );
-        Ok((
-            result,
-            Diagnostics {
-                rejected_blocks: out.rejected_blocks,
-                notes: Vec::new(),
-            },
-        ))
+        Ok(out.finish(self.name(), book, &self.config, prices, started))
     }
 }

@@ -8,9 +8,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{ClearingConfig, QUANTITY_EPSILON, RawMatch, request_value, tie_key};
+use std::time::Instant;
+
+use super::{
+    ClearingConfig, ClearingResult, Diagnostics, QUANTITY_EPSILON, RawMatch, assemble,
+    request_value, tie_key,
+};
 use crate::network::{FlowState, Network};
 use crate::order::{Direction, FlexOffer, FlexRequest, OrderBook};
+use crate::scenario::Scenario;
 
 /// Transfers the network allows below this are treated as blocked.
 const TRANSFER_EPSILON: f64 = 1e-9;
@@ -42,6 +48,48 @@ pub(crate) struct GreedyOutcome {
     pub request_q: Vec<f64>,
     pub matches: Vec<RawMatch>,
     pub rejected_blocks: Vec<String>,
+}
+
+impl GreedyOutcome {
+    /// The public result and diagnostics of algorithm `name`, with `prices` per slot and
+    /// direction.
+    pub(crate) fn finish(
+        self,
+        name: &str,
+        book: &OrderBook,
+        config: &ClearingConfig,
+        prices: Vec<[Option<f64>; 2]>,
+        started: Instant,
+    ) -> (ClearingResult, Diagnostics) {
+        let result = assemble(
+            name,
+            book,
+            config,
+            &self.offer_q,
+            &self.request_q,
+            &self.matches,
+            prices,
+            started,
+        );
+        let diagnostics = Diagnostics {
+            rejected_blocks: self.rejected_blocks,
+            notes: Vec::new(),
+        };
+        (result, diagnostics)
+    }
+}
+
+/// Plain merit order: every request in economic order, each taking any location-compatible
+/// offer, no reliability margin. The acceptance of `pay-as-bid` and `pay-as-clear`.
+pub(crate) fn merit_order(scenario: &Scenario, config: &ClearingConfig) -> GreedyOutcome {
+    let book = &scenario.book;
+    let mut requests: Vec<usize> = (0..book.requests.len()).collect();
+    economic_order(book, config, &mut requests);
+    let phases = [Phase {
+        requests,
+        rule: Rule::Default,
+    }];
+    clear_greedy(book, scenario.network.as_ref(), config, &phases, 0.0)
 }
 
 struct Group<'a> {

@@ -2,10 +2,8 @@
 
 use std::time::Instant;
 
-use super::merit::{Phase, Rule, clear_greedy, economic_order};
-use super::{
-    ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, assemble, average_prices,
-};
+use super::merit::merit_order;
+use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, average_prices};
 use crate::error::Result;
 use crate::scenario::Scenario;
 
@@ -28,30 +26,8 @@ impl ClearingAlgorithm for PayAsBid {
     fn clear_with_diagnostics(&self, scenario: &Scenario) -> Result<(ClearingResult, Diagnostics)> {
         let started = Instant::now();
         let book = &scenario.book;
-        let mut requests: Vec<usize> = (0..book.requests.len()).collect();
-        economic_order(book, &self.config, &mut requests);
-        let phases = [Phase {
-            requests,
-            rule: Rule::Default,
-        }];
-        let out = clear_greedy(book, scenario.network.as_ref(), &self.config, &phases, 0.0);
+        let out = merit_order(scenario, &self.config);
         let prices = average_prices(book, &out.matches);
-        let result = assemble(
-            self.name(),
-            book,
-            &self.config,
-            &out.offer_q,
-            &out.request_q,
-            &out.matches,
-            prices,
-            started,
-        );
-        Ok((
-            result,
-            Diagnostics {
-                rejected_blocks: out.rejected_blocks,
-                notes: Vec::new(),
-            },
-        ))
+        Ok(out.finish(self.name(), book, &self.config, prices, started))
     }
 }

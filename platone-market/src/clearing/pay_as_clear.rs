@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use super::merit::{Phase, Rule, clear_greedy, economic_order};
-use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, assemble};
+use super::merit::merit_order;
+use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics};
 use crate::error::Result;
 use crate::scenario::Scenario;
 
@@ -26,13 +26,7 @@ impl ClearingAlgorithm for PayAsClear {
     fn clear_with_diagnostics(&self, scenario: &Scenario) -> Result<(ClearingResult, Diagnostics)> {
         let started = Instant::now();
         let book = &scenario.book;
-        let mut requests: Vec<usize> = (0..book.requests.len()).collect();
-        economic_order(book, &self.config, &mut requests);
-        let phases = [Phase {
-            requests,
-            rule: Rule::Default,
-        }];
-        let mut out = clear_greedy(book, scenario.network.as_ref(), &self.config, &phases, 0.0);
+        let mut out = merit_order(scenario, &self.config);
         let mut prices: Vec<[Option<f64>; 2]> = vec![[None; 2]; book.slots.len()];
         for m in &out.matches {
             if let Some(o) = book.offers.get(m.offer)
@@ -49,22 +43,6 @@ impl ClearingAlgorithm for PayAsClear {
                 m.price = p;
             }
         }
-        let result = assemble(
-            self.name(),
-            book,
-            &self.config,
-            &out.offer_q,
-            &out.request_q,
-            &out.matches,
-            prices,
-            started,
-        );
-        Ok((
-            result,
-            Diagnostics {
-                rejected_blocks: out.rejected_blocks,
-                notes: Vec::new(),
-            },
-        ))
+        Ok(out.finish(self.name(), book, &self.config, prices, started))
     }
 }
