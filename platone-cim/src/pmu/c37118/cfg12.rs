@@ -31,6 +31,40 @@ fn write_fixed_name(out: &mut Vec<u8>, name: &str, field: &str) -> Result<(), Pm
 }
 
 /// Decodes a checked CFG-1 or CFG-2 frame (`frame` is exactly FRAMESIZE bytes).
+/// Writes PHNMR, ANNMR and DGNMR and then every phasor, analog and digital channel name of PMU
+/// block `i`, as CFG-1/2 and CFG-3 both lay them out; `write_name` is the frame type's name
+/// encoding (16 fixed bytes, or length-prefixed UTF-8).
+pub(crate) fn write_channel_counts_and_names(
+    out: &mut Vec<u8>,
+    pmu: &PmuConfig,
+    i: usize,
+    write_name: fn(&mut Vec<u8>, &str, &str) -> Result<(), PmuError>,
+) -> Result<(), PmuError> {
+    for n in [pmu.phasors.len(), pmu.analogs.len(), pmu.digitals.len()] {
+        let n = u16::try_from(n).map_err(|_| PmuError::Encode {
+            field: format!("pmus[{i}] channel count"),
+            reason: "over 65535".into(),
+        })?;
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+    for p in &pmu.phasors {
+        write_name(out, &p.name, "phasor name")?;
+    }
+    for a in &pmu.analogs {
+        write_name(out, &a.name, "analog name")?;
+    }
+    for d in &pmu.digitals {
+        for k in 0..16 {
+            write_name(
+                out,
+                d.names.get(k).map_or("", String::as_str),
+                "digital name",
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn decode(header: FrameHeader, frame: &[u8]) -> Result<ConfigFrame, PmuError> {
     let body = &frame[HEADER_SIZE..frame.len() - 2];
     let mut r = Reader::new(body, HEADER_SIZE);
@@ -156,28 +190,7 @@ pub(crate) fn encode(config: &ConfigFrame, out: &mut Vec<u8>) -> Result<(), PmuE
         write_fixed_name(out, &pmu.station, &format!("pmus[{i}].station"))?;
         out.extend_from_slice(&pmu.idcode.to_be_bytes());
         out.extend_from_slice(&pmu.format.0.to_be_bytes());
-        for n in [pmu.phasors.len(), pmu.analogs.len(), pmu.digitals.len()] {
-            let n = u16::try_from(n).map_err(|_| PmuError::Encode {
-                field: format!("pmus[{i}] channel count"),
-                reason: "over 65535".into(),
-            })?;
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-        for p in &pmu.phasors {
-            write_fixed_name(out, &p.name, "phasor name")?;
-        }
-        for a in &pmu.analogs {
-            write_fixed_name(out, &a.name, "analog name")?;
-        }
-        for d in &pmu.digitals {
-            for k in 0..16 {
-                write_fixed_name(
-                    out,
-                    d.names.get(k).map_or("", String::as_str),
-                    "digital name",
-                )?;
-            }
-        }
+        write_channel_counts_and_names(out, pmu, i, write_fixed_name)?;
         for p in &pmu.phasors {
             let kind = match p.kind {
                 PhasorKind::Voltage => 0u32,

@@ -1,6 +1,7 @@
 //! CFG-3 frames: length-prefixed UTF-8 names, G_PMU_ID, PHSCALE/ANSCALE, location, service
 //! class, window and group delay; CONT_IDX fragments.
 
+use super::cfg12::write_channel_counts_and_names;
 use super::config::{
     AnalogChannel, Cfg3Extras, ConfigFrame, DataFormat, DigitalChannel, PhasorChannel, PhasorScale,
     PmuConfig,
@@ -189,28 +190,7 @@ pub(crate) fn encode_body(config: &ConfigFrame, out: &mut Vec<u8>) -> Result<(),
         });
         out.extend_from_slice(&extras.global_pmu_id);
         out.extend_from_slice(&pmu.format.0.to_be_bytes());
-        for n in [pmu.phasors.len(), pmu.analogs.len(), pmu.digitals.len()] {
-            let n = u16::try_from(n).map_err(|_| PmuError::Encode {
-                field: format!("pmus[{i}] channel count"),
-                reason: "over 65535".into(),
-            })?;
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-        for p in &pmu.phasors {
-            write_name(out, &p.name, "phasor name")?;
-        }
-        for a in &pmu.analogs {
-            write_name(out, &a.name, "analog name")?;
-        }
-        for d in &pmu.digitals {
-            for k in 0..16 {
-                write_name(
-                    out,
-                    d.names.get(k).map_or("", String::as_str),
-                    "digital name",
-                )?;
-            }
-        }
+        write_channel_counts_and_names(out, pmu, i, write_name)?;
         for p in &pmu.phasors {
             let s = p.scale.unwrap_or(PhasorScale {
                 modification: 0,
