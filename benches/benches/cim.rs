@@ -77,6 +77,21 @@ fn meter_readings(c: &mut Criterion) {
         })
     });
 
+    // The same document in UTF-16LE with a byte order mark: transcoded to UTF-8 first.
+    let utf16: Vec<u8> = std::iter::once('\u{FEFF}')
+        .chain(xml.chars())
+        .collect::<String>()
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    group.bench_function("parse_slice_typed_utf16", |b| {
+        b.iter(|| {
+            let parsed = parse_slice(black_box(&utf16), Mode::Lenient).unwrap();
+            assert_eq!(parsed.document.reading_count(), METERS * READINGS_PER_METER);
+            black_box(parsed)
+        })
+    });
+
     group.bench_function("stream_meter_readings", |b| {
         b.iter(|| {
             let mut count = 0usize;

@@ -181,3 +181,38 @@ fn write_round_trips_parse_output_and_wraps_in_an_envelope() {
         text(&bad.stderr)
     );
 }
+
+#[test]
+fn parse_reads_declared_encodings_and_compressed_payloads() {
+    let out = platone(&["cim", "parse", &fixture("enc-iso-8859-7.xml")], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["meter"], "ΜΕΤΡΗΤΗΣ-1");
+    assert_eq!(lines[0]["value"], 1.21716);
+
+    let out = platone(&["cim", "parse", &fixture("enc-utf-16le-bom.xml")], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(json_lines(&out)[0]["meter"], "MTR-16");
+
+    let out = platone(
+        &["cim", "parse", &fixture("compressed-event-message.xml")],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["meter"], "MTR-1");
+    assert_eq!(lines[0]["usage_point"], "UP-1");
+
+    let out = platone(
+        &["cim", "parse", "-"],
+        "<?xml version=\"1.0\" encoding=\"x-klingon\"?><a/>",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: ") && stderr.contains("x-klingon"),
+        "{stderr}"
+    );
+}

@@ -10,6 +10,9 @@
 //!   IEC 61968-100 messages (`EventMessage`, `RequestMessage`, `ResponseMessage`,
 //!   `FaultMessage`) and SOAP 1.1/1.2 wrappers; the message [`Header`] and [`Reply`] are
 //!   returned.
+//! * Documents in other encodings (a UTF-16 byte order mark, `encoding="ISO-8859-1"`,
+//!   `ISO-8859-7`, …) are transcoded to UTF-8 as they are read, and an IEC 61968-100
+//!   `Payload/Compressed` (base64 of gzip) is decompressed and read like a plain payload.
 //! * [`Mode::Lenient`] turns what real producers get wrong — decimal commas, values that are
 //!   not numbers, bad timestamps, `ref="?"`, 19-field ReadingType codes — into [`Warning`]s and
 //!   keeps the raw text; [`Mode::Strict`] reports them as errors. Errors and warnings carry the

@@ -1,9 +1,8 @@
 //! A cursor over XML events that matches elements by local name, keeps the element path for
 //! messages, collects leaf text and turns content problems into warnings or errors.
 
-use quick_xml::events::Event;
-
-use super::source::Source;
+use super::scanner::unescape_into;
+use super::source::{Event, Source, SourceError};
 use crate::meter_readings::{Location, MeterReadingsError, Mode, Warning};
 
 macro_rules! tags {
@@ -117,160 +116,164 @@ tags! {
     Code => "code",
     Level => "level",
     Details => "details",
+    Compressed => "Compressed",
+    Format => "Format",
 }
 
 impl Tag {
-    pub(crate) fn of(local: &str) -> Tag {
+    pub(crate) fn of(local: &[u8]) -> Tag {
         // Bucketed by length so that each name is compared with few others.
         match local.len() {
             3 => match local {
-                "end" => Tag::End,
-                "cpp" => Tag::Cpp,
-                "tou" => Tag::Tou,
+                b"end" => Tag::End,
+                b"cpp" => Tag::Cpp,
+                b"tou" => Tag::Tou,
                 _ => Tag::Unknown,
             },
             4 => match local {
-                "mRID" => Tag::MRid,
-                "name" => Tag::NameLower,
-                "type" => Tag::Type,
-                "unit" => Tag::Unit,
-                "Verb" => Tag::Verb,
-                "Noun" => Tag::Noun,
-                "User" => Tag::User,
-                "Name" => Tag::NameUpper,
-                "code" => Tag::Code,
+                b"mRID" => Tag::MRid,
+                b"name" => Tag::NameLower,
+                b"type" => Tag::Type,
+                b"unit" => Tag::Unit,
+                b"Verb" => Tag::Verb,
+                b"Noun" => Tag::Noun,
+                b"User" => Tag::User,
+                b"Name" => Tag::NameUpper,
+                b"code" => Tag::Code,
                 _ => Tag::Unknown,
             },
             5 => match local {
-                "Reply" => Tag::Reply,
-                "Meter" => Tag::Meter,
-                "Names" => Tag::Names,
-                "value" => Tag::ValueLower,
-                "start" => Tag::Start,
-                "Value" => Tag::ValueUpper,
-                "Error" => Tag::Error,
-                "level" => Tag::Level,
+                b"Reply" => Tag::Reply,
+                b"Meter" => Tag::Meter,
+                b"Names" => Tag::Names,
+                b"value" => Tag::ValueLower,
+                b"start" => Tag::Start,
+                b"Value" => Tag::ValueUpper,
+                b"Error" => Tag::Error,
+                b"level" => Tag::Level,
                 _ => Tag::Unknown,
             },
             6 => match local {
-                "Header" => Tag::Header,
-                "status" => Tag::StatusLower,
-                "reason" => Tag::Reason,
-                "remark" => Tag::Remark,
-                "source" => Tag::SourceLower,
-                "offset" => Tag::Offset,
-                "userID" => Tag::UserIdLower,
-                "Assets" => Tag::Assets,
-                "domain" => Tag::Domain,
-                "phases" => Tag::Phases,
-                "Source" => Tag::SourceUpper,
-                "UserID" => Tag::UserId,
-                "Result" => Tag::Result,
+                b"Header" => Tag::Header,
+                b"Format" => Tag::Format,
+                b"status" => Tag::StatusLower,
+                b"reason" => Tag::Reason,
+                b"remark" => Tag::Remark,
+                b"source" => Tag::SourceLower,
+                b"offset" => Tag::Offset,
+                b"userID" => Tag::UserIdLower,
+                b"Assets" => Tag::Assets,
+                b"domain" => Tag::Domain,
+                b"phases" => Tag::Phases,
+                b"Source" => Tag::SourceUpper,
+                b"UserID" => Tag::UserId,
+                b"Result" => Tag::Result,
                 _ => Tag::Unknown,
             },
             7 => match local {
-                "comment" => Tag::CommentLower,
-                "Context" => Tag::Context,
-                "Comment" => Tag::CommentUpper,
-                "details" => Tag::Details,
+                b"comment" => Tag::CommentLower,
+                b"Context" => Tag::Context,
+                b"Comment" => Tag::CommentUpper,
+                b"details" => Tag::Details,
                 _ => Tag::Unknown,
             },
             8 => match local {
-                "Readings" => Tag::Readings,
-                "NameType" => Tag::NameType,
-                "dateTime" => Tag::DateTime,
-                "issuerID" => Tag::IssuerId,
-                "severity" => Tag::Severity,
-                "category" => Tag::Category,
-                "systemId" => Tag::SystemId,
-                "currency" => Tag::Currency,
-                "argument" => Tag::Argument,
-                "Revision" => Tag::Revision,
-                "Property" => Tag::Property,
+                b"Readings" => Tag::Readings,
+                b"NameType" => Tag::NameType,
+                b"dateTime" => Tag::DateTime,
+                b"issuerID" => Tag::IssuerId,
+                b"severity" => Tag::Severity,
+                b"category" => Tag::Category,
+                b"systemId" => Tag::SystemId,
+                b"currency" => Tag::Currency,
+                b"argument" => Tag::Argument,
+                b"Revision" => Tag::Revision,
+                b"Property" => Tag::Property,
                 _ => Tag::Unknown,
             },
             9 => match local {
-                "timeStamp" => Tag::TimeStamp,
-                "subDomain" => Tag::SubDomain,
-                "aggregate" => Tag::Aggregate,
-                "commodity" => Tag::Commodity,
-                "numerator" => Tag::Numerator,
-                "Timestamp" => Tag::Timestamp,
-                "MessageID" => Tag::MessageId,
+                b"timeStamp" => Tag::TimeStamp,
+                b"subDomain" => Tag::SubDomain,
+                b"aggregate" => Tag::Aggregate,
+                b"commodity" => Tag::Commodity,
+                b"numerator" => Tag::Numerator,
+                b"Timestamp" => Tag::Timestamp,
+                b"MessageID" => Tag::MessageId,
                 _ => Tag::Unknown,
             },
             10 => match local {
-                "UsagePoint" => Tag::UsagePoint,
-                "timePeriod" => Tag::TimePeriod,
-                "multiplier" => Tag::Multiplier,
+                b"UsagePoint" => Tag::UsagePoint,
+                b"timePeriod" => Tag::TimePeriod,
+                b"multiplier" => Tag::Multiplier,
+                b"Compressed" => Tag::Compressed,
                 _ => Tag::Unknown,
             },
             11 => match local {
-                "ReadingType" => Tag::ReadingType,
-                "description" => Tag::Description,
-                "scalarFloat" => Tag::ScalarFloat,
-                "subCategory" => Tag::SubCategory,
-                "macroPeriod" => Tag::MacroPeriod,
-                "denominator" => Tag::Denominator,
-                "AckRequired" => Tag::AckRequired,
+                b"ReadingType" => Tag::ReadingType,
+                b"description" => Tag::Description,
+                b"scalarFloat" => Tag::ScalarFloat,
+                b"subCategory" => Tag::SubCategory,
+                b"macroPeriod" => Tag::MacroPeriod,
+                b"denominator" => Tag::Denominator,
+                b"AckRequired" => Tag::AckRequired,
                 _ => Tag::Unknown,
             },
             12 => match local {
-                "MeterReading" => Tag::MeterReading,
-                "serialNumber" => Tag::SerialNumber,
-                "accumulation" => Tag::Accumulation,
-                "ReplyAddress" => Tag::ReplyAddress,
-                "Organization" => Tag::Organization,
+                b"MeterReading" => Tag::MeterReading,
+                b"serialNumber" => Tag::SerialNumber,
+                b"accumulation" => Tag::Accumulation,
+                b"ReplyAddress" => Tag::ReplyAddress,
+                b"Organization" => Tag::Organization,
                 _ => Tag::Unknown,
             },
             13 => match local {
-                "MeterReadings" => Tag::MeterReadings,
-                "eventOrAction" => Tag::EventOrAction,
-                "flowDirection" => Tag::FlowDirection,
-                "interharmonic" => Tag::Interharmonic,
-                "CorrelationID" => Tag::CorrelationId,
+                b"MeterReadings" => Tag::MeterReadings,
+                b"eventOrAction" => Tag::EventOrAction,
+                b"flowDirection" => Tag::FlowDirection,
+                b"interharmonic" => Tag::Interharmonic,
+                b"CorrelationID" => Tag::CorrelationId,
                 _ => Tag::Unknown,
             },
             14 => match local {
-                "IntervalBlocks" => Tag::IntervalBlocks,
-                "valuesInterval" => Tag::ValuesInterval,
-                "AsyncReplyFlag" => Tag::AsyncReplyFlag,
+                b"IntervalBlocks" => Tag::IntervalBlocks,
+                b"valuesInterval" => Tag::ValuesInterval,
+                b"AsyncReplyFlag" => Tag::AsyncReplyFlag,
                 _ => Tag::Unknown,
             },
             15 => match local {
-                "EndDeviceEvents" => Tag::EndDeviceEvents,
-                "scalarNumerator" => Tag::ScalarNumerator,
-                "createdDateTime" => Tag::CreatedDateTime,
-                "consumptionTier" => Tag::ConsumptionTier,
-                "measurementKind" => Tag::MeasurementKind,
-                "measuringPeriod" => Tag::MeasuringPeriod,
+                b"EndDeviceEvents" => Tag::EndDeviceEvents,
+                b"scalarNumerator" => Tag::ScalarNumerator,
+                b"createdDateTime" => Tag::CreatedDateTime,
+                b"consumptionTier" => Tag::ConsumptionTier,
+                b"measurementKind" => Tag::MeasurementKind,
+                b"measuringPeriod" => Tag::MeasuringPeriod,
                 _ => Tag::Unknown,
             },
             16 => match local {
-                "reportedDateTime" => Tag::ReportedDateTime,
-                "ReadingQualities" => Tag::ReadingQualities,
-                "IntervalReadings" => Tag::IntervalReadings,
-                "issuerTrackingID" => Tag::IssuerTrackingId,
+                b"reportedDateTime" => Tag::ReportedDateTime,
+                b"ReadingQualities" => Tag::ReadingQualities,
+                b"IntervalReadings" => Tag::IntervalReadings,
+                b"issuerTrackingID" => Tag::IssuerTrackingId,
                 _ => Tag::Unknown,
             },
             17 => match local {
-                "NameTypeAuthority" => Tag::NameTypeAuthority,
-                "multiplyBeforeAdd" => Tag::MultiplyBeforeAdd,
-                "scalarDenominator" => Tag::ScalarDenominator,
+                b"NameTypeAuthority" => Tag::NameTypeAuthority,
+                b"multiplyBeforeAdd" => Tag::MultiplyBeforeAdd,
+                b"scalarDenominator" => Tag::ScalarDenominator,
                 _ => Tag::Unknown,
             },
             18 => match local {
-                "ReadingQualityType" => Tag::ReadingQualityType,
-                "EndDeviceEventType" => Tag::EndDeviceEventType,
-                "PendingCalculation" => Tag::PendingCalculation,
+                b"ReadingQualityType" => Tag::ReadingQualityType,
+                b"EndDeviceEventType" => Tag::EndDeviceEventType,
+                b"PendingCalculation" => Tag::PendingCalculation,
                 _ => Tag::Unknown,
             },
             19 => match local {
-                "isCoincidentTrigger" => Tag::IsCoincidentTrigger,
+                b"isCoincidentTrigger" => Tag::IsCoincidentTrigger,
                 _ => Tag::Unknown,
             },
             21 => match local {
-                "EndDeviceEventDetails" => Tag::EndDeviceEventDetails,
+                b"EndDeviceEventDetails" => Tag::EndDeviceEventDetails,
                 _ => Tag::Unknown,
             },
             _ => Tag::Unknown,
@@ -287,11 +290,75 @@ impl Tag {
 }
 
 /// The part of a qualified name after its prefix (short names: a plain scan beats a search).
-fn local_part(name: &str) -> &str {
-    match name.bytes().rposition(|b| b == b':') {
+fn local_part(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&b| b == b':') {
         Some(i) => name.get(i + 1..).unwrap_or(name),
         None => name,
     }
+}
+
+/// Appends text content (checked to be UTF-8 by the source) with its references resolved
+/// and XML 1.0 line-end normalisation (`\r\n` and a lone `\r` become `\n`). Returns a
+/// reference that could not be resolved (kept as written).
+fn push_content(text: &mut String, content: &str, cdata: bool) -> Option<String> {
+    let plain = !content.bytes().any(|b| b == b'&' || b == b'\r');
+    if plain {
+        text.push_str(content);
+        return None;
+    }
+    let content = std::borrow::Cow::Borrowed(content);
+    let content = if content.contains('\r') {
+        std::borrow::Cow::Owned(content.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        content
+    };
+    if cdata {
+        text.push_str(&content);
+        None
+    } else {
+        unescape_into(&content, text)
+    }
+}
+
+/// The `ref` attribute in a start tag's attribute text, references resolved and whitespace
+/// normalised as XML does for attribute values.
+fn ref_attribute(attrs: &str) -> Option<String> {
+    let mut rest = attrs.as_bytes();
+    loop {
+        let start = rest.iter().position(|&b| !b.is_ascii_whitespace())?;
+        rest = rest.get(start..)?;
+        let eq = memchr::memchr(b'=', rest)?;
+        let key = rest.get(..eq)?.trim_ascii();
+        let after = rest.get(eq + 1..)?.trim_ascii_start();
+        let quote = *after.first().filter(|&&q| q == b'"' || q == b'\'')?;
+        let len = memchr::memchr(quote, after.get(1..)?)?;
+        let value = after.get(1..1 + len)?;
+        if local_part(key) == b"ref" {
+            let plain = !value
+                .iter()
+                .any(|&b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'));
+            if plain {
+                return Some(String::from_utf8_lossy(value).into_owned());
+            }
+            let value = String::from_utf8_lossy(value);
+            let value = value.replace(['\t', '\n', '\r'], " ");
+            let mut out = String::with_capacity(value.len());
+            unescape_into(&value, &mut out);
+            return Some(out);
+        }
+        rest = after.get(len + 2..)?;
+    }
+}
+
+fn push_open(open: &mut Vec<Open>, unknown_names: &mut String, tag: Tag, local: &[u8]) {
+    let start = unknown_names.len();
+    if tag == Tag::Unknown {
+        unknown_names.push_str(&String::from_utf8_lossy(local));
+    }
+    open.push(Open {
+        tag,
+        name: (start, unknown_names.len()),
+    });
 }
 
 /// One structural step.
@@ -307,13 +374,21 @@ pub(crate) enum Tok {
 
 pub(crate) type Result<T> = std::result::Result<T, MeterReadingsError>;
 
+/// One open element: its tag and, for an element the reader does not know, where its name
+/// is in [`Cursor::unknown_names`].
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    tag: Tag,
+    name: (usize, usize),
+}
+
 pub(crate) struct Cursor<S> {
     pub(crate) src: S,
     pub(crate) mode: Mode,
-    /// `/a/b/c` of the open elements.
-    path: String,
-    /// Length of `path` before each open element was pushed.
-    stack: Vec<usize>,
+    /// The open elements, outermost first (the element path, built only for messages).
+    open: Vec<Open>,
+    /// The local names of the open elements the reader does not know, one after another.
+    unknown_names: String,
     /// Leaf text read by [`Cursor::read_text`].
     pub(crate) text: String,
     /// The `ref` attribute of the last started element that has one.
@@ -327,6 +402,8 @@ pub(crate) struct Cursor<S> {
     pub(crate) last_tag: Tag,
     /// ReadingType codes already warned about.
     pub(crate) warned_codes: Vec<String>,
+    /// The number of interval readings of the last interval block.
+    pub(crate) last_block_len: usize,
 }
 
 impl<S: Source> Cursor<S> {
@@ -334,13 +411,14 @@ impl<S: Source> Cursor<S> {
         Cursor {
             src,
             mode,
-            path: String::with_capacity(128),
-            stack: Vec::with_capacity(16),
+            open: Vec::with_capacity(16),
+            unknown_names: String::with_capacity(128),
             text: String::with_capacity(64),
             attr_ref: None,
             elem_start: 0,
             warnings: Vec::new(),
             warned_codes: Vec::new(),
+            last_block_len: 0,
             last_tag: Tag::Unknown,
             dates: Default::default(),
         }
@@ -348,21 +426,50 @@ impl<S: Source> Cursor<S> {
 
     /// Depth of open elements.
     pub(crate) fn depth(&self) -> usize {
-        self.stack.len()
+        self.open.len()
+    }
+
+    fn name_of(&self, open: Open) -> &str {
+        match open.tag {
+            Tag::Unknown => self
+                .unknown_names
+                .get(open.name.0..open.name.1)
+                .unwrap_or("?"),
+            known => known.name(),
+        }
     }
 
     /// The local name of the parent of the current element.
     pub(crate) fn parent_name(&self) -> &str {
-        let mut parts = self.path.rsplit('/');
-        parts.next();
-        parts.next().unwrap_or("")
+        match self
+            .open
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.open.get(i))
+        {
+            Some(&open) => self.name_of(open),
+            None => "",
+        }
+    }
+
+    /// `/a/b/c` of the open elements.
+    pub(crate) fn path(&self) -> String {
+        if self.open.is_empty() {
+            return "/".into();
+        }
+        let mut path = String::with_capacity(16 * self.open.len());
+        for &open in &self.open {
+            path.push('/');
+            path.push_str(self.name_of(open));
+        }
+        path
     }
 
     /// Closes open elements down to `depth` (after an error, to resynchronise).
     pub(crate) fn truncate(&mut self, depth: usize) {
-        if let Some(&len) = self.stack.get(depth) {
-            self.path.truncate(len);
-            self.stack.truncate(depth);
+        if let Some(open) = self.open.get(depth) {
+            self.unknown_names.truncate(open.name.0);
+            self.open.truncate(depth);
         }
     }
 
@@ -372,25 +479,23 @@ impl<S: Source> Cursor<S> {
             offset,
             line,
             column,
-            path: if self.path.is_empty() {
-                "/".into()
-            } else {
-                self.path.clone()
-            },
+            path: self.path(),
         }
     }
 
-    fn xml_error(&self, error: quick_xml::Error) -> MeterReadingsError {
-        let offset = self.src.error_position();
-        let location = self.location(offset);
+    fn xml_error(&self, error: SourceError) -> MeterReadingsError {
         match error {
-            quick_xml::Error::Io(e) => MeterReadingsError::Io {
-                location,
-                source: std::io::Error::new(e.kind(), e.to_string()),
+            SourceError::Syntax { offset, message } => MeterReadingsError::Xml {
+                location: self.location(offset),
+                message,
             },
-            other => MeterReadingsError::Xml {
-                location,
-                message: other.to_string(),
+            SourceError::Utf8 { offset } => MeterReadingsError::Xml {
+                location: self.location(offset),
+                message: "bytes that are not UTF-8".to_string(),
+            },
+            SourceError::Io { offset, error } => MeterReadingsError::Io {
+                location: self.location(offset),
+                source: error,
             },
         }
     }
@@ -409,7 +514,7 @@ impl<S: Source> Cursor<S> {
 
     /// A content problem in the element `tag` that has just been closed.
     pub(crate) fn issue_in(&mut self, tag: Tag, offset: u64, message: String) -> Result<()> {
-        self.push(tag.name());
+        self.push(tag, tag.name().as_bytes());
         let result = self.issue(offset, message);
         self.pop();
         result
@@ -423,57 +528,42 @@ impl<S: Source> Cursor<S> {
         }
     }
 
-    fn push(&mut self, local: &str) {
-        self.stack.push(self.path.len());
-        self.path.push('/');
-        self.path.push_str(local);
+    fn push(&mut self, tag: Tag, local: &[u8]) {
+        push_open(&mut self.open, &mut self.unknown_names, tag, local);
     }
 
     fn pop(&mut self) {
-        if let Some(len) = self.stack.pop() {
-            self.path.truncate(len);
+        if let Some(open) = self.open.pop() {
+            self.unknown_names.truncate(open.name.0);
         }
     }
 
     /// The next start or end of an element, skipping text, comments and declarations.
     pub(crate) fn next(&mut self) -> Result<Tok> {
         loop {
-            let before = self.src.position();
             let event = match self.src.next_event() {
                 Ok(event) => event,
                 Err(e) => return Err(self.xml_error(e)),
             };
             match event {
-                Event::Start(e) => {
-                    let local = local_part(e.name().0);
+                Event::Start { name, attrs } => {
+                    let local = local_part(name.as_bytes());
                     let tag = Tag::of(local);
-                    self.stack.push(self.path.len());
-                    self.path.push('/');
-                    self.path.push_str(local);
+                    push_open(&mut self.open, &mut self.unknown_names, tag, local);
                     self.attr_ref = None;
-                    if tag.has_ref() && !e.attributes_raw().is_empty() {
-                        for attr in e.attributes().with_checks(false).flatten() {
-                            if attr.key.local_name().as_ref() == "ref" {
-                                self.attr_ref = Some(
-                                    match attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                    {
-                                        Ok(v) => v.into_owned(),
-                                        Err(_) => attr.value.into_owned(),
-                                    },
-                                );
-                            }
-                        }
+                    if tag.has_ref() && !attrs.is_empty() {
+                        self.attr_ref = ref_attribute(attrs);
                     }
-                    self.elem_start = before;
+                    self.elem_start = self.src.token_start();
                     self.last_tag = tag;
                     return Ok(Tok::Start(tag));
                 }
-                Event::End(_) => {
+                Event::End { .. } => {
                     self.pop();
                     return Ok(Tok::End);
                 }
                 Event::Eof => return Ok(Tok::Eof),
-                _ => {}
+                Event::Text(_) | Event::CData(_) => {}
             }
         }
     }
@@ -483,6 +573,14 @@ impl<S: Source> Cursor<S> {
     pub(crate) fn read_text(&mut self) -> Result<()> {
         self.text.clear();
         let start = self.elem_start;
+        if let Some(content) = self.src.leaf_text() {
+            if let Some(written) = push_content(&mut self.text, content, false) {
+                let msg = format!("unknown entity `{written}` kept as written");
+                self.issue(start, msg)?;
+            }
+            self.pop();
+            return Ok(());
+        }
         let mut nested = 0usize;
         loop {
             let event = match self.src.next_event() {
@@ -490,39 +588,31 @@ impl<S: Source> Cursor<S> {
                 Err(e) => return Err(self.xml_error(e)),
             };
             match event {
-                Event::Text(t) if nested == 0 => self.text.push_str(&t.xml10_content()),
-                Event::CData(t) if nested == 0 => self.text.push_str(&t.xml10_content()),
-                Event::GeneralRef(r) if nested == 0 => {
-                    if let Ok(Some(c)) = r.resolve_char_ref() {
-                        self.text.push(c);
-                    } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(&r) {
-                        self.text.push_str(s);
-                    } else {
-                        let name = r.to_string();
-                        self.text.push('&');
-                        self.text.push_str(&name);
-                        self.text.push(';');
-                        let msg = format!("unknown entity `&{name};` kept as written");
+                Event::Text(t) | Event::CData(t) if nested == 0 => {
+                    let cdata = matches!(event, Event::CData(_));
+                    if let Some(written) = push_content(&mut self.text, t, cdata) {
+                        let msg = format!("unknown entity `{written}` kept as written");
                         self.issue(start, msg)?;
                     }
                 }
-                Event::Start(e) => {
+                Event::Start { name, .. } => {
                     if nested == 0 {
-                        let local = e.local_name().as_ref().to_string();
+                        let local = local_part(name.as_bytes());
+                        let local = String::from_utf8_lossy(local).into_owned();
                         let msg = format!("element `{local}` inside a text element skipped");
                         self.issue(start, msg)?;
                     }
                     nested += 1;
                 }
-                Event::End(_) if nested > 0 => nested -= 1,
-                Event::End(_) => {
+                Event::End { .. } if nested > 0 => nested -= 1,
+                Event::End { .. } => {
                     self.pop();
                     return Ok(());
                 }
                 Event::Eof => {
                     return Err(self.invalid(self.src.position(), "input ends inside an element"));
                 }
-                _ => {}
+                Event::Text(_) | Event::CData(_) => {}
             }
         }
     }
@@ -542,16 +632,16 @@ impl<S: Source> Cursor<S> {
                 Err(e) => return Err(self.xml_error(e)),
             };
             match event {
-                Event::Start(_) => nested += 1,
-                Event::End(_) if nested > 0 => nested -= 1,
-                Event::End(_) => {
+                Event::Start { .. } => nested += 1,
+                Event::End { .. } if nested > 0 => nested -= 1,
+                Event::End { .. } => {
                     self.pop();
                     return Ok(());
                 }
                 Event::Eof => {
                     return Err(self.invalid(self.src.position(), "input ends inside an element"));
                 }
-                _ => {}
+                Event::Text(_) | Event::CData(_) => {}
             }
         }
     }
@@ -585,15 +675,16 @@ impl<S: Source> Cursor<S> {
         self.truncate(depth);
         let mut errors = 0u32;
         loop {
-            let before = self.src.position();
             match self.src.next_event() {
-                Ok(Event::Start(e)) if e.local_name().as_ref() == start_local => {
-                    self.push(start_local);
+                Ok(Event::Start { name, .. })
+                    if local_part(name.as_bytes()) == start_local.as_bytes() =>
+                {
+                    self.push(Tag::of(start_local.as_bytes()), start_local.as_bytes());
                     self.attr_ref = None;
-                    self.elem_start = before;
-                    return Some(Tok::Start(Tag::of(start_local)));
+                    self.elem_start = self.src.token_start();
+                    return Some(Tok::Start(Tag::of(start_local.as_bytes())));
                 }
-                Ok(Event::End(e)) if e.local_name().as_ref() == end_local => {
+                Ok(Event::End { name }) if local_part(name.as_bytes()) == end_local.as_bytes() => {
                     return Some(Tok::End);
                 }
                 Ok(Event::Eof) => return None,

@@ -236,6 +236,8 @@ impl<S: Source> Cursor<S> {
 
     fn interval_block(&mut self) -> Result<IntervalBlock> {
         let mut b = IntervalBlock::default();
+        // Blocks of one document tend to have the same length: start with the last one's.
+        b.interval_readings.reserve(self.last_block_len.min(4096));
         self.children(|c, tag| {
             match tag {
                 Tag::IntervalReadings => b.interval_readings.push(c.interval_reading()?),
@@ -262,6 +264,7 @@ impl<S: Source> Cursor<S> {
             }
             Ok(())
         })?;
+        self.last_block_len = b.interval_readings.len();
         Ok(b)
     }
 

@@ -1,12 +1,16 @@
 //! The reader: whole documents from memory, or a pull stream over any `BufRead`.
 
+mod compressed;
 mod cursor;
 mod elements;
+mod encoding;
+mod scanner;
 mod source;
 
 use std::io::BufRead;
 
 use cursor::{Cursor, Tag, Tok};
+use encoding::Utf8Input;
 use source::{SliceSource, Source, StreamSource};
 
 use super::envelope::{Envelope, Header, MessageKind, Reply};
@@ -40,8 +44,9 @@ pub enum StreamItem {
 }
 
 /// The walk over the top level: envelopes and wrappers are transparent, `Header` and `Reply`
-/// outside the payload are read, the children of `MeterReadings` are items.
-#[derive(Debug, Default)]
+/// outside the payload are read, the children of `MeterReadings` are items; a
+/// `Payload/Compressed` is decompressed and walked in turn.
+#[derive(Default)]
 struct Walker {
     /// Depth of the open `MeterReadings` element.
     payload_depth: Option<usize>,
@@ -49,6 +54,31 @@ struct Walker {
     seen_header: bool,
     finished: bool,
     recovering: bool,
+    /// The stream over a decompressed `Payload/Compressed`, while it has items.
+    inner: Option<Box<MeterReadingsStream<std::io::Cursor<Vec<u8>>>>>,
+    /// The element path of that `Compressed` element.
+    inner_path: String,
+    /// `Payload/Format`, as written.
+    payload_format: Option<String>,
+}
+
+/// `error` with its element path placed under `prefix` (for errors inside a compressed
+/// payload).
+fn within(prefix: &str, mut error: MeterReadingsError) -> MeterReadingsError {
+    if let MeterReadingsError::Xml { location, .. }
+    | MeterReadingsError::Invalid { location, .. }
+    | MeterReadingsError::Io { location, .. } = &mut error
+    {
+        location.path = prefixed(prefix, &location.path);
+    }
+    error
+}
+
+fn prefixed(prefix: &str, path: &str) -> String {
+    match path {
+        "/" => prefix.to_string(),
+        path => format!("{prefix}{path}"),
+    }
 }
 
 impl Walker {
@@ -57,6 +87,23 @@ impl Walker {
         cur: &mut Cursor<S>,
     ) -> Option<Result<StreamItem, MeterReadingsError>> {
         loop {
+            if let Some(inner) = self.inner.as_mut() {
+                let next = inner.next();
+                for mut warning in inner.take_warnings() {
+                    warning.location.path = prefixed(&self.inner_path, &warning.location.path);
+                    cur.warnings.push(warning);
+                }
+                match next {
+                    Some(Ok(item)) => return Some(Ok(item)),
+                    Some(Err(e)) => {
+                        if inner.walker.finished {
+                            self.finished = true;
+                        }
+                        return Some(Err(within(&self.inner_path, e)));
+                    }
+                    None => self.inner = None,
+                }
+            }
             if self.finished {
                 return None;
             }
@@ -83,7 +130,11 @@ impl Walker {
             }
             let tok = match cur.next() {
                 Ok(tok) => tok,
-                Err(e) => return Some(Err(self.fail(cur, e))),
+                // Broken markup between the items cannot be blamed on one `MeterReading`.
+                Err(e) => {
+                    self.finished = true;
+                    return Some(Err(e));
+                }
             };
             match tok {
                 Tok::Eof => {
@@ -113,6 +164,38 @@ impl Walker {
                 Tok::Start(Tag::MeterReadings) => {
                     self.payload_depth = Some(cur.depth());
                     self.seen_payload = true;
+                }
+                Tok::Start(Tag::Compressed) if cur.parent_name() == "Payload" => {
+                    let at = cur.elem_start;
+                    let path = cur.path();
+                    let text = match cur.text_string() {
+                        Ok(text) => text,
+                        Err(e) => {
+                            self.finished = true;
+                            return Some(Err(e));
+                        }
+                    };
+                    self.seen_payload = true;
+                    match compressed::decompress(&text, compressed::MAX_PAYLOAD) {
+                        Ok(payload) => {
+                            let input = std::io::Cursor::new(payload);
+                            self.inner = Some(Box::new(MeterReadingsStream::new(input, cur.mode)));
+                            self.inner_path = path;
+                        }
+                        Err(message) => {
+                            self.finished = true;
+                            return Some(Err(cur.invalid(at, message)));
+                        }
+                    }
+                }
+                Tok::Start(Tag::Format) if cur.parent_name() == "Payload" => {
+                    match cur.text_string() {
+                        Ok(format) => self.payload_format = Some(format.trim().to_string()),
+                        Err(e) => {
+                            self.finished = true;
+                            return Some(Err(e));
+                        }
+                    }
                 }
                 Tok::Start(Tag::Header) if cur.parent_name() != "Envelope" => {
                     let kind = MessageKind::from_element(cur.parent_name());
@@ -184,6 +267,8 @@ pub struct ParsedDocument {
     /// `MeterReading`s that lenient mode skipped because they were malformed (always empty in
     /// strict mode, where the first one fails the parse).
     pub skipped: Vec<String>,
+    /// The IEC 61968-100 `Payload/Format` hint (`XML`, …), when the message gives one.
+    pub payload_format: Option<String>,
 }
 
 /// Reads a whole document from text.
@@ -191,9 +276,27 @@ pub fn parse_str(text: &str, mode: Mode) -> Result<ParsedDocument, MeterReadings
     parse_slice(text.as_bytes(), mode)
 }
 
-/// Reads a whole document from bytes (UTF-8), borrowing text straight from them.
+/// Reads a whole document from bytes.
+///
+/// UTF-8 input is read in place. A document in another encoding (a UTF-16 byte order mark,
+/// or an XML declaration such as `encoding="ISO-8859-1"`) is transcoded to UTF-8 first;
+/// positions in messages then count bytes of the UTF-8 text.
 pub fn parse_slice(input: &[u8], mode: Mode) -> Result<ParsedDocument, MeterReadingsError> {
-    let mut cur = Cursor::new(SliceSource::new(input), mode);
+    let input = encoding::decode_slice(input).map_err(|e| {
+        let source = SliceSource::new(input);
+        let offset = e.offset() as u64;
+        let (line, column) = source.line_col(offset);
+        MeterReadingsError::Xml {
+            location: super::Location {
+                offset,
+                line,
+                column,
+                path: "/".into(),
+            },
+            message: e.message(),
+        }
+    })?;
+    let mut cur = Cursor::new(SliceSource::new(&input), mode);
     let mut walker = Walker::default();
     let mut document = MeterReadingsDocument::default();
     let mut skipped = Vec::new();
@@ -208,6 +311,7 @@ pub fn parse_slice(input: &[u8], mode: Mode) -> Result<ParsedDocument, MeterRead
         document,
         warnings: cur.warnings,
         skipped,
+        payload_format: walker.payload_format,
     })
 }
 
@@ -258,16 +362,17 @@ fn add_item(document: &mut MeterReadingsDocument, item: StreamItem) {
 /// assert_eq!(meters, ["m1", "m2"]);
 /// ```
 pub struct MeterReadingsStream<R> {
-    cursor: Cursor<StreamSource<R>>,
+    cursor: Cursor<StreamSource<Utf8Input<R>>>,
     walker: Walker,
     envelope: Option<Envelope>,
 }
 
 impl<R: BufRead> MeterReadingsStream<R> {
-    /// A stream over `input`.
+    /// A stream over `input`. Input in an encoding other than UTF-8 (see [`parse_slice`]) is
+    /// transcoded as it is read.
     pub fn new(input: R, mode: Mode) -> Self {
         MeterReadingsStream {
-            cursor: Cursor::new(StreamSource::new(input), mode),
+            cursor: Cursor::new(StreamSource::new(Utf8Input::new(input)), mode),
             walker: Walker::default(),
             envelope: None,
         }
@@ -281,6 +386,11 @@ impl<R: BufRead> MeterReadingsStream<R> {
     /// The message envelope, once its header (and reply) have been read.
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
+    }
+
+    /// The IEC 61968-100 `Payload/Format` hint, once read.
+    pub fn payload_format(&self) -> Option<&str> {
+        self.walker.payload_format.as_deref()
     }
 
     /// Flattens the stream into one [`Record`] per reading, interval reading and event.
