@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use platone_certify::{Certifiable, Digest, JsonRecord, MerkleTree, Scheme};
+use platone_certify::{Certifiable, Digest, JsonRecord, MerkleTree, Scheme, canonicalize_json};
 use sha2::Digest as _;
 
 const BATCH: usize = 180;
@@ -43,7 +43,17 @@ fn leaf_hashing(c: &mut Criterion) {
             })
         });
     }
-    g.bench_function("parse_canonicalise_sha256", |b| {
+    g.bench_function("canonicalise_single_pass", |b| {
+        let mut buffer = Vec::with_capacity(512);
+        b.iter(|| {
+            for l in &lines {
+                buffer.clear();
+                canonicalize_json(l, &mut buffer).unwrap();
+                black_box(&buffer);
+            }
+        })
+    });
+    g.bench_function("canonicalise_tree", |b| {
         let mut buffer = Vec::with_capacity(512);
         b.iter(|| {
             for l in &lines {
@@ -52,6 +62,16 @@ fn leaf_hashing(c: &mut Criterion) {
                     .unwrap()
                     .write_canonical(&mut buffer)
                     .unwrap();
+                black_box(&buffer);
+            }
+        })
+    });
+    g.bench_function("parse_canonicalise_sha256", |b| {
+        let mut buffer = Vec::with_capacity(512);
+        b.iter(|| {
+            for l in &lines {
+                buffer.clear();
+                canonicalize_json(l, &mut buffer).unwrap();
                 black_box(Scheme::Sha256.leaf_hash(&buffer));
             }
         })
@@ -115,6 +135,31 @@ fn tree_building(c: &mut Criterion) {
             black_box(MerkleTree::new(Scheme::Keccak, &leaves).unwrap().root())
         })
     });
+    // The same with the OpenZeppelin leaf hashes (two thirds of the work) spread over every
+    // core, as `platone certify batch` does; the tree itself is built on one.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    g.bench_function("keccak_leaves_all_cores_and_tree_65536", |b| {
+        b.iter(|| {
+            let per = contents.len().div_ceil(workers);
+            let leaves: Vec<Digest> = std::thread::scope(|s| {
+                let handles: Vec<_> = contents
+                    .chunks(per)
+                    .map(|part| {
+                        s.spawn(move || {
+                            part.iter()
+                                .map(|c| Scheme::keccak_leaf_of_content(*c))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap())
+                    .collect()
+            });
+            black_box(MerkleTree::new(Scheme::Keccak, &leaves).unwrap().root())
+        })
+    });
     g.finish();
 }
 
@@ -137,46 +182,31 @@ fn proof_generation(c: &mut Criterion) {
     g.finish();
 }
 
-/// Ours: canonicalise and hash on every core, then per batch of 180 a tree and every path.
+/// Ours: every core takes a share of whole batches of 180 and, per batch, canonicalises and
+/// hashes its records (single pass), builds the tree and every proof path.
 fn certify_ours(lines: &[String], scheme: Scheme) -> usize {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = lines.len().div_ceil(workers);
-    let leaves: Vec<Digest> = std::thread::scope(|s| {
+    let per = lines.len().div_ceil(BATCH).div_ceil(workers) * BATCH;
+    std::thread::scope(|s| {
         let handles: Vec<_> = lines
-            .chunks(per)
+            .chunks(per.max(BATCH))
             .map(|part| {
                 s.spawn(move || {
                     let mut buffer = Vec::with_capacity(512);
-                    part.iter()
-                        .map(|l| {
-                            buffer.clear();
-                            JsonRecord::parse(l)
-                                .unwrap()
-                                .write_canonical(&mut buffer)
-                                .unwrap();
-                            scheme.leaf_hash(&buffer)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
-    let batches: Vec<&[Digest]> = leaves.chunks(BATCH).collect();
-    let per = batches.len().div_ceil(workers);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = batches
-            .chunks(per)
-            .map(|part| {
-                s.spawn(move || {
+                    let mut leaves = Vec::with_capacity(BATCH);
+                    let mut path = Vec::with_capacity(16);
                     let mut proofs = 0;
-                    for batch in part {
-                        let tree = MerkleTree::new(scheme, batch).unwrap();
+                    for batch in part.chunks(BATCH) {
+                        leaves.clear();
+                        for l in batch {
+                            buffer.clear();
+                            canonicalize_json(l, &mut buffer).unwrap();
+                            leaves.push(scheme.leaf_hash(&buffer));
+                        }
+                        let tree = MerkleTree::new(scheme, &leaves).unwrap();
                         for i in 0..batch.len() {
-                            proofs += black_box(tree.path(i).unwrap()).len().min(1);
+                            tree.path_into(i, &mut path).unwrap();
+                            proofs += black_box(&path).len().min(1);
                         }
                     }
                     proofs
@@ -212,7 +242,17 @@ fn end_to_end(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let lines = records(n);
+    // PLATONE_CERTIFY_INPUT=FILE times the same file `platone certify batch` was given.
+    let lines = match std::env::var("PLATONE_CERTIFY_INPUT") {
+        Ok(path) => std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Err(_) => records(n),
+    };
+    let n = lines.len();
     let mut g = c.benchmark_group("certify/end_to_end");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));

@@ -21,6 +21,8 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{CertifyError, Result};
 
+mod scan;
+
 /// The name and version of the canonical encoding this crate implements.
 pub const CANONICAL_ENCODING: &str = "platone-cert/1";
 
@@ -136,9 +138,34 @@ impl Certifiable for JsonRecord<'_> {
     }
 }
 
-/// Canonicalises one JSON text into `out` (a shortcut for [`JsonRecord::parse`] then
-/// [`Certifiable::write_canonical`]).
+/// Canonicalises one JSON text into `out`: the same bytes as [`JsonRecord::parse`] then
+/// [`Certifiable::write_canonical`], and the same errors, but in a single pass with no tree
+/// for ordinary records (the fast path steps aside to the tree for the rare cases: escaped
+/// member names, integers of 16 digits or more, duplicate names, errors). On error nothing is
+/// appended to `out`.
+///
+/// ```
+/// let mut out = Vec::new();
+/// platone_certify::canonicalize_json(r#"{"b": [1.50, "\u00e9"], "a": -0}"#, &mut out)?;
+/// assert_eq!(out, "{\"a\":0,\"b\":[1.5,\"é\"]}".as_bytes());
+/// # Ok::<(), platone_certify::CertifyError>(())
+/// ```
 pub fn canonicalize_json(text: &str, out: &mut Vec<u8>) -> Result<()> {
+    if scan::canonicalize(text, out) {
+        return Ok(());
+    }
+    let mark = out.len();
+    let result = JsonRecord::parse(text).and_then(|record| record.write_canonical(out));
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    result
+}
+
+/// The tree-based reference path of [`canonicalize_json`] (what the single pass must agree
+/// with); public for tests and benchmarks.
+#[doc(hidden)]
+pub fn canonicalize_json_reference(text: &str, out: &mut Vec<u8>) -> Result<()> {
     JsonRecord::parse(text)?.write_canonical(out)
 }
 
@@ -436,8 +463,19 @@ fn write_number(f: f64, out: &mut Vec<u8>) -> Result<(), PathError> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Writes one character as it stands inside a canonical string.
+fn write_escaped_char(c: char, out: &mut Vec<u8>) {
+    let mut utf8 = [0u8; 4];
+    write_string_body(c.encode_utf8(&mut utf8), out);
+}
+
 fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
+    write_string_body(s, out);
+    out.push(b'"');
+}
+
+fn write_string_body(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -468,7 +506,6 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]

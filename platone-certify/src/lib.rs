@@ -33,6 +33,7 @@
 pub mod batcher;
 pub mod canonical;
 pub mod certificate;
+pub mod envelope;
 pub mod error;
 mod journal;
 pub mod ledger;
@@ -46,6 +47,7 @@ pub mod verify;
 pub use batcher::{BatchPolicy, Batcher, SealedBatch, certify_leaves};
 pub use canonical::{CANONICAL_ENCODING, Certifiable, JsonRecord, canonicalize_json};
 pub use certificate::{Anchor, AnchorStatus, BatchCertificate, now};
+pub use envelope::{SignatureScheme, SignedEnvelope};
 pub use error::{CertifyError, Result};
 pub use ledger::{FileLedger, Ledger, LedgerEntry, LedgerVerifier, verify_with_ledger};
 pub use proof::{PROOF_FORMAT, Proof};

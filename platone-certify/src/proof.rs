@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::certificate::{Anchor, AnchorStatus};
 use crate::error::{CertifyError, Result};
 use crate::scheme::{Digest, Scheme};
+use crate::tree::MerkleTree;
 
 /// The format tag every proof carries.
 pub const PROOF_FORMAT: &str = "platone-proof/1";
@@ -179,6 +180,100 @@ impl Proof {
     }
 }
 
+/// Appends the JSON line (JSON text and `\n`) of the proof of every leaf of `tree`, in leaf
+/// order: for each, the same bytes as [`Proof::to_json`] of the proof whose batch fields
+/// (`format`, `batch_id`, `scheme`, `root`, `certificate`, `anchor`) are `template`'s and whose
+/// `leaf_index`, `leaf_count`, `leaf` and `siblings` come from the tree. The fields every proof
+/// of a batch shares are rendered once, and one path buffer serves every leaf.
+///
+/// ```
+/// use platone_certify::{AnchorStatus, Digest, MerkleTree, PROOF_FORMAT, Proof, Scheme};
+/// let leaves: Vec<Digest> = (0..3u8).map(|i| Scheme::Sha256.leaf_hash(&[i])).collect();
+/// let tree = MerkleTree::new(Scheme::Sha256, &leaves)?;
+/// let template = Proof {
+///     format: PROOF_FORMAT.into(),
+///     batch_id: "pmu-1:0".into(),
+///     scheme: Scheme::Sha256,
+///     leaf_index: 0,
+///     leaf_count: 3,
+///     leaf: Digest::default(),
+///     siblings: Vec::new(),
+///     root: tree.root(),
+///     certificate: Digest::sha256(b"certificate"),
+///     anchor: AnchorStatus::Pending,
+/// };
+/// let mut lines = Vec::new();
+/// platone_certify::proof::write_json_lines(&tree, &template, &mut lines)?;
+/// let second = Proof::from_json(lines.split(|&b| b == b'\n').nth(1).unwrap_or_default())?;
+/// assert_eq!((second.leaf_index, second.leaf), (1, leaves[1]));
+/// # Ok::<(), platone_certify::CertifyError>(())
+/// ```
+pub fn write_json_lines(tree: &MerkleTree, template: &Proof, out: &mut Vec<u8>) -> Result<()> {
+    let serialise = |e: serde_json::Error| CertifyError::Serialise(e.to_string());
+    let mut head = Vec::with_capacity(128);
+    head.extend_from_slice(b"{\"format\":");
+    serde_json::to_writer(&mut head, &template.format).map_err(serialise)?;
+    head.extend_from_slice(b",\"batch_id\":");
+    serde_json::to_writer(&mut head, &template.batch_id).map_err(serialise)?;
+    head.extend_from_slice(b",\"scheme\":\"");
+    head.extend_from_slice(tree.scheme().name().as_bytes());
+    head.extend_from_slice(b"\",\"leaf_index\":");
+    let mut tail = Vec::with_capacity(256);
+    tail.extend_from_slice(b"],\"root\":");
+    write_digest(&mut tail, &template.root);
+    tail.extend_from_slice(b",\"certificate\":");
+    write_digest(&mut tail, &template.certificate);
+    tail.extend_from_slice(b",\"anchor\":");
+    serde_json::to_writer(&mut tail, &template.anchor).map_err(serialise)?;
+    tail.extend_from_slice(b"}\n");
+    let count = tree.leaf_count().to_string();
+    let mut path = Vec::with_capacity(MAX_SIBLINGS);
+    out.reserve(tree.leaf_count() * (head.len() + tail.len() + 120 + 68 * 10));
+    for index in 0..tree.leaf_count() {
+        tree.path_into(index, &mut path)?;
+        let leaf = tree.leaf(index).unwrap_or_default();
+        out.extend_from_slice(&head);
+        write_decimal(out, index as u64);
+        out.extend_from_slice(b",\"leaf_count\":");
+        out.extend_from_slice(count.as_bytes());
+        out.extend_from_slice(b",\"leaf\":");
+        write_digest(out, &leaf);
+        out.extend_from_slice(b",\"siblings\":[");
+        for (i, sibling) in path.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_digest(out, sibling);
+        }
+        out.extend_from_slice(&tail);
+    }
+    Ok(())
+}
+
+/// A digest as its JSON string: `"0x` and 64 lower-case hex digits `"`.
+fn write_digest(out: &mut Vec<u8>, digest: &Digest) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"\"0x");
+    for byte in digest.0 {
+        out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0x0f)]]);
+    }
+    out.push(b'"');
+}
+
+fn write_decimal(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 fn put_text(out: &mut Vec<u8>, field: &str, text: &str) -> Result<()> {
     let len = u16::try_from(text.len())
         .map_err(|_| CertifyError::malformed("proof", field, "longer than 65535 bytes"))?;
@@ -271,6 +366,41 @@ mod tests {
             assert_eq!(Proof::from_binary(&bin).unwrap(), p);
             for cut in 0..bin.len() {
                 assert!(Proof::from_binary(&bin[..cut]).is_err(), "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn json_lines_of_a_batch_are_exactly_each_proofs_json() {
+        for scheme in [Scheme::Sha256, Scheme::Keccak] {
+            for n in [1usize, 2, 5, 180] {
+                let leaves: Vec<Digest> =
+                    (0..n).map(|i| scheme.leaf_hash(&i.to_le_bytes())).collect();
+                let tree = MerkleTree::new(scheme, &leaves).unwrap();
+                for anchored in [false, true] {
+                    let mut template = sample(anchored);
+                    template.scheme = scheme;
+                    template.batch_id = "pmu \"1\"\u{1}:7".into();
+                    template.root = tree.root();
+                    let mut lines = b"kept".to_vec();
+                    write_json_lines(&tree, &template, &mut lines).unwrap();
+                    let mut expected = b"kept".to_vec();
+                    for (i, leaf) in leaves.iter().enumerate() {
+                        let proof = Proof {
+                            leaf_index: i as u64,
+                            leaf_count: n as u64,
+                            leaf: *leaf,
+                            siblings: tree.path(i).unwrap(),
+                            ..template.clone()
+                        };
+                        expected.extend_from_slice(proof.to_json().unwrap().as_bytes());
+                        expected.push(b'\n');
+                    }
+                    assert_eq!(
+                        String::from_utf8(lines).unwrap(),
+                        String::from_utf8(expected).unwrap()
+                    );
+                }
             }
         }
     }

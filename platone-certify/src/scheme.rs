@@ -40,9 +40,46 @@ impl Digest {
     }
 
     /// keccak256 of `data`.
+    #[inline]
     pub fn keccak256(data: &[u8]) -> Self {
-        Digest(alloy_primitives::keccak256(data).0)
+        Digest(keccak256(data))
     }
+}
+
+/// The Keccak-256 rate in bytes.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const KECCAK_RATE: usize = 136;
+
+/// keccak-256 (Ethereum's, the original padding 0x01 … 0x80) straight on the CRYPTOGAMS
+/// Keccak-f[1600] permutation: whole blocks are absorbed in place, the last one padded on the
+/// stack, and the digest is read from the first four lanes (on these little-endian targets a
+/// lane's bytes are its little-endian encoding). No hasher object, no intermediate buffer.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline]
+fn keccak256(data: &[u8]) -> [u8; 32] {
+    let mut state = [0u64; 25];
+    let whole = data.len() - data.len() % KECCAK_RATE;
+    let (blocks, tail) = data.split_at(whole);
+    if !blocks.is_empty() {
+        sha3_asm::sha3_absorb(&mut state, blocks, KECCAK_RATE);
+    }
+    let mut last = [0u8; KECCAK_RATE];
+    last[..tail.len()].copy_from_slice(tail);
+    last[tail.len()] ^= 0x01;
+    last[KECCAK_RATE - 1] ^= 0x80;
+    sha3_asm::sha3_absorb(&mut state, &last, KECCAK_RATE);
+    let mut out = [0u8; 32];
+    for (bytes, lane) in out.chunks_exact_mut(8).zip(state) {
+        bytes.copy_from_slice(&lane.to_le_bytes());
+    }
+    out
+}
+
+/// keccak-256 through alloy-primitives on targets without the assembly permutation.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[inline]
+fn keccak256(data: &[u8]) -> [u8; 32] {
+    alloy_primitives::keccak256(data).0
 }
 
 impl fmt::Display for Digest {
@@ -202,6 +239,18 @@ mod tests {
             Digest::keccak256(b"").to_string(),
             "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
         );
+    }
+
+    #[test]
+    fn keccak_agrees_with_alloy_at_every_length_around_the_block_edges() {
+        let data: Vec<u8> = (0..=u8::MAX).cycle().take(700).collect();
+        for len in 0..data.len() {
+            assert_eq!(
+                Digest::keccak256(&data[..len]).0,
+                alloy_primitives::keccak256(&data[..len]).0,
+                "length {len}"
+            );
+        }
     }
 
     #[test]

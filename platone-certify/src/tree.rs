@@ -116,21 +116,31 @@ impl MerkleTree {
 
     /// The siblings from leaf `index` up to the root (the proof path).
     pub fn path(&self, index: usize) -> Result<Vec<Digest>> {
+        let mut path = Vec::with_capacity(20);
+        self.path_into(index, &mut path)?;
+        Ok(path)
+    }
+
+    /// Writes the proof path of leaf `index` into `path` (cleared first), so that one buffer
+    /// serves every proof of a batch.
+    pub fn path_into(&self, index: usize, path: &mut Vec<Digest>) -> Result<()> {
+        path.clear();
         if index >= self.leaf_count {
             return Err(CertifyError::Tree(format!(
                 "leaf index {index} is outside a tree of {} leaves",
                 self.leaf_count
             )));
         }
-        let mut path = Vec::with_capacity(20);
         match self.scheme {
             Scheme::Sha256 => {
                 let mut i = index;
                 for window in self.levels.windows(2) {
                     let (start, end) = (window[0], window[1]);
                     let sibling = i ^ 1;
-                    if start + sibling < end {
-                        path.push(self.nodes[start + sibling]);
+                    if let Some(node) = self.nodes.get(start + sibling)
+                        && start + sibling < end
+                    {
+                        path.push(*node);
                     }
                     i >>= 1;
                 }
@@ -139,12 +149,14 @@ impl MerkleTree {
                 let mut pos = self.nodes.len() - 1 - index;
                 while pos > 0 {
                     let sibling = if pos % 2 == 1 { pos + 1 } else { pos - 1 };
-                    path.push(self.nodes[sibling]);
+                    if let Some(node) = self.nodes.get(sibling) {
+                        path.push(*node);
+                    }
                     pos = (pos - 1) / 2;
                 }
             }
         }
-        Ok(path)
+        Ok(())
     }
 }
 

@@ -69,6 +69,39 @@ proptest! {
     }
 
     #[test]
+    fn single_pass_agrees_with_the_tree_on_any_json_text(text in json_text()) {
+        let mut fast = b"kept".to_vec();
+        let fast_result = platone_certify::canonicalize_json(&text, &mut fast);
+        let mut reference = b"kept".to_vec();
+        let reference_result =
+            platone_certify::canonical::canonicalize_json_reference(&text, &mut reference);
+        match (&fast_result, &reference_result) {
+            (Ok(()), Ok(())) => prop_assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&reference),
+                "{}", text
+            ),
+            (Err(a), Err(b)) => {
+                prop_assert_eq!(a.to_string(), b.to_string());
+                prop_assert_eq!(&fast, b"kept", "output left after an error");
+            }
+            _ => prop_assert!(false, "{text}: {fast_result:?} vs {reference_result:?}"),
+        }
+    }
+
+    #[test]
+    fn single_pass_never_panics_on_damaged_json(text in json_text(), cut in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut bytes = text.into_bytes();
+        let at = cut.index(bytes.len() + 1);
+        let mut out = Vec::new();
+        let _ = platone_certify::canonicalize_json(&String::from_utf8_lossy(&bytes[..at]), &mut out);
+        if at < bytes.len() {
+            bytes[at] = byte;
+            let _ = platone_certify::canonicalize_json(&String::from_utf8_lossy(&bytes), &mut out);
+        }
+    }
+
+    #[test]
     fn canonical_form_is_a_fixed_point(value in arbitrary_json()) {
         let text = serde_json::to_string_pretty(&value).unwrap();
         let once = JsonRecord::parse(&text).unwrap().canonical_bytes().unwrap();
@@ -91,6 +124,110 @@ proptest! {
         let _ = FileLedger::open_read_only(dir.path()).map(|l| l.problems());
         let _ = FileLedger::open(dir.path());
     }
+}
+
+/// Optional JSON whitespace.
+fn ws() -> impl Strategy<Value = &'static str> {
+    prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\n  "), 1 => Just("\t\r\n")]
+}
+
+/// A JSON string literal spelt in any of the ways JSON allows (raw, short escapes, `\u`
+/// escapes in either case, surrogate pairs), sometimes broken (lone surrogates).
+fn string_literal(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec((any::<char>(), 0u8..8), 0..max).prop_map(|chars| {
+        let mut text = String::from("\"");
+        for (c, how) in chars {
+            match (c, how) {
+                ('"', _) => text.push_str("\\\""),
+                ('\\', _) => text.push_str("\\\\"),
+                (c, _) if (c as u32) < 0x20 => text.push_str(&format!("\\u{:04x}", c as u32)),
+                ('/', 1) => text.push_str("\\/"),
+                (c, 2) => {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        text.push_str(&format!("\\u{u:04X}"));
+                    }
+                }
+                (c, 3) => {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        text.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+                (_, 7) if c.is_ascii_digit() => text.push_str("\\ud800"),
+                (c, _) => text.push(c),
+            }
+        }
+        text.push('"');
+        text
+    })
+}
+
+/// A number spelt in the many ways JSON allows.
+fn number_literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|i| i.to_string()),
+        (-99_999i64..99_999).prop_map(|i| i.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:?}")),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:E}")),
+        (-1000i32..1000, 0u32..1000, -330i32..330)
+            .prop_map(|(m, f, e)| format!("{m}.{f:03}e{e:+}")),
+        Just("-0".to_owned()),
+        Just("-0.0e-5".to_owned()),
+        Just("1e400".to_owned()),
+        Just("1e-400".to_owned()),
+        Just("9007199254740993".to_owned()),
+        Just("123456789012345678901234567890".to_owned()),
+    ]
+}
+
+/// JSON text with members in any order (sometimes repeated), any spacing and spelling.
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        number_literal(),
+        string_literal(10),
+    ];
+    let tree = leaf.prop_recursive(4, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec((ws(), inner.clone(), ws()), 0..6).prop_map(|items| {
+                let items: Vec<String> = items
+                    .into_iter()
+                    .map(|(a, v, b)| format!("{a}{v}{b}"))
+                    .collect();
+                format!("[{}]", items.join(","))
+            }),
+            prop::collection::vec(
+                (
+                    prop_oneof![
+                        3 => "[a-e]{1,2}".prop_map(|k| format!("\"{k}\"")),
+                        1 => string_literal(4),
+                    ],
+                    ws(),
+                    inner,
+                    ws(),
+                ),
+                0..6,
+            )
+            .prop_map(|members| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(k, a, v, b)| format!("{a}{k}{b}:{a}{v}{b}"))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    });
+    (ws(), tree, ws()).prop_map(|(a, t, b)| format!("{a}{t}{b}"))
 }
 
 fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use platone_certify::{
     AnchorStatus, BatchCertificate, Certifiable, Digest, FileLedger, JsonRecord, Ledger,
-    MerkleTree, PROOF_FORMAT, Proof, Scheme,
+    MerkleTree, PROOF_FORMAT, Proof, Scheme, canonicalize_json,
 };
 use platone_model::Timestamp;
 
@@ -155,12 +155,16 @@ fn hash_parallel(
                     part.iter()
                         .map(|(line_no, text)| {
                             buffer.clear();
-                            let result = JsonRecord::parse(text)
-                                .and_then(|r| {
-                                    r.write_canonical(&mut buffer)?;
+                            let result = canonicalize_json(text, &mut buffer)
+                                .and_then(|()| {
+                                    let timestamp = if want_time {
+                                        JsonRecord::parse(text)?.timestamp()
+                                    } else {
+                                        None
+                                    };
                                     Ok(Leaf {
                                         hash: scheme.leaf_hash(&buffer),
-                                        timestamp: if want_time { r.timestamp() } else { None },
+                                        timestamp,
                                     })
                                 })
                                 .map_err(|e| e.to_string());
@@ -296,7 +300,7 @@ fn render_batch(
     anchor: &AnchorStatus,
     text: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let mut proof = Proof {
+    let template = Proof {
         format: PROOF_FORMAT.to_owned(),
         batch_id: certificate.batch_id.clone(),
         scheme: certificate.scheme,
@@ -308,14 +312,7 @@ fn render_batch(
         certificate: *hash,
         anchor: anchor.clone(),
     };
-    for index in 0..tree.leaf_count() {
-        proof.leaf_index = index as u64;
-        proof.leaf = tree.leaf(index).unwrap_or_default();
-        proof.siblings = tree.path(index).map_err(|e| e.to_string())?;
-        serde_json::to_writer(&mut *text, &proof).map_err(|e| e.to_string())?;
-        text.push(b'\n');
-    }
-    Ok(())
+    platone_certify::proof::write_json_lines(tree, &template, text).map_err(|e| e.to_string())
 }
 
 fn create(path: &std::path::Path) -> CliResult<std::io::BufWriter<std::fs::File>> {

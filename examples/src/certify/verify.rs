@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, Write};
 
-use platone_certify::{Certifiable, FileLedger, JsonRecord, LedgerVerifier, Proof, Verification};
+use platone_certify::{FileLedger, LedgerVerifier, Proof, Verification, canonicalize_json};
 
 use super::{VerifyArgs, block_on};
 use crate::error::{CliError, CliResult};
@@ -58,7 +58,7 @@ pub fn run(args: &VerifyArgs) -> CliResult {
             Err(e) => Err(format!("path: proof line {}: {e}", proof.0)),
             Ok(p) => {
                 canonical.clear();
-                match JsonRecord::parse(&text).and_then(|r| r.write_canonical(&mut canonical)) {
+                match canonicalize_json(&text, &mut canonical) {
                     Err(e) => Err(format!("content: {e}")),
                     Ok(()) => match block_on(verifier.verify_canonical(&canonical, &p))? {
                         Ok(Verification::Verified) => Ok(()),
