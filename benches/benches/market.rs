@@ -1,12 +1,13 @@
 //! platone-market benchmarks: merit-order clearing of 100,000 orders over 96 slots, and the
 //! `optimal` MILP (end to end: scenario JSON text → result) on generated radial networks of
-//! increasing size. The radial cases are the files `platone market generate` writes with the
-//! same parameters (see docs/benchmarks.md), so benches/peers/market_highspy.py can time the
-//! same model in Python + HiGHS on identical input.
+//! increasing size, with the pure-Rust microlp backend and, when built with `--features highs`,
+//! with HiGHS on the same cases. The radial cases are the files `platone market generate`
+//! writes with the same parameters (see docs/benchmarks.md), so benches/peers/market_highspy.py
+//! can time the same model in Python + HiGHS on identical input.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use platone_market::Scenario;
-use platone_market::clearing::{ClearingAlgorithm, Optimal, PayAsBid, PayAsClear};
+use platone_market::clearing::{ClearingAlgorithm, Optimal, PayAsBid, PayAsClear, SolverBackend};
 use platone_market::generate::{GeneratorConfig, generate};
 
 /// (buses, offers, requests, slots) of the radial cases; seed 1, default block fraction.
@@ -36,10 +37,18 @@ fn merit_order(c: &mut Criterion) {
     group.finish();
 }
 
+/// The solvers timed: microlp always, HiGHS when the `highs` feature is on.
+fn backends() -> Vec<SolverBackend> {
+    let mut out = vec![SolverBackend::MicroLp];
+    if cfg!(feature = "highs") {
+        out.push(SolverBackend::Highs);
+    }
+    out
+}
+
 fn optimal_radial(c: &mut Criterion) {
     let mut group = c.benchmark_group("market/optimal_radial_end_to_end");
     group.sample_size(10);
-    let optimal = Optimal::default();
     for (buses, offers, requests, slots) in RADIAL_CASES {
         let text = generate(&GeneratorConfig {
             offers,
@@ -51,16 +60,22 @@ fn optimal_radial(c: &mut Criterion) {
         })
         .expect("generate")
         .to_json();
-        let id = format!(
-            "{}-{buses}bus-{offers}o-{requests}r-{slots}t",
-            optimal.backend.as_str()
-        );
-        group.bench_with_input(BenchmarkId::from_parameter(id), &text, |b, text| {
-            b.iter(|| {
-                let s = Scenario::from_json(text).expect("parse");
-                optimal.clear(&s).expect("clear")
-            })
-        });
+        for backend in backends() {
+            let optimal = Optimal {
+                backend,
+                ..Optimal::default()
+            };
+            let id = format!(
+                "{}-{buses}bus-{offers}o-{requests}r-{slots}t",
+                backend.as_str()
+            );
+            group.bench_with_input(BenchmarkId::from_parameter(id), &text, |b, text| {
+                b.iter(|| {
+                    let s = Scenario::from_json(text).expect("parse");
+                    optimal.clear(&s).expect("clear")
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -1,10 +1,11 @@
-//! `platone market`: clear flexibility-market scenarios, settle results, generate scenarios.
+//! `platone market`: clear flexibility-market scenarios, validate results (re-clear or keep what
+//! remains), settle results, generate scenarios.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use platone_market::Scenario;
 use platone_market::clearing::{
     ClearingAlgorithm, ClearingConfig, ClearingResult, Continuous, Coordination, DsoFirst, Optimal,
@@ -12,6 +13,9 @@ use platone_market::clearing::{
 };
 use platone_market::generate::{GeneratorConfig, generate};
 use platone_market::settlement::{MeterReading, PenaltyRule, settle_result};
+use platone_market::validation::{
+    AfterValidation, Cut, LineLoadingValidator, Verdict, validate_result,
+};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -52,6 +56,29 @@ pub enum CoordinationName {
     TsoWithDsoVeto,
 }
 
+/// Options of the clearing algorithms.
+#[derive(Debug, Args)]
+pub struct AlgorithmOptions {
+    /// Seed of the tie-breaking hash.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// MILP solver for `optimal` (default: highs when built with it, else microlp).
+    #[arg(long, value_enum)]
+    solver: Option<SolverName>,
+    /// `dso-first`: coordination scheme.
+    #[arg(long, value_enum, default_value = "local")]
+    coordination: CoordinationName,
+    /// `dso-first`: area radius in branch hops around a DSO request's bus.
+    #[arg(long, default_value_t = 0)]
+    area_hops: usize,
+    /// `dso-first`: extra in-area reserve as a fraction of each DSO request's quantity.
+    #[arg(long, default_value_t = 0.0)]
+    reliability_margin: f64,
+    /// `dso-first --coordination tso-with-dso-veto`: a location the DSO vetoes (repeatable).
+    #[arg(long)]
+    veto: Vec<String>,
+}
+
 /// Subcommands of `platone market`.
 #[derive(Debug, Subcommand)]
 pub enum MarketCommand {
@@ -68,24 +95,54 @@ pub enum MarketCommand {
         /// Where to write the result (standard output if absent).
         #[arg(long)]
         output: Option<PathBuf>,
-        /// Seed of the tie-breaking hash.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// MILP solver for `optimal` (default: highs when built with it, else microlp).
-        #[arg(long, value_enum)]
-        solver: Option<SolverName>,
-        /// `dso-first`: coordination scheme.
-        #[arg(long, value_enum, default_value = "local")]
-        coordination: CoordinationName,
-        /// `dso-first`: area radius in branch hops around a DSO request's bus.
-        #[arg(long, default_value_t = 0)]
-        area_hops: usize,
-        /// `dso-first`: extra in-area reserve as a fraction of each DSO request's quantity.
-        #[arg(long, default_value_t = 0.0)]
-        reliability_margin: f64,
-        /// `dso-first --coordination tso-with-dso-veto`: a location the DSO vetoes (repeatable).
+        #[command(flatten)]
+        options: AlgorithmOptions,
+    },
+    /// Technical validation of a result by the DSO, then re-clear or keep what remains.
+    ///
+    /// Every accepted order gets green / amber / red from the DC line loading (with the
+    /// scenario's network) and the per-area limits. Red orders are removed (or curtailed with
+    /// `--curtail`); then `--reclear` clears the book again without them, `--no-reclear` keeps
+    /// the remaining accepted orders (counterparts lose their matches, blocks go as a whole;
+    /// welfare, prices and matches recomputed). Repeats until no red remains. Writes the
+    /// validated result in the `clear` format.
+    #[command(group = clap::ArgGroup::new("after").required(true).args(["reclear", "no_reclear"]))]
+    Validate {
+        /// The scenario file, or `-` for standard input.
+        scenario: PathBuf,
+        /// The result file written by `platone market clear`.
         #[arg(long)]
-        veto: Vec<String>,
+        result: PathBuf,
+        /// Clear the book again without the rejected orders.
+        #[arg(long)]
+        reclear: bool,
+        /// Keep the remaining accepted orders; nothing new is accepted.
+        #[arg(long)]
+        no_reclear: bool,
+        /// The algorithm that re-clears or prunes (default: the one named in the result).
+        #[arg(long, value_enum)]
+        algorithm: Option<AlgorithmName>,
+        #[command(flatten)]
+        options: AlgorithmOptions,
+        /// Largest accepted offer quantity at a location in one slot, `LOCATION=QUANTITY`
+        /// (repeatable).
+        #[arg(long, value_parser = parse_area_limit)]
+        area_limit: Vec<(String, f64)>,
+        /// Curtail the offers of an area over its limit instead of removing them.
+        #[arg(long)]
+        curtail: bool,
+        /// Branch loading (fraction of the limit) from which orders get amber.
+        #[arg(long, default_value_t = 0.9)]
+        amber_loading: f64,
+        /// Most validation rounds before giving up (exit 1).
+        #[arg(long, default_value_t = 5)]
+        max_rounds: usize,
+        /// Where to write the verdicts of every round and the cuts applied (JSON).
+        #[arg(long)]
+        verdicts: Option<PathBuf>,
+        /// Where to write the validated result (standard output if absent).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Settle a clearing result against metered data (USEF one-sided settlement).
     ///
@@ -145,54 +202,138 @@ fn parse_network(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+fn parse_area_limit(text: &str) -> Result<(String, f64), String> {
+    let (location, quantity) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected LOCATION=QUANTITY, got {text:?}"))?;
+    let quantity: f64 = quantity
+        .parse()
+        .map_err(|e| format!("{text:?}: quantity: {e}"))?;
+    if location.is_empty() || !(quantity.is_finite() && quantity >= 0.0) {
+        return Err(format!(
+            "{text:?}: expected a location and a finite quantity >= 0"
+        ));
+    }
+    Ok((location.to_string(), quantity))
+}
+
+/// The algorithm `name` with `options`.
+fn algorithm(name: AlgorithmName, options: AlgorithmOptions) -> Box<dyn ClearingAlgorithm> {
+    let config = ClearingConfig {
+        seed: options.seed,
+        ..ClearingConfig::default()
+    };
+    match name {
+        AlgorithmName::PayAsBid => Box::new(PayAsBid { config }),
+        AlgorithmName::PayAsClear => Box::new(PayAsClear { config }),
+        AlgorithmName::Continuous => Box::new(Continuous { config }),
+        AlgorithmName::Optimal => Box::new(Optimal {
+            config,
+            backend: match options.solver {
+                None => SolverBackend::default(),
+                Some(SolverName::Microlp) => SolverBackend::MicroLp,
+                Some(SolverName::Highs) => SolverBackend::Highs,
+            },
+        }),
+        AlgorithmName::DsoFirst => Box::new(DsoFirst {
+            config,
+            coordination: match options.coordination {
+                CoordinationName::Local => Coordination::Local,
+                CoordinationName::Common => Coordination::Common,
+                CoordinationName::TsoWithDsoVeto => Coordination::TsoWithDsoVeto {
+                    vetoed: options.veto.into_iter().collect::<HashSet<_>>(),
+                },
+            },
+            area_hops: options.area_hops,
+            reliability_margin: options.reliability_margin,
+        }),
+    }
+}
+
 /// Runs a `platone market` subcommand.
 pub fn run(command: MarketCommand) -> CliResult {
     match command {
         MarketCommand::Clear {
             scenario,
-            algorithm,
+            algorithm: name,
             output,
-            seed,
-            solver,
-            coordination,
-            area_hops,
-            reliability_margin,
-            veto,
+            options,
         } => {
             let s = read_scenario(&scenario)?;
-            let config = ClearingConfig {
-                seed,
-                ..ClearingConfig::default()
-            };
-            let algorithm: Box<dyn ClearingAlgorithm> = match algorithm {
-                AlgorithmName::PayAsBid => Box::new(PayAsBid { config }),
-                AlgorithmName::PayAsClear => Box::new(PayAsClear { config }),
-                AlgorithmName::Continuous => Box::new(Continuous { config }),
-                AlgorithmName::Optimal => Box::new(Optimal {
-                    config,
-                    backend: match solver {
-                        None => SolverBackend::default(),
-                        Some(SolverName::Microlp) => SolverBackend::MicroLp,
-                        Some(SolverName::Highs) => SolverBackend::Highs,
-                    },
-                }),
-                AlgorithmName::DsoFirst => Box::new(DsoFirst {
-                    config,
-                    coordination: match coordination {
-                        CoordinationName::Local => Coordination::Local,
-                        CoordinationName::Common => Coordination::Common,
-                        CoordinationName::TsoWithDsoVeto => Coordination::TsoWithDsoVeto {
-                            vetoed: veto.into_iter().collect::<HashSet<_>>(),
-                        },
-                    },
-                    area_hops,
-                    reliability_margin,
-                }),
-            };
-            let result = algorithm
+            let result = algorithm(name, options)
                 .clear(&s)
                 .map_err(|e| CliError::input(format!("{}: {e}", scenario.display())))?;
             write_json(output.as_deref(), &result)
+        }
+        MarketCommand::Validate {
+            scenario,
+            result,
+            reclear,
+            no_reclear: _,
+            algorithm: name,
+            options,
+            area_limit,
+            curtail,
+            amber_loading,
+            max_rounds,
+            verdicts,
+            output,
+        } => {
+            if !(amber_loading.is_finite() && amber_loading > 0.0) {
+                return Err(CliError::input(format!(
+                    "--amber-loading {amber_loading} must be finite and > 0"
+                )));
+            }
+            let s = read_scenario(&scenario)?;
+            let r = ClearingResult::from_json(&read_text(&result)?)
+                .map_err(|e| CliError::input(format!("{}: {e}", result.display())))?;
+            let name = match name {
+                Some(n) => n,
+                None => AlgorithmName::from_str(&r.algorithm, false).map_err(|_| {
+                    CliError::input(format!(
+                        "{}: the result's algorithm {:?} is not a provided one; pass --algorithm",
+                        result.display(),
+                        r.algorithm
+                    ))
+                })?,
+            };
+            let validator = LineLoadingValidator {
+                amber_loading,
+                area_limits: area_limit.into_iter().collect(),
+                curtail_areas: curtail,
+                ..LineLoadingValidator::default()
+            };
+            let after = if reclear {
+                AfterValidation::Reclear
+            } else {
+                AfterValidation::Keep
+            };
+            let outcome = validate_result(
+                &s,
+                r,
+                &validator,
+                algorithm(name, options).as_ref(),
+                after,
+                max_rounds,
+            )
+            .map_err(|e| CliError::input(format!("{}: {e}", result.display())))?;
+            if let Some(path) = verdicts {
+                #[derive(Serialize)]
+                struct Report<'a> {
+                    after: AfterValidation,
+                    rounds: &'a [Vec<Verdict>],
+                    cuts: &'a [Cut],
+                }
+                write_json(
+                    Some(&path),
+                    &Report {
+                        after,
+                        rounds: &outcome.rounds,
+                        cuts: &outcome.cuts,
+                    },
+                )?;
+            }
+            write_json(output.as_deref(), &outcome.result)
         }
         MarketCommand::Settle {
             scenario,

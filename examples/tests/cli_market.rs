@@ -265,3 +265,219 @@ fn generate_is_deterministic() {
     assert_eq!(v["format"], "platone-market-scenario/1");
     assert_eq!(v["offers"].as_array().unwrap().len(), 20);
 }
+
+/// TSO requests r1 (t1 up, 2 @ 50) and r2 (t2 down, 1 @ 45); block k1 is o1 (z1, t1 up,
+/// 1 @ 10) with o2 (z2, t2 down, 1 @ 10); o3 (z3, t1 up, 2 @ 20), o4 (z4, t1 up, 2 @ 30) and
+/// o5 (z5, t2 down, 1 @ 25). Pay-as-bid accepts o1, 1 of o3 and o2: welfare 105.
+const BLOCK_BOOK: &str = r#"{"format":"platone-market-scenario/1","unit":"MW","slots":["t1","t2"],
+ "requests":[
+  {"id":"r1","participant":"tso-1","role":"tso","location":"z0","direction":"up","slot":"t1","quantity":2,"price":50},
+  {"id":"r2","participant":"tso-1","role":"tso","location":"z0","direction":"down","slot":"t2","quantity":1,"price":45}],
+ "offers":[
+  {"id":"o1","participant":"a","location":"z1","direction":"up","slot":"t1","quantity":1,"price":10,"block":"k1"},
+  {"id":"o2","participant":"a","location":"z2","direction":"down","slot":"t2","quantity":1,"price":10,"block":"k1"},
+  {"id":"o3","participant":"b","location":"z3","direction":"up","slot":"t1","quantity":2,"price":20},
+  {"id":"o4","participant":"c","location":"z4","direction":"up","slot":"t1","quantity":2,"price":30},
+  {"id":"o5","participant":"c","location":"z5","direction":"down","slot":"t2","quantity":1,"price":25}]}"#;
+
+fn accepted(v: &serde_json::Value, list: &str) -> Vec<(String, f64)> {
+    v[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["quantity"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, f64)]) -> Vec<(String, f64)> {
+    list.iter().map(|(id, q)| (id.to_string(), *q)).collect()
+}
+
+#[test]
+fn validate_reclear_or_keep_what_remains() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.json");
+    std::fs::write(&scenario, BLOCK_BOOK).unwrap();
+    let result = dir.path().join("r.json");
+    let s = scenario.to_str().unwrap();
+    let r = result.to_str().unwrap();
+    let out = platone(
+        &[
+            "market",
+            "clear",
+            s,
+            "--algorithm",
+            "pay-as-bid",
+            "--output",
+            r,
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let validate = |extra: &[&str]| {
+        let mut args = vec!["market", "validate", s, "--result", r];
+        args.extend_from_slice(extra);
+        platone(&args, "")
+    };
+    // z2 may deliver 0.5: o2 (1) is red. Keep: block k1 leaves whole, r2 loses o2, r1 loses o1.
+    let verdicts = dir.path().join("v.json");
+    let out = validate(&[
+        "--no-reclear",
+        "--area-limit",
+        "z2=0.5",
+        "--verdicts",
+        verdicts.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["algorithm"], "pay-as-bid");
+    assert_eq!(accepted(&v, "accepted_offers"), pairs(&[("o3", 1.0)]));
+    assert_eq!(accepted(&v, "accepted_requests"), pairs(&[("r1", 1.0)]));
+    assert_eq!(v["welfare"], 30.0);
+    assert_eq!(v["volume"], 1.0);
+    assert_eq!(v["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(v["prices"], serde_json::json!({"t1": {"up": 20.0}}));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&verdicts).unwrap()).unwrap();
+    assert_eq!(report["after"], "keep");
+    assert_eq!(report["rounds"].as_array().unwrap().len(), 2);
+    let red: Vec<&serde_json::Value> = report["rounds"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["light"] == "red")
+        .collect();
+    assert_eq!(red.len(), 1);
+    assert_eq!(red[0]["order"], "o2");
+    assert!(red[0]["reason"].as_str().unwrap().contains("area \"z2\""));
+    assert_eq!(
+        report["cuts"],
+        serde_json::json!([{"kind": "offer", "order": "o2", "keep": 0.0}])
+    );
+
+    // Re-clear: without block k1, r1 takes 2 of o3 and r2 takes o5.
+    let out = validate(&["--reclear", "--area-limit", "z2=0.5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        accepted(&v, "accepted_offers"),
+        pairs(&[("o3", 2.0), ("o5", 1.0)])
+    );
+    assert_eq!(v["welfare"], 100.0 + 45.0 - 40.0 - 25.0);
+
+    // Curtailment: z3 may deliver 0.5, o3 keeps 0.5 of its match with r1.
+    let out = validate(&["--no-reclear", "--curtail", "--area-limit", "z3=0.5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        accepted(&v, "accepted_offers"),
+        pairs(&[("o1", 1.0), ("o2", 1.0), ("o3", 0.5)])
+    );
+    assert_eq!(
+        accepted(&v, "accepted_requests"),
+        pairs(&[("r1", 1.5), ("r2", 1.0)])
+    );
+    assert_eq!(v["welfare"], 75.0 + 45.0 - 10.0 - 10.0 - 10.0);
+
+    // The same with optimal: prune re-optimises what remains.
+    let out = validate(&[
+        "--no-reclear",
+        "--area-limit",
+        "z2=0.5",
+        "--algorithm",
+        "optimal",
+        "--solver",
+        "microlp",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(accepted(&v, "accepted_offers"), pairs(&[("o3", 1.0)]));
+    assert_eq!(v["welfare"], 30.0);
+}
+
+#[test]
+fn validate_usage_and_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.json");
+    std::fs::write(&scenario, BLOCK_BOOK).unwrap();
+    let result = dir.path().join("r.json");
+    let s = scenario.to_str().unwrap();
+    let r = result.to_str().unwrap();
+    let out = platone(
+        &[
+            "market",
+            "clear",
+            s,
+            "--algorithm",
+            "pay-as-clear",
+            "--output",
+            r,
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Exactly one of --reclear / --no-reclear.
+    for extra in [&[][..], &["--reclear", "--no-reclear"][..]] {
+        let mut args = vec!["market", "validate", s, "--result", r];
+        args.extend_from_slice(extra);
+        let out = platone(&args, "");
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+    }
+    let out = platone(
+        &[
+            "market",
+            "validate",
+            s,
+            "--result",
+            r,
+            "--reclear",
+            "--area-limit",
+            "z2",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // A result of an algorithm the CLI does not know needs --algorithm.
+    let manual = std::fs::read_to_string(&result)
+        .unwrap()
+        .replace("\"pay-as-clear\"", "\"manual\"");
+    std::fs::write(&result, manual).unwrap();
+    let out = platone(&["market", "validate", s, "--result", r, "--reclear"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("\"manual\"") && err.contains("--algorithm"),
+        "{err}"
+    );
+    // A result naming an order the scenario lacks: exit 1 naming it.
+    let other = std::fs::read_to_string(&result)
+        .unwrap()
+        .replace("\"o3\"", "\"o9\"");
+    std::fs::write(&result, other).unwrap();
+    let out = platone(
+        &[
+            "market",
+            "validate",
+            s,
+            "--result",
+            r,
+            "--no-reclear",
+            "--algorithm",
+            "pay-as-clear",
+            "--area-limit",
+            "z1=0.1",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("offer \"o9\""),
+        "{}",
+        text(&out.stderr)
+    );
+}

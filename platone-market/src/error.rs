@@ -82,6 +82,9 @@ pub enum MarketError {
         /// What it reported.
         message: String,
     },
+    /// Technical validation could not reach a result without red orders.
+    #[error("validation: {0}")]
+    Validation(String),
     /// A settlement input is invalid.
     #[error("settlement: {0}")]
     Settlement(String),

@@ -11,7 +11,7 @@ use crate::network::Network;
 use crate::order::{FlexOffer, FlexRequest, OrderBook, QuantityUnit};
 use crate::scenario::Scenario;
 use crate::settlement::{MeterReading, OrderSettlement, PenaltyRule, settle_result};
-use crate::validation::{GridValidator, OrderKind, Verdict, red_orders};
+use crate::validation::{AfterValidation, Cut, GridValidator, Verdict, validate_result};
 
 /// Day-ahead or real-time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,7 @@ pub struct MarketSession {
     ids: HashSet<String>,
     result: Option<ClearingResult>,
     verdicts: Vec<Verdict>,
+    cuts: Vec<Cut>,
     settlements: Vec<OrderSettlement>,
 }
 
@@ -113,6 +114,7 @@ impl MarketSession {
             ids: HashSet::new(),
             result: None,
             verdicts: Vec::new(),
+            cuts: Vec::new(),
             settlements: Vec::new(),
         })
     }
@@ -263,38 +265,65 @@ impl MarketSession {
 
     /// Technical validation: red orders are removed from the book and the book is cleared again
     /// with `algorithm`, until the validator reports no red (at most `max_rounds` rounds).
+    /// The same as [`MarketSession::validate_with`] with [`AfterValidation::Reclear`].
     pub fn validate(
         &mut self,
         validator: &dyn GridValidator,
         algorithm: &dyn ClearingAlgorithm,
         max_rounds: usize,
     ) -> Result<&[Verdict]> {
+        self.validate_with(validator, algorithm, AfterValidation::Reclear, max_rounds)
+    }
+
+    /// Technical validation with the operator's choice of what follows red verdicts: the cut
+    /// orders are removed from the book (curtailed ones capped, blocks removed whole) and the
+    /// book is cleared again ([`AfterValidation::Reclear`]) or the result keeps the remaining
+    /// accepted orders ([`AfterValidation::Keep`], see [`ClearingAlgorithm::prune`]), until the
+    /// validator reports no red (at most `max_rounds` validations). On success the session is
+    /// Validated and [`MarketSession::verdicts`] holds the last (red-free) verdicts; on failure
+    /// the session stays Cleared with its result unchanged.
+    pub fn validate_with(
+        &mut self,
+        validator: &dyn GridValidator,
+        algorithm: &dyn ClearingAlgorithm,
+        after: AfterValidation,
+        max_rounds: usize,
+    ) -> Result<&[Verdict]> {
         self.expect(SessionState::Cleared, "validate")?;
-        for _ in 0..max_rounds.max(1) {
-            let Some(result) = &self.result else { break };
-            let verdicts = validator.validate(&self.scenario, result);
-            let red = red_orders(&verdicts);
-            self.verdicts = verdicts;
-            if red.is_empty() {
-                self.state = SessionState::Validated;
-                return Ok(&self.verdicts);
-            }
-            let book = &mut self.scenario.book;
-            book.offers.retain(|o| {
-                !red.iter()
-                    .any(|(k, id)| *k == OrderKind::Offer && *id == o.id)
+        let Some(result) = self.result.clone() else {
+            return Err(MarketError::Session {
+                session: self.id.clone(),
+                action: "validate without a result",
+                state: self.state.to_string(),
             });
-            book.requests.retain(|r| {
-                !red.iter()
-                    .any(|(k, id)| *k == OrderKind::Request && *id == r.id)
-            });
-            self.result = Some(algorithm.clear(&self.scenario)?);
-        }
-        Err(MarketError::Session {
-            session: self.id.clone(),
-            action: "validate: red orders remain after the last re-clearing",
-            state: self.state.to_string(),
-        })
+        };
+        let outcome = validate_result(
+            &self.scenario,
+            result,
+            validator,
+            algorithm,
+            after,
+            max_rounds,
+        )
+        .map_err(|e| match e {
+            MarketError::Validation(_) => MarketError::Session {
+                session: self.id.clone(),
+                action: "validate: red orders remain after the last round",
+                state: self.state.to_string(),
+            },
+            other => other,
+        })?;
+        self.scenario = outcome.scenario;
+        self.result = Some(outcome.result);
+        self.cuts.extend(outcome.cuts);
+        self.verdicts = outcome.rounds.into_iter().last().unwrap_or_default();
+        self.state = SessionState::Validated;
+        Ok(&self.verdicts)
+    }
+
+    /// Every cut the validation applied (removed orders keep 0).
+    pub fn cuts(&self) -> &[Cut] {
+        &self.cuts
     }
 
     /// Publishes the validated result.

@@ -1,4 +1,11 @@
 //! Technical validation of a clearing result by the DSO: a traffic light per accepted order.
+//!
+//! A red verdict removes the order, or curtails it to a smaller quantity. What happens next is
+//! the operator's choice ([`AfterValidation`]): clear the book again without the rejected
+//! orders, or keep the remaining accepted orders with welfare, balances, prices and matches
+//! recomputed for what remains ([`validate_result`]).
+
+mod after;
 
 use std::collections::BTreeMap;
 
@@ -7,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::clearing::{ClearingResult, QUANTITY_EPSILON};
 use crate::order::Direction;
 use crate::scenario::Scenario;
+
+pub use after::{AfterValidation, ValidationOutcome, apply_cuts, validate_result};
 
 /// The traffic light of one accepted order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -30,6 +39,16 @@ pub enum OrderKind {
     Offer,
 }
 
+impl OrderKind {
+    /// `request` or `offer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Request => "request",
+            OrderKind::Offer => "offer",
+        }
+    }
+}
+
 /// The validator's verdict on one accepted order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -41,6 +60,21 @@ pub struct Verdict {
     pub light: Light,
     /// Why (empty for green).
     pub reason: String,
+    /// For a red order: the quantity the DSO still allows, to which the order is curtailed
+    /// instead of being removed (`None`: removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curtail_to: Option<f64>,
+}
+
+/// What a red verdict does to an order: it may keep at most `keep` (0: removed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cut {
+    /// Request or offer.
+    pub kind: OrderKind,
+    /// The order id.
+    pub order: String,
+    /// The most of the order that may remain accepted (0 when it is removed).
+    pub keep: f64,
 }
 
 /// A technical check of a clearing result against the grid.
@@ -58,6 +92,9 @@ pub struct LineLoadingValidator {
     pub area_limits: BTreeMap<String, f64>,
     /// Absolute tolerance on limits.
     pub tolerance: f64,
+    /// Curtail the offers of an area over its limit (each scaled by limit / accepted total)
+    /// instead of removing them. Branch overloads always remove the orders blamed.
+    pub curtail_areas: bool,
 }
 
 impl Default for LineLoadingValidator {
@@ -66,6 +103,7 @@ impl Default for LineLoadingValidator {
             amber_loading: 0.9,
             area_limits: BTreeMap::new(),
             tolerance: 1e-6,
+            curtail_areas: false,
         }
     }
 }
@@ -125,12 +163,19 @@ impl GridValidator for LineLoadingValidator {
                 ));
             }
         }
-        let mut worst: Vec<(Light, String)> = vec![(Light::Green, String::new()); changes.len()];
-        let mut raise = |k: usize, light: Light, reason: String| {
-            if let Some(w) = worst.get_mut(k)
-                && light > w.0
-            {
-                *w = (light, reason);
+        let mut worst: Vec<(Light, String, Option<f64>)> =
+            vec![(Light::Green, String::new(), None); changes.len()];
+        let mut raise = |k: usize, light: Light, reason: String, curtail: Option<f64>| {
+            let Some(w) = worst.get_mut(k) else { return };
+            if light > w.0 {
+                *w = (light, reason, curtail);
+            } else if light == Light::Red && w.0 == Light::Red {
+                // Two red reasons: removal wins over curtailment, else the smaller quantity.
+                w.2 = match (w.2, curtail) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    _ => None,
+                };
+                w.1 = format!("{}; {reason}", w.1);
             }
         };
         if let Some(net) = &scenario.network {
@@ -172,6 +217,7 @@ impl GridValidator for LineLoadingValidator {
                                     loading * 100.0,
                                     br.limit
                                 ),
+                                None,
                             );
                         }
                     }
@@ -187,14 +233,21 @@ impl GridValidator for LineLoadingValidator {
                     .sum();
                 if total > limit + self.tolerance {
                     let slot = book.slots.get(t).map_or("?", |s| s.as_str());
+                    let scale = (limit / total).clamp(0.0, 1.0);
                     for (k, c) in changes.iter().enumerate() {
                         if c.0 == OrderKind::Offer && c.2 == t && c.3 == area {
+                            let curtail = self.curtail_areas.then(|| c.4.abs() * scale);
+                            let action = match curtail {
+                                Some(q) => format!("curtailed to {q}"),
+                                None => "removed".to_string(),
+                            };
                             raise(
                                 k,
                                 Light::Red,
                                 format!(
-                                    "area {area:?} in slot {slot:?}: {total} accepted, limit {limit}"
+                                    "area {area:?} in slot {slot:?}: {total} accepted, limit {limit}: {action}"
                                 ),
+                                curtail,
                             );
                         }
                     }
@@ -204,11 +257,16 @@ impl GridValidator for LineLoadingValidator {
         changes
             .iter()
             .zip(worst)
-            .map(|(c, (light, reason))| Verdict {
+            .map(|(c, (light, reason, curtail_to))| Verdict {
                 kind: c.0,
                 order: c.1.to_string(),
                 light,
                 reason,
+                curtail_to: if light == Light::Red {
+                    curtail_to
+                } else {
+                    None
+                },
             })
             .collect()
     }
@@ -221,4 +279,27 @@ pub fn red_orders(verdicts: &[Verdict]) -> Vec<(OrderKind, String)> {
         .filter(|v| v.light == Light::Red)
         .map(|v| (v.kind, v.order.clone()))
         .collect()
+}
+
+/// The cuts the red verdicts ask for: curtailed orders keep `curtail_to`, the others are removed.
+/// An order with several red verdicts gets the strictest cut.
+pub fn cuts(verdicts: &[Verdict]) -> Vec<Cut> {
+    let mut out: Vec<Cut> = Vec::new();
+    for v in verdicts.iter().filter(|v| v.light == Light::Red) {
+        let keep = v
+            .curtail_to
+            .map_or(0.0, |q| if q.is_finite() { q.max(0.0) } else { 0.0 });
+        match out
+            .iter_mut()
+            .find(|c| c.kind == v.kind && c.order == v.order)
+        {
+            Some(c) => c.keep = c.keep.min(keep),
+            None => out.push(Cut {
+                kind: v.kind,
+                order: v.order.clone(),
+                keep,
+            }),
+        }
+    }
+    out
 }

@@ -399,3 +399,22 @@ fn unpriced_requests_are_firm_needs() {
     assert!(close(r.request_quantity("r1"), 1.0));
     assert!(close(r.welfare, 1000.0 - 500.0));
 }
+
+#[test]
+fn every_algorithm_clears_a_book_without_orders() {
+    let s = Scenario::from_json(
+        r#"{"format":"platone-market-scenario/1","unit":"MW","slots":["t1"],"requests":[],"offers":[]}"#,
+    )
+    .unwrap();
+    for name in platone_market::clearing::ALGORITHMS {
+        let r = platone_market::clearing::algorithm_by_name(name, Default::default())
+            .unwrap()
+            .clear(&s)
+            .unwrap();
+        assert_eq!((r.welfare, r.volume), (0.0, 0.0), "{name}");
+        assert!(
+            r.accepted_offers.is_empty() && r.prices.is_empty(),
+            "{name}"
+        );
+    }
+}

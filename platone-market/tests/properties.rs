@@ -1,17 +1,26 @@
 //! Properties of every algorithm on random small books: no order over-accepted, per-slot
 //! balance, blocks all-or-nothing, line limits hold, local requests served locally, and
-//! `optimal` welfare at least every other algorithm's.
+//! `optimal` welfare at least every other algorithm's. After random validation cuts without
+//! re-clearing, the same invariants hold (but line limits, which removing orders may break and
+//! the next validation round checks), nothing grows and welfare does not rise.
 
 use std::collections::HashMap;
 
-use platone_market::clearing::{ALGORITHMS, ClearingConfig, ClearingResult, algorithm_by_name};
+use platone_market::clearing::{
+    ALGORITHMS, ClearingConfig, ClearingResult, algorithm_by_name, tie_key,
+};
 use platone_market::generate::{GeneratorConfig, generate};
+use platone_market::validation::{Cut, OrderKind};
 use platone_market::{Direction, Scenario};
 use proptest::prelude::*;
 
 const TOL: f64 = 1e-6;
 
 fn check(s: &Scenario, r: &ClearingResult) -> Result<(), String> {
+    check_with(s, r, true)
+}
+
+fn check_with(s: &Scenario, r: &ClearingResult, lines: bool) -> Result<(), String> {
     let book = &s.book;
     let offers: HashMap<&str, _> = book.offers.iter().map(|o| (o.id.as_str(), o)).collect();
     let requests: HashMap<&str, _> = book.requests.iter().map(|r| (r.id.as_str(), r)).collect();
@@ -67,7 +76,7 @@ fn check(s: &Scenario, r: &ClearingResult) -> Result<(), String> {
             return Err(format!("{}: block {block} partially accepted", r.algorithm));
         }
     }
-    if let Some(n) = &s.network {
+    if let Some(n) = s.network.as_ref().filter(|_| lines) {
         for (t, delta) in injections.iter().enumerate() {
             let mut inj = n.baseline(t);
             for (a, d) in inj.iter_mut().zip(delta) {
@@ -83,7 +92,7 @@ fn check(s: &Scenario, r: &ClearingResult) -> Result<(), String> {
                 }
             }
         }
-    } else {
+    } else if s.network.is_none() {
         for m in &r.matches {
             let q = requests[m.request.as_str()];
             if q.is_local() && offers[m.offer.as_str()].location != q.location {
@@ -151,6 +160,59 @@ proptest! {
         let best = welfare["optimal"];
         for (name, w) in &welfare {
             prop_assert!(best >= w - 1e-6, "optimal {} < {} {}\n{}", best, name, w, s.to_json());
+        }
+    }
+}
+
+/// Cuts derived from a seed: each accepted order is removed, halved or left alone.
+fn random_cuts(r: &ClearingResult, seed: u64) -> Vec<Cut> {
+    let offers = r.accepted_offers.iter().map(|a| (OrderKind::Offer, a));
+    let requests = r.accepted_requests.iter().map(|a| (OrderKind::Request, a));
+    offers
+        .chain(requests)
+        .filter_map(|(kind, a)| match tie_key(seed, &a.id) % 5 {
+            0 => Some(Cut {
+                kind,
+                order: a.id.clone(),
+                keep: 0.0,
+            }),
+            1 => Some(Cut {
+                kind,
+                order: a.id.clone(),
+                keep: a.quantity / 2.0,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn keeping_what_remains_after_cuts_keeps_the_invariants(s in book(), seed in any::<u64>()) {
+        for name in ALGORITHMS {
+            let algorithm = algorithm_by_name(name, ClearingConfig::default()).unwrap();
+            let r = algorithm.clear(&s).unwrap();
+            let cuts = random_cuts(&r, seed);
+            let p = algorithm.prune(&s, &r, &cuts).unwrap();
+            if let Err(e) = check_with(&s, &p, false) {
+                prop_assert!(false, "{}\n{}", e, s.to_json());
+            }
+            prop_assert!(p.welfare <= r.welfare + 1e-6, "{name}: welfare rose");
+            for a in &p.accepted_offers {
+                prop_assert!(a.quantity <= r.offer_quantity(&a.id) + 1e-9, "{name}: {} grew", a.id);
+            }
+            for a in &p.accepted_requests {
+                prop_assert!(a.quantity <= r.request_quantity(&a.id) + 1e-9, "{name}: {} grew", a.id);
+            }
+            for c in &cuts {
+                let q = match c.kind {
+                    OrderKind::Offer => p.offer_quantity(&c.order),
+                    OrderKind::Request => p.request_quantity(&c.order),
+                };
+                prop_assert!(q <= c.keep + 1e-9, "{name}: {} over its cut", c.order);
+            }
         }
     }
 }

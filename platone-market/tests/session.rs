@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use platone_market::clearing::PayAsBid;
 use platone_market::session::{MarketSession, SessionKind, SessionState};
 use platone_market::settlement::{MeterReading, PenaltyRule};
-use platone_market::validation::{GridValidator, Light, LineLoadingValidator};
+use platone_market::validation::{AfterValidation, GridValidator, Light, LineLoadingValidator};
 use platone_market::{
     Direction, FlexOffer, FlexRequest, MarketError, QuantityUnit, RequestRole, Scenario,
 };
@@ -162,6 +162,53 @@ fn validation_removes_red_orders_and_reclears() {
     let r = s.publish().unwrap();
     assert_eq!(r.offer_quantity("o1"), 0.0);
     assert_eq!(r.offer_quantity("o2"), 1.0);
+}
+
+#[test]
+fn validation_without_reclear_keeps_what_remains() {
+    let mut s = MarketSession::new(
+        "da-3",
+        SessionKind::DayAhead,
+        at(24),
+        60,
+        1,
+        at(0),
+        at(12),
+        QuantityUnit::Mw,
+        None,
+    )
+    .unwrap();
+    s.submit_request(request("r1", 0, 2.0, 50.0), at(1))
+        .unwrap();
+    s.submit_offer(offer("o1", 0, 1.0, 10.0), at(1)).unwrap();
+    s.submit_offer(offer("o2", 0, 1.0, 20.0), at(1)).unwrap();
+    s.submit_offer(offer("o3", 0, 1.0, 30.0), at(1)).unwrap();
+    s.close(at(12)).unwrap();
+    s.clear(&PayAsBid::default()).unwrap();
+    // z1 may deliver 1.5: every accepted offer there (o1, o2) is red.
+    let validator = LineLoadingValidator {
+        area_limits: BTreeMap::from([("z1".to_string(), 1.5)]),
+        curtail_areas: true,
+        ..LineLoadingValidator::default()
+    };
+    // One round is not enough to check the pruned result: the session stays Cleared.
+    assert!(
+        s.validate_with(&validator, &PayAsBid::default(), AfterValidation::Keep, 1)
+            .is_err()
+    );
+    assert_eq!(s.state(), SessionState::Cleared);
+    assert_eq!(s.result().unwrap().offer_quantity("o1"), 1.0);
+    s.validate_with(&validator, &PayAsBid::default(), AfterValidation::Keep, 3)
+        .unwrap();
+    // Curtailed to 0.75 each, nothing new (o3 stays out); r1 is served 1.5.
+    let r = s.publish().unwrap();
+    assert_eq!(r.offer_quantity("o1"), 0.75);
+    assert_eq!(r.offer_quantity("o2"), 0.75);
+    assert_eq!(r.offer_quantity("o3"), 0.0);
+    assert_eq!(r.request_quantity("r1"), 1.5);
+    assert_eq!(r.welfare, 1.5 * 50.0 - 0.75 * 10.0 - 0.75 * 20.0);
+    assert_eq!(s.cuts().len(), 2);
+    assert_eq!(s.scenario().book.offers[0].quantity, 0.75);
 }
 
 #[test]

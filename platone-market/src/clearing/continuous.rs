@@ -17,6 +17,7 @@
 use std::time::Instant;
 
 use super::merit::transfer_buses;
+use super::prune::{PriceRule, prune_matched};
 use super::{
     ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, QUANTITY_EPSILON, RawMatch,
     assemble, average_prices, request_value, tie_key,
@@ -25,6 +26,7 @@ use crate::error::Result;
 use crate::network::{FlowState, Network};
 use crate::order::OrderBook;
 use crate::scenario::Scenario;
+use crate::validation::Cut;
 
 /// Continuous first-come-first-served clearing.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -244,6 +246,15 @@ impl ClearingAlgorithm for Continuous {
                 notes: Vec::new(),
             },
         ))
+    }
+
+    fn prune(
+        &self,
+        scenario: &Scenario,
+        result: &ClearingResult,
+        cuts: &[Cut],
+    ) -> Result<ClearingResult> {
+        prune_matched(scenario, &self.config, result, cuts, PriceRule::AsMatched)
     }
 }
 

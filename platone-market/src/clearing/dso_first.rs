@@ -4,10 +4,12 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::merit::{Phase, Rule, clear_greedy, economic_order};
+use super::prune::{PriceRule, prune_matched};
 use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, average_prices};
 use crate::error::{MarketError, Result};
 use crate::order::RequestRole;
 use crate::scenario::Scenario;
+use crate::validation::Cut;
 
 /// How DSO and TSO requests share the offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,5 +121,14 @@ impl ClearingAlgorithm for DsoFirst {
         );
         let prices = average_prices(book, &out.matches);
         Ok(out.finish(self.name(), book, &self.config, prices, started))
+    }
+
+    fn prune(
+        &self,
+        scenario: &Scenario,
+        result: &ClearingResult,
+        cuts: &[Cut],
+    ) -> Result<ClearingResult> {
+        prune_matched(scenario, &self.config, result, cuts, PriceRule::AsMatched)
     }
 }

@@ -11,6 +11,7 @@ mod merit;
 mod optimal;
 mod pay_as_bid;
 mod pay_as_clear;
+mod prune;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -26,6 +27,7 @@ pub use pay_as_clear::PayAsClear;
 use crate::error::{MarketError, Result};
 use crate::order::{Direction, OrderBook};
 use crate::scenario::Scenario;
+use crate::validation::Cut;
 
 /// Quantities below this are treated as zero.
 pub const QUANTITY_EPSILON: f64 = 1e-9;
@@ -204,6 +206,26 @@ pub trait ClearingAlgorithm {
     /// Clears the scenario.
     fn clear(&self, scenario: &Scenario) -> Result<ClearingResult> {
         self.clear_with_diagnostics(scenario).map(|(r, _)| r)
+    }
+
+    /// What remains of `result` (cleared from `scenario` by this algorithm) when the DSO's
+    /// validation cuts orders and the book is **not** cleared again: nothing new is accepted and
+    /// no quantity grows; welfare, volume, balances, matches and prices are recomputed for what
+    /// remains. A block that loses part of one member loses all of them.
+    ///
+    /// For results that pair orders, matches are undone in reverse clearing order (an order's
+    /// latest match first) until every order is within its cut, the counterparts losing the same
+    /// quantity; the algorithm's price rule is applied to the remaining matches. For results
+    /// without matches, the remaining accepted orders, capped at what remains of each, are
+    /// optimised again on their own. The provided algorithms value requests without a price with
+    /// their own configuration; this default uses [`ClearingConfig::default`].
+    fn prune(
+        &self,
+        scenario: &Scenario,
+        result: &ClearingResult,
+        cuts: &[Cut],
+    ) -> Result<ClearingResult> {
+        prune::prune_default(scenario, &ClearingConfig::default(), result, cuts)
     }
 }
 

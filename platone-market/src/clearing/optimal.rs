@@ -26,6 +26,7 @@ use super::{
 use crate::error::{MarketError, Result};
 use crate::order::Direction;
 use crate::scenario::Scenario;
+use crate::validation::Cut;
 
 /// The solver used for the MILP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +282,10 @@ fn solve(
     backend: SolverBackend,
     duals: bool,
 ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    if model.vars.is_empty() {
+        // Nothing to decide (an empty book); HiGHS refuses an empty model.
+        return Ok((Vec::new(), duals.then(|| vec![0.0; model.rows.len()])));
+    }
     let mut pv = ProblemVariables::new();
     let vars: Vec<Variable> = model
         .vars
@@ -469,21 +474,28 @@ impl ClearingAlgorithm for Optimal {
         }
         if let Some(duals) = duals {
             notes.push("prices from balance duals (LP with blocks fixed)".into());
-            let mut dual_prices: Vec<[Option<f64>; 2]> = vec![[None; 2]; book.slots.len()];
+            // (price, set by the slot-wide row) per slot and direction.
+            let mut dual_prices: Vec<[Option<(f64, bool)>; 2]> = vec![[None; 2]; book.slots.len()];
             for &(t, d, row, system) in &built.balance_rows {
                 let Some(&y) = duals.get(row) else { continue };
                 // Rows read Σ offers − Σ requests = 0: one more unit required from offers
-                // lowers welfare by the price, so the price is −dual.
+                // lowers welfare by the price, so the price is −dual. The slot-wide row sets
+                // the price; without one, the highest location row does.
                 let price = -y;
                 if let Some(p) = dual_prices.get_mut(t) {
                     let e = &mut p[d.index()];
                     *e = match (*e, system) {
-                        (_, true) => Some(price),
-                        (None, false) => Some(price),
-                        (Some(v), false) => Some(v.max(price)),
+                        (_, true) => Some((price, true)),
+                        (Some((v, true)), false) => Some((v, true)),
+                        (Some((v, false)), false) => Some((v.max(price), false)),
+                        (None, false) => Some((price, false)),
                     };
                 }
             }
+            let dual_prices: Vec<[Option<f64>; 2]> = dual_prices
+                .into_iter()
+                .map(|p| p.map(|e| e.map(|(v, _)| v)))
+                .collect();
             for ((p, dp), tr) in prices.iter_mut().zip(dual_prices).zip(&traded) {
                 for k in 0..2 {
                     p[k] = if tr[k] { dp[k] } else { None };
@@ -509,5 +521,16 @@ impl ClearingAlgorithm for Optimal {
                 notes,
             },
         ))
+    }
+
+    /// Optimises the remaining accepted orders again on their own, each capped at what remains
+    /// of it (`optimal` does not pair orders, so there are no matches to undo).
+    fn prune(
+        &self,
+        scenario: &Scenario,
+        result: &ClearingResult,
+        cuts: &[Cut],
+    ) -> Result<ClearingResult> {
+        super::prune::prune_by_optimisation(self, scenario, result, cuts)
     }
 }

@@ -3,9 +3,11 @@
 use std::time::Instant;
 
 use super::merit::merit_order;
+use super::prune::{PriceRule, prune_matched};
 use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, average_prices};
 use crate::error::Result;
 use crate::scenario::Scenario;
+use crate::validation::Cut;
 
 /// Merit-order clearing paying each accepted offer its own price.
 ///
@@ -29,5 +31,14 @@ impl ClearingAlgorithm for PayAsBid {
         let out = merit_order(scenario, &self.config);
         let prices = average_prices(book, &out.matches);
         Ok(out.finish(self.name(), book, &self.config, prices, started))
+    }
+
+    fn prune(
+        &self,
+        scenario: &Scenario,
+        result: &ClearingResult,
+        cuts: &[Cut],
+    ) -> Result<ClearingResult> {
+        prune_matched(scenario, &self.config, result, cuts, PriceRule::AsMatched)
     }
 }

@@ -3,9 +3,12 @@
 use std::time::Instant;
 
 use super::merit::merit_order;
-use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics};
+use super::prune::{PriceRule, prune_matched};
+use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, RawMatch};
 use crate::error::Result;
+use crate::order::OrderBook;
 use crate::scenario::Scenario;
+use crate::validation::Cut;
 
 /// Merit-order clearing with a uniform price.
 ///
@@ -27,22 +30,38 @@ impl ClearingAlgorithm for PayAsClear {
         let started = Instant::now();
         let book = &scenario.book;
         let mut out = merit_order(scenario, &self.config);
-        let mut prices: Vec<[Option<f64>; 2]> = vec![[None; 2]; book.slots.len()];
-        for m in &out.matches {
-            if let Some(o) = book.offers.get(m.offer)
-                && let Some(p) = prices.get_mut(o.slot)
-            {
-                let e = &mut p[o.direction.index()];
-                *e = Some(e.map_or(o.price, |v: f64| v.max(o.price)));
-            }
-        }
-        for m in &mut out.matches {
-            if let Some(o) = book.offers.get(m.offer)
-                && let Some(Some(p)) = prices.get(o.slot).map(|p| p[o.direction.index()])
-            {
-                m.price = p;
-            }
-        }
+        let prices = uniform_prices(book, &mut out.matches);
         Ok(out.finish(self.name(), book, &self.config, prices, started))
     }
+
+    fn prune(
+        &self,
+        scenario: &Scenario,
+        result: &ClearingResult,
+        cuts: &[Cut],
+    ) -> Result<ClearingResult> {
+        prune_matched(scenario, &self.config, result, cuts, PriceRule::Uniform)
+    }
+}
+
+/// The uniform price per slot and direction (the highest offer price among its matches), with
+/// every match repriced to it.
+pub(crate) fn uniform_prices(book: &OrderBook, matches: &mut [RawMatch]) -> Vec<[Option<f64>; 2]> {
+    let mut prices: Vec<[Option<f64>; 2]> = vec![[None; 2]; book.slots.len()];
+    for m in matches.iter() {
+        if let Some(o) = book.offers.get(m.offer)
+            && let Some(p) = prices.get_mut(o.slot)
+        {
+            let e = &mut p[o.direction.index()];
+            *e = Some(e.map_or(o.price, |v: f64| v.max(o.price)));
+        }
+    }
+    for m in matches.iter_mut() {
+        if let Some(o) = book.offers.get(m.offer)
+            && let Some(Some(p)) = prices.get(o.slot).map(|p| p[o.direction.index()])
+        {
+            m.price = p;
+        }
+    }
+    prices
 }
