@@ -119,6 +119,9 @@ impl ScdError {
 pub(crate) trait SqliteContext<T> {
     /// Names what the store was doing when the error happened.
     fn ctx(self, context: &str) -> Result<T>;
+
+    /// Like [`ctx`](SqliteContext::ctx), building the context only when there is an error.
+    fn ctx_with(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
 impl<T> SqliteContext<T> for std::result::Result<T, rusqlite::Error> {
@@ -128,18 +131,35 @@ impl<T> SqliteContext<T> for std::result::Result<T, rusqlite::Error> {
             source,
         })
     }
+
+    fn ctx_with(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| ScdError::Sqlite {
+            context: context(),
+            source,
+        })
+    }
 }
 
 /// Attaches a context to a PostgreSQL error.
 pub(crate) trait PgContext<T> {
     /// Names what the store was doing when the error happened.
     fn pg(self, context: &str) -> Result<T>;
+
+    /// Like [`pg`](PgContext::pg), building the context only when there is an error.
+    fn pg_with(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
 impl<T> PgContext<T> for std::result::Result<T, tokio_postgres::Error> {
     fn pg(self, context: &str) -> Result<T> {
         self.map_err(|source| ScdError::Postgres {
             context: context.to_owned(),
+            source,
+        })
+    }
+
+    fn pg_with(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| ScdError::Postgres {
+            context: context(),
             source,
         })
     }

@@ -16,7 +16,9 @@
 //! - **Set points** with their acknowledgements, **certification references** per measurement
 //!   (returned with the data), and **subscriptions** (D2.13 Table 1).
 //! - **The access policy** ([`policy`]) is enforced inside the store: every read names a
-//!   [`Principal`], is checked, and is written to the audit log — allowed or denied.
+//!   [`Principal`], is checked, and is written to the audit log — allowed or denied. Reads are
+//!   limited to the validity periods of the PoD links that entitle the reader (a meter that
+//!   moved to another PoD shows each PoD's customer only its own time).
 //! - **Retention** ([`retention`]): a hot window (two months by default), export of whole days
 //!   to compressed archives with a manifest, and restore.
 //!
@@ -59,6 +61,7 @@
 
 mod any;
 mod error;
+mod period;
 pub mod pg_server;
 pub mod policy;
 mod postgres;

@@ -9,6 +9,8 @@ use platone_model::{
     UnitMultiplier, UsagePointId, format_timestamp,
 };
 
+use std::sync::Arc;
+
 use crate::error::{Result, ScdError};
 
 /// Nanoseconds in a UTC day.
@@ -43,10 +45,11 @@ pub(crate) struct ValueColumns {
     pub quality: i32,
 }
 
-/// A measurement ready to be written.
+/// A measurement ready to be written. Consecutive measurements of one series share their
+/// series columns.
 #[derive(Debug, Clone)]
 pub(crate) struct EncodedMeasurement {
-    pub series: SeriesColumns,
+    pub series: Arc<SeriesColumns>,
     pub values: ValueColumns,
 }
 
@@ -102,31 +105,60 @@ pub(crate) fn describe(m: &Measurement) -> String {
     format!("{}@{}", m.series_key(), format_timestamp(&m.timestamp))
 }
 
+/// Whether `a` and `b` have the same series key (compared field by field, without building
+/// the keys).
+fn same_series(a: &Measurement, b: &Measurement) -> bool {
+    a.source == b.source
+        && a.meter == b.meter
+        && a.component == b.component
+        && a.channel == b.channel
+        && a.kind == b.kind
+        && a.unit == b.unit
+        && a.phases == b.phases
+        && a.direction == b.direction
+        && a.accumulation == b.accumulation
+        && a.interval == b.interval
+        && a.aggregate == b.aggregate
+}
+
+fn series_columns(m: &Measurement) -> SeriesColumns {
+    let key = m.series_key();
+    SeriesColumns {
+        key: key.to_string(),
+        source: key.source.into_inner(),
+        meter: key.meter.map(MeterId::into_inner),
+        component: key.component.map(ComponentId::into_inner),
+        channel: key.channel,
+        kind: key.kind.as_str(),
+        unit: key.unit.as_str(),
+        phases: key.phases.to_string(),
+        direction: key.direction.as_str(),
+        accumulation: key.accumulation.as_str(),
+        interval: key.interval.map(|p| i64::from(p.seconds())),
+        aggregate: key.aggregate.as_str(),
+    }
+}
+
 /// Splits `m` into its series and value columns; `index` is its position in the batch.
+#[cfg(test)]
 pub(crate) fn encode(index: usize, m: &Measurement) -> Result<EncodedMeasurement> {
+    encode_with(index, m, Arc::new(series_columns(m)))
+}
+
+fn encode_with(
+    index: usize,
+    m: &Measurement,
+    series: Arc<SeriesColumns>,
+) -> Result<EncodedMeasurement> {
     m.validate().map_err(|e| ScdError::InvalidRecord {
         record: format!("measurement {index} ({})", describe(m)),
         reason: e.to_string(),
     })?;
-    let key = m.series_key();
     let ts_ns = to_ns(&m.timestamp, || {
         format!("measurement {index} ({})", describe(m))
     })?;
     Ok(EncodedMeasurement {
-        series: SeriesColumns {
-            key: key.to_string(),
-            source: key.source.into_inner(),
-            meter: key.meter.map(MeterId::into_inner),
-            component: key.component.map(ComponentId::into_inner),
-            channel: key.channel,
-            kind: key.kind.as_str(),
-            unit: key.unit.as_str(),
-            phases: key.phases.to_string(),
-            direction: key.direction.as_str(),
-            accumulation: key.accumulation.as_str(),
-            interval: key.interval.map(|p| i64::from(p.seconds())),
-            aggregate: key.aggregate.as_str(),
-        },
+        series,
         values: ValueColumns {
             ts_ns,
             offset_s: m.timestamp.offset().local_minus_utc(),
@@ -137,6 +169,20 @@ pub(crate) fn encode(index: usize, m: &Measurement) -> Result<EncodedMeasurement
             quality: quality_bits(m.quality),
         },
     })
+}
+
+/// Encodes a batch; a run of measurements of one series shares one set of series columns
+/// (the series key is built once per run, not once per measurement).
+pub(crate) fn encode_batch(batch: &[Measurement]) -> Result<Vec<EncodedMeasurement>> {
+    let mut out: Vec<EncodedMeasurement> = Vec::with_capacity(batch.len());
+    for (index, m) in batch.iter().enumerate() {
+        let series = match (index.checked_sub(1).and_then(|i| batch.get(i)), out.last()) {
+            (Some(prev), Some(e)) if same_series(prev, m) => Arc::clone(&e.series),
+            _ => Arc::new(series_columns(m)),
+        };
+        out.push(encode_with(index, m, series)?);
+    }
+    Ok(out)
 }
 
 /// The value in plain units, as [`Measurement::base_value`] computes it.
@@ -173,56 +219,88 @@ pub(crate) struct StoredSeries {
 }
 
 /// Rebuilds a measurement from its stored columns.
+#[cfg(test)]
 pub(crate) fn decode(s: &StoredSeries, v: &ValueColumns) -> Result<Measurement> {
-    let key = s.key.as_str();
-    let c = |e: platone_model::ModelError| corrupt(key, e);
-    let interval = match s.interval {
-        None => None,
-        Some(secs) => Some(
-            u32::try_from(secs)
-                .map_err(|e| corrupt(key, e))
-                .and_then(|secs| MeasuringPeriod::from_seconds(secs).map_err(c))?,
-        ),
-    };
-    let multiplier = i8::try_from(v.multiplier)
-        .map_err(|e| corrupt(key, e))
-        .and_then(|e| UnitMultiplier::new(e).map_err(c))?;
-    let m = Measurement {
-        source: DeviceId::new(s.source.as_str()).map_err(c)?,
-        meter: s
-            .meter
-            .as_deref()
-            .map(MeterId::new)
-            .transpose()
-            .map_err(c)?,
-        pod: v.pod.as_deref().map(PodId::new).transpose().map_err(c)?,
-        usage_point: v
+    SeriesTemplate::of(s)?.measurement(v)
+}
+
+/// A stored series, decoded once: every measurement of the series is this template with its
+/// own instant, value, PoD, usage point, multiplier and quality.
+#[derive(Debug, Clone)]
+pub(crate) struct SeriesTemplate {
+    key: String,
+    template: Measurement,
+}
+
+impl SeriesTemplate {
+    /// Decodes the series columns.
+    pub fn of(s: &StoredSeries) -> Result<Self> {
+        let key = s.key.as_str();
+        let c = |e: platone_model::ModelError| corrupt(key, e);
+        let interval = match s.interval {
+            None => None,
+            Some(secs) => Some(
+                u32::try_from(secs)
+                    .map_err(|e| corrupt(key, e))
+                    .and_then(|secs| MeasuringPeriod::from_seconds(secs).map_err(c))?,
+            ),
+        };
+        let template = Measurement {
+            source: DeviceId::new(s.source.as_str()).map_err(c)?,
+            meter: s
+                .meter
+                .as_deref()
+                .map(MeterId::new)
+                .transpose()
+                .map_err(c)?,
+            pod: None,
+            usage_point: None,
+            component: s
+                .component
+                .as_deref()
+                .map(ComponentId::new)
+                .transpose()
+                .map_err(c)?,
+            channel: s.channel.clone(),
+            timestamp: utc_from_ns(0),
+            kind: s.kind.parse::<MeasurementKind>().map_err(c)?,
+            phases: s.phases.parse::<PhaseSet>().map_err(c)?,
+            direction: s.direction.parse::<FlowDirection>().map_err(c)?,
+            accumulation: s.accumulation.parse::<Accumulation>().map_err(c)?,
+            interval,
+            aggregate: s.aggregate.parse::<Aggregate>().map_err(c)?,
+            unit: s.unit.parse::<Unit>().map_err(c)?,
+            multiplier: UnitMultiplier::NONE,
+            value: 0.0,
+            quality: quality_from_bits(0),
+        };
+        Ok(SeriesTemplate {
+            key: s.key.clone(),
+            template,
+        })
+    }
+
+    /// The measurement of this series with value columns `v`.
+    pub fn measurement(&self, v: &ValueColumns) -> Result<Measurement> {
+        let key = self.key.as_str();
+        let c = |e: platone_model::ModelError| corrupt(key, e);
+        let mut m = self.template.clone();
+        m.multiplier = i8::try_from(v.multiplier)
+            .map_err(|e| corrupt(key, e))
+            .and_then(|e| UnitMultiplier::new(e).map_err(c))?;
+        m.pod = v.pod.as_deref().map(PodId::new).transpose().map_err(c)?;
+        m.usage_point = v
             .usage_point
             .as_deref()
             .map(UsagePointId::new)
             .transpose()
-            .map_err(c)?,
-        component: s
-            .component
-            .as_deref()
-            .map(ComponentId::new)
-            .transpose()
-            .map_err(c)?,
-        channel: s.channel.clone(),
-        timestamp: from_ns(v.ts_ns, v.offset_s)?,
-        kind: s.kind.parse::<MeasurementKind>().map_err(c)?,
-        phases: s.phases.parse::<PhaseSet>().map_err(c)?,
-        direction: s.direction.parse::<FlowDirection>().map_err(c)?,
-        accumulation: s.accumulation.parse::<Accumulation>().map_err(c)?,
-        interval,
-        aggregate: s.aggregate.parse::<Aggregate>().map_err(c)?,
-        unit: s.unit.parse::<Unit>().map_err(c)?,
-        multiplier,
-        value: v.value,
-        quality: quality_from_bits(v.quality),
-    };
-    m.validate().map_err(c)?;
-    Ok(m)
+            .map_err(c)?;
+        m.timestamp = from_ns(v.ts_ns, v.offset_s)?;
+        m.value = v.value;
+        m.quality = quality_from_bits(v.quality);
+        m.validate().map_err(c)?;
+        Ok(m)
+    }
 }
 
 /// The UTC day (days since 1970-01-01) of nanoseconds `ns`.
@@ -247,6 +325,23 @@ mod tests {
             parse_timestamp("2021-06-30T10:15:00.000000123+02:00").unwrap(),
             1.5,
         )
+    }
+
+    #[test]
+    fn a_batch_shares_series_columns_per_run() {
+        let a = sample();
+        let mut b = sample_at(a.timestamp + chrono::Duration::minutes(15), 2.0);
+        let e = encode_batch(&[a.clone(), b.clone()]).unwrap();
+        assert!(Arc::ptr_eq(&e[0].series, &e[1].series));
+        b.channel = Some("2.8.0".into());
+        let e = encode_batch(&[a.clone(), b.clone(), a]).unwrap();
+        assert_eq!(e[1].series.key, b.series_key().to_string());
+        assert!(!Arc::ptr_eq(&e[0].series, &e[1].series));
+        assert_eq!(e[0].series.key, e[2].series.key);
+        let mut bad = sample();
+        bad.value = f64::NAN;
+        let err = encode_batch(&[sample(), bad]).unwrap_err();
+        assert!(err.to_string().contains("measurement 1"), "{err}");
     }
 
     fn stored(e: &EncodedMeasurement) -> StoredSeries {

@@ -1,6 +1,7 @@
 //! SQL shared by both backends: the measurement select list and the query filter.
 
 use crate::error::Result;
+use crate::period::Periods;
 use crate::query::MeasurementQuery;
 
 /// A query parameter.
@@ -22,27 +23,46 @@ pub(crate) const SELECT_MEASUREMENTS: &str = "SELECT s.key, s.source, s.meter, s
 pub(crate) const COUNT_MEASUREMENTS: &str =
     "SELECT count(*) FROM measurements m JOIN series s ON s.id = m.series_id";
 
-/// The `WHERE` clause (starting with ` WHERE`) and its parameters for `q`; `placeholder(n)`
-/// writes the n-th (1-based) parameter marker. With `paged`, the page cursor and the order
-/// and limit (one more than the page size, to tell whether more follow) are added.
+/// The `WHERE` clause (starting with ` WHERE`) and its parameters for `q`, limited to the
+/// data periods `within` (what the access policy granted); `placeholder(n)` writes the n-th
+/// (1-based) parameter marker. With `paged`, the page cursor and the order and limit (one more
+/// than the page size, to tell whether more follow) are added.
 pub(crate) fn measurement_filter(
     q: &MeasurementQuery,
     paged: bool,
+    within: &Periods,
     placeholder: impl Fn(usize) -> String,
 ) -> Result<(String, Vec<Param>)> {
     let (from, to) = q.bounds()?;
+    let spans = Periods::between(from, to).intersect(within);
     let mut params = Vec::new();
     let mut clauses = Vec::new();
+    if spans.is_empty() {
+        clauses.push("1 = 0".into());
+    }
+    let mut alternatives = Vec::new();
+    for &(start, end) in spans.spans() {
+        let mut both = Vec::new();
+        if start != i64::MIN {
+            params.push(Param::Int(start));
+            both.push(format!("m.ts_ns >= {}", placeholder(params.len())));
+        }
+        if end != i64::MAX {
+            params.push(Param::Int(end));
+            both.push(format!("m.ts_ns < {}", placeholder(params.len())));
+        }
+        alternatives.push(both.join(" AND "));
+    }
+    match alternatives.as_slice() {
+        [] => {}
+        [one] if one.is_empty() => {}
+        [one] => clauses.push(one.clone()),
+        many => clauses.push(format!("(({}))", many.join(") OR ("))),
+    }
     let mut push = |clause: &str, p: Param, params: &mut Vec<Param>| {
         params.push(p);
         clauses.push(clause.replace('?', &placeholder(params.len())));
     };
-    if from != i64::MIN {
-        push("m.ts_ns >= ?", Param::Int(from), &mut params);
-    }
-    if to != i64::MAX {
-        push("m.ts_ns < ?", Param::Int(to), &mut params);
-    }
     if let Some(p) = &q.pod {
         push("m.pod = ?", Param::Text(p.as_str().into()), &mut params);
     }

@@ -391,6 +391,222 @@ mod cases {
         assert_eq!(tail.len(), 2);
     }
 
+    /// Meter `m1` / device `ln-1` served PoD `p1` (aggregator `agg-1`) until noon, then PoD
+    /// `p2` (aggregator `agg-2`); `p1` got meter `m3` at noon, without an aggregator.
+    async fn moved_meter(store: &impl Store) -> Vec<platone_model::Measurement> {
+        for (p, dso, cust) in [("p1", "dso-1", "cust-1"), ("p2", "dso-2", "cust-2")] {
+            store
+                .register_pod(&PodRecord {
+                    pod: pod(p),
+                    dso: pid(dso),
+                    customer: Some(pid(cust)),
+                })
+                .await
+                .unwrap();
+        }
+        let noon = t("2021-06-30T12:00:00Z");
+        let link = |p: &str, meter: &str, agg: Option<&str>, from, to| PodLink {
+            pod: pod(p),
+            meter: Some(MeterId::new(meter).unwrap()),
+            device: Some(DeviceId::new(format!("ln-{}", &meter[1..])).unwrap()),
+            aggregator: agg.map(pid),
+            valid_from: from,
+            valid_to: to,
+        };
+        for l in [
+            link(
+                "p1",
+                "m1",
+                Some("agg-1"),
+                t("2021-01-01T00:00:00Z"),
+                Some(noon),
+            ),
+            link("p2", "m1", Some("agg-2"), noon, None),
+            link("p1", "m3", None, noon, None),
+        ] {
+            store.add_pod_link(&l).await.unwrap();
+        }
+        // 00:15 … 24:00: stamps before noon belong to p1 (47), from noon on to p2 (49).
+        let mut data = quarter_hours("p1", "m1", "ln-1", "2021-06-30T00:00:00Z", 96);
+        for m in &mut data[47..] {
+            m.pod = Some(pod("p2"));
+        }
+        data.extend(quarter_hours("p1", "m3", "ln-3", "2021-06-30T12:00:00Z", 8));
+        store.insert_measurements(&data).await.unwrap();
+        data
+    }
+
+    pub async fn link_validity_limits_reads(store: impl Store) {
+        let data = moved_meter(&store).await;
+        let noon = t("2021-06-30T12:00:00Z");
+        let by_meter = MeasurementQuery::meter(MeterId::new("m1").unwrap());
+        let by_device = MeasurementQuery::device(DeviceId::new("ln-1").unwrap());
+        let stamps = |p: &str, q: &MeasurementQuery| {
+            let store = &store;
+            let (p, q) = (who(p), q.clone());
+            async move {
+                store.query_measurements(&p, &q).await.map(|page| {
+                    page.items
+                        .into_iter()
+                        .map(|s| s.measurement)
+                        .collect::<Vec<_>>()
+                })
+            }
+        };
+        // Through the meter, each PoD's customer and DSO see only the meter's time at the PoD.
+        assert_eq!(stamps("cust-1", &by_meter).await.unwrap(), data[..47]);
+        assert_eq!(stamps("dso-1", &by_device).await.unwrap(), data[..47]);
+        assert_eq!(stamps("cust-2", &by_meter).await.unwrap(), data[47..96]);
+        assert_eq!(stamps("dso-2", &by_meter).await.unwrap(), data[47..96]);
+        assert_eq!(stamps("agg-1", &by_device).await.unwrap(), data[..47]);
+        assert_eq!(stamps("agg-2", &by_device).await.unwrap(), data[47..96]);
+        assert!(
+            stamps("agg-1", &MeasurementQuery::pod(pod("p2")))
+                .await
+                .is_err()
+        );
+        // By PoD, the customer sees all of it; the aggregator only while its link was valid.
+        assert_eq!(
+            stamps("cust-1", &MeasurementQuery::pod(pod("p1")))
+                .await
+                .unwrap()
+                .len(),
+            47 + 8
+        );
+        assert_eq!(
+            stamps("agg-1", &MeasurementQuery::pod(pod("p1")))
+                .await
+                .unwrap(),
+            data[..47]
+        );
+        // Counts, aggregates, pages and explicit bounds respect the periods too.
+        let operator = Principal::Operator;
+        assert_eq!(
+            store
+                .count_measurements(&operator, &by_meter)
+                .await
+                .unwrap(),
+            96
+        );
+        assert_eq!(
+            store
+                .count_measurements(&who("cust-2"), &by_meter)
+                .await
+                .unwrap(),
+            49
+        );
+        let days = store
+            .aggregate_measurements(&who("cust-1"), &by_meter, Bucket::Day)
+            .await
+            .unwrap();
+        assert_eq!(
+            (days[0].count, days[0].sum),
+            (47, (1..=47).sum::<i32>() as f64)
+        );
+        let late = by_meter.clone().between(noon, t("2021-07-01T00:00:00Z"));
+        assert_eq!(stamps("cust-1", &late).await.unwrap(), []);
+        let around = by_meter
+            .clone()
+            .between(t("2021-06-30T11:00:00Z"), t("2021-06-30T13:00:00Z"))
+            .limit(3);
+        let page = store
+            .query_measurements(&who("cust-1"), &around)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 3);
+        let next = MeasurementQuery {
+            after: page.next,
+            ..around.clone()
+        };
+        let rest = store
+            .query_measurements(&who("cust-1"), &next)
+            .await
+            .unwrap();
+        assert_eq!(rest.items.len(), 1, "11:15 … 11:45, then the meter left p1");
+        assert!(rest.next.is_none());
+        // A subscription gives what its provider is entitled to.
+        let sub = store
+            .request_subscription(&pid("esco-1"), &pid("cust-1"), &Resource::Pod(pod("p1")))
+            .await
+            .unwrap();
+        store
+            .decide_subscription(&pid("cust-1"), sub.id, true)
+            .await
+            .unwrap();
+        assert_eq!(stamps("esco-1", &by_meter).await.unwrap(), data[..47]);
+        let sub = store
+            .request_subscription(
+                &pid("esco-2"),
+                &pid("agg-2"),
+                &Resource::Meter(MeterId::new("m1").unwrap()),
+            )
+            .await
+            .unwrap();
+        store
+            .decide_subscription(&pid("agg-2"), sub.id, true)
+            .await
+            .unwrap();
+        assert!(
+            stamps("esco-2", &by_device).await.is_err(),
+            "the subscription names the meter, not the device"
+        );
+        assert_eq!(stamps("esco-2", &by_meter).await.unwrap(), data[47..96]);
+        // The registry and set points: an aggregator sees what overlaps its link.
+        let links = |p: &str| {
+            let store = &store;
+            let p = who(p);
+            async move { store.pod_links(&p, &pod("p1")).await.unwrap().len() }
+        };
+        assert_eq!((links("cust-1").await, links("agg-1").await), (2, 1));
+        let mut sp = SetPoint::new(
+            "sp-evening",
+            DeviceId::new("ln-3").unwrap(),
+            MeasurementKind::Power,
+            Unit::Watt,
+            -1000.0,
+            t("2021-06-30T18:00:00Z"),
+            t("2021-06-30T18:15:00Z"),
+        )
+        .unwrap();
+        sp.pod = Some(pod("p1"));
+        store.put_set_point(&sp).await.unwrap();
+        let set_points = |p: &str| {
+            let store = &store;
+            let p = who(p);
+            async move {
+                store
+                    .set_points(
+                        &p,
+                        &pod("p1"),
+                        t("2021-06-30T00:00:00Z"),
+                        t("2021-07-01T00:00:00Z"),
+                    )
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(
+            (set_points("cust-1").await, set_points("agg-1").await),
+            (1, 0)
+        );
+        // The audit log says which periods were granted.
+        let log = store.audit_log(0).await.unwrap();
+        assert!(
+            log[0].reason.contains("customer of pod p1"),
+            "{}",
+            log[0].reason
+        );
+        assert!(
+            log[0]
+                .reason
+                .contains("during [2021-01-01T00:00:00Z, 2021-06-30T12:00:00Z)"),
+            "{}",
+            log[0].reason
+        );
+        assert_eq!(log.iter().filter(|e| !e.allowed).count(), 2);
+    }
+
     pub async fn set_points_and_acks(store: impl Store) {
         registry(&store).await;
         let mut sp = SetPoint::new(
@@ -735,6 +951,7 @@ suite!(
     pages_and_filters,
     interval_aggregates,
     access_policy_and_audit,
+    link_validity_limits_reads,
     set_points_and_acks,
     certification_references,
     archive_and_restore,

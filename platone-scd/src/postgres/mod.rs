@@ -17,13 +17,14 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use crate::error::{PgContext, Result, ScdError};
+use crate::period::Periods;
 use crate::query::{Bucket, IntervalAggregate, MeasurementQuery, Page, aggregate};
 use crate::records::{
     AuditEntry, CertificationRecord, PodLink, PodRecord, Principal, Resource, SetPointAck,
     StoredSetPoint, Subscription,
 };
 use crate::retention::{ArchiveManifest, ArchiveWriter, RestoreReport, cutoff_ns};
-use crate::row::{DAY_NS, day_of, encode, to_ns, utc_from_ns};
+use crate::row::{DAY_NS, day_of, encode_batch, to_ns, utc_from_ns};
 use crate::store::{InsertReport, Store};
 
 struct Inner {
@@ -104,7 +105,8 @@ impl PostgresStore {
             .map_err(|e| ScdError::Pool(e.to_string()))
     }
 
-    /// Checks `resources` for `who` and writes the audit entry; errors when denied.
+    /// Checks `resources` for `who` and writes the audit entry (see [`ops::audit`] for its
+    /// durability); gives the granted data periods, or an error when denied.
     async fn guard(
         &self,
         client: &deadpool_postgres::Object,
@@ -112,17 +114,17 @@ impl PostgresStore {
         action: &str,
         what: String,
         resources: &[Resource],
-    ) -> Result<()> {
+    ) -> Result<Periods> {
         let c: &tokio_postgres::Client = client;
-        let decision = ops::check(c, who, resources).await?;
-        ops::audit(c, who, action, &what, &decision).await?;
-        if decision.allowed {
-            Ok(())
+        let grant = ops::check(c, who, resources).await?;
+        ops::audit(c, who, action, &what, &grant.decision).await?;
+        if grant.decision.allowed {
+            Ok(grant.periods)
         } else {
             Err(ScdError::AccessDenied {
                 who: who.to_string(),
                 what,
-                reason: decision.reason,
+                reason: grant.decision.reason,
             })
         }
     }
@@ -160,11 +162,7 @@ fn is_missing_partition(e: &ScdError) -> bool {
 
 impl Store for PostgresStore {
     async fn insert_measurements(&self, batch: &[Measurement]) -> Result<InsertReport> {
-        let encoded = batch
-            .iter()
-            .enumerate()
-            .map(|(i, m)| encode(i, m))
-            .collect::<Result<Vec<_>>>()?;
+        let encoded = encode_batch(batch)?;
         if encoded.is_empty() {
             return Ok(InsertReport::default());
         }
@@ -180,30 +178,32 @@ impl Store for PostgresStore {
 
     async fn query_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<Page> {
         let client = self.client().await?;
-        self.guard(
-            &client,
-            who,
-            "query_measurements",
-            query.describe(),
-            &query.resources(),
-        )
-        .await?;
+        let within = self
+            .guard(
+                &client,
+                who,
+                "query_measurements",
+                query.describe(),
+                &query.resources(),
+            )
+            .await?;
         let c: &tokio_postgres::Client = &client;
-        ops::fetch(c, query, true).await
+        ops::fetch(c, query, &within, true).await
     }
 
     async fn count_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<u64> {
         let client = self.client().await?;
-        self.guard(
-            &client,
-            who,
-            "count_measurements",
-            query.describe(),
-            &query.resources(),
-        )
-        .await?;
+        let within = self
+            .guard(
+                &client,
+                who,
+                "count_measurements",
+                query.describe(),
+                &query.resources(),
+            )
+            .await?;
         let c: &tokio_postgres::Client = &client;
-        ops::count(c, query).await
+        ops::count(c, query, &within).await
     }
 
     async fn aggregate_measurements(
@@ -213,16 +213,20 @@ impl Store for PostgresStore {
         bucket: Bucket,
     ) -> Result<Vec<IntervalAggregate>> {
         let client = self.client().await?;
-        self.guard(
-            &client,
-            who,
-            "aggregate_measurements",
-            query.describe(),
-            &query.resources(),
-        )
-        .await?;
+        let within = self
+            .guard(
+                &client,
+                who,
+                "aggregate_measurements",
+                query.describe(),
+                &query.resources(),
+            )
+            .await?;
         let c: &tokio_postgres::Client = &client;
-        Ok(aggregate(&ops::fetch(c, query, false).await?.items, bucket))
+        Ok(aggregate(
+            &ops::fetch(c, query, &within, false).await?.items,
+            bucket,
+        ))
     }
 
     async fn register_pod(&self, pod: &PodRecord) -> Result<()> {
@@ -240,10 +244,11 @@ impl Store for PostgresStore {
     async fn pod_links(&self, who: &Principal, pod: &PodId) -> Result<Vec<PodLink>> {
         let client = self.client().await?;
         let r = Resource::Pod(pod.clone());
-        self.guard(&client, who, "pod_links", r.to_string(), &[r])
+        let within = self
+            .guard(&client, who, "pod_links", r.to_string(), &[r])
             .await?;
         let c: &tokio_postgres::Client = &client;
-        ops::pod_links(c, pod).await
+        ops::pod_links(c, pod, &within).await
     }
 
     async fn put_set_point(&self, set_point: &SetPoint) -> Result<()> {
@@ -269,10 +274,11 @@ impl Store for PostgresStore {
         let to = to_ns(&to, || "set point query bound `to`".into())?;
         let client = self.client().await?;
         let r = Resource::Pod(pod.clone());
-        self.guard(&client, who, "set_points", r.to_string(), &[r])
+        let within = self
+            .guard(&client, who, "set_points", r.to_string(), &[r])
             .await?;
         let c: &tokio_postgres::Client = &client;
-        ops::set_points(c, pod, from, to).await
+        ops::set_points(c, pod, from, to, &within).await
     }
 
     async fn attach_certifications(&self, records: &[CertificationRecord]) -> Result<()> {
@@ -342,7 +348,7 @@ impl Store for PostgresStore {
                 to: Some(utc_from_ns((day + 1).saturating_mul(DAY_NS))),
                 ..MeasurementQuery::default()
             };
-            let rows = ops::fetch(&*tx, &q, false).await?;
+            let rows = ops::fetch(&*tx, &q, &Periods::all(), false).await?;
             if !rows.items.is_empty() {
                 writer.write_day(*day, &rows.items)?;
             }

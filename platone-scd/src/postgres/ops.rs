@@ -9,14 +9,16 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{GenericClient, Row, Transaction};
 
 use crate::error::{PgContext, Result, ScdError};
-use crate::policy::{AccessFacts, Decision, decide};
+use crate::period::Periods;
+use crate::policy::{AccessFacts, Decision, Grant, decide, decide_all};
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
 use crate::records::{
     AuditEntry, CertificationRecord, CertificationRef, PodLink, PodRecord, Principal, Resource,
     SetPointAck, StoredSetPoint, Subscription, SubscriptionStatus,
 };
 use crate::row::{
-    DAY_NS, EncodedMeasurement, StoredSeries, ValueColumns, base_value, decode, from_ns, now, to_ns,
+    DAY_NS, EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, from_ns,
+    now, to_ns,
 };
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
@@ -34,12 +36,13 @@ fn g<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
     r.try_get(i).pg("reading a column")
 }
 
-fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+/// The parameters with their types, for `query_typed` (one round trip: no separate prepare).
+fn typed(params: &[Param]) -> Vec<(&(dyn ToSql + Sync), Type)> {
     params
         .iter()
         .map(|p| match p {
-            Param::Int(i) => i as &(dyn ToSql + Sync),
-            Param::Text(t) => t as &(dyn ToSql + Sync),
+            Param::Int(i) => (i as &(dyn ToSql + Sync), Type::INT8),
+            Param::Text(t) => (t as &(dyn ToSql + Sync), Type::TEXT),
         })
         .collect()
 }
@@ -196,10 +199,15 @@ pub(crate) async fn insert(
         ],
     );
     pin_mut!(writer);
+    let mut previous: Option<(&std::sync::Arc<crate::row::SeriesColumns>, i64)> = None;
     for &i in &firsts {
         let e = &batch[i];
         let v = &e.values;
-        let id = series_id(&e.series.key)?;
+        let id = match previous {
+            Some((p, id)) if std::sync::Arc::ptr_eq(p, &e.series) => id,
+            _ => series_id(&e.series.key)?,
+        };
+        previous = Some((&e.series, id));
         writer
             .as_mut()
             .write(&[
@@ -213,7 +221,7 @@ pub(crate) async fn insert(
                 &v.quality,
             ])
             .await
-            .pg(&format!("copying measurement {i}"))?;
+            .pg_with(|| format!("copying measurement {i}"))?;
     }
     writer.finish().await.pg("finishing COPY")?;
     let inserted = tx
@@ -223,8 +231,11 @@ pub(crate) async fn insert(
         )
         .await
         .pg("moving staged measurements")?;
-    let differing = tx
-        .query(
+    // Everything new (the usual case of a bulk load): nothing to compare.
+    let differing = if inserted == firsts.len() as u64 {
+        Vec::new()
+    } else {
+        tx.query(
             "SELECT st.series_id, st.ts_ns, st.value, st.multiplier, m.value, m.multiplier \
              FROM scd_staging st JOIN measurements m \
              ON m.series_id = st.series_id AND m.ts_ns = st.ts_ns \
@@ -232,7 +243,8 @@ pub(crate) async fn insert(
             &[],
         )
         .await
-        .pg("comparing with stored measurements")?;
+        .pg("comparing with stored measurements")?
+    };
     let mut not_inserted = firsts.len() as u64 - inserted;
     if !differing.is_empty() {
         let mut index: HashMap<(i64, i64), usize> = HashMap::new();
@@ -291,28 +303,36 @@ pub(crate) fn cert_of(
     })
 }
 
-/// Reads the measurements `q` selects; with `paged`, one page.
+/// Reads the measurements `q` selects within `periods`; with `paged`, one page.
 pub(crate) async fn fetch<C: GenericClient + Sync>(
     c: &C,
     q: &MeasurementQuery,
+    periods: &Periods,
     paged: bool,
 ) -> Result<Page> {
-    let (filter, params) = measurement_filter(q, paged, |n| format!("${n}"))?;
+    let (filter, params) = measurement_filter(q, paged, periods, |n| format!("${n}"))?;
     let sql = format!("{SELECT_MEASUREMENTS}{filter}");
     let rows = c
-        .query(sql.as_str(), &refs(&params))
+        .query_typed(sql.as_str(), &typed(&params))
         .await
         .pg("querying measurements")?;
     let size = q.page_size();
     let mut items = Vec::with_capacity(rows.len().min(size));
     let mut last = None;
     let mut more = false;
+    let mut templates: HashMap<i64, SeriesTemplate> = HashMap::new();
     for r in &rows {
         if paged && items.len() == size {
             more = true;
             break;
         }
-        let series = stored_series(r)?;
+        let series_id: i64 = g(r, 12)?;
+        let template = match templates.entry(series_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(SeriesTemplate::of(&stored_series(r)?)?)
+            }
+        };
         let values = ValueColumns {
             ts_ns: g(r, 13)?,
             offset_s: g(r, 14)?,
@@ -329,10 +349,10 @@ pub(crate) async fn fetch<C: GenericClient + Sync>(
         };
         last = Some(PageToken {
             ts_ns: values.ts_ns,
-            series_id: g(r, 12)?,
+            series_id,
         });
         items.push(StoredMeasurement {
-            measurement: decode(&series, &values)?,
+            measurement: template.measurement(&values)?,
             certification,
         });
     }
@@ -342,35 +362,56 @@ pub(crate) async fn fetch<C: GenericClient + Sync>(
     })
 }
 
-/// Counts the measurements `q` selects.
-pub(crate) async fn count<C: GenericClient + Sync>(c: &C, q: &MeasurementQuery) -> Result<u64> {
-    let (filter, params) = measurement_filter(q, false, |n| format!("${n}"))?;
+/// Counts the measurements `q` selects within `periods`.
+pub(crate) async fn count<C: GenericClient + Sync>(
+    c: &C,
+    q: &MeasurementQuery,
+    periods: &Periods,
+) -> Result<u64> {
+    let (filter, params) = measurement_filter(q, false, periods, |n| format!("${n}"))?;
     let sql = format!("{COUNT_MEASUREMENTS}{filter}");
     let row = c
-        .query_one(sql.as_str(), &refs(&params))
+        .query_typed_one(sql.as_str(), &typed(&params))
         .await
         .pg("counting measurements")?;
     Ok(u64::try_from(g::<i64>(&row, 0)?).unwrap_or(0))
 }
 
-async fn pods_of<C: GenericClient + Sync>(c: &C, resource: &Resource) -> Result<Vec<String>> {
-    let (sql, id) = match resource {
-        Resource::Pod(p) => ("SELECT pod FROM pods WHERE pod = $1", p.as_str()),
-        Resource::Meter(m) => (
-            "SELECT DISTINCT pod FROM pod_links WHERE meter = $1",
-            m.as_str(),
-        ),
-        Resource::Device(d) => (
-            "SELECT DISTINCT pod FROM pod_links WHERE device = $1",
-            d.as_str(),
-        ),
-    };
-    c.query(sql, &[&id])
+/// The links whose `column` (`pod`, `meter` or `device`) is `id`, in order.
+async fn links_by<C: GenericClient + Sync>(c: &C, column: &str, id: &str) -> Result<Vec<PodLink>> {
+    let sql = format!("SELECT body FROM pod_links WHERE {column} = $1 ORDER BY id");
+    c.query_typed(sql.as_str(), &[(&id, Type::TEXT)])
         .await
         .pg("looking up the registry")?
         .iter()
-        .map(|r| g(r, 0))
+        .map(|r| {
+            serde_json::from_str(&g::<String>(r, 0)?)
+                .map_err(|e| corrupt(&format!("link of {column} {id}"), e))
+        })
         .collect()
+}
+
+async fn pod_record<C: GenericClient + Sync>(c: &C, pod: &str) -> Result<Option<PodRecord>> {
+    let Some(row) = c
+        .query_typed_opt(
+            "SELECT dso, customer FROM pods WHERE pod = $1",
+            &[(&pod, Type::TEXT)],
+        )
+        .await
+        .pg("looking up a pod")?
+    else {
+        return Ok(None);
+    };
+    let customer: Option<String> = g(&row, 1)?;
+    Ok(Some(PodRecord {
+        pod: PodId::new(pod).map_err(|e| corrupt("pod", e))?,
+        dso: ParticipantId::new(g::<String>(&row, 0)?)
+            .map_err(|e| corrupt(&format!("pod {pod}"), e))?,
+        customer: customer
+            .map(ParticipantId::new)
+            .transpose()
+            .map_err(|e| corrupt(&format!("pod {pod}"), e))?,
+    }))
 }
 
 const SUBSCRIPTION_COLUMNS: &str =
@@ -402,43 +443,54 @@ pub(crate) async fn facts<C: GenericClient + Sync>(
     resource: &Resource,
 ) -> Result<AccessFacts> {
     let mut facts = AccessFacts::default();
-    let mut topics = vec![resource.to_string()];
-    for pod in pods_of(c, resource).await? {
-        let Some(row) = c
-            .query_opt("SELECT dso, customer FROM pods WHERE pod = $1", &[&pod])
-            .await
-            .pg("looking up a pod")?
-        else {
-            continue;
-        };
-        for a in c
-            .query(
-                "SELECT DISTINCT aggregator FROM pod_links WHERE pod = $1 AND aggregator IS NOT NULL",
-                &[&pod],
+    let links = match resource {
+        Resource::Pod(p) => {
+            if let Some(record) = pod_record(c, p.as_str()).await? {
+                facts.add_pod(record, Periods::all());
+            }
+            Vec::new()
+        }
+        Resource::Meter(m) => links_by(c, "meter", m.as_str()).await?,
+        Resource::Device(d) => links_by(c, "device", d.as_str()).await?,
+    };
+    for link in links {
+        if let Some(record) = pod_record(c, link.pod.as_str()).await? {
+            facts.add_pod(
+                record,
+                Periods::of_validity(&link.valid_from, link.valid_to.as_ref()),
+            );
+        }
+    }
+    let pods: Vec<String> = facts
+        .pods
+        .iter()
+        .map(|f| f.record.pod.to_string())
+        .collect();
+    if !pods.is_empty() {
+        for r in c
+            .query_typed(
+                "SELECT pod, body FROM pod_links WHERE pod = ANY($1) AND aggregator IS NOT NULL \
+                 ORDER BY id",
+                &[(&pods, Type::TEXT_ARRAY)],
             )
             .await
             .pg("looking up aggregators")?
         {
-            facts.aggregators.push(
-                ParticipantId::new(g::<String>(&a, 0)?).map_err(|e| corrupt("pod link", e))?,
-            );
+            let pod: String = g(&r, 0)?;
+            let link: PodLink = serde_json::from_str(&g::<String>(&r, 1)?)
+                .map_err(|e| corrupt(&format!("link of pod {pod}"), e))?;
+            facts.add_aggregator_link(&link);
         }
-        topics.push(format!("pod/{pod}"));
-        let customer: Option<String> = g(&row, 1)?;
-        facts.pods.push(PodRecord {
-            pod: PodId::new(pod).map_err(|e| corrupt("pod", e))?,
-            dso: ParticipantId::new(g::<String>(&row, 0)?).map_err(|e| corrupt("pod", e))?,
-            customer: customer
-                .map(ParticipantId::new)
-                .transpose()
-                .map_err(|e| corrupt("pod", e))?,
-        });
     }
     if let Some(who) = who {
+        let topics = facts.topics(resource);
         let sql =
             format!("{SUBSCRIPTION_COLUMNS} WHERE consumer = $1 AND topic = ANY($2) ORDER BY id");
         for r in c
-            .query(sql.as_str(), &[&who.as_str(), &topics])
+            .query_typed(
+                sql.as_str(),
+                &[(&who.as_str(), Type::TEXT), (&topics, Type::TEXT_ARRAY)],
+            )
             .await
             .pg("looking up subscriptions")?
         {
@@ -448,40 +500,28 @@ pub(crate) async fn facts<C: GenericClient + Sync>(
     Ok(facts)
 }
 
-/// Decides on every resource; denies a participant that names none.
+/// Decides on every resource (all must be allowed) and gives the data periods granted; denies
+/// a participant that names none.
 pub(crate) async fn check<C: GenericClient + Sync>(
     c: &C,
     who: &Principal,
     resources: &[Resource],
-) -> Result<Decision> {
+) -> Result<Grant> {
     let participant = match who {
-        Principal::Operator => None,
-        Principal::Participant(p) => Some(p),
+        Principal::Operator => return Ok(Grant::operator()),
+        Principal::Participant(p) => p,
     };
-    if participant.is_some() && resources.is_empty() {
-        return Ok(Decision {
-            allowed: false,
-            reason: "a participant's query must name a PoD, meter or device".into(),
-        });
-    }
-    let mut reasons = Vec::new();
+    let mut facts = Vec::with_capacity(resources.len());
     for r in resources {
-        let d = decide(who, r, &facts(c, participant, r).await?, true);
-        if !d.allowed {
-            return Ok(d);
-        }
-        reasons.push(d.reason);
+        facts.push((r.clone(), self::facts(c, Some(participant), r).await?));
     }
-    if resources.is_empty() {
-        reasons.push("store operator".into());
-    }
-    Ok(Decision {
-        allowed: true,
-        reason: reasons.join("; "),
-    })
+    Ok(decide_all(who, &facts))
 }
 
-/// Writes one audit entry.
+/// Writes one audit entry, in one round trip. Its commit does not wait for the WAL flush
+/// (`synchronous_commit` is turned off for this statement's own transaction only), like the
+/// embedded store's `synchronous = NORMAL`: a server crash may lose the last fraction of a
+/// second of audit entries, never stored data, and a read does not wait for an `fsync`.
 pub(crate) async fn audit<C: GenericClient + Sync>(
     c: &C,
     who: &Principal,
@@ -489,15 +529,18 @@ pub(crate) async fn audit<C: GenericClient + Sync>(
     what: &str,
     decision: &Decision,
 ) -> Result<()> {
-    c.execute(
-        "INSERT INTO audit (at, who, action, what, allowed, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+    let (at, who) = (format_timestamp(&now()), who.to_string());
+    c.execute_typed(
+        "INSERT INTO audit (at, who, action, what, allowed, reason) \
+         SELECT $1, $2, $3, $4, $5, $6 \
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed",
         &[
-            &format_timestamp(&now()),
-            &who.to_string(),
-            &action,
-            &what,
-            &decision.allowed,
-            &decision.reason,
+            (&at, Type::TEXT),
+            (&who, Type::TEXT),
+            (&action, Type::TEXT),
+            (&what, Type::TEXT),
+            (&decision.allowed, Type::BOOL),
+            (&decision.reason, Type::TEXT),
         ],
     )
     .await
@@ -588,19 +631,17 @@ pub(crate) async fn add_pod_link<C: GenericClient + Sync>(c: &C, link: &PodLink)
     Ok(())
 }
 
-pub(crate) async fn pod_links<C: GenericClient + Sync>(c: &C, pod: &PodId) -> Result<Vec<PodLink>> {
-    c.query(
-        "SELECT body FROM pod_links WHERE pod = $1 ORDER BY id",
-        &[&pod.as_str()],
-    )
-    .await
-    .pg("reading pod links")?
-    .iter()
-    .map(|r| {
-        serde_json::from_str(&g::<String>(r, 0)?)
-            .map_err(|e| corrupt(&format!("link of pod {pod}"), e))
-    })
-    .collect()
+/// The links of `pod` valid at some time in `periods`.
+pub(crate) async fn pod_links<C: GenericClient + Sync>(
+    c: &C,
+    pod: &PodId,
+    periods: &Periods,
+) -> Result<Vec<PodLink>> {
+    Ok(links_by(c, "pod", pod.as_str())
+        .await?
+        .into_iter()
+        .filter(|l| crate::policy::link_overlaps(l, periods))
+        .collect())
 }
 
 pub(crate) async fn put_set_point<C: GenericClient + Sync>(c: &C, sp: &SetPoint) -> Result<()> {
@@ -665,11 +706,13 @@ pub(crate) async fn acknowledge<C: GenericClient + Sync>(c: &C, ack: &SetPointAc
     Ok(())
 }
 
+/// The set points of `pod` overlapping `[from, to)` and `periods`, with their acks.
 pub(crate) async fn set_points<C: GenericClient + Sync>(
     c: &C,
     pod: &PodId,
     from: i64,
     to: i64,
+    periods: &Periods,
 ) -> Result<Vec<StoredSetPoint>> {
     let rows = c
         .query(
@@ -684,6 +727,9 @@ pub(crate) async fn set_points<C: GenericClient + Sync>(
         let id: String = g(&r, 0)?;
         let set_point: SetPoint = serde_json::from_str(&g::<String>(&r, 1)?)
             .map_err(|e| corrupt(&format!("set point {id}"), e))?;
+        if !crate::policy::set_point_visible(&set_point, periods) {
+            continue;
+        }
         let acks = c
             .query(
                 "SELECT body FROM set_point_acks WHERE set_point = $1 ORDER BY at_ns",
@@ -772,10 +818,13 @@ pub(crate) async fn request_subscription<C: GenericClient + Sync>(
         &facts(c, None, topic).await?,
         false,
     );
-    if !d.allowed {
+    if !d.decision.allowed {
         return Err(ScdError::InvalidRecord {
             record: format!("subscription of {consumer} to {topic}"),
-            reason: format!("provider {provider} may not provide it: {}", d.reason),
+            reason: format!(
+                "provider {provider} may not provide it: {}",
+                d.decision.reason
+            ),
         });
     }
     let at = now();

@@ -2,27 +2,32 @@
 //!
 //! One writer connection (SQLite has one writer at a time) and a small pool of reader
 //! connections; WAL lets readers run while the writer writes, from this process or others. All
-//! SQLite work runs on tokio's blocking threads, never on the async executor.
+//! SQLite work runs on tokio's blocking threads, never on the async executor. WAL checkpoints
+//! (copying the log back into the database file, with its `fsync`) run on a background thread,
+//! at most once a second, so neither reads (which write the audit log) nor inserts wait for
+//! them.
 
 mod ops;
 mod schema;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 use platone_model::{Measurement, ParticipantId, PodId, SetPoint, Timestamp};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Result, ScdError, SqliteContext};
-use crate::policy::Decision;
+use crate::period::Periods;
 use crate::query::{Bucket, IntervalAggregate, MeasurementQuery, Page, aggregate};
 use crate::records::{
     AuditEntry, CertificationRecord, PodLink, PodRecord, Principal, Resource, SetPointAck,
     StoredSetPoint, Subscription,
 };
 use crate::retention::{ArchiveManifest, ArchiveWriter, RestoreReport, cutoff_ns};
-use crate::row::{DAY_NS, encode, to_ns};
+use crate::row::{DAY_NS, encode_batch, to_ns};
 use crate::store::{InsertReport, Store};
 
 struct Writer {
@@ -34,6 +39,36 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    /// Wakes the checkpoint thread after a write; dropped with the store, which ends it.
+    checkpoints: SyncSender<()>,
+}
+
+impl Inner {
+    /// Tells the checkpoint thread that the log grew.
+    fn written(&self) {
+        // A full channel means a checkpoint is already due.
+        let _ = self.checkpoints.try_send(());
+    }
+}
+
+/// The shortest time between two checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs passive checkpoints on its own connection after writes, at most once per
+/// [`CHECKPOINT_EVERY`], until the store is dropped.
+fn checkpointer(conn: Connection, wake: Receiver<()>) {
+    let mut last: Option<Instant> = None;
+    while wake.recv().is_ok() {
+        if let Some(last) = last {
+            std::thread::sleep(CHECKPOINT_EVERY.saturating_sub(last.elapsed()));
+        }
+        while wake.try_recv().is_ok() {}
+        // A passive checkpoint never blocks readers or the writer; what it cannot copy now
+        // (pages a reader still needs) stays in the log for the next one, so a failure here
+        // loses nothing.
+        let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+        last = Some(Instant::now());
+    }
 }
 
 /// The embedded store: one SQLite file in WAL mode. Cheap to clone (shared handle).
@@ -86,6 +121,18 @@ impl SqliteStore {
     /// Opens the database file without an async runtime.
     pub fn open_blocking(path: &Path) -> Result<Self> {
         let conn = ops::open(path)?;
+        // Checkpoints are the background thread's job (see the module docs).
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .ctx("turning off inline checkpoints")?;
+        let (checkpoints, wake) = sync_channel(1);
+        let background = ops::open(path)?;
+        std::thread::Builder::new()
+            .name("scd-checkpoint".into())
+            .spawn(move || checkpointer(background, wake))
+            .map_err(|e| ScdError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -94,6 +141,7 @@ impl SqliteStore {
                     series: HashMap::new(),
                 }),
                 readers: Mutex::new(Vec::new()),
+                checkpoints,
             }),
         })
     }
@@ -135,8 +183,12 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.blocking(move |inner| f(&mut *lock(&inner.writer)?))
-            .await
+        self.blocking(move |inner| {
+            let out = f(&mut *lock(&inner.writer)?);
+            inner.written();
+            out
+        })
+        .await
     }
 
     async fn read<T: Send + 'static>(
@@ -146,29 +198,44 @@ impl SqliteStore {
         self.blocking(move |inner| with_reader(inner, f)).await
     }
 
-    /// Checks `resources` for `who`, writes the audit entry, and runs `f` when allowed.
+    /// Checks `resources` for `who`, writes the audit entry, and runs `f` with the granted data
+    /// periods when allowed.
+    ///
+    /// Every read writes its audit entry, and every write makes the other connections drop
+    /// their page caches. So a read runs on the writer's connection, whose cache stays current,
+    /// when no write is in progress, and on a pooled reader connection while one is.
     async fn guarded<T: Send + 'static>(
         &self,
         who: &Principal,
         action: &'static str,
         what: String,
         resources: Vec<Resource>,
-        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Connection, &Periods) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let who = who.clone();
         self.blocking(move |inner| {
-            with_reader(inner, |conn| {
-                let decision: Decision = ops::check(conn, &who, &resources)?;
-                ops::audit(&lock(&inner.writer)?.conn, &who, action, &what, &decision)?;
-                if !decision.allowed {
+            let read = |conn: &Connection, audit: &Connection| {
+                let grant = ops::check(conn, &who, &resources)?;
+                ops::audit(audit, &who, action, &what, &grant.decision)?;
+                inner.written();
+                if !grant.decision.allowed {
                     return Err(ScdError::AccessDenied {
                         who: who.to_string(),
                         what,
-                        reason: decision.reason,
+                        reason: grant.decision.reason,
                     });
                 }
-                f(conn)
-            })
+                f(conn, &grant.periods)
+            };
+            match inner.writer.try_lock() {
+                Ok(writer) => read(&writer.conn, &writer.conn),
+                Err(TryLockError::Poisoned(_)) => Err(ScdError::Task(
+                    "a store lock was poisoned by a panic".into(),
+                )),
+                Err(TryLockError::WouldBlock) => {
+                    with_reader(inner, |conn| read(conn, &lock(&inner.writer)?.conn))
+                }
+            }
         })
         .await
     }
@@ -190,11 +257,7 @@ fn with_reader<T>(inner: &Inner, f: impl FnOnce(&Connection) -> Result<T>) -> Re
 
 impl Store for SqliteStore {
     async fn insert_measurements(&self, batch: &[Measurement]) -> Result<InsertReport> {
-        let encoded = batch
-            .iter()
-            .enumerate()
-            .map(|(i, m)| encode(i, m))
-            .collect::<Result<Vec<_>>>()?;
+        let encoded = encode_batch(batch)?;
         self.write(move |w| ops::insert(&mut w.conn, &encoded, &mut w.series))
             .await
     }
@@ -206,7 +269,7 @@ impl Store for SqliteStore {
             "query_measurements",
             query.describe(),
             query.resources(),
-            move |c| ops::fetch(c, &q, true),
+            move |c, within| ops::fetch(c, &q, within, true),
         )
         .await
     }
@@ -218,7 +281,7 @@ impl Store for SqliteStore {
             "count_measurements",
             query.describe(),
             query.resources(),
-            move |c| ops::count(c, &q),
+            move |c, within| ops::count(c, &q, within),
         )
         .await
     }
@@ -235,7 +298,7 @@ impl Store for SqliteStore {
             "aggregate_measurements",
             query.describe(),
             query.resources(),
-            move |c| Ok(aggregate(&ops::fetch(c, &q, false)?.items, bucket)),
+            move |c, within| Ok(aggregate(&ops::fetch(c, &q, within, false)?.items, bucket)),
         )
         .await
     }
@@ -257,7 +320,7 @@ impl Store for SqliteStore {
             "pod_links",
             Resource::Pod(pod.clone()).to_string(),
             vec![Resource::Pod(pod.clone())],
-            move |c| ops::pod_links(c, &p),
+            move |c, within| ops::pod_links(c, &p, within),
         )
         .await
     }
@@ -287,7 +350,7 @@ impl Store for SqliteStore {
             "set_points",
             Resource::Pod(pod.clone()).to_string(),
             vec![Resource::Pod(pod.clone())],
-            move |c| ops::set_points(c, &p, from, to),
+            move |c, within| ops::set_points(c, &p, from, to, within),
         )
         .await
     }
@@ -348,7 +411,7 @@ impl Store for SqliteStore {
                     to: Some(crate::row::utc_from_ns(end)),
                     ..MeasurementQuery::default()
                 };
-                let rows = ops::fetch(&tx, &q, false)?;
+                let rows = ops::fetch(&tx, &q, &Periods::all(), false)?;
                 writer.write_day(day, &rows.items)?;
                 start = end;
             }

@@ -8,13 +8,16 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::{Result, ScdError, SqliteContext};
-use crate::policy::{AccessFacts, Decision, decide};
+use crate::period::Periods;
+use crate::policy::{AccessFacts, Decision, Grant, decide, decide_all};
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
 use crate::records::{
     AuditEntry, CertificationRecord, CertificationRef, PodLink, PodRecord, Principal, Resource,
     SetPointAck, StoredSetPoint, Subscription, SubscriptionStatus,
 };
-use crate::row::{EncodedMeasurement, StoredSeries, ValueColumns, base_value, decode, now, to_ns};
+use crate::row::{
+    EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, now, to_ns,
+};
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
 
@@ -80,10 +83,18 @@ pub(crate) fn insert(
                 "SELECT value, multiplier FROM measurements WHERE series_id = ?1 AND ts_ns = ?2",
             )
             .ctx("preparing the measurement lookup")?;
+        let mut previous: Option<(&std::sync::Arc<crate::row::SeriesColumns>, i64)> = None;
         for (index, e) in batch.iter().enumerate() {
             let s = &e.series;
-            let id = match cache.get(&s.key).or_else(|| new_series.get(&s.key)) {
-                Some(id) => *id,
+            let known = match previous {
+                Some((p, id)) if std::sync::Arc::ptr_eq(p, s) => Some(id),
+                _ => cache
+                    .get(&s.key)
+                    .or_else(|| new_series.get(&s.key))
+                    .copied(),
+            };
+            let id = match known {
+                Some(id) => id,
                 None => {
                     put_series
                         .execute(params![
@@ -108,29 +119,27 @@ pub(crate) fn insert(
                     id
                 }
             };
+            previous = Some((s, id));
             let v = &e.values;
-            let n = put
-                .execute(params![
-                    id,
-                    v.ts_ns,
-                    v.offset_s,
-                    v.pod,
-                    v.usage_point,
-                    v.value,
-                    v.multiplier,
-                    v.quality
-                ])
-                .ctx(&format!("storing measurement {index} of series {}", s.key))?;
+            let stored = || format!("storing measurement {index} of series {}", s.key);
+            put.raw_bind_parameter(1, id).ctx_with(stored)?;
+            put.raw_bind_parameter(2, v.ts_ns).ctx_with(stored)?;
+            put.raw_bind_parameter(3, v.offset_s).ctx_with(stored)?;
+            put.raw_bind_parameter(4, v.pod.as_deref())
+                .ctx_with(stored)?;
+            put.raw_bind_parameter(5, v.usage_point.as_deref())
+                .ctx_with(stored)?;
+            put.raw_bind_parameter(6, v.value).ctx_with(stored)?;
+            put.raw_bind_parameter(7, v.multiplier).ctx_with(stored)?;
+            put.raw_bind_parameter(8, v.quality).ctx_with(stored)?;
+            let n = put.raw_execute().ctx_with(stored)?;
             if n == 1 {
                 report.inserted += 1;
                 continue;
             }
             let (value, multiplier): (f64, i64) = get
                 .query_row(params![id, v.ts_ns], |r| Ok((r.get(0)?, r.get(1)?)))
-                .ctx(&format!(
-                    "reading back measurement {index} of series {}",
-                    s.key
-                ))?;
+                .ctx_with(|| format!("reading back measurement {index} of series {}", s.key))?;
             let stored = base_value(value, i16::try_from(multiplier).unwrap_or(0));
             let offered = base_value(v.value, v.multiplier);
             if stored == offered {
@@ -168,17 +177,9 @@ fn series_of(r: &Row<'_>) -> rusqlite::Result<StoredSeries> {
     })
 }
 
-type RawRow = (
-    StoredSeries,
-    i64,
-    ValueColumns,
-    Option<(String, i64, String, String)>,
-);
-
-fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
-    let series = series_of(r)?;
+fn values_of(r: &Row<'_>) -> rusqlite::Result<ValueColumns> {
     let multiplier: i64 = r.get(18)?;
-    let values = ValueColumns {
+    Ok(ValueColumns {
         ts_ns: r.get(13)?,
         offset_s: r.get(14)?,
         pod: r.get(15)?,
@@ -186,51 +187,59 @@ fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         value: r.get(17)?,
         multiplier: i16::try_from(multiplier).unwrap_or(i16::MAX),
         quality: r.get(19)?,
-    };
-    let batch: Option<String> = r.get(20)?;
-    let cert = match batch {
-        Some(b) => Some((b, r.get(21)?, r.get(22)?, r.get(23)?)),
-        None => None,
-    };
-    Ok((series, r.get(12)?, values, cert))
-}
-
-pub(crate) fn stored_of(
-    series: &StoredSeries,
-    values: &ValueColumns,
-    cert: Option<(String, i64, String, String)>,
-) -> Result<StoredMeasurement> {
-    let measurement = decode(series, values)?;
-    let certification = cert.map(cert_of).transpose()?;
-    Ok(StoredMeasurement {
-        measurement,
-        certification,
     })
 }
 
-/// Reads the measurements `q` selects; with `paged`, one page.
-pub(crate) fn fetch(conn: &Connection, q: &MeasurementQuery, paged: bool) -> Result<Page> {
-    let (filter, params) = measurement_filter(q, paged, |n| format!("?{n}"))?;
+fn certification_of(r: &Row<'_>) -> Result<Option<CertificationRef>> {
+    let batch: Option<String> = r.get(20).ctx("reading a certification")?;
+    let Some(batch) = batch else {
+        return Ok(None);
+    };
+    let columns = (|| Ok::<_, rusqlite::Error>((batch, r.get(21)?, r.get(22)?, r.get(23)?)))()
+        .ctx("reading a certification")?;
+    cert_of(columns).map(Some)
+}
+
+/// Reads the measurements `q` selects within `periods`; with `paged`, one page. The series
+/// columns are read and decoded once per series, not once per row.
+pub(crate) fn fetch(
+    conn: &Connection,
+    q: &MeasurementQuery,
+    periods: &Periods,
+    paged: bool,
+) -> Result<Page> {
+    let (filter, params) = measurement_filter(q, paged, periods, |n| format!("?{n}"))?;
     let sql = format!("{SELECT_MEASUREMENTS}{filter}");
     let mut stmt = conn.prepare_cached(&sql).ctx("preparing the query")?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(to_sql(&params)), raw_row)
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(to_sql(&params)))
         .ctx("querying measurements")?;
     let mut items = Vec::new();
     let mut last = None;
     let size = q.page_size();
     let mut more = false;
-    for row in rows {
-        let (series, series_id, values, cert) = row.ctx("reading a measurement row")?;
+    let mut templates: HashMap<i64, SeriesTemplate> = HashMap::new();
+    while let Some(r) = rows.next().ctx("reading a measurement row")? {
         if paged && items.len() == size {
             more = true;
             break;
         }
+        let series_id: i64 = r.get(12).ctx("reading a measurement row")?;
+        let template = match templates.entry(series_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(SeriesTemplate::of(
+                &series_of(r).ctx("reading a series row")?,
+            )?),
+        };
+        let values = values_of(r).ctx("reading a measurement row")?;
         last = Some(PageToken {
             ts_ns: values.ts_ns,
             series_id,
         });
-        items.push(stored_of(&series, &values, cert)?);
+        items.push(StoredMeasurement {
+            measurement: template.measurement(&values)?,
+            certification: certification_of(r)?,
+        });
     }
     Ok(Page {
         items,
@@ -238,9 +247,9 @@ pub(crate) fn fetch(conn: &Connection, q: &MeasurementQuery, paged: bool) -> Res
     })
 }
 
-/// Counts the measurements `q` selects.
-pub(crate) fn count(conn: &Connection, q: &MeasurementQuery) -> Result<u64> {
-    let (filter, params) = measurement_filter(q, false, |n| format!("?{n}"))?;
+/// Counts the measurements `q` selects within `periods`.
+pub(crate) fn count(conn: &Connection, q: &MeasurementQuery, periods: &Periods) -> Result<u64> {
+    let (filter, params) = measurement_filter(q, false, periods, |n| format!("?{n}"))?;
     let sql = format!("{COUNT_MEASUREMENTS}{filter}");
     let n: i64 = conn
         .prepare_cached(&sql)
@@ -250,26 +259,40 @@ pub(crate) fn count(conn: &Connection, q: &MeasurementQuery) -> Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-fn pods_of(conn: &Connection, resource: &Resource) -> Result<Vec<String>> {
-    let (sql, id) = match resource {
-        Resource::Pod(p) => ("SELECT pod FROM pods WHERE pod = ?1", p.as_str()),
-        Resource::Meter(m) => (
-            "SELECT DISTINCT pod FROM pod_links WHERE meter = ?1",
-            m.as_str(),
-        ),
-        Resource::Device(d) => (
-            "SELECT DISTINCT pod FROM pod_links WHERE device = ?1",
-            d.as_str(),
-        ),
-    };
+/// The links whose `column` (`pod`, `meter` or `device`) is `id`, in order.
+fn links_by(conn: &Connection, column: &str, id: &str) -> Result<Vec<PodLink>> {
+    let sql = format!("SELECT body FROM pod_links WHERE {column} = ?1 ORDER BY id");
     let mut stmt = conn
-        .prepare_cached(sql)
+        .prepare_cached(&sql)
         .ctx("preparing the registry lookup")?;
     let rows = stmt
         .query_map([id], |r| r.get::<_, String>(0))
         .ctx("looking up the registry")?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
-        .ctx("reading the registry")
+    rows.map(|b| {
+        let b = b.ctx("reading a pod link")?;
+        serde_json::from_str(&b).map_err(|e| corrupt(&format!("link of {column} {id}"), e))
+    })
+    .collect()
+}
+
+fn pod_record(conn: &Connection, pod: &str) -> Result<Option<PodRecord>> {
+    let row: Option<(String, Option<String>)> = conn
+        .prepare_cached("SELECT dso, customer FROM pods WHERE pod = ?1")
+        .ctx("preparing the pod lookup")?
+        .query_row([pod], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .ctx("looking up a pod")?;
+    let Some((dso, customer)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(PodRecord {
+        pod: PodId::new(pod).map_err(|e| corrupt("pod", e))?,
+        dso: ParticipantId::new(dso).map_err(|e| corrupt(&format!("pod {pod}"), e))?,
+        customer: customer
+            .map(ParticipantId::new)
+            .transpose()
+            .map_err(|e| corrupt(&format!("pod {pod}"), e))?,
+    }))
 }
 
 /// Gathers what the policy needs to decide on `resource` for `who`.
@@ -279,38 +302,44 @@ pub(crate) fn facts(
     resource: &Resource,
 ) -> Result<AccessFacts> {
     let mut facts = AccessFacts::default();
-    let mut topics = vec![resource.to_string()];
-    for pod in pods_of(conn, resource)? {
-        let row: Option<(String, Option<String>)> = conn
-            .prepare_cached("SELECT dso, customer FROM pods WHERE pod = ?1")
-            .ctx("preparing the pod lookup")?
-            .query_row([&pod], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .ctx("looking up a pod")?;
-        let Some((dso, customer)) = row else { continue };
+    let links = match resource {
+        Resource::Pod(p) => {
+            if let Some(record) = pod_record(conn, p.as_str())? {
+                facts.add_pod(record, Periods::all());
+            }
+            Vec::new()
+        }
+        Resource::Meter(m) => links_by(conn, "meter", m.as_str())?,
+        Resource::Device(d) => links_by(conn, "device", d.as_str())?,
+    };
+    for link in links {
+        if let Some(record) = pod_record(conn, link.pod.as_str())? {
+            facts.add_pod(
+                record,
+                Periods::of_validity(&link.valid_from, link.valid_to.as_ref()),
+            );
+        }
+    }
+    let pods: Vec<String> = facts
+        .pods
+        .iter()
+        .map(|f| f.record.pod.to_string())
+        .collect();
+    for pod in &pods {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT DISTINCT aggregator FROM pod_links WHERE pod = ?1 AND aggregator IS NOT NULL",
+                "SELECT body FROM pod_links WHERE pod = ?1 AND aggregator IS NOT NULL ORDER BY id",
             )
             .ctx("preparing the aggregator lookup")?;
-        for a in stmt
-            .query_map([&pod], |r| r.get::<_, String>(0))
+        for body in stmt
+            .query_map([pod], |r| r.get::<_, String>(0))
             .ctx("looking up aggregators")?
         {
-            let a = a.ctx("reading an aggregator")?;
-            facts
-                .aggregators
-                .push(ParticipantId::new(a).map_err(|e| corrupt("pod link", e))?);
+            let body = body.ctx("reading a pod link")?;
+            let link: PodLink = serde_json::from_str(&body)
+                .map_err(|e| corrupt(&format!("link of pod {pod}"), e))?;
+            facts.add_aggregator_link(&link);
         }
-        topics.push(format!("pod/{pod}"));
-        facts.pods.push(PodRecord {
-            pod: PodId::new(pod).map_err(|e| corrupt("pod", e))?,
-            dso: ParticipantId::new(dso).map_err(|e| corrupt("pod", e))?,
-            customer: customer
-                .map(ParticipantId::new)
-                .transpose()
-                .map_err(|e| corrupt("pod", e))?,
-        });
     }
     if let Some(who) = who {
         let mut stmt = conn
@@ -319,7 +348,7 @@ pub(crate) fn facts(
                  FROM subscriptions WHERE consumer = ?1 AND topic = ?2 ORDER BY id",
             )
             .ctx("preparing the subscription lookup")?;
-        for topic in topics {
+        for topic in facts.topics(resource) {
             for s in stmt
                 .query_map(params![who.as_str(), topic], subscription_row)
                 .ctx("looking up subscriptions")?
@@ -364,37 +393,18 @@ pub(crate) fn subscription_of(row: SubscriptionRow) -> Result<Subscription> {
     })
 }
 
-/// Decides on every resource; denies a participant that names none.
-pub(crate) fn check(
-    conn: &Connection,
-    who: &Principal,
-    resources: &[Resource],
-) -> Result<Decision> {
+/// Decides on every resource (all must be allowed) and gives the data periods granted; denies
+/// a participant that names none.
+pub(crate) fn check(conn: &Connection, who: &Principal, resources: &[Resource]) -> Result<Grant> {
     let participant = match who {
-        Principal::Operator => None,
-        Principal::Participant(p) => Some(p),
+        Principal::Operator => return Ok(Grant::operator()),
+        Principal::Participant(p) => p,
     };
-    if participant.is_some() && resources.is_empty() {
-        return Ok(Decision {
-            allowed: false,
-            reason: "a participant's query must name a PoD, meter or device".into(),
-        });
-    }
-    let mut reasons = Vec::new();
-    for r in resources {
-        let d = decide(who, r, &facts(conn, participant, r)?, true);
-        if !d.allowed {
-            return Ok(d);
-        }
-        reasons.push(d.reason);
-    }
-    if resources.is_empty() {
-        reasons.push("store operator".into());
-    }
-    Ok(Decision {
-        allowed: true,
-        reason: reasons.join("; "),
-    })
+    let facts = resources
+        .iter()
+        .map(|r| Ok((r.clone(), facts(conn, Some(participant), r)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(decide_all(who, &facts))
 }
 
 /// Writes one audit entry.
@@ -512,18 +522,12 @@ pub(crate) fn add_pod_link(conn: &Connection, link: &PodLink) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn pod_links(conn: &Connection, pod: &PodId) -> Result<Vec<PodLink>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT body FROM pod_links WHERE pod = ?1 ORDER BY id")
-        .ctx("preparing the link read")?;
-    let rows = stmt
-        .query_map([pod.as_str()], |r| r.get::<_, String>(0))
-        .ctx("reading pod links")?;
-    rows.map(|b| {
-        let b = b.ctx("reading a pod link")?;
-        serde_json::from_str(&b).map_err(|e| corrupt(&format!("link of pod {pod}"), e))
-    })
-    .collect()
+/// The links of `pod` valid at some time in `periods`.
+pub(crate) fn pod_links(conn: &Connection, pod: &PodId, periods: &Periods) -> Result<Vec<PodLink>> {
+    Ok(links_by(conn, "pod", pod.as_str())?
+        .into_iter()
+        .filter(|l| crate::policy::link_overlaps(l, periods))
+        .collect())
 }
 
 pub(crate) fn put_set_point(conn: &Connection, sp: &SetPoint) -> Result<()> {
@@ -590,11 +594,13 @@ pub(crate) fn acknowledge(conn: &Connection, ack: &SetPointAck) -> Result<()> {
     Ok(())
 }
 
+/// The set points of `pod` overlapping `[from, to)` and `periods`, with their acks.
 pub(crate) fn set_points(
     conn: &Connection,
     pod: &PodId,
     from: i64,
     to: i64,
+    periods: &Periods,
 ) -> Result<Vec<StoredSetPoint>> {
     let mut stmt = conn
         .prepare_cached(
@@ -615,6 +621,9 @@ pub(crate) fn set_points(
         let (id, body) = row.ctx("reading a set point")?;
         let set_point: SetPoint =
             serde_json::from_str(&body).map_err(|e| corrupt(&format!("set point {id}"), e))?;
+        if !crate::policy::set_point_visible(&set_point, periods) {
+            continue;
+        }
         let list = acks
             .query_map([&id], |r| r.get::<_, String>(0))
             .ctx("reading acknowledgements")?
@@ -726,10 +735,13 @@ pub(crate) fn request_subscription(
         &facts(conn, None, topic)?,
         false,
     );
-    if !d.allowed {
+    if !d.decision.allowed {
         return Err(ScdError::InvalidRecord {
             record: format!("subscription of {consumer} to {topic}"),
-            reason: format!("provider {provider} may not provide it: {}", d.reason),
+            reason: format!(
+                "provider {provider} may not provide it: {}",
+                d.decision.reason
+            ),
         });
     }
     let at = now();
