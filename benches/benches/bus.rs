@@ -1,122 +1,121 @@
 //! platone-bus: MemoryBus fan-out, MQTT through a real Mosquitto at QoS 0 and 1, the bridge
-//! against a plain subscriber, and (feature `kafka`) Kafka through librdkafka's mock cluster.
+//! against a plain subscriber measured the same way, and (feature `kafka`) Kafka through
+//! librdkafka's mock cluster.
 //!
-//! Each iteration publishes a batch and waits until every message has been received, so the
-//! figure is end-to-end messages per second.
+//! Every figure is end to end: an iteration publishes a batch of numbered 256-byte messages
+//! and ends when the last one has been received (and acknowledged). At QoS 1 every batch must
+//! arrive whole, each message exactly once (the benchmark panics otherwise: zero loss is part of
+//! the result).
 
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
 use platone_bus::{
-    Bridge, BridgeConfig, Bus, MemoryBus, Message, MqttBus, MqttConfig, Publisher, QoS, Route,
-    Subscriber, Subscription, TopicFilter,
+    Bridge, BridgeConfig, Bus, MemoryBus, Message, Mosquitto, MosquittoOptions, MqttBus, Publisher,
+    QoS, Route, Subscriber, Subscription, TopicFilter,
 };
 use tokio::runtime::Runtime;
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
-
-struct Broker {
-    port: u16,
-    _dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Broker {
-    fn start() -> Broker {
-        assert!(
-            Path::new(MOSQUITTO).exists(),
-            "{MOSQUITTO} missing: install mosquitto"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let root = std::fs::read_to_string("/proc/self/status")
-            .map(|s| {
-                s.lines()
-                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-            })
-            .unwrap_or(false);
-        let conf = dir.path().join("m.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "{}listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 1000000\n",
-                if root { "user root\n" } else { "" }
-            ),
-        )
-        .unwrap();
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Broker {
-            port,
-            _dir: dir,
-            child,
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+const PAYLOAD: usize = 256;
+/// Messages per MQTT / Kafka iteration.
+const BATCH: usize = 2_000;
+/// Publishes awaiting their acknowledgement at a time (the client's in-flight window of 20
+/// stays full; the rest wait in its queue).
+const WINDOW: usize = 64;
 
 fn filter(f: &str) -> TopicFilter {
     TopicFilter::new(f).unwrap()
 }
 
-/// Publishes `n` messages of `payload` on `topic` and waits until every subscription got them.
-async fn round(
-    publisher: &dyn Bus,
-    subs: &mut [Subscription],
-    topic: &str,
-    n: usize,
-    payload: &Bytes,
+/// A 256-byte payload numbered `seq` (first 8 bytes, big endian).
+fn numbered(seq: u64) -> Bytes {
+    let mut p = vec![0u8; PAYLOAD];
+    p[..8].copy_from_slice(&seq.to_be_bytes());
+    Bytes::from(p)
+}
+
+fn number(payload: &[u8]) -> u64 {
+    u64::from_be_bytes(payload[..8].try_into().unwrap())
+}
+
+/// One publish → receive path and the numbers it has used so far.
+struct Path<'a> {
+    /// Message `i` goes through publisher `i % len`.
+    publishers: Vec<&'a dyn Publisher>,
+    topic: &'static str,
+    sub: Subscription,
     qos: QoS,
-) {
-    let publish = async {
-        for _ in 0..n {
-            publisher
-                .publish(Message::new(topic, payload.clone()), qos)
-                .await
-                .unwrap();
-        }
-    };
-    // Interleaved: with back-pressure, draining one subscriber at a time would stall the
-    // publisher on another's full queue.
-    let receive = async {
-        for _ in 0..n {
-            for s in subs.iter_mut() {
-                let d = s.next_delivery().await.unwrap();
+    next: u64,
+    published: u64,
+}
+
+impl Path<'_> {
+    /// Publishes `n` messages (`window` at a time) and returns the time until the last one was
+    /// received. At QoS 1 every message must arrive exactly once; at QoS 0 losses are counted
+    /// (the batch ends after 2 s of silence) and reported.
+    async fn run(&mut self, n: usize, window: usize) -> Duration {
+        let base = self.next;
+        self.next += n as u64;
+        self.published += n as u64;
+        let (publishers, topic, qos) = (&self.publishers, self.topic, self.qos);
+        let sub = &mut self.sub;
+        let start = Instant::now();
+        let publish =
+            futures::stream::iter(0..n as u64).for_each_concurrent(window, |i| async move {
+                publishers[i as usize % publishers.len()]
+                    .publish(Message::new(topic, numbered(base + i)), qos)
+                    .await
+                    .unwrap();
+            });
+        let receive = async {
+            let mut seen = vec![false; n];
+            let mut got = 0;
+            let mut last = start;
+            let quiet = if qos == QoS::AtMostOnce {
+                Duration::from_secs(2)
+            } else {
+                Duration::from_secs(60)
+            };
+            while got < n {
+                let Ok(d) = tokio::time::timeout(quiet, sub.next_delivery()).await else {
+                    assert_eq!(qos, QoS::AtMostOnce, "{topic}: {} of {n} lost", n - got);
+                    eprintln!("{topic}: QoS 0 lost {} of {n}", n - got);
+                    break;
+                };
+                let d = d.expect("subscription open");
+                let i = number(&d.message.payload)
+                    .checked_sub(base)
+                    .unwrap_or(u64::MAX) as usize;
+                assert!(i < n && !seen[i], "{topic}: duplicate or stray message {i}");
+                seen[i] = true;
+                got += 1;
+                last = Instant::now();
                 d.ack().await.unwrap();
             }
-        }
-    };
-    tokio::join!(publish, receive);
+            last
+        };
+        let ((), last) = tokio::join!(publish, receive);
+        last - start
+    }
+}
+
+/// The first `n` buses as publishers.
+fn first(buses: &[MqttBus], n: usize) -> Vec<&dyn Publisher> {
+    buses[..n].iter().map(|p| p as &dyn Publisher).collect()
+}
+
+fn timed(rt: &Runtime, path: &mut Path<'_>, window: usize, iters: u64) -> Duration {
+    (0..iters)
+        .map(|_| rt.block_on(path.run(BATCH, window)))
+        .sum()
 }
 
 fn memory(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
-    let payload = Bytes::from(vec![0u8; 256]);
+    let payload = Bytes::from(vec![0u8; PAYLOAD]);
     let n = 10_000;
     let mut group = c.benchmark_group("bus/memory");
     group.throughput(Throughput::Elements(n as u64));
@@ -135,137 +134,194 @@ fn memory(c: &mut Criterion) {
         });
         group.bench_function(format!("{subscribers}_subscribers"), |b| {
             b.iter(|| {
-                rt.block_on(round(
-                    &bus,
-                    &mut subs,
-                    "bench/x",
-                    n,
-                    &payload,
-                    QoS::AtLeastOnce,
-                ))
+                rt.block_on(async {
+                    let publish = async {
+                        for _ in 0..n {
+                            bus.publish(Message::new("bench/x", payload.clone()), QoS::AtLeastOnce)
+                                .await
+                                .unwrap();
+                        }
+                    };
+                    // Interleaved: with back-pressure, draining one subscriber at a time would
+                    // stall the publisher on another's full queue.
+                    let receive = async {
+                        for _ in 0..n {
+                            for s in subs.iter_mut() {
+                                let d = s.next_delivery().await.unwrap();
+                                d.ack().await.unwrap();
+                            }
+                        }
+                    };
+                    tokio::join!(publish, receive);
+                })
             })
         });
     }
     group.finish();
 }
 
+/// The broker settings every MQTT benchmark uses, peers included
+/// (benches/peers/bus_mosquitto.sh): mosquitto's default in-flight window of 20, no
+/// persistence, a queue that never drops. `extra` follows the listener line.
+fn broker(extra: String) -> Mosquitto {
+    Mosquitto::start_with(MosquittoOptions {
+        persistence: false,
+        max_inflight: Some(20),
+        max_queued: Some(0),
+        extra_config: extra,
+    })
+    .unwrap()
+}
+
 fn mqtt(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
-    let broker = Broker::start();
-    let payload = Bytes::from(vec![0u8; 256]);
-    let n = 2_000;
-    let mut group = c.benchmark_group("bus/mqtt");
-    group.throughput(Throughput::Elements(n as u64));
-    group.sample_size(10);
-    for (qos, name) in [(QoS::AtMostOnce, "qos0"), (QoS::AtLeastOnce, "qos1")] {
-        let (publisher, mut subs) = rt.block_on(async {
-            let p = MqttBus::connect(MqttConfig::new(
-                "127.0.0.1",
-                broker.port,
-                format!("bp-{name}"),
-            ))
-            .unwrap();
-            let s = MqttBus::connect(MqttConfig::new(
-                "127.0.0.1",
-                broker.port,
-                format!("bs-{name}"),
-            ))
-            .unwrap();
-            let sub = s
-                .subscribe(filter(&format!("bench/{name}")), qos)
-                .await
-                .unwrap();
-            (p, vec![(sub, s)])
-        });
-        group.bench_function(format!("publish_receive_{name}"), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let mut only: Vec<Subscription> = Vec::new();
-                    let (sub, bus) = subs.pop().unwrap();
-                    only.push(sub);
-                    round(
-                        &publisher,
-                        &mut only,
-                        &format!("bench/{name}"),
-                        n,
-                        &payload,
-                        qos,
-                    )
-                    .await;
-                    subs.push((only.pop().unwrap(), bus));
-                })
-            })
-        });
-    }
-    // The bridge against a plain subscriber, QoS 1: A → bridge → B versus A → subscriber.
-    let other = Broker::start();
-    let (publisher, mut plain, mut bridged, bridge) = rt.block_on(async {
-        let p = MqttBus::connect(MqttConfig::new("127.0.0.1", broker.port, "bridge-pub")).unwrap();
-        let plain_bus =
-            MqttBus::connect(MqttConfig::new("127.0.0.1", broker.port, "plain-sub")).unwrap();
-        let plain = plain_bus
-            .subscribe(filter("fwd/#"), QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let sink_sub =
-            MqttBus::connect(MqttConfig::new("127.0.0.1", other.port, "bridged-sub")).unwrap();
-        let bridged = sink_sub
-            .subscribe(filter("remote/#"), QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let source: Arc<dyn Bus> = Arc::new(
-            MqttBus::connect(MqttConfig::new("127.0.0.1", broker.port, "bridge-src")).unwrap(),
-        );
-        let sink: Arc<dyn Bus> = Arc::new(
-            MqttBus::connect(MqttConfig::new("127.0.0.1", other.port, "bridge-sink")).unwrap(),
-        );
-        let bridge = Bridge::start(
+    let a = broker(String::new());
+    let b = broker(String::new());
+    // The peer: mosquitto's own bridge, from broker C into B, same route.
+    let c_broker = broker(format!(
+        "\nconnection to-b\naddress 127.0.0.1:{}\ncleansession true\n\
+         topic # out 1 fwd/ native/\n",
+        b.port()
+    ));
+    let _guard = rt.enter();
+    let connect = |broker: &Mosquitto, id: &str| MqttBus::connect(broker.mqtt_config(id)).unwrap();
+    let connect_four = |broker: &Mosquitto, name: &str| -> Vec<MqttBus> {
+        (0..4)
+            .map(|i| connect(broker, &format!("{name}-{i}")))
+            .collect()
+    };
+    let on_a = connect_four(&a, "pub-a");
+    let on_c = connect_four(&c_broker, "pub-c");
+    let subscribe =
+        |bus: &MqttBus, f: &str, qos: QoS| rt.block_on(bus.subscribe(filter(f), qos)).unwrap();
+    let sub_bus = connect(&a, "bench-sub");
+    let plain_bus = connect(&a, "plain-sub");
+    let bridged_bus = connect(&b, "bridged-sub");
+    let mut qos0 = Path {
+        publishers: first(&on_a, 1),
+        topic: "q0/x",
+        sub: subscribe(&sub_bus, "q0/#", QoS::AtMostOnce),
+        qos: QoS::AtMostOnce,
+        next: 0,
+        published: 0,
+    };
+    let mut qos1 = Path {
+        publishers: first(&on_a, 1),
+        topic: "q1/x",
+        sub: subscribe(&sub_bus, "q1/#", QoS::AtLeastOnce),
+        qos: QoS::AtLeastOnce,
+        next: 0,
+        published: 0,
+    };
+    // The baseline and the bridges: same publishers, broker settings, batch, payload and
+    // window; only the topic differs, so each path carries only its own messages.
+    let mut plain = Path {
+        publishers: first(&on_a, 1),
+        topic: "plain/x",
+        sub: subscribe(&plain_bus, "plain/#", QoS::AtLeastOnce),
+        qos: QoS::AtLeastOnce,
+        next: 0,
+        published: 0,
+    };
+    let mut bridged = Path {
+        publishers: first(&on_a, 1),
+        topic: "fwd/x",
+        sub: subscribe(&bridged_bus, "remote/#", QoS::AtLeastOnce),
+        qos: QoS::AtLeastOnce,
+        next: 0,
+        published: 0,
+    };
+    let mut native = Path {
+        publishers: first(&on_c, 1),
+        topic: "fwd/x",
+        sub: subscribe(&bridged_bus, "native/#", QoS::AtLeastOnce),
+        qos: QoS::AtLeastOnce,
+        next: 0,
+        published: 0,
+    };
+    let source: Arc<dyn Bus> = Arc::new(connect(&a, "bridge-src"));
+    let sink: Arc<dyn Bus> = Arc::new(connect(&b, "bridge-sink"));
+    let bridge = rt
+        .block_on(Bridge::start(
             BridgeConfig::default(),
             vec![Route {
                 source,
                 sink,
                 map: "# out 1 fwd/ remote/".parse().unwrap(),
             }],
-        )
-        .await
+        ))
         .unwrap();
-        (p, (plain, plain_bus), (bridged, sink_sub), bridge)
+    // Mosquitto's bridge connects by itself: wait until it forwards.
+    rt.block_on(native.run(10, 10));
+
+    let mut group = c.benchmark_group("bus/mqtt");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(10);
+    group.bench_function("publish_receive_qos0", |b| {
+        b.iter_custom(|iters| timed(&rt, &mut qos0, WINDOW, iters))
     });
-    let run = |rt: &Runtime, target: &mut Subscription, other: &mut Subscription| {
-        rt.block_on(async {
-            let publish = async {
-                for _ in 0..n {
-                    publisher
-                        .publish(Message::new("fwd/x", payload.clone()), QoS::AtLeastOnce)
-                        .await
-                        .unwrap();
-                }
-            };
-            // Both subscribers receive everything; the measured side is the one awaited last.
-            let recv = async {
-                for _ in 0..n {
-                    target.next_delivery().await.unwrap().ack().await.unwrap();
-                }
-            };
-            let drain = async {
-                for _ in 0..n {
-                    other.next_delivery().await.unwrap().ack().await.unwrap();
-                }
-            };
-            tokio::join!(publish, recv, drain);
-        })
-    };
-    group.bench_function("plain_subscriber_qos1", |b| {
-        b.iter(|| run(&rt, &mut plain.0, &mut bridged.0))
+    group.bench_function("publish_receive_qos1", |b| {
+        b.iter_custom(|iters| timed(&rt, &mut qos1, WINDOW, iters))
     });
-    group.bench_function("bridge_forward_qos1", |b| {
-        b.iter(|| run(&rt, &mut bridged.0, &mut plain.0))
+    group.bench_function("publish_receive_qos1_one_at_a_time", |b| {
+        b.iter_custom(|iters| timed(&rt, &mut qos1, 1, iters))
     });
+    for (name, publishers, window) in [("", 1, WINDOW), ("_4_publishers", 4, 4 * WINDOW)] {
+        // Four publishing connections: more than one subscribing connection can take (the
+        // broker keeps 20 messages in flight per client), so the receiving side sets the pace.
+        plain.publishers = first(&on_a, publishers);
+        bridged.publishers = first(&on_a, publishers);
+        native.publishers = first(&on_c, publishers);
+        group.bench_function(format!("plain_subscriber_qos1{name}"), |b| {
+            b.iter_custom(|iters| timed(&rt, &mut plain, window, iters))
+        });
+        group.bench_function(format!("bridge_forward_qos1{name}"), |b| {
+            b.iter_custom(|iters| timed(&rt, &mut bridged, window, iters))
+        });
+        group.bench_function(format!("mosquitto_bridge_qos1{name}"), |b| {
+            b.iter_custom(|iters| timed(&rt, &mut native, window, iters))
+        });
+    }
     group.finish();
+
+    // On a shared machine the load changes between benchmarks: alternate the three paths
+    // batch by batch and compare each bridge with the plain subscriber of the same round.
+    if std::env::var_os("BUS_BENCH_RATIO").is_some() {
+        let rounds = 9;
+        let window = 4 * WINDOW;
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..rounds {
+            let p = rt.block_on(plain.run(BATCH, window)).as_secs_f64();
+            let o = rt.block_on(bridged.run(BATCH, window)).as_secs_f64();
+            let m = rt.block_on(native.run(BATCH, window)).as_secs_f64();
+            ours.push(p / o);
+            theirs.push(p / m);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        eprintln!(
+            "ratio to the plain subscriber (4 publishers, {rounds} alternating rounds of {BATCH}): \
+             platone bridge median {:.0} % (min {:.0} %, max {:.0} %), mosquitto bridge median \
+             {:.0} % (min {:.0} %, max {:.0} %)",
+            100.0 * median(&mut ours),
+            100.0 * ours[0],
+            100.0 * ours[rounds - 1],
+            100.0 * median(&mut theirs),
+            100.0 * theirs[0],
+            100.0 * theirs[rounds - 1],
+        );
+    }
     let counters = rt.block_on(bridge.shutdown());
-    assert_eq!(counters.errors, 0, "{counters}");
-    drop(plain.1);
-    drop(bridged.1);
+    assert_eq!(counters.forwarded, bridged.published, "{counters}");
+    assert_eq!(counters.errors + counters.dead_lettered, 0, "{counters}");
+    eprintln!(
+        "platone bridge: {counters}, every one received once on the other broker; plain \
+         subscriber: {} received once",
+        plain.published
+    );
 }
 
 #[cfg(feature = "kafka")]
@@ -275,42 +331,33 @@ fn kafka(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let mock = MockCluster::new(1).unwrap();
     mock.create_topic("bench.kafka", 1, 1).unwrap();
-    let payload = Bytes::from(vec![0u8; 256]);
-    let n = 2_000;
-    let (bus, mut subs) = rt.block_on(async {
-        let bus = KafkaBus::connect(KafkaConfig::new(mock.bootstrap_servers(), "bench")).unwrap();
-        let sub = bus
-            .subscribe(filter("bench/kafka/#"), QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        (bus, vec![sub])
-    });
+    let bus = {
+        let _guard = rt.enter();
+        let mut config = KafkaConfig::new(mock.bootstrap_servers(), "bench");
+        // The mock cluster holds every fetch for fetch.wait.max.ms (librdkafka's default,
+        // 500 ms) even when records are waiting, which a real broker does not: each batch
+        // would take 500 ms whatever the client does. `BUS_BENCH_FETCH_WAIT_MS=500` shows it.
+        let wait = std::env::var("BUS_BENCH_FETCH_WAIT_MS").unwrap_or_else(|_| "10".into());
+        config.extra.push(("fetch.wait.max.ms".into(), wait));
+        KafkaBus::connect(config).unwrap()
+    };
+    let sub = rt
+        .block_on(bus.subscribe(filter("bench/kafka/#"), QoS::AtLeastOnce))
+        .unwrap();
+    let mut path = Path {
+        publishers: vec![&bus],
+        topic: "bench/kafka/x",
+        sub,
+        qos: QoS::AtLeastOnce,
+        next: 0,
+        published: 0,
+    };
     let mut group = c.benchmark_group("bus/kafka_mock");
-    group.throughput(Throughput::Elements(n as u64));
+    group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(10);
+    // Many publishes awaiting at once: the producer batches them.
     group.bench_function("produce_consume", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                // Publishes concurrently: the producer batches while each waits for its ack.
-                let mut set = tokio::task::JoinSet::new();
-                for _ in 0..n {
-                    let bus = bus.clone();
-                    let m = Message::new("bench/kafka/x", payload.clone());
-                    set.spawn(async move { bus.publish(m, QoS::AtLeastOnce).await });
-                }
-                let publish = async {
-                    while let Some(r) = set.join_next().await {
-                        r.unwrap().unwrap();
-                    }
-                };
-                let receive = async {
-                    for _ in 0..n {
-                        subs[0].next_delivery().await.unwrap().ack().await.unwrap();
-                    }
-                };
-                tokio::join!(publish, receive);
-            })
-        })
+        b.iter_custom(|iters| timed(&rt, &mut path, BATCH, iters))
     });
     group.finish();
 }

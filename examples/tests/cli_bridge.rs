@@ -2,72 +2,14 @@
 //! config files and usage errors.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+use platone_bus::Mosquitto;
 
-struct Broker {
-    port: u16,
-    _dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Broker {
-    fn start() -> Broker {
-        assert!(
-            Path::new(MOSQUITTO).exists(),
-            "{MOSQUITTO} missing: install mosquitto"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let root = std::fs::read_to_string("/proc/self/status")
-            .map(|s| {
-                s.lines()
-                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-            })
-            .unwrap_or(false);
-        let conf = dir.path().join("m.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "{}listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n",
-                if root { "user root\n" } else { "" }
-            ),
-        )
-        .unwrap();
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Broker {
-            port,
-            _dir: dir,
-            child,
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn broker() -> Mosquitto {
+    Mosquitto::start().unwrap()
 }
 
 fn platone(args: &[&str]) -> Output {
@@ -159,23 +101,23 @@ fn terminate(mut child: Child, lines: mpsc::Receiver<String>) -> (i32, Vec<Strin
 
 #[test]
 fn forwards_with_mosquitto_remapping_and_drains_on_sigterm() {
-    let bal = Broker::start();
-    let dsotp = Broker::start();
+    let bal = broker();
+    let dsotp = broker();
     let (bridge, lines) = start_bridge(&[
         "--source",
-        &format!("mqtt://127.0.0.1:{}", bal.port),
+        &bal.url(),
         "--sink",
-        &format!("mqtt://127.0.0.1:{}", dsotp.port),
+        &dsotp.url(),
         "--topic",
         "# out 1 platone/dsotp/ /bal/",
         "--stats-interval",
         "1",
     ]);
-    let mut sub = subscribe(dsotp.port, "/bal/#", 3);
-    publish(bal.port, "platone/dsotp/meters/1", "a");
-    publish(bal.port, "platone/other/x", "not bridged");
-    publish(bal.port, "platone/dsotp/meters/2", "b");
-    publish(bal.port, "platone/dsotp", "parent");
+    let mut sub = subscribe(dsotp.port(), "/bal/#", 3);
+    publish(bal.port(), "platone/dsotp/meters/1", "a");
+    publish(bal.port(), "platone/other/x", "not bridged");
+    publish(bal.port(), "platone/dsotp/meters/2", "b");
+    publish(bal.port(), "platone/dsotp", "parent");
     let mut out = String::new();
     sub.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     assert!(sub.wait().unwrap().success(), "{out}");
@@ -193,8 +135,8 @@ fn forwards_with_mosquitto_remapping_and_drains_on_sigterm() {
 
 #[test]
 fn config_file_holds_routes_both_ways() {
-    let a = Broker::start();
-    let b = Broker::start();
+    let a = broker();
+    let b = broker();
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("bridge.toml");
     std::fs::write(
@@ -203,16 +145,16 @@ fn config_file_holds_routes_both_ways() {
             "[source]\nurl = \"mqtt://127.0.0.1:{}\"\n\n[sink]\nurl = \"mqtt://127.0.0.1:{}\"\n\n\
              [bridge]\nmax_in_flight = 8\n\n\
              [[route]]\ntopic = \"# both 1 site/ remote/\"\n\n[[route]]\ntopic = \"alarms/# in 1 \\\"\\\" \\\"\\\"\"\n",
-            a.port, b.port
+            a.port(), b.port()
         ),
     )
     .unwrap();
     let (bridge, lines) = start_bridge(&["--config", conf.to_str().unwrap()]);
-    let mut on_b = subscribe(b.port, "remote/x", 1);
-    let mut on_a = subscribe(a.port, "#", 3);
-    publish(a.port, "site/x", "1");
-    publish(b.port, "remote/y", "2");
-    publish(b.port, "alarms/z", "3");
+    let mut on_b = subscribe(b.port(), "remote/x", 1);
+    let mut on_a = subscribe(a.port(), "#", 3);
+    publish(a.port(), "site/x", "1");
+    publish(b.port(), "remote/y", "2");
+    publish(b.port(), "alarms/z", "3");
     let mut out_b = String::new();
     on_b.stdout
         .take()

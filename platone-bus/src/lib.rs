@@ -25,12 +25,18 @@
 //! |---|---|---|---|---|---|
 //! | [`MemoryBus`] | every matching subscriber has it queued | every message once, in order per publisher | nothing to do (in-process) | publisher waits (bounded queue, back-pressure) | — (in-process, lost with the process) |
 //! | [`MqttBus`] QoS 0 | handed to the connection | at most once | none | bounded queue; overflow discarded, counted in [`Subscription::lagged`] and logged | messages in flight are lost |
-//! | [`MqttBus`] QoS 1 | the broker's PUBACK | at least once (duplicates possible, flagged `redelivered`) | PUBACK sent on [`Delivery::ack`] | broker's in-flight window (back-pressure) | unacknowledged publishes resent after reconnect; persistent session keeps queued messages |
+//! | [`MqttBus`] QoS 1 | the broker's PUBACK | at least once (duplicates possible, flagged `redelivered`) | PUBACK sent on [`Delivery::ack`] | broker's in-flight window (back-pressure) | unacknowledged publishes resent after reconnect; if the broker lost the session they fail with [`BusError::NotConfirmed`]; persistent session keeps queued messages |
 //! | [`MqttBus`] QoS 2 | the broker's PUBCOMP | exactly once per session | PUBREC on [`Delivery::ack`] | as QoS 1 | as QoS 1; safe only with `max_inflight` ≤ the broker's `max_inflight_messages` |
 //! | `KafkaBus` (feature `kafka`) | the record is written with `acks=all` (idempotent producer) | at least once, in order per partition | offsets committed only up to the oldest unacknowledged record of each partition | consumer reads ahead a bounded number of records | the producer retries; the group resumes from the committed offset |
 //! | [`Bridge`] | — | at least once from source to sink | source acknowledged after the sink confirmed | bounded in-flight | retries until the sink confirms; redelivery from the source |
 //!
 //! MQTT 3.1.1 carries neither headers nor keys: they are dropped on [`MqttBus`].
+//!
+//! # A local broker
+//!
+//! [`Mosquitto`] starts a real Mosquitto broker on a free loopback port in a temporary
+//! directory (for tests, benchmarks and trying things out); [`Mosquitto::mqtt_config`] gives
+//! the settings to connect an [`MqttBus`] to it. See the [`mosquitto`] module.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -45,6 +51,7 @@ mod kafka;
 mod kafka_name;
 mod memory;
 mod message;
+pub mod mosquitto;
 mod mqtt;
 mod topic;
 mod topic_map;
@@ -60,6 +67,7 @@ pub use kafka::{KafkaBus, KafkaConfig, KafkaSasl};
 pub use kafka_name::{KafkaNaming, MAX_KAFKA_NAME, TOPIC_HEADER};
 pub use memory::{DEFAULT_CAPACITY, MemoryBus};
 pub use message::{Delivery, Headers, Message, QoS};
+pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
 pub use mqtt::{DEFAULT_MAX_PACKET, MqttBus, MqttConfig, TlsConfig};
 /// The rdkafka crate, for librdkafka settings and its mock cluster.
 #[cfg(feature = "kafka")]

@@ -11,7 +11,6 @@ use platone_bus::{
     Bridge, BridgeConfig, Bus, DEAD_LETTER_REASON, MemoryBus, Message, MqttBus, MqttConfig,
     Publisher, QoS, Route, Subscriber, Subscription, TopicFilter, TopicMap,
 };
-use support::Mosquitto;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -141,16 +140,18 @@ async fn two_way_memory_bridge_prevents_loops_and_dead_letters_unroutable() {
 
 #[tokio::test]
 async fn mosquitto_to_mosquitto_with_remapping_survives_sink_restart() {
-    let bal = Mosquitto::start();
-    let mut dsotp = Mosquitto::start();
-    let bal_bus = MqttBus::connect(config(bal.port, "bal-device")).unwrap();
-    let dsotp_bus = MqttBus::connect(config(dsotp.port, "dsotp-app")).unwrap();
+    let bal = support::mosquitto();
+    let mut dsotp = support::mosquitto();
+    let bal_bus = MqttBus::connect(config(bal.port(), "bal-device")).unwrap();
+    let dsotp_bus = MqttBus::connect(config(dsotp.port(), "dsotp-app")).unwrap();
     let mut received = dsotp_bus
         .subscribe(filter("/bal/#"), QoS::AtLeastOnce)
         .await
         .unwrap();
-    let source: Arc<dyn Bus> = Arc::new(MqttBus::connect(config(bal.port, "bridge-src")).unwrap());
-    let sink: Arc<dyn Bus> = Arc::new(MqttBus::connect(config(dsotp.port, "bridge-sink")).unwrap());
+    let source: Arc<dyn Bus> =
+        Arc::new(MqttBus::connect(config(bal.port(), "bridge-src")).unwrap());
+    let sink: Arc<dyn Bus> =
+        Arc::new(MqttBus::connect(config(dsotp.port(), "bridge-sink")).unwrap());
     let map: TopicMap = "# out 1 platone/dsotp/ /bal/".parse().unwrap();
     let bridge = Bridge::start(quick(), vec![Route { source, sink, map }])
         .await
@@ -190,7 +191,7 @@ async fn mosquitto_to_mosquitto_with_remapping_survives_sink_restart() {
         d.ack().await.unwrap();
         if !restarted && got.len() == 60 {
             restarted = true;
-            dsotp.restart();
+            dsotp.restart().unwrap();
         }
     }
     publisher.await.unwrap();
@@ -202,13 +203,14 @@ async fn mosquitto_to_mosquitto_with_remapping_survives_sink_restart() {
 
 #[tokio::test]
 async fn bridge_survives_source_restart() {
-    let mut bal = Mosquitto::start();
+    let mut bal = support::mosquitto();
     let dsotp = MemoryBus::new();
     let mut received = dsotp
         .subscribe(filter("in/#"), QoS::AtLeastOnce)
         .await
         .unwrap();
-    let source: Arc<dyn Bus> = Arc::new(MqttBus::connect(config(bal.port, "src-bridge")).unwrap());
+    let source: Arc<dyn Bus> =
+        Arc::new(MqttBus::connect(config(bal.port(), "src-bridge")).unwrap());
     let sink: Arc<dyn Bus> = Arc::new(dsotp.clone());
     let bridge = Bridge::start(
         quick(),
@@ -220,12 +222,12 @@ async fn bridge_survives_source_restart() {
     )
     .await
     .unwrap();
-    let device = MqttBus::connect(config(bal.port, "src-device")).unwrap();
+    let device = MqttBus::connect(config(bal.port(), "src-device")).unwrap();
     let n = 100u32;
     let mut got = BTreeSet::new();
     for i in 0..n {
         if i == n / 2 {
-            bal.restart();
+            bal.restart().unwrap();
         }
         loop {
             match device

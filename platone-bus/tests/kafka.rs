@@ -17,7 +17,6 @@ use platone_bus::{
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use support::Mosquitto;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -196,12 +195,13 @@ async fn publishes_wait_out_a_broker_going_down_and_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_to_kafka_bridge_and_kafka_dead_letters() {
-    let broker = Mosquitto::start();
+    let broker = support::mosquitto();
     let mock = MockCluster::new(1).unwrap();
     mock.create_topic("platone.dsotp", 2, 1).unwrap();
     mock.create_topic("platone.bridge", 1, 1).unwrap();
-    let mqtt: Arc<dyn Bus> =
-        Arc::new(MqttBus::connect(MqttConfig::new("127.0.0.1", broker.port, "to-kafka")).unwrap());
+    let mqtt: Arc<dyn Bus> = Arc::new(
+        MqttBus::connect(MqttConfig::new("127.0.0.1", broker.port(), "to-kafka")).unwrap(),
+    );
     let kafka = bus(&mock, "bridge-test");
     let sink: Arc<dyn Bus> = Arc::new(kafka.clone());
     let bridge = Bridge::start(
@@ -214,7 +214,7 @@ async fn mqtt_to_kafka_bridge_and_kafka_dead_letters() {
     )
     .await
     .unwrap();
-    let device = MqttBus::connect(MqttConfig::new("127.0.0.1", broker.port, "dev")).unwrap();
+    let device = MqttBus::connect(MqttConfig::new("127.0.0.1", broker.port(), "dev")).unwrap();
     let n = 50;
     for i in 0..n {
         device

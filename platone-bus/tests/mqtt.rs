@@ -9,7 +9,7 @@ use bytes::Bytes;
 use platone_bus::{
     BusError, Message, MqttBus, MqttConfig, Publisher, QoS, Subscriber, TlsConfig, TopicFilter,
 };
-use support::{Mosquitto, TestCa};
+use support::TestCa;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -33,9 +33,9 @@ async fn next(sub: &mut platone_bus::Subscription) -> platone_bus::Delivery {
 
 #[tokio::test]
 async fn qos0_and_qos1_round_trips_with_large_payloads() {
-    let broker = Mosquitto::start();
-    let sub_bus = MqttBus::connect(config(broker.port, "rt-sub")).unwrap();
-    let pub_bus = MqttBus::connect(config(broker.port, "rt-pub")).unwrap();
+    let broker = support::mosquitto();
+    let sub_bus = MqttBus::connect(config(broker.port(), "rt-sub")).unwrap();
+    let pub_bus = MqttBus::connect(config(broker.port(), "rt-pub")).unwrap();
     let mut s0 = sub_bus
         .subscribe(filter("rt/q0/+"), QoS::AtMostOnce)
         .await
@@ -109,28 +109,26 @@ async fn tls_client_certificates_and_per_device_write_acl() {
     )
     .unwrap();
     let (ca_path, cert, key) = (ca.ca_path(), server.cert.clone(), server.key.clone());
-    let broker = Mosquitto::start_with(move |_| {
-        format!(
-            "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n\
-             use_identity_as_username true\nacl_file {}\n",
-            ca_path.display(),
-            cert.display(),
-            key.display(),
-            acl.display()
-        )
-    });
+    let broker = support::mosquitto_with(format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n\
+         use_identity_as_username true\nacl_file {}\n",
+        ca_path.display(),
+        cert.display(),
+        key.display(),
+        acl.display()
+    ));
     let tls_for = |name: &str| {
         let c = ca.client(name);
         TlsConfig::from_files(&ca.ca_path(), Some((&c.cert, &c.key))).unwrap()
     };
-    let mut obs_cfg = config(broker.port, "observer");
+    let mut obs_cfg = config(broker.port(), "observer");
     obs_cfg.tls = Some(tls_for("observer"));
     let observer = MqttBus::connect(obs_cfg).unwrap();
     let mut seen = observer
         .subscribe(filter("platone/bal/devices/#"), QoS::AtLeastOnce)
         .await
         .unwrap();
-    let mut dev_cfg = config(broker.port, "pmu-a");
+    let mut dev_cfg = config(broker.port(), "pmu-a");
     dev_cfg.tls = Some(tls_for("pmu-a"));
     let device = MqttBus::connect(dev_cfg).unwrap();
     // MQTT 3.1.1 cannot refuse a publish: the broker acknowledges and discards it.
@@ -159,7 +157,7 @@ async fn tls_client_certificates_and_per_device_write_acl() {
         "the forged message must not be delivered"
     );
     // Without a client certificate the broker refuses the connection.
-    let mut anon = config(broker.port, "anon");
+    let mut anon = config(broker.port(), "anon");
     anon.tls = Some(TlsConfig::from_files(&ca.ca_path(), None).unwrap());
     let anon = MqttBus::connect(anon).unwrap();
     assert!(
@@ -171,10 +169,10 @@ async fn tls_client_certificates_and_per_device_write_acl() {
 
 #[tokio::test]
 async fn persistent_session_receives_what_was_published_offline() {
-    let broker = Mosquitto::start();
-    let publisher = MqttBus::connect(config(broker.port, "ps-pub")).unwrap();
+    let broker = support::mosquitto();
+    let publisher = MqttBus::connect(config(broker.port(), "ps-pub")).unwrap();
     {
-        let sub = MqttBus::connect(config(broker.port, "ps-sub")).unwrap();
+        let sub = MqttBus::connect(config(broker.port(), "ps-sub")).unwrap();
         let _s = sub
             .subscribe(filter("ps/#"), QoS::AtLeastOnce)
             .await
@@ -190,7 +188,7 @@ async fn persistent_session_receives_what_was_published_offline() {
     }
     // Same client id, persistent session: the queued messages arrive even before (and without
     // waiting for) a new SUBSCRIBE; they are held until a matching subscription exists.
-    let sub = MqttBus::connect(config(broker.port, "ps-sub")).unwrap();
+    let sub = MqttBus::connect(config(broker.port(), "ps-sub")).unwrap();
     sub.wait_connected(WAIT).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut s = sub
@@ -206,13 +204,13 @@ async fn persistent_session_receives_what_was_published_offline() {
 
 #[tokio::test]
 async fn broker_restart_mid_qos1_stream_loses_nothing() {
-    let mut broker = Mosquitto::start();
-    let sub_bus = MqttBus::connect(config(broker.port, "rs-sub")).unwrap();
+    let mut broker = support::mosquitto();
+    let sub_bus = MqttBus::connect(config(broker.port(), "rs-sub")).unwrap();
     let mut sub = sub_bus
         .subscribe(filter("rs/+"), QoS::AtLeastOnce)
         .await
         .unwrap();
-    let pub_bus = MqttBus::connect(config(broker.port, "rs-pub")).unwrap();
+    let pub_bus = MqttBus::connect(config(broker.port(), "rs-pub")).unwrap();
     let n = 300u32;
     let publisher = tokio::spawn(async move {
         let mut retried = 0;
@@ -247,7 +245,7 @@ async fn broker_restart_mid_qos1_stream_loses_nothing() {
         d.ack().await.unwrap();
         if !restarted && got.len() == 100 {
             restarted = true;
-            broker.restart();
+            broker.restart().unwrap();
         }
     }
     publisher.await.unwrap();
@@ -257,16 +255,16 @@ async fn broker_restart_mid_qos1_stream_loses_nothing() {
 
 #[tokio::test]
 async fn resubscribes_when_the_broker_lost_the_session() {
-    let mut broker = Mosquitto::start_forgetful();
-    let sub_bus = MqttBus::connect(config(broker.port, "fs-sub")).unwrap();
+    let mut broker = support::mosquitto_forgetful();
+    let sub_bus = MqttBus::connect(config(broker.port(), "fs-sub")).unwrap();
     let mut sub = sub_bus
         .subscribe(filter("fs/#"), QoS::AtLeastOnce)
         .await
         .unwrap();
-    broker.restart();
+    broker.restart().unwrap();
     // The new broker knows nothing of `fs-sub`: the bus subscribes again after reconnecting.
     sub_bus.wait_connected(WAIT).await.unwrap();
-    let publisher = MqttBus::connect(config(broker.port, "fs-pub")).unwrap();
+    let publisher = MqttBus::connect(config(broker.port(), "fs-pub")).unwrap();
     let mut got = None;
     for _ in 0..50 {
         publisher
@@ -287,18 +285,21 @@ async fn resubscribes_when_the_broker_lost_the_session() {
 
 #[tokio::test]
 async fn username_and_password() {
-    let broker = Mosquitto::start_with(|dir| {
-        let file = dir.join("passwd");
-        let status = std::process::Command::new("mosquitto_passwd")
-            .args(["-b", "-c"])
-            .arg(&file)
-            .args(["dsotp", "s3cret"])
-            .status()
-            .expect("mosquitto_passwd (Debian package mosquitto)");
-        assert!(status.success());
-        format!("allow_anonymous false\npassword_file {}\n", file.display())
-    });
-    let mut good = config(broker.port, "pw-good");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    let status = std::process::Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&file)
+        .args(["dsotp", "s3cret"])
+        .status()
+        .expect("mosquitto_passwd (Debian package mosquitto)");
+    assert!(status.success());
+    // The later `allow_anonymous false` overrides the launcher's default.
+    let broker = support::mosquitto_with(format!(
+        "allow_anonymous false\npassword_file {}\n",
+        file.display()
+    ));
+    let mut good = config(broker.port(), "pw-good");
     good.credentials = Some(("dsotp".into(), "s3cret".into()));
     let good = MqttBus::connect(good).unwrap();
     let mut s = good
@@ -309,7 +310,7 @@ async fn username_and_password() {
         .await
         .unwrap();
     next(&mut s).await.ack().await.unwrap();
-    let mut bad = config(broker.port, "pw-bad");
+    let mut bad = config(broker.port(), "pw-bad");
     bad.credentials = Some(("dsotp".into(), "wrong".into()));
     let bad = MqttBus::connect(bad).unwrap();
     assert!(
@@ -317,4 +318,89 @@ async fn username_and_password() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn qos1_publishes_caught_in_flight_by_a_lost_session_are_not_confirmed() {
+    let mut broker = support::mosquitto_forgetful();
+    let bus = MqttBus::connect(config(broker.port(), "lost-pub")).unwrap();
+    bus.publish(Message::new("lost/x", "before"), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    // A hung broker: the publishes leave (20 in flight, the rest queued in the client) and no
+    // PUBACK comes back.
+    broker.pause().unwrap();
+    let n = 30;
+    let mut pending = Vec::new();
+    for i in 0..n {
+        let bus = bus.clone();
+        pending.push(tokio::spawn(async move {
+            bus.publish(Message::new("lost/x", format!("{i}")), QoS::AtLeastOnce)
+                .await
+        }));
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        pending.iter().all(|p| !p.is_finished()),
+        "nothing can be confirmed by a frozen broker"
+    );
+    // It crashes and comes back without the session: every one of those publishes must fail
+    // with NotConfirmed (never hang, never report success).
+    broker.kill();
+    broker.restart().unwrap();
+    for (i, p) in pending.into_iter().enumerate() {
+        let result = tokio::time::timeout(WAIT, p)
+            .await
+            .unwrap_or_else(|_| panic!("publish {i} hangs after the session was lost"))
+            .unwrap();
+        match result {
+            Err(BusError::NotConfirmed { topic, reason }) => {
+                assert_eq!(topic, "lost/x");
+                assert!(reason.contains("session"), "{reason}");
+            }
+            other => panic!("publish {i}: {other:?}"),
+        }
+    }
+    // The caller may retry: on the new session the same publish is confirmed and delivered.
+    let sub_bus = MqttBus::connect(config(broker.port(), "lost-sub")).unwrap();
+    let mut sub = sub_bus
+        .subscribe(filter("lost/#"), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    bus.publish(Message::new("lost/x", "retried"), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let d = next(&mut sub).await;
+    assert_eq!(d.message.payload, Bytes::from("retried"));
+    d.ack().await.unwrap();
+}
+
+#[tokio::test]
+async fn publishes_made_while_the_broker_is_down_are_confirmed_after_it_returns() {
+    let mut broker = support::mosquitto_forgetful();
+    let bus = MqttBus::connect(config(broker.port(), "down-pub")).unwrap();
+    bus.wait_connected(WAIT).await.unwrap();
+    broker.stop();
+    // Let the client notice the broker is gone before publishing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let publisher = {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            for i in 0..5 {
+                bus.publish(Message::new("down/x", format!("{i}")), QoS::AtLeastOnce)
+                    .await?;
+            }
+            Ok::<(), BusError>(())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!publisher.is_finished(), "no broker, no confirmation");
+    broker.restart().unwrap();
+    // Never sent before the session was lost, so not lost with it: sent and confirmed now.
+    tokio::time::timeout(WAIT, publisher)
+        .await
+        .expect("publishes complete once the broker is back")
+        .unwrap()
+        .unwrap();
 }

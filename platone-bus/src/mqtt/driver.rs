@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
-use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, Publish, SubscribeReasonCode};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, Incoming, Outgoing, Publish, Request, SubscribeReasonCode,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -60,7 +62,8 @@ struct State {
     next_sub: u64,
     /// Received before any matching local subscription existed (unacknowledged).
     orphans: VecDeque<Publish>,
-    /// Queue lengths at the last disconnect: these requests are lost if the session is.
+    /// Requests rumqttc held unsent at the last disconnect (the front of the waiter queues):
+    /// they are dropped if the session is lost.
     lost_publishes: usize,
     lost_subscribes: usize,
     disconnected: bool,
@@ -314,8 +317,13 @@ async fn drive(
                     let mut state = shared.state();
                     if !state.disconnected {
                         state.disconnected = true;
-                        state.lost_publishes = state.publish_fifo.len();
-                        state.lost_subscribes = state.subscribe_fifo.len();
+                        // rumqttc moved the requests still in its channel to `pending`,
+                        // without a packet id; they are dropped if the session is lost. Count
+                        // them there, not in our queues: a publish made in the meantime is
+                        // already waiting in the channel again and will be sent.
+                        let (publishes, subscribes) = unsent_requests(&eventloop.pending);
+                        state.lost_publishes = publishes;
+                        state.lost_subscribes = subscribes;
                     }
                 }
                 tracing::warn!(broker = %shared.describe, error = %e, retry_in = ?backoff, "MQTT connection");
@@ -324,6 +332,18 @@ async fn drive(
             }
         }
     }
+}
+
+/// Publishes and subscriptions in `pending` that were never sent (no packet id yet): the front
+/// of the waiter queues.
+fn unsent_requests(pending: &VecDeque<Request>) -> (usize, usize) {
+    pending
+        .iter()
+        .fold((0, 0), |(publishes, subscribes), request| match request {
+            Request::Publish(p) if p.pkid == 0 => (publishes + 1, subscribes),
+            Request::Subscribe(s) if s.pkid == 0 => (publishes, subscribes + 1),
+            _ => (publishes, subscribes),
+        })
 }
 
 fn complete(shared: &Shared, pkid: u16) {
