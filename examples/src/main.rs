@@ -5,15 +5,18 @@
 //! 1 for invalid input and 2 for wrong usage.
 #![forbid(unsafe_code)]
 
+mod bal;
 mod bridge;
 mod certify;
 mod cim;
+mod demo;
 mod error;
 mod io;
 mod market;
 mod measurements;
 mod pmu;
 mod scd;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -52,11 +55,17 @@ enum Command {
     /// The Shared Customer Database: import, query, archive and restore measurements.
     #[command(subcommand)]
     Scd(scd::ScdCommand),
-    /// Flexibility market: clear scenarios, settle results, generate scenarios.
+    /// Flexibility market: clear scenarios, validate, settle results, generate scenarios.
     #[command(subcommand)]
     Market(market::MarketCommand),
     /// Forward topics between two buses (MQTT, Kafka, memory), remapped like a mosquitto bridge.
     Bridge(bridge::BridgeArgs),
+    /// Simulate field devices (PMUs, a DSO data server) publishing to a BAL's MQTT broker.
+    Sim(sim::SimArgs),
+    /// Run the Blockchain Access Layer: MQTT ingest, signatures, SCD, certification, REST API.
+    Bal(bal::BalArgs),
+    /// The BAL end to end on embedded defaults with simulated devices, then a report.
+    Demo(demo::DemoArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -70,6 +79,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Scd(c) => scd::run(c),
         Command::Market(c) => market::run(c),
         Command::Bridge(a) => bridge::run(a),
+        Command::Sim(a) => sim::run(a),
+        Command::Bal(a) => bal::run(a),
+        Command::Demo(a) => demo::run(a),
     }
 }
 

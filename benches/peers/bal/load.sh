@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The BAL load test: `platone sim` publishes through Mosquitto to `platone bal`, at increasing
+# loads; each load also goes to a plain QoS 1 subscriber (mosquitto_sub) for comparison.
+#
+#   benches/peers/bal/load.sh [DURATION_SECS] [PMU COUNTS...]
+#
+# Each PMU sends 50 SOGNO JSON frames per second of 13 measurements (650 measurements/s). For
+# every load it prints: what was sent, what Mosquitto delivered to mosquitto_sub and how fast,
+# what the BAL stored (zero loss = stored equals sent) and how fast, and the mean time from a
+# measurement's arrival to its batch's anchoring. Needs mosquitto, mosquitto_sub, python3.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+DURATION=${1:-20}
+shift || true
+LOADS=("$@")
+[ ${#LOADS[@]} -gt 0 ] || LOADS=(20 40 80 120)
+TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/platone-target}
+CARGO_TARGET_DIR=$TARGET cargo build --release -q -p platone-examples --bin platone
+BIN=$TARGET/release/platone
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+metric() { curl -s "http://127.0.0.1:$HTTP/metrics" | awk -v m="platone_bal_$1" '$1 == m {print $2}'; }
+
+MQ=$(free_port)
+cat > "$WORK/mosquitto.conf" <<CONF
+listener $MQ 127.0.0.1
+allow_anonymous true
+max_inflight_messages 1000
+max_queued_messages 10000000
+persistence false
+CONF
+mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+URL=mqtt://127.0.0.1:$MQ
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); duration ${DURATION} s per load"
+
+for PMUS in "${LOADS[@]}"; do
+  SIM=(--mqtt "$URL" --pmus "$PMUS" --rate 50 --duration "$DURATION" --in-flight 1000 --json)
+
+  # 1. Mosquitto alone, to a plain QoS 1 subscriber.
+  mosquitto_sub -h 127.0.0.1 -p "$MQ" -q 1 -t 'platone/bal/devices/#' -F '%t' >"$WORK/sub.out" &
+  SUB=$!
+  sleep 0.3
+  T0=$(now)
+  SENT=$("$BIN" sim "${SIM[@]}" --client-id sim-baseline)
+  PACKETS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["packets"])' "$SENT")
+  MEASUREMENTS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["measurements"])' "$SENT")
+  while [ "$(wc -l <"$WORK/sub.out")" -lt "$PACKETS" ]; do sleep 0.05; done
+  T1=$(now)
+  kill $SUB; wait $SUB 2>/dev/null || true
+  SUB_RATE=$(python3 -c "print(round($MEASUREMENTS / ($T1 - $T0)))")
+
+  # 2. The BAL, on its own data directory.
+  HTTP=$(free_port)
+  "$BIN" sim --print-config --pmus "$PMUS" --rate 50 >"$WORK/bal.toml"
+  rm -rf "$WORK/data"
+  "$BIN" bal --config "$WORK/bal.toml" --mqtt "$URL" --data "$WORK/data" --http "127.0.0.1:$HTTP" \
+    --token dso=t >"$WORK/bal.log" 2>&1 &
+  BAL=$!
+  PIDS+=($BAL)
+  until curl -sf "http://127.0.0.1:$HTTP/health" >/dev/null; do sleep 0.1; done
+  T0=$(now)
+  "$BIN" sim "${SIM[@]}" --client-id sim-bal >/dev/null
+  DEADLINE=$(python3 -c "print($(now) + 120)")
+  while :; do
+    STORED=$(metric measurements_stored_total); BATCHED=$(metric measurements_batched_total)
+    [ "${STORED:-0}" -ge "$MEASUREMENTS" ] && [ "${BATCHED:-0}" -ge "$STORED" ] && break
+    if python3 -c "import sys; sys.exit(0 if $(now) > $DEADLINE else 1)"; then break; fi
+    sleep 0.05
+  done
+  T1=$(now)
+  BAL_RATE=$(python3 -c "print(round(${STORED:-0} / ($T1 - $T0)))")
+  PACKET_RATE=$(python3 -c "print(round($PACKETS / ($T1 - $T0)))")
+  LAT_SUM=$(metric anchor_latency_milliseconds_sum); CERTIFIED=$(metric measurements_certified_total)
+  LATENCY=$(python3 -c "print(round(${LAT_SUM:-0} / max(${CERTIFIED:-0}, 1)))")
+  DEAD=$(metric packets_dead_lettered_total)
+  kill -TERM $BAL; wait $BAL 2>/dev/null || true
+  LOSS=$((MEASUREMENTS - ${STORED:-0}))
+  echo "pmus=$PMUS sent=$MEASUREMENTS measurements/$PACKETS packets | mosquitto_sub: $SUB_RATE measurements/s | BAL: stored $STORED (lost $LOSS, dead letters $DEAD), $BAL_RATE measurements/s, $PACKET_RATE packets/s, mean arrival→anchor $LATENCY ms"
+done

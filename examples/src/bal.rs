@@ -1,0 +1,122 @@
+//! `platone bal`: the Blockchain Access Layer on one machine or against real brokers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use platone_bal::{Bal, BalConfig};
+
+use crate::error::{CliError, CliResult};
+
+/// Options of `platone bal` (each overrides the configuration file).
+#[derive(Debug, Args)]
+pub struct BalArgs {
+    /// Configuration file (TOML); the options below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// External MQTT broker: mqtt://HOST:PORT or mqtts://HOST:PORT.
+    #[arg(long, conflicts_with = "embedded_broker")]
+    mqtt: Option<String>,
+    /// Run the embedded broker on this address (the default when no broker is given:
+    /// 127.0.0.1:1883).
+    #[arg(long)]
+    embedded_broker: Option<SocketAddr>,
+    /// Address of the REST API [default: 127.0.0.1:8082].
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// Data directory: SCD, ledger, device registry, journal [default: ./platone-data].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Close certification batches at this many records (PMU and meter batches).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Close certification batches this many seconds after they opened (PMU and meter).
+    #[arg(long)]
+    batch_window: Option<u64>,
+    /// A REST caller: PARTICIPANT=TOKEN (repeatable; the participant `dso` sees everything).
+    #[arg(long = "token", value_name = "PARTICIPANT=TOKEN")]
+    tokens: Vec<String>,
+    /// Refuse packets without a valid device signature.
+    #[arg(long)]
+    require_signatures: bool,
+}
+
+impl BalArgs {
+    /// The configuration: the file, then the options.
+    pub fn config(&self) -> CliResult<BalConfig> {
+        let mut config = match &self.config {
+            Some(path) => BalConfig::from_file(path).map_err(CliError::input)?,
+            None => BalConfig::default(),
+        };
+        if let Some(url) = &self.mqtt {
+            config.mqtt = Some(url.clone());
+            config.embedded_broker = None;
+        }
+        if let Some(addr) = self.embedded_broker {
+            config.embedded_broker = Some(addr);
+            config.mqtt = None;
+        }
+        if let Some(http) = self.http {
+            config.http = http;
+        }
+        if let Some(data) = &self.data {
+            config.data = data.clone();
+        }
+        if let Some(size) = self.batch_size {
+            config.batch.pmu_size = size;
+            config.batch.meter_size = size;
+        }
+        if let Some(window) = self.batch_window {
+            config.batch.pmu_window_secs = window;
+            config.batch.meter_window_secs = window;
+        }
+        for token in &self.tokens {
+            config.add_token(token).map_err(CliError::usage)?;
+        }
+        config.require_signatures |= self.require_signatures;
+        config.validate().map_err(CliError::usage)?;
+        Ok(config)
+    }
+}
+
+/// Runs the BAL until Ctrl-C (or SIGTERM), then stops gracefully.
+pub fn run(args: BalArgs) -> CliResult {
+    let config = args.config()?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let bal = Bal::start(config).await.map_err(CliError::input)?;
+        eprintln!(
+            "BAL running: devices publish to {} under platone/bal/devices/DEVICE/{{pmu,cim}}; \
+             REST API on http://{} (Ctrl-C stops)",
+            bal.mqtt_url(),
+            bal.http_addr()
+        );
+        wait_for_signal().await;
+        eprintln!("stopping: closing and anchoring open batches…");
+        let totals = bal.shutdown().await.map_err(CliError::input)?;
+        eprintln!(
+            "stopped: {} packets, {} measurements stored, {} batches anchored, {} dead letters",
+            totals.packets_received,
+            totals.measurements_stored,
+            totals.batches_anchored,
+            totals.packets_dead_lettered
+        );
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,229 @@
+//! The BAL's REST API (axum): subscriptions with their certificates, measurements with their
+//! proofs and anchor status, verification, batches, health, metrics and the OpenAPI document.
+//!
+//! Every route but `/health`, `/metrics` and `/api/openapi.json` needs an
+//! `Authorization: Bearer TOKEN` header naming a participant of [`Tokens`](crate::Tokens);
+//! the participant `dso` reads as the store's operator. Every error answer is
+//! `{"error": "...", "at": "<parameter or field>"}` with its status, and every request counts
+//! in `platone_bal_http_requests_total`.
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | POST | `/api/certification` | the certified subscription (status `Requested`) |
+//! | GET | `/api/certification/{topic}` | the topic's subscriptions the caller takes part in |
+//! | POST | `/api/certification/{id}/accept` | the accepted, certified subscription |
+//! | POST | `/api/certification/{id}/decline` | the declined, certified subscription |
+//! | GET | `/api/measurements` | `{"items": [{measurement, proof, anchor}], "next"}` |
+//! | POST | `/api/verify` | `{"verified", "reason"}` |
+//! | GET | `/api/batches/{id}` | the batch's ledger entry |
+//! | GET | `/health`, `/metrics`, `/api/openapi.json` | status, Prometheus text, OpenAPI 3.1 |
+//!
+//! A topic or batch id contains `/`: both routes take the rest of the path, and accept it
+//! percent-encoded too (`/api/certification/pod%2FIT001`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::body::Body;
+//! use axum::http::{Request, StatusCode};
+//! use platone_bal::{BalConfig, BalContext, Metrics, RecordCertifier, Tokens};
+//! use platone_certify::{FileLedger, Scheme};
+//! use platone_scd::{AnyStore, SqliteStore};
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let mut config = BalConfig::default();
+//! config.add_token("cust-1=secret")?;
+//! let ledger = Arc::new(FileLedger::open(dir.path().join("ledger"))?);
+//! let ctx = BalContext {
+//!     tokens: Arc::new(Tokens::from_config(&config)?),
+//!     config: Arc::new(config),
+//!     store: AnyStore::Sqlite(SqliteStore::open(dir.path().join("scd.db")).await?),
+//!     records: Arc::new(RecordCertifier::new(Scheme::Keccak, &ledger)?),
+//!     ledger,
+//!     metrics: Arc::new(Metrics::default()),
+//! };
+//! let app = platone_bal::router(ctx);
+//! let health = app.clone().oneshot(Request::get("/health").body(Body::empty())?).await?;
+//! assert_eq!(health.status(), StatusCode::OK);
+//! // Without a bearer token the data routes answer 401.
+//! let denied = app
+//!     .oneshot(Request::get("/api/measurements?pod=IT001").body(Body::empty())?)
+//!     .await?;
+//! assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod auth;
+mod batches;
+mod certification;
+mod measurements;
+mod openapi;
+mod problem;
+mod verify;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use crate::context::BalContext;
+use crate::metrics::{Metrics, MetricsSnapshot};
+
+pub use auth::{Caller, bearer_token};
+pub use batches::BatchAnswer;
+pub use certification::{CertifiedSubscription, SubscriptionRequest};
+pub use measurements::{DEFAULT_LIMIT, MAX_LIMIT, MeasurementItem, MeasurementPage};
+pub use openapi::OPENAPI_DOCUMENT;
+pub use problem::ApiError;
+pub use verify::VerifyAnswer;
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path as routed (`{*rest}` takes the rest of the path, slashes included).
+    pub path: &'static str,
+    /// The path as the OpenAPI document names it.
+    pub documented: &'static str,
+    /// Whether it needs a bearer token.
+    pub authenticated: bool,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    documented: &'static str,
+    authenticated: bool,
+) -> Route {
+    Route {
+        method,
+        path,
+        documented,
+        authenticated,
+    }
+}
+
+const CERTIFICATION: &str = "/api/certification";
+/// Topics contain `/`, so the topic listing takes the rest of the path, and the accept and
+/// decline routes share it (a catch-all route cannot sit beside `{id}/accept`).
+const CERTIFICATION_REST: &str = "/api/certification/{*rest}";
+const MEASUREMENTS: &str = "/api/measurements";
+const VERIFY: &str = "/api/verify";
+const BATCH: &str = "/api/batches/{*id}";
+const HEALTH: &str = "/health";
+const METRICS: &str = "/metrics";
+const OPENAPI: &str = "/api/openapi.json";
+
+/// Every route [`router`] serves.
+pub const ROUTES: [Route; 10] = [
+    route("POST", CERTIFICATION, CERTIFICATION, true),
+    route(
+        "GET",
+        CERTIFICATION_REST,
+        "/api/certification/{topic}",
+        true,
+    ),
+    route(
+        "POST",
+        CERTIFICATION_REST,
+        "/api/certification/{id}/accept",
+        true,
+    ),
+    route(
+        "POST",
+        CERTIFICATION_REST,
+        "/api/certification/{id}/decline",
+        true,
+    ),
+    route("GET", MEASUREMENTS, MEASUREMENTS, true),
+    route("POST", VERIFY, VERIFY, true),
+    route("GET", BATCH, "/api/batches/{id}", true),
+    route("GET", HEALTH, HEALTH, false),
+    route("GET", METRICS, METRICS, false),
+    route("GET", OPENAPI, OPENAPI, false),
+];
+
+/// The REST API over `ctx`, with exactly the [`ROUTES`].
+pub fn router(ctx: BalContext) -> Router {
+    Router::new()
+        .route(CERTIFICATION, post(certification::request))
+        .route(
+            CERTIFICATION_REST,
+            get(certification::list).post(certification::act),
+        )
+        .route(MEASUREMENTS, get(measurements::list))
+        .route(VERIFY, post(verify::verify))
+        .route(BATCH, get(batches::get))
+        .route(HEALTH, get(health))
+        .route(METRICS, get(metrics))
+        .route(OPENAPI, get(openapi::serve))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(ctx.clone(), count_request))
+        .with_state(ctx)
+}
+
+async fn count_request(State(ctx): State<BalContext>, request: Request, next: Next) -> Response {
+    Metrics::add(&ctx.metrics.http_requests, 1);
+    next.run(request).await
+}
+
+async fn no_route(request: Request) -> ApiError {
+    ApiError::not_found(
+        "path",
+        format!("no route {} {}", request.method(), request.uri().path()),
+    )
+}
+
+async fn wrong_method(request: Request) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method",
+        format!(
+            "{} is not served at {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// What `GET /health` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// Always `ok` while the API answers.
+    pub status: &'static str,
+    /// The crate version.
+    pub version: &'static str,
+    /// The ledger's name.
+    pub ledger: String,
+    /// How many entries the ledger holds.
+    pub ledger_entries: usize,
+    /// The counters now.
+    pub metrics: MetricsSnapshot,
+}
+
+async fn health(State(ctx): State<BalContext>) -> Json<Health> {
+    use platone_certify::Ledger as _;
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        ledger: ctx.ledger.name(),
+        ledger_entries: ctx.ledger.len(),
+        metrics: ctx.metrics.snapshot(),
+    })
+}
+
+async fn metrics(State(ctx): State<BalContext>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        ctx.metrics.to_prometheus(),
+    )
+}

@@ -1,0 +1,124 @@
+//! The API's error responses: `{"error": "...", "at": "<parameter or field>"}` with a status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use platone_scd::ScdError;
+use serde::Serialize;
+
+/// An error answer of the REST API: a status and a JSON body saying what is wrong and where
+/// (the query parameter, body field, path segment or header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What is wrong.
+    pub error: String,
+    /// Where: the parameter, field, path segment or header concerned.
+    pub at: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    at: &'a str,
+}
+
+impl ApiError {
+    /// An error with any status.
+    pub fn new(status: StatusCode, at: impl Into<String>, error: impl ToString) -> Self {
+        ApiError {
+            status,
+            error: error.to_string(),
+            at: at.into(),
+        }
+    }
+
+    /// 400: a parameter or field is invalid.
+    pub fn bad_request(at: impl Into<String>, error: impl ToString) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, at, error)
+    }
+
+    /// 401: no or an unknown bearer token.
+    pub fn unauthorized(error: impl ToString) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Authorization", error)
+    }
+
+    /// 403: the caller may not do this.
+    pub fn forbidden(at: impl Into<String>, error: impl ToString) -> Self {
+        Self::new(StatusCode::FORBIDDEN, at, error)
+    }
+
+    /// 404: nothing is known under this name.
+    pub fn not_found(at: impl Into<String>, error: impl ToString) -> Self {
+        Self::new(StatusCode::NOT_FOUND, at, error)
+    }
+
+    /// 500: a component (store, ledger) failed.
+    pub fn internal(at: impl Into<String>, error: impl ToString) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, at, error)
+    }
+
+    /// The answer to a store error, `at` naming the input it concerns: denied access is 403,
+    /// an unknown record 404, a conflicting one 409, an invalid one 400, anything else 500.
+    pub fn from_store(at: impl Into<String>, error: &ScdError) -> Self {
+        let status = match error {
+            ScdError::AccessDenied { .. } => StatusCode::FORBIDDEN,
+            ScdError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ScdError::Conflict { .. } => StatusCode::CONFLICT,
+            ScdError::InvalidRecord { .. } => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let at = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "store".to_owned()
+        } else {
+            at.into()
+        };
+        Self::new(status, at, error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: &self.error,
+            at: &self.at,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {}: {}", self.status, self.at, self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_statuses() {
+        let denied = ScdError::AccessDenied {
+            who: "participant:x".into(),
+            what: "pod/p".into(),
+            reason: "no".into(),
+        };
+        assert_eq!(
+            ApiError::from_store("pod", &denied).status,
+            StatusCode::FORBIDDEN
+        );
+        let missing = ScdError::NotFound {
+            record: "subscription 9".into(),
+        };
+        let e = ApiError::from_store("id", &missing);
+        assert_eq!((e.status, e.at.as_str()), (StatusCode::NOT_FOUND, "id"));
+        let failed = ScdError::Task("gone".into());
+        let e = ApiError::from_store("id", &failed);
+        assert_eq!(
+            (e.status, e.at.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "store")
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! What the REST API and the pipeline share: the store, the ledger, the counters, the callers'
+//! tokens, and the certifier of single records (subscription events).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use platone_certify::{BatchPolicy, Batcher, FileLedger, Ledger, Proof, Scheme, SealedBatch};
+use platone_model::ParticipantId;
+use platone_scd::{AnyStore, Principal};
+use serde::Serialize;
+
+use crate::config::{BalConfig, DSO_PARTICIPANT};
+use crate::error::{BalError, Result};
+use crate::metrics::Metrics;
+
+/// The ledger source under which subscription events are certified.
+pub const SUBSCRIPTION_SOURCE: &str = "subscriptions";
+
+/// The REST API's callers, by bearer token.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    by_token: HashMap<String, ParticipantId>,
+}
+
+impl Tokens {
+    /// The tokens of a configuration (`participant → token`).
+    pub fn from_config(config: &BalConfig) -> Result<Self> {
+        let mut by_token = HashMap::new();
+        for (participant, token) in &config.tokens {
+            let id = ParticipantId::new(participant)
+                .map_err(|e| BalError::config(format!("tokens.{participant}"), e))?;
+            by_token.insert(token.clone(), id);
+        }
+        Ok(Tokens { by_token })
+    }
+
+    /// The participant a bearer token belongs to.
+    pub fn participant(&self, token: &str) -> Option<&ParticipantId> {
+        self.by_token.get(token)
+    }
+
+    /// The SCD principal of a participant: the participant named `dso` reads as the store's
+    /// operator (everything); anyone else as itself, subject to the access policy.
+    pub fn principal(participant: &ParticipantId) -> Principal {
+        if participant.as_str() == DSO_PARTICIPANT {
+            Principal::Operator
+        } else {
+            Principal::Participant(participant.clone())
+        }
+    }
+}
+
+/// A record certified on its own: its single-leaf batch certificate, anchored, and its proof.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertifiedRecord {
+    /// The batch identifier (`subscriptions:N`).
+    pub batch_id: String,
+    /// The proof, with the anchor attached.
+    pub proof: Proof,
+}
+
+/// Certifies single records immediately: each is a one-record batch of its source, anchored
+/// before the call returns (used for subscription events, which are few and must be
+/// certified when they happen).
+#[derive(Debug)]
+pub struct RecordCertifier {
+    batcher: Mutex<Batcher>,
+}
+
+impl RecordCertifier {
+    /// A certifier whose chains continue those already in `ledger`.
+    pub fn new(scheme: Scheme, ledger: &FileLedger) -> Result<Self> {
+        let mut batcher = Batcher::new(
+            scheme,
+            BatchPolicy {
+                max_records: 1,
+                window: chrono::TimeDelta::days(1),
+            },
+        );
+        if let Some(last) = ledger.last_certificate(SUBSCRIPTION_SOURCE) {
+            batcher.resume(&last)?;
+        }
+        Ok(RecordCertifier {
+            batcher: Mutex::new(batcher),
+        })
+    }
+
+    /// Certifies `record` (any serialisable value) under `source` and anchors it in `ledger`.
+    pub async fn certify<T: Serialize>(
+        &self,
+        source: &str,
+        record: &T,
+        ledger: &FileLedger,
+    ) -> Result<CertifiedRecord> {
+        let value = serde_json::to_value(record)
+            .map_err(|e| platone_certify::CertifyError::Serialise(e.to_string()))?;
+        let sealed: SealedBatch = {
+            let mut batcher = self
+                .batcher
+                .lock()
+                .map_err(|_| BalError::Stopped("record certifier"))?;
+            batcher
+                .add(source, &value, platone_certify::now())?
+                .into_iter()
+                .next()
+                .ok_or(BalError::Stopped("record certifier"))?
+        };
+        let status = ledger.anchor(&sealed.certificate).await?;
+        let mut proof = sealed
+            .proofs
+            .into_iter()
+            .next()
+            .ok_or(BalError::Stopped("record certifier"))?;
+        if let Some(anchor) = status.anchor() {
+            proof.upgrade(anchor)?;
+        }
+        Ok(CertifiedRecord {
+            batch_id: sealed.certificate.batch_id,
+            proof,
+        })
+    }
+}
+
+/// Everything the REST API needs.
+#[derive(Debug, Clone)]
+pub struct BalContext {
+    /// The configuration the BAL runs with.
+    pub config: Arc<BalConfig>,
+    /// The Shared Customer Database.
+    pub store: AnyStore,
+    /// The ledger certificates are anchored on.
+    pub ledger: Arc<FileLedger>,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    /// The callers.
+    pub tokens: Arc<Tokens>,
+    /// Certifies subscription events.
+    pub records: Arc<RecordCertifier>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn single_records_are_certified_anchored_and_chained() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FileLedger::open(dir.path()).unwrap();
+        let certifier = RecordCertifier::new(Scheme::Keccak, &ledger).unwrap();
+        let first = certifier
+            .certify(SUBSCRIPTION_SOURCE, &serde_json::json!({"id": 1}), &ledger)
+            .await
+            .unwrap();
+        let second = certifier
+            .certify(SUBSCRIPTION_SOURCE, &serde_json::json!({"id": 2}), &ledger)
+            .await
+            .unwrap();
+        assert_eq!(first.batch_id, "subscriptions:0");
+        assert_eq!(second.batch_id, "subscriptions:1");
+        assert!(second.proof.anchor.anchor().is_some());
+        let verification = platone_certify::verify_with_ledger(
+            &serde_json::json!({"id": 2}),
+            &second.proof,
+            &ledger,
+        )
+        .await
+        .unwrap();
+        assert!(verification.is_verified(), "{verification:?}");
+
+        // A restart continues the chain.
+        drop(certifier);
+        drop(ledger);
+        let ledger = FileLedger::open(dir.path()).unwrap();
+        let certifier = RecordCertifier::new(Scheme::Keccak, &ledger).unwrap();
+        let third = certifier
+            .certify(SUBSCRIPTION_SOURCE, &serde_json::json!({"id": 3}), &ledger)
+            .await
+            .unwrap();
+        assert_eq!(third.batch_id, "subscriptions:2");
+    }
+
+    #[test]
+    fn the_dso_reads_as_operator() {
+        let dso = ParticipantId::new("dso").unwrap();
+        assert_eq!(Tokens::principal(&dso), Principal::Operator);
+        let other = ParticipantId::new("cust-1").unwrap();
+        assert_eq!(
+            Tokens::principal(&other),
+            Principal::Participant(other.clone())
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while running the Blockchain Access Layer.
+///
+/// Packet-level problems (a payload that does not decode, a signature that does not verify)
+/// are not errors of the BAL: they are [`Rejection`](crate::Rejection)s, dead-lettered while
+/// everything else flows on. These are the errors of configuration and of the components.
+#[derive(Debug, thiserror::Error)]
+pub enum BalError {
+    /// The configuration is invalid; `at` names the setting.
+    #[error("configuration {at}: {message}")]
+    Config {
+        /// The setting (`mqtt`, `devices[2].pod`, `--token`…).
+        at: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The Shared Customer Database failed.
+    #[error("SCD: {0}")]
+    Store(#[from] platone_scd::ScdError),
+    /// Certification, the ledger or the device registry failed.
+    #[error("certification: {0}")]
+    Certify(#[from] platone_certify::CertifyError),
+    /// The bus (broker connection) failed.
+    #[error("bus: {0}")]
+    Bus(#[from] platone_bus::BusError),
+    /// The embedded broker failed.
+    #[error("embedded broker: {0}")]
+    Broker(String),
+    /// A file of the BAL's data directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A journal or pending-batch file of the data directory is damaged.
+    #[error("{path}, line {line}: {message}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A background task stopped unexpectedly.
+    #[error("{0} stopped unexpectedly")]
+    Stopped(&'static str),
+}
+
+impl BalError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        BalError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn config(at: impl Into<String>, message: impl ToString) -> Self {
+        BalError::Config {
+            at: at.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Result alias for the crate.
+pub type Result<T, E = BalError> = std::result::Result<T, E>;

@@ -1,0 +1,334 @@
+//! Starting and stopping the BAL: the broker connection, the ingest, certifier and forwarder
+//! tasks, and the REST API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use platone_bus::{Bus, MqttBus, MqttConfig, QoS, Subscriber, TlsConfig, TopicFilter};
+use platone_certify::FileLedger;
+use platone_scd::AnyStore;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::broker::EmbeddedBroker;
+use crate::certifier::{Certifier, Job};
+use crate::config::BalConfig;
+use crate::context::{BalContext, RecordCertifier, Tokens};
+use crate::decode::PayloadDecoder;
+use crate::directory::Directory;
+use crate::error::{BalError, Result};
+use crate::ingest::{Ingest, run_forwarder};
+use crate::metrics::{Metrics, MetricsSnapshot};
+
+/// How many deliveries are stored in one SCD transaction at most.
+const MAX_GROUP: usize = 512;
+
+/// Where an MQTT URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttUrl {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS (`mqtts://`).
+    pub tls: bool,
+    /// User name and password from `mqtt://user:password@host`.
+    pub credentials: Option<(String, String)>,
+}
+
+impl MqttUrl {
+    /// Parses `mqtt://[user:password@]host[:port]` or `mqtts://…` (ports 1883 and 8883 by
+    /// default).
+    pub fn parse(url: &str) -> Result<MqttUrl> {
+        let bad = |message: &str| BalError::config("mqtt", format!("{url:?}: {message}"));
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtt://") {
+            (false, rest)
+        } else if let Some(rest) = url.strip_prefix("mqtts://") {
+            (true, rest)
+        } else {
+            return Err(bad("expected mqtt://HOST:PORT or mqtts://HOST:PORT"));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (credentials, hostport) = match rest.rsplit_once('@') {
+            Some((user, hostport)) => {
+                let (u, p) = user.split_once(':').unwrap_or((user, ""));
+                (Some((u.to_owned(), p.to_owned())), hostport)
+            }
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number"))?,
+            ),
+            _ => (hostport, if tls { 8883 } else { 1883 }),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        Ok(MqttUrl {
+            host: host.to_owned(),
+            port,
+            tls,
+            credentials,
+        })
+    }
+}
+
+/// A running BAL.
+pub struct Bal {
+    context: BalContext,
+    http: SocketAddr,
+    mqtt_url: String,
+    bus: MqttBus,
+    stop: watch::Sender<bool>,
+    flush: mpsc::Sender<oneshot::Sender<Result<()>>>,
+    ingest: JoinHandle<Result<()>>,
+    certifier: JoinHandle<Result<()>>,
+    forwarder: JoinHandle<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for Bal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bal")
+            .field("http", &self.http)
+            .field("mqtt", &self.mqtt_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bal {
+    /// Starts the BAL: opens the SCD, the ledger and the device registry under the data
+    /// directory, finishes what a previous run left (sealed batches, open batches from the
+    /// journal), connects to the broker (starting the embedded one if so configured, and by
+    /// default), subscribes to the device topics and serves the REST API.
+    pub async fn start(config: BalConfig) -> Result<Bal> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
+        let config = Arc::new(config);
+        let store = AnyStore::open(&config.store_url()).await?;
+        let ledger = Arc::new(FileLedger::open(config.data.join("ledger"))?);
+        let metrics = Arc::new(Metrics::default());
+        let directory = Directory::open(&config, &store).await?;
+        let context = BalContext {
+            config: config.clone(),
+            store: store.clone(),
+            ledger: ledger.clone(),
+            metrics: metrics.clone(),
+            tokens: Arc::new(Tokens::from_config(&config)?),
+            records: Arc::new(RecordCertifier::new(config.scheme, &ledger)?),
+        };
+
+        let (mqtt, mqtt_url) = mqtt_settings(&config)?;
+        let bus = MqttBus::connect(mqtt)?;
+        bus.wait_connected(Duration::from_secs(10)).await?;
+        let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+
+        let mut certifier =
+            Certifier::open(&config, store.clone(), ledger.clone(), metrics.clone()).await?;
+        let (job_tx, mut job_rx) = mpsc::channel::<Job>(config.queue);
+        let (flush_tx, mut flush_rx) = mpsc::channel::<oneshot::Sender<Result<()>>>(4);
+        let certifier_task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    job = job_rx.recv() => match job {
+                        Some(job) => certifier.take(job).await?,
+                        None => break,
+                    },
+                    Some(reply) = flush_rx.recv() => {
+                        // Take what is already queued first, so the flush covers it.
+                        while let Ok(job) = job_rx.try_recv() {
+                            certifier.take(job).await?;
+                        }
+                        let _ = reply.send(certifier.flush().await);
+                    }
+                    _ = tick.tick() => certifier.tick().await?,
+                }
+            }
+            certifier.flush().await
+        });
+
+        let (forward_tx, forward_rx) = mpsc::channel(config.queue);
+        let forwarder = tokio::spawn(run_forwarder(shared.clone(), forward_rx, metrics.clone()));
+
+        // One subscription for every device topic: deliveries come in the broker's order and
+        // are acknowledged in that order (some brokers, rumqttd among them, drop a client that
+        // acknowledges out of order). A topic that names no format is dead-lettered.
+        let filter = TopicFilter::new(format!("{}/#", config.topics.devices))
+            .map_err(|e| BalError::config("topics.devices", e))?;
+        let deliveries = bus
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await?
+            .ready_chunks(MAX_GROUP);
+        let mut ingest = Ingest {
+            bus: shared,
+            store,
+            directory,
+            decoder: PayloadDecoder::new(),
+            metrics,
+            config: config.clone(),
+            certifier: job_tx,
+            forward: forward_tx,
+        };
+        let (stop, mut stopped) = watch::channel(false);
+        let ingest_task = tokio::spawn(async move {
+            let mut deliveries = deliveries;
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = stopped.changed() => break,
+                    group = deliveries.next() => match group {
+                        Some(group) => ingest.process(group).await?,
+                        None => break,
+                    },
+                }
+            }
+            Ok(())
+        });
+
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .map_err(|e| {
+                BalError::config("http", format!("cannot listen on {}: {e}", config.http))
+            })?;
+        let http = listener
+            .local_addr()
+            .map_err(|e| BalError::config("http", e))?;
+        let router = crate::api::router(context.clone());
+        let mut server_stop = stop.subscribe();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.changed().await;
+                })
+                .await
+        });
+        tracing::info!("BAL on {mqtt_url}, REST API on http://{http}");
+        Ok(Bal {
+            context,
+            http,
+            mqtt_url,
+            bus,
+            stop,
+            flush: flush_tx,
+            ingest: ingest_task,
+            certifier: certifier_task,
+            forwarder,
+            server,
+        })
+    }
+
+    /// The REST API's address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// The broker the BAL takes packets from.
+    pub fn mqtt_url(&self) -> &str {
+        &self.mqtt_url
+    }
+
+    /// The store, ledger, counters and callers the BAL runs with.
+    pub fn context(&self) -> &BalContext {
+        &self.context
+    }
+
+    /// The counters now.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.context.metrics.snapshot()
+    }
+
+    /// Stops at once, as a crash would: tasks are aborted, nothing is flushed and packets in
+    /// processing stay unacknowledged at the broker. What was acknowledged is in the SCD and
+    /// the journal, and the next start recovers it (used to test recovery).
+    pub async fn abort(self) {
+        for task in [&self.ingest, &self.certifier] {
+            task.abort();
+        }
+        self.forwarder.abort();
+        self.server.abort();
+        let _ = self.ingest.await;
+        let _ = self.certifier.await;
+        let _ = self.bus.disconnect().await;
+    }
+
+    /// Seals and anchors every open batch now, with the measurements already handed to the
+    /// certifier, and records their certification references (batches then start afresh).
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.flush
+            .send(tx)
+            .await
+            .map_err(|_| BalError::Stopped("certifier"))?;
+        rx.await.map_err(|_| BalError::Stopped("certifier"))?
+    }
+
+    /// Stops gracefully: no new packets are taken, those taken are stored and journaled, every
+    /// open batch is sealed and anchored, forwarded messages are published, and the REST API
+    /// and broker connection close. Returns the final counters.
+    pub async fn shutdown(self) -> Result<MetricsSnapshot> {
+        let _ = self.stop.send(true);
+        let ingest = self.ingest.await.map_err(|_| BalError::Stopped("ingest"));
+        // The ingest task owned the senders: the certifier and forwarder now drain and end.
+        let certifier = self
+            .certifier
+            .await
+            .map_err(|_| BalError::Stopped("certifier"));
+        let _ = self.forwarder.await;
+        let _ = self.server.await;
+        if let Err(e) = self.bus.disconnect().await {
+            tracing::warn!("disconnecting from the broker: {e}");
+        }
+        ingest??;
+        certifier??;
+        Ok(self.context.metrics.snapshot())
+    }
+}
+
+fn mqtt_settings(config: &BalConfig) -> Result<(MqttConfig, String)> {
+    let url = match (&config.mqtt, config.embedded_broker) {
+        (Some(url), _) => url.clone(),
+        (None, Some(addr)) => EmbeddedBroker::start(addr)?.url(),
+        (None, None) => EmbeddedBroker::start(SocketAddr::from(([127, 0, 0, 1], 1883)))?.url(),
+    };
+    let parsed = MqttUrl::parse(&url)?;
+    let mut mqtt = MqttConfig::new(parsed.host, parsed.port, config.mqtt_client_id.clone());
+    mqtt.credentials = parsed.credentials;
+    mqtt.max_inflight = 100;
+    if parsed.tls {
+        let ca = config.mqtt_ca.as_deref().ok_or_else(|| {
+            BalError::config("mqtt_ca", "an mqtts:// broker needs its CA certificate")
+        })?;
+        mqtt.tls = Some(TlsConfig::from_files(ca, None)?);
+    }
+    Ok((mqtt, url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_urls() {
+        let u = MqttUrl::parse("mqtt://127.0.0.1:18830").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.tls),
+            ("127.0.0.1", 18830, false)
+        );
+        let u = MqttUrl::parse("mqtts://bal:secret@broker.example").unwrap();
+        assert_eq!((u.port, u.tls), (8883, true));
+        assert_eq!(u.credentials, Some(("bal".into(), "secret".into())));
+        let u = MqttUrl::parse("mqtt://[::1]:1884/").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 1884));
+        for bad in ["http://x", "mqtt://", "mqtt://h:port"] {
+            assert!(MqttUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

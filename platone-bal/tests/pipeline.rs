@@ -1,0 +1,396 @@
+//! The BAL end to end: MQTT in (the embedded broker and a real Mosquitto), signatures checked,
+//! stored, certified, anchored, forwarded, dead-lettered, recovered after a crash.
+
+use std::path::Path;
+use std::time::Duration;
+
+use platone_bal::{Bal, BalConfig, MetricsSnapshot};
+use platone_bus::mosquitto::Mosquitto;
+use platone_bus::{
+    Message, MqttBus, MqttConfig, Publisher, QoS, Subscriber, Subscription, TopicFilter,
+};
+use platone_certify::{DeviceKey, FileLedger, Ledger, SignedEnvelope};
+use platone_scd::{MeasurementQuery, Principal, Store};
+
+const CFG2: &str = "aa3101c61e36448527f056071098000f4240000153746174696f6e2041202020202020201e36000400040003000156412020202020202020202020202020564220202020202020202020202020205643202020202020202020202020202049312020202020202020202020202020414e414c4f4731202020202020202020414e414c4f4732202020202020202020414e414c4f4733202020202020202020425245414b4552203120535441545553425245414b4552203220535441545553425245414b4552203320535441545553425245414b4552203420535441545553425245414b4552203520535441545553425245414b4552203620535441545553425245414b4552203720535441545553425245414b4552203820535441545553425245414b4552203920535441545553425245414b4552204120535441545553425245414b4552204220535441545553425245414b4552204320535441545553425245414b4552204420535441545553425245414b4552204520535441545553425245414b4552204620535441545553425245414b4552204720535441545553000df847000df847000df8470100b2d00000000101000001020000010000ffff00000016001ed5d1";
+const DATA: &str = "aa0100341e3644853600000041b10000392b0000e36ace7ce36a31830444000009c4000042c80000447a0000461c40003c12d43f";
+
+const CIM: &str = r#"<msg:ResponseMessage xmlns:msg="http://iec.ch/TC57/2011/schema/message">
+  <msg:Header><msg:Verb>created</msg:Verb><msg:Noun>MeterReadings</msg:Noun></msg:Header>
+  <msg:Payload><m:MeterReadings xmlns:m="http://iec.ch/TC57/2011/MeterReadings#">
+    <m:MeterReading><m:Meter><m:mRID>MTR-1</m:mRID></m:Meter>
+      <m:Readings><m:timeStamp>2024-03-01T12:15:00Z</m:timeStamp><m:value>1.25</m:value>
+        <m:ReadingType ref="0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"/></m:Readings>
+      <m:Readings><m:timeStamp>2024-03-01T12:30:00Z</m:timeStamp><m:value>1.5</m:value>
+        <m:ReadingType ref="0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"/></m:Readings>
+    </m:MeterReading></m:MeterReadings></msg:Payload></msg:ResponseMessage>"#;
+
+fn sogno(device: &str, second: u32, value: f64) -> String {
+    format!(
+        r#"{{"device":"{device}","timestamp":"2024-03-01T12:00:{second:02}Z","readings":[
+        {{"component":"BUS-1","measurand":"voltmagnitude","phase":"A","data":{value}}},
+        {{"component":"BUS-1","measurand":"frequency","data":50.01}}]}}"#
+    )
+}
+
+fn config(data: &Path, keys: &[(&str, &DeviceKey)], broker: Option<String>) -> BalConfig {
+    let mut text = format!(
+        "http = \"127.0.0.1:0\"\ndata = {data:?}\n\
+         [batch]\npmu_size = 4\npmu_window_secs = 600\nmeter_size = 100\nmeter_window_secs = 600\n\
+         [tokens]\ndso = \"dso-token\"\ncust-1 = \"c1\"\n\
+         [[pods]]\nid = \"POD-1\"\ncustomer = \"cust-1\"\ndevices = [\"pmu-1\", \"pmu-c37\"]\nmeters = [\"MTR-1\"]\n\
+         [[pods]]\nid = \"POD-2\"\ncustomer = \"cust-2\"\ndevices = [\"pmu-2\"]\n"
+    );
+    for (device, key) in keys {
+        text.push_str(&format!(
+            "[[devices]]\nid = \"{device}\"\naddress = \"{}\"\n",
+            key.address()
+        ));
+    }
+    let mut config = BalConfig::from_toml(&text).unwrap();
+    match broker {
+        Some(url) => config.mqtt = Some(url),
+        None => config.embedded_broker = Some("127.0.0.1:0".parse().unwrap()),
+    }
+    config
+}
+
+async fn client(url: &str, id: &str) -> MqttBus {
+    let hostport = url.trim_start_matches("mqtt://");
+    let (host, port) = hostport.rsplit_once(':').unwrap();
+    let mut config = MqttConfig::new(host, port.parse().unwrap(), id);
+    config.clean_session = true;
+    let bus = MqttBus::connect(config).unwrap();
+    bus.wait_connected(Duration::from_secs(10)).await.unwrap();
+    bus
+}
+
+async fn publish(bus: &MqttBus, topic: &str, payload: impl Into<bytes::Bytes>) {
+    bus.publish(Message::new(topic, payload), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+}
+
+async fn wait_for(bal: &Bal, what: &str, done: impl Fn(&MetricsSnapshot) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = bal.metrics();
+        if done(&now) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn next_json(sub: &mut Subscription) -> serde_json::Value {
+    let delivery = tokio::time::timeout(Duration::from_secs(10), sub.next_delivery())
+        .await
+        .expect("a message in time")
+        .expect("an open subscription");
+    let value = serde_json::from_slice(&delivery.message.payload).unwrap();
+    delivery.ack().await.unwrap();
+    value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_of_every_format_are_stored_certified_forwarded_or_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let key1 = DeviceKey::generate().unwrap();
+    let key2 = DeviceKey::generate().unwrap();
+    let bal = Bal::start(config(
+        dir.path(),
+        &[("pmu-1", &key1), ("pmu-2", &key2)],
+        None,
+    ))
+    .await
+    .unwrap();
+    let bus = client(bal.mqtt_url(), "test-devices").await;
+    let mut dlq = bus
+        .subscribe(
+            TopicFilter::new("platone/bal/dlq/#").unwrap(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    let mut forwarded = bus
+        .subscribe(
+            TopicFilter::new("platone/dsotp/devices/pmu-1/pmu").unwrap(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+
+    // pmu-1: unsigned (accepted in trial mode), EIP-712 and EIP-191 signed by its key.
+    let topic1 = "platone/bal/devices/pmu-1/pmu";
+    publish(&bus, topic1, sogno("pmu-1", 0, 230.0)).await;
+    let signed = SignedEnvelope::sign_eip712(
+        &key1,
+        "pmu-1",
+        sogno("pmu-1", 1, 230.1).as_bytes(),
+        1_709_294_401,
+        1,
+    )
+    .unwrap();
+    publish(&bus, topic1, signed.to_json().unwrap()).await;
+    let signed = SignedEnvelope::sign_eip191(&key1, sogno("pmu-1", 2, 230.2).as_bytes()).unwrap();
+    publish(&bus, topic1, signed.to_json().unwrap()).await;
+    // pmu-2's packet signed with pmu-1's key: refused.
+    let forged = SignedEnvelope::sign_eip191(&key1, sogno("pmu-2", 3, 229.0).as_bytes()).unwrap();
+    publish(
+        &bus,
+        "platone/bal/devices/pmu-2/pmu",
+        forged.to_json().unwrap(),
+    )
+    .await;
+    // C37.118: the configuration, then a data frame.
+    let topic_c37 = "platone/bal/devices/pmu-c37/pmu";
+    publish(&bus, topic_c37, hex::decode(CFG2).unwrap()).await;
+    publish(&bus, topic_c37, hex::decode(DATA).unwrap()).await;
+    // CIM MeterReadings in an IEC 61968-100 envelope from the DSO data server.
+    publish(&bus, "platone/bal/devices/dso-ds-1/cim", CIM).await;
+    // Malformed.
+    publish(&bus, topic1, "{\"device\": \"pmu-1\", \"timestamp\": 5").await;
+
+    let forged_letter = next_json(&mut dlq).await;
+    assert_eq!(forged_letter["stage"], "signature", "{forged_letter}");
+    assert!(
+        forged_letter["reason"].as_str().unwrap().contains("POD-2"),
+        "{forged_letter}"
+    );
+    let malformed = next_json(&mut dlq).await;
+    assert_eq!(malformed["stage"], "decode", "{malformed}");
+    assert_eq!(malformed["device"], "pmu-1");
+    assert!(
+        malformed["reason"].as_str().unwrap().contains("SOGNO JSON"),
+        "{malformed}"
+    );
+    assert_eq!(
+        malformed["payload"],
+        "{\"device\": \"pmu-1\", \"timestamp\": 5"
+    );
+
+    // Forwarded as stored (publishes overlap, so in any order), marked with their signer.
+    let mut signers = Vec::new();
+    for _ in 0..3 {
+        let message = next_json(&mut forwarded).await;
+        assert_eq!(message["device"], "pmu-1");
+        assert_eq!(message["measurements"].as_array().unwrap().len(), 2);
+        signers.push(message["signer"].as_str().map(str::to_owned));
+    }
+    signers.sort();
+    let address = key1.address().to_checksum(None);
+    assert_eq!(signers, [None, Some(address.clone()), Some(address)]);
+
+    wait_for(&bal, "every packet", |m| {
+        m.packets_signed + m.packets_unsigned + m.packets_dead_lettered == 8
+            && m.measurements_batched == m.measurements_decoded
+    })
+    .await;
+    let expected = bal.metrics().measurements_decoded;
+    bal.flush().await.unwrap();
+    let totals = bal.metrics();
+    assert_eq!(totals.packets_signed, 2, "{totals:?}");
+    assert_eq!(totals.packets_dead_lettered, 2, "{totals:?}");
+    assert_eq!(totals.measurements_certified, expected, "{totals:?}");
+
+    // Everything is stored with its PoD and an anchored proof that verifies with the ledger.
+    let store = &bal.context().store;
+    let pod1 = store
+        .query_measurements(
+            &Principal::Participant("cust-1".parse().unwrap()),
+            &MeasurementQuery::pod("POD-1".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        pod1.items.len() as u64,
+        expected,
+        "everything here is POD-1's"
+    );
+    let meters = pod1
+        .items
+        .iter()
+        .filter(|i| i.measurement.meter.is_some())
+        .count();
+    assert_eq!(meters, 2);
+    for item in &pod1.items {
+        let certification = item.certification.as_ref().expect("certified");
+        let proof: platone_certify::Proof =
+            serde_json::from_value(certification.proof.clone()).unwrap();
+        assert!(proof.anchor.anchor().is_some());
+        let verification =
+            platone_certify::verify_with_ledger(&item.measurement, &proof, &*bal.context().ledger)
+                .await
+                .unwrap();
+        assert!(verification.is_verified(), "{verification:?}");
+    }
+    let report = bal.context().ledger.check_consistency().await.unwrap();
+    assert!(report.is_consistent(), "{report:?}");
+    bal.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_can_be_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = DeviceKey::generate().unwrap();
+    let mut config = config(dir.path(), &[("pmu-1", &key)], None);
+    config.require_signatures = true;
+    let bal = Bal::start(config).await.unwrap();
+    let bus = client(bal.mqtt_url(), "signing-devices").await;
+    let mut dlq = bus
+        .subscribe(
+            TopicFilter::new("platone/bal/dlq/+").unwrap(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    let topic = "platone/bal/devices/pmu-1/pmu";
+    publish(&bus, topic, sogno("pmu-1", 0, 230.0)).await;
+    let signed = SignedEnvelope::sign_eip191(&key, sogno("pmu-1", 1, 230.0).as_bytes()).unwrap();
+    publish(&bus, topic, signed.to_json().unwrap()).await;
+    let letter = next_json(&mut dlq).await;
+    assert_eq!(letter["stage"], "signature");
+    assert!(
+        letter["reason"].as_str().unwrap().contains("unsigned"),
+        "{letter}"
+    );
+    wait_for(&bal, "the signed packet", |m| m.measurements_batched == 2).await;
+    assert_eq!(bal.metrics().packets_unsigned, 0);
+    bal.shutdown().await.unwrap();
+}
+
+/// Counts what the SCD and the ledger hold after a run.
+async fn audit(dir: &Path, expected: u64) {
+    let store = platone_scd::AnyStore::open(&format!("sqlite://{}", dir.join("scd.db").display()))
+        .await
+        .unwrap();
+    let query = MeasurementQuery::device("pmu-1".parse().unwrap()).limit(10_000);
+    let page = store
+        .query_measurements(&Principal::Operator, &query)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.len() as u64,
+        expected,
+        "every acknowledged measurement is stored"
+    );
+    let uncertified = page
+        .items
+        .iter()
+        .filter(|i| i.certification.is_none())
+        .count();
+    assert_eq!(uncertified, 0, "every stored measurement is certified");
+    let ledger = FileLedger::open_read_only(dir.join("ledger")).unwrap();
+    let entries = ledger.list("pmu-1/pmu", 0..u64::MAX).await.unwrap();
+    let leaves: u64 = entries.iter().map(|e| e.certificate.leaf_count).sum();
+    assert_eq!(leaves, expected, "nothing is certified twice");
+    assert!(ledger.check_consistency().await.unwrap().is_consistent());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_no_acknowledged_packet_and_anchors_nothing_twice() {
+    let mosquitto = Mosquitto::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devices = client(&mosquitto.url(), "crash-devices").await;
+    let topic = "platone/bal/devices/pmu-1/pmu";
+
+    let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
+        .await
+        .unwrap();
+    for second in 0..10 {
+        publish(&devices, topic, sogno("pmu-1", second, 230.0)).await;
+    }
+    wait_for(&bal, "the first packets", |m| m.measurements_batched == 20).await;
+    // Sealed batches of 4 are anchored; 20 % 4 = 0, so add two more to leave a batch open.
+    publish(&devices, topic, sogno("pmu-1", 10, 230.0)).await;
+    wait_for(&bal, "the open batch", |m| m.measurements_batched == 22).await;
+    bal.abort().await;
+
+    // Published while the BAL is down: the broker keeps them for its persistent session.
+    for second in 11..20 {
+        publish(&devices, topic, sogno("pmu-1", second, 231.0)).await;
+    }
+    // A repeated delivery of an already certified packet changes nothing.
+    publish(&devices, topic, sogno("pmu-1", 0, 230.0)).await;
+
+    let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
+        .await
+        .unwrap();
+    wait_for(&bal, "the queued packets", |m| m.packets_received >= 10).await;
+    bal.shutdown().await.unwrap();
+    audit(dir.path(), 40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_sealing_and_recording_is_finished_at_restart() {
+    let mosquitto = Mosquitto::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devices = client(&mosquitto.url(), "seal-devices").await;
+    let topic = "platone/bal/devices/pmu-1/pmu";
+    let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
+        .await
+        .unwrap();
+    for second in 0..4 {
+        publish(&devices, topic, sogno("pmu-1", second, 230.0)).await;
+    }
+    wait_for(&bal, "two sealed batches", |m| m.batches_anchored == 2).await;
+    bal.shutdown().await.unwrap();
+
+    // Put back a sealed-batch file as if the process had died right after sealing: the
+    // restart anchors it again (the ledger already has it: nothing new), records it, and
+    // removes it.
+    let ledger = FileLedger::open_read_only(dir.path().join("ledger")).unwrap();
+    let entry = ledger.get("pmu-1/pmu:1").await.unwrap().expect("anchored");
+    drop(ledger);
+    let store =
+        platone_scd::AnyStore::open(&format!("sqlite://{}", dir.path().join("scd.db").display()))
+            .await
+            .unwrap();
+    let page = store
+        .query_measurements(
+            &Principal::Operator,
+            &MeasurementQuery::device("pmu-1".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    let records: Vec<platone_scd::CertificationRecord> = page
+        .items
+        .iter()
+        .filter_map(|i| {
+            let c = i.certification.clone()?;
+            (c.batch_id == "pmu-1/pmu:1")
+                .then(|| platone_scd::CertificationRecord::of(&i.measurement, c))
+        })
+        .collect();
+    assert_eq!(records.len(), 4);
+    drop(store);
+    let pending = platone_bal::journal::PendingBatch {
+        certificate: entry.certificate.clone(),
+        arrived: records.iter().map(|r| r.timestamp).collect(),
+        records,
+    };
+    platone_bal::journal::SealedBatches::open(dir.path().join("sealed"))
+        .unwrap()
+        .write(&pending)
+        .unwrap();
+    let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
+        .await
+        .unwrap();
+    assert_eq!(
+        bal.metrics().batches_anchored,
+        1,
+        "the left-over batch was finished"
+    );
+    bal.shutdown().await.unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("sealed"))
+            .unwrap()
+            .count(),
+        0
+    );
+    audit(dir.path(), 8).await;
+}
