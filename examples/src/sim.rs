@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use platone_bal::MqttUrl;
 use platone_bal::sim::{BEHIND_THRESHOLD, FieldPlan, PmuFormat, RunReport, Signing, SimStats};
 use platone_bus::{MqttBus, MqttConfig, TlsConfig};
 use serde_json::json;
@@ -127,36 +128,18 @@ fn duration(args: &SimArgs) -> CliResult<Option<Duration>> {
 }
 
 fn mqtt_config(args: &SimArgs, url: &str) -> CliResult<MqttConfig> {
-    let bad = |why: &str| CliError::input(format!("--mqtt {url}: {why}"));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected mqtt://host:port or mqtts://host:port"))?;
-    let tls = match scheme {
-        "mqtt" => false,
-        "mqtts" => true,
-        other => {
-            return Err(bad(&format!(
-                "unknown scheme {other:?}; expected mqtt or mqtts"
-            )));
-        }
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| bad(&format!("port {p:?} is not a number 0-65535")))?,
-        ),
-        None => (rest, if tls { 8883 } else { 1883 }),
-    };
-    if host.is_empty() {
-        return Err(bad("missing host"));
-    }
+    let MqttUrl {
+        host,
+        port,
+        tls,
+        credentials,
+    } = MqttUrl::parse(url).map_err(|e| CliError::input(format!("--mqtt {url}: {e}")))?;
     let client_id = args
         .client_id
         .clone()
         .unwrap_or_else(|| format!("platone-sim-{}", std::process::id()));
     let mut config = MqttConfig::new(host, port, client_id);
+    config.credentials = credentials;
     config.clean_session = true;
     config.max_inflight =
         u16::try_from(args.in_flight.clamp(1, usize::from(u16::MAX))).unwrap_or(u16::MAX);
