@@ -60,6 +60,7 @@
 )]
 
 mod any;
+mod certification;
 mod error;
 mod period;
 pub mod pg_server;

@@ -15,9 +15,10 @@ pub(crate) enum Param {
 pub(crate) const SELECT_MEASUREMENTS: &str = "SELECT s.key, s.source, s.meter, s.component, \
     s.channel, s.kind, s.unit, s.phases, s.direction, s.accumulation, s.interval_s, s.aggregate, \
     m.series_id, m.ts_ns, m.offset_s, m.pod, m.usage_point, m.value, m.multiplier, m.quality, \
-    c.batch_id, c.leaf_index, c.root_hex, c.proof \
+    b.batch_id, c.leaf_index, b.root_hex, c.proof, c.merged, c.batch, b.shared \
     FROM measurements m JOIN series s ON s.id = m.series_id \
-    LEFT JOIN certifications c ON c.series_id = m.series_id AND c.ts_ns = m.ts_ns";
+    LEFT JOIN certifications c ON c.series_id = m.series_id AND c.ts_ns = m.ts_ns \
+    LEFT JOIN certified_batches b ON b.id = c.batch";
 
 /// The `FROM … WHERE` for counting.
 pub(crate) const COUNT_MEASUREMENTS: &str =

@@ -721,6 +721,38 @@ mod cases {
             page.items[3].certification, None,
             "the failed batches rolled back"
         );
+        // A later record of a batch whose shared fields were stored with its first records,
+        // whatever its proof's shape, comes back exactly as attached; so does a batch attached
+        // one record at a time.
+        let mut odd = cert("batch-1", 3);
+        odd.proof = serde_json::json!({"leaf": 3});
+        store
+            .attach_certifications(&[CertificationRecord::of(&data[3], odd.clone())])
+            .await
+            .unwrap();
+        let more = quarter_hours("p1", "m1", "ln-1", "2021-07-01T00:00:00Z", 3);
+        store.insert_measurements(&more).await.unwrap();
+        for (i, m) in more.iter().enumerate() {
+            let record = CertificationRecord::of(m, cert("batch-3", i as u64));
+            store.attach_certifications(&[record]).await.unwrap();
+        }
+        let page = store
+            .query_measurements(&Principal::Operator, &MeasurementQuery::pod(pod("p1")))
+            .await
+            .unwrap();
+        let certifications: Vec<_> = page.items.iter().map(|i| i.certification.clone()).collect();
+        assert_eq!(
+            certifications,
+            vec![
+                Some(cert("batch-1", 0)),
+                Some(cert("batch-1", 1)),
+                Some(cert("batch-1", 2)),
+                Some(odd),
+                Some(cert("batch-3", 0)),
+                Some(cert("batch-3", 1)),
+                Some(cert("batch-3", 2)),
+            ]
+        );
     }
 
     pub async fn archive_and_restore(store: impl Store) {

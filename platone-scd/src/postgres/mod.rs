@@ -4,6 +4,7 @@
 //! created on first use), so retention drops whole partitions. Bulk loads go through a binary
 //! `COPY` into a session staging table, then one `INSERT … ON CONFLICT DO NOTHING`.
 
+mod certifications;
 mod ops;
 mod schema;
 
@@ -90,9 +91,7 @@ impl PostgresStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&schema::DDL_LOCK])
             .await
             .pg("locking for schema creation")?;
-        tx.batch_execute(schema::SCHEMA)
-            .await
-            .pg("creating the schema")?;
+        certifications::create_schema(&tx, schema::SCHEMA).await?;
         tx.commit().await.pg("committing the schema")?;
         Ok(store)
     }
@@ -287,7 +286,7 @@ impl Store for PostgresStore {
             .transaction()
             .await
             .pg("beginning the certification insert")?;
-        ops::attach(&*tx, records).await?;
+        certifications::attach(&*tx, records).await?;
         tx.commit().await.pg("committing certifications")
     }
 
@@ -359,9 +358,7 @@ impl Store for PostgresStore {
                 .await
                 .pg(&format!("dropping partition {name}"))?;
         }
-        tx.execute("DELETE FROM certifications WHERE ts_ns < $1", &[&cutoff])
-            .await
-            .pg("deleting archived certifications")?;
+        certifications::delete_before(&*tx, cutoff).await?;
         tx.commit().await.pg("committing the archive")?;
         let mut known = lock(&self.inner.partitions)?;
         for (day, _) in &old {

@@ -13,8 +13,8 @@ use crate::period::Periods;
 use crate::policy::{AccessFacts, Decision, Grant, decide, decide_all};
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
 use crate::records::{
-    AuditEntry, CertificationRecord, CertificationRef, PodLink, PodRecord, Principal, Resource,
-    SetPointAck, StoredSetPoint, Subscription, SubscriptionStatus,
+    AuditEntry, PodLink, PodRecord, Principal, Resource, SetPointAck, StoredSetPoint, Subscription,
+    SubscriptionStatus,
 };
 use crate::row::{
     DAY_NS, EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, from_ns,
@@ -23,7 +23,9 @@ use crate::row::{
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
 
+use super::certifications;
 use super::schema::{DDL_LOCK, partition_name};
+use crate::certification::SharedFields;
 
 fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
     ScdError::Corrupt {
@@ -32,7 +34,7 @@ fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
     }
 }
 
-fn g<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
+pub(crate) fn g<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
     r.try_get(i).pg("reading a column")
 }
 
@@ -292,17 +294,6 @@ fn stored_series(r: &Row) -> Result<StoredSeries> {
     })
 }
 
-pub(crate) fn cert_of(
-    (batch_id, leaf, root_hex, proof): (String, i64, String, String),
-) -> Result<CertificationRef> {
-    Ok(CertificationRef {
-        leaf_index: u64::try_from(leaf).map_err(|e| corrupt("certification", e))?,
-        proof: serde_json::from_str(&proof).map_err(|e| corrupt("certification proof", e))?,
-        batch_id,
-        root_hex,
-    })
-}
-
 /// Reads the measurements `q` selects within `periods`; with `paged`, one page.
 pub(crate) async fn fetch<C: GenericClient + Sync>(
     c: &C,
@@ -321,6 +312,7 @@ pub(crate) async fn fetch<C: GenericClient + Sync>(
     let mut last = None;
     let mut more = false;
     let mut templates: HashMap<i64, SeriesTemplate> = HashMap::new();
+    let mut shared = SharedFields::default();
     for r in &rows {
         if paged && items.len() == size {
             more = true;
@@ -342,11 +334,7 @@ pub(crate) async fn fetch<C: GenericClient + Sync>(
             multiplier: g(r, 18)?,
             quality: g(r, 19)?,
         };
-        let batch: Option<String> = g(r, 20)?;
-        let certification = match batch {
-            Some(b) => Some(cert_of((b, g(r, 21)?, g(r, 22)?, g(r, 23)?))?),
-            None => None,
-        };
+        let certification = certifications::certification_of(r, &mut shared)?;
         last = Some(PageToken {
             ts_ns: values.ts_ns,
             series_id,
@@ -746,64 +734,6 @@ pub(crate) async fn set_points<C: GenericClient + Sync>(
         out.push(StoredSetPoint { set_point, acks });
     }
     Ok(out)
-}
-
-pub(crate) async fn attach<C: GenericClient + Sync>(
-    tx: &C,
-    records: &[CertificationRecord],
-) -> Result<()> {
-    for rec in records {
-        let label = || {
-            format!(
-                "measurement {}@{}",
-                rec.series,
-                format_timestamp(&rec.timestamp)
-            )
-        };
-        let name = || format!("certification of {}", label());
-        let ts = to_ns(&rec.timestamp, name)?;
-        let found = tx
-            .query_opt(
-                "SELECT s.id FROM series s JOIN measurements m ON m.series_id = s.id \
-                 WHERE s.key = $1 AND m.ts_ns = $2",
-                &[&rec.series, &ts],
-            )
-            .await
-            .pg("looking up a measurement")?;
-        let Some(found) = found else {
-            return Err(ScdError::NotFound { record: label() });
-        };
-        let id: i64 = g(&found, 0)?;
-        let c = &rec.certification;
-        let leaf = i64::try_from(c.leaf_index).map_err(|e| ScdError::InvalidRecord {
-            record: name(),
-            reason: e.to_string(),
-        })?;
-        let proof = c.proof.to_string();
-        let n = tx
-            .execute(
-                "INSERT INTO certifications (series_id, ts_ns, batch_id, leaf_index, root_hex, proof) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                &[&id, &ts, &c.batch_id, &leaf, &c.root_hex, &proof],
-            )
-            .await
-            .pg(&format!("storing the {}", name()))?;
-        if n == 0 {
-            let r = tx
-                .query_one(
-                    "SELECT batch_id, leaf_index, root_hex, proof FROM certifications \
-                     WHERE series_id = $1 AND ts_ns = $2",
-                    &[&id, &ts],
-                )
-                .await
-                .pg(&format!("reading the {}", name()))?;
-            let existing = cert_of((g(&r, 0)?, g(&r, 1)?, g(&r, 2)?, g(&r, 3)?))?;
-            if &existing != c {
-                return Err(ScdError::Conflict { record: name() });
-            }
-        }
-    }
-    Ok(())
 }
 
 pub(crate) async fn request_subscription<C: GenericClient + Sync>(

@@ -32,13 +32,20 @@ CREATE TABLE IF NOT EXISTS measurements (
 ) PARTITION BY RANGE (ts_ns);
 CREATE INDEX IF NOT EXISTS measurements_pod_time ON measurements (pod, ts_ns);
 CREATE INDEX IF NOT EXISTS measurements_time ON measurements (ts_ns);
+CREATE TABLE IF NOT EXISTS certified_batches (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    root_hex TEXT NOT NULL,
+    shared TEXT NOT NULL,
+    UNIQUE (batch_id, root_hex)
+);
 CREATE TABLE IF NOT EXISTS certifications (
     series_id BIGINT NOT NULL,
     ts_ns BIGINT NOT NULL,
-    batch_id TEXT NOT NULL,
+    batch BIGINT NOT NULL,
     leaf_index BIGINT NOT NULL,
-    root_hex TEXT NOT NULL,
     proof TEXT NOT NULL,
+    merged BOOLEAN NOT NULL,
     PRIMARY KEY (series_id, ts_ns)
 );
 CREATE INDEX IF NOT EXISTS certifications_time ON certifications (ts_ns);

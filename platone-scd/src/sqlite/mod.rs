@@ -7,6 +7,7 @@
 //! at most once a second, so neither reads (which write the audit log) nor inserts wait for
 //! them.
 
+mod certifications;
 mod ops;
 mod schema;
 
@@ -356,8 +357,8 @@ impl Store for SqliteStore {
     }
 
     async fn attach_certifications(&self, records: &[CertificationRecord]) -> Result<()> {
-        let records = records.to_vec();
-        self.write(move |w| ops::attach(&mut w.conn, &records))
+        let batches = crate::certification::encode(records)?;
+        self.write(move |w| certifications::attach(&mut w.conn, &batches, &w.series))
             .await
     }
 

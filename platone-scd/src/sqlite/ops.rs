@@ -12,8 +12,8 @@ use crate::period::Periods;
 use crate::policy::{AccessFacts, Decision, Grant, decide, decide_all};
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
 use crate::records::{
-    AuditEntry, CertificationRecord, CertificationRef, PodLink, PodRecord, Principal, Resource,
-    SetPointAck, StoredSetPoint, Subscription, SubscriptionStatus,
+    AuditEntry, PodLink, PodRecord, Principal, Resource, SetPointAck, StoredSetPoint, Subscription,
+    SubscriptionStatus,
 };
 use crate::row::{
     EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, now, to_ns,
@@ -21,13 +21,15 @@ use crate::row::{
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
 
+use super::certifications;
 use super::schema::{PRAGMAS, SCHEMA};
+use crate::certification::SharedFields;
 
 /// Opens (creating if needed) the database file and its schema.
 pub(crate) fn open(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).ctx(&format!("opening {}", path.display()))?;
+    let mut conn = Connection::open(path).ctx(&format!("opening {}", path.display()))?;
     conn.execute_batch(PRAGMAS).ctx("setting pragmas")?;
-    conn.execute_batch(SCHEMA).ctx("creating the schema")?;
+    certifications::open_schema(&mut conn, SCHEMA)?;
     Ok(conn)
 }
 
@@ -190,16 +192,6 @@ fn values_of(r: &Row<'_>) -> rusqlite::Result<ValueColumns> {
     })
 }
 
-fn certification_of(r: &Row<'_>) -> Result<Option<CertificationRef>> {
-    let batch: Option<String> = r.get(20).ctx("reading a certification")?;
-    let Some(batch) = batch else {
-        return Ok(None);
-    };
-    let columns = (|| Ok::<_, rusqlite::Error>((batch, r.get(21)?, r.get(22)?, r.get(23)?)))()
-        .ctx("reading a certification")?;
-    cert_of(columns).map(Some)
-}
-
 /// Reads the measurements `q` selects within `periods`; with `paged`, one page. The series
 /// columns are read and decoded once per series, not once per row.
 pub(crate) fn fetch(
@@ -219,6 +211,7 @@ pub(crate) fn fetch(
     let size = q.page_size();
     let mut more = false;
     let mut templates: HashMap<i64, SeriesTemplate> = HashMap::new();
+    let mut shared = SharedFields::default();
     while let Some(r) = rows.next().ctx("reading a measurement row")? {
         if paged && items.len() == size {
             more = true;
@@ -238,7 +231,7 @@ pub(crate) fn fetch(
         });
         items.push(StoredMeasurement {
             measurement: template.measurement(&values)?,
-            certification: certification_of(r)?,
+            certification: certifications::certification_of(r, &mut shared)?,
         });
     }
     Ok(Page {
@@ -641,88 +634,6 @@ pub(crate) fn set_points(
     Ok(out)
 }
 
-pub(crate) fn attach(conn: &mut Connection, records: &[CertificationRecord]) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx("beginning the certification insert")?;
-    {
-        let mut find = tx
-            .prepare_cached(
-                "SELECT s.id FROM series s JOIN measurements m ON m.series_id = s.id \
-                 WHERE s.key = ?1 AND m.ts_ns = ?2",
-            )
-            .ctx("preparing the measurement lookup")?;
-        let mut put = tx
-            .prepare_cached(
-                "INSERT INTO certifications (series_id, ts_ns, batch_id, leaf_index, root_hex, proof) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            )
-            .ctx("preparing the certification insert")?;
-        let mut get = tx
-            .prepare_cached(
-                "SELECT batch_id, leaf_index, root_hex, proof FROM certifications \
-                 WHERE series_id = ?1 AND ts_ns = ?2",
-            )
-            .ctx("preparing the certification lookup")?;
-        for rec in records {
-            let name = || {
-                format!(
-                    "certification of measurement {}@{}",
-                    rec.series,
-                    format_timestamp(&rec.timestamp)
-                )
-            };
-            let ts = to_ns(&rec.timestamp, name)?;
-            let id: Option<i64> = find
-                .query_row(params![rec.series, ts], |r| r.get(0))
-                .optional()
-                .ctx("looking up a measurement")?;
-            let Some(id) = id else {
-                return Err(ScdError::NotFound {
-                    record: format!(
-                        "measurement {}@{}",
-                        rec.series,
-                        format_timestamp(&rec.timestamp)
-                    ),
-                });
-            };
-            let c = &rec.certification;
-            let leaf = i64::try_from(c.leaf_index).map_err(|e| ScdError::InvalidRecord {
-                record: name(),
-                reason: e.to_string(),
-            })?;
-            let proof = c.proof.to_string();
-            let n = put
-                .execute(params![id, ts, c.batch_id, leaf, c.root_hex, proof])
-                .ctx(&format!("storing the {}", name()))?;
-            if n == 0 {
-                let stored = get
-                    .query_row(params![id, ts], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })
-                    .ctx(&format!("reading the {}", name()))?;
-                let existing = cert_of(stored)?;
-                if &existing != c {
-                    return Err(ScdError::Conflict { record: name() });
-                }
-            }
-        }
-    }
-    tx.commit().ctx("committing certifications")?;
-    Ok(())
-}
-
-pub(crate) fn cert_of(
-    (batch_id, leaf, root_hex, proof): (String, i64, String, String),
-) -> Result<CertificationRef> {
-    Ok(CertificationRef {
-        leaf_index: u64::try_from(leaf).map_err(|e| corrupt("certification", e))?,
-        proof: serde_json::from_str(&proof).map_err(|e| corrupt("certification proof", e))?,
-        batch_id,
-        root_hex,
-    })
-}
-
 pub(crate) fn request_subscription(
     conn: &Connection,
     consumer: &ParticipantId,
@@ -833,8 +744,7 @@ pub(crate) fn first_at(conn: &Connection, from: i64, to: i64) -> Result<Option<i
 
 /// Deletes everything before `cutoff`.
 pub(crate) fn delete_before(conn: &Connection, cutoff: i64) -> Result<()> {
-    conn.execute("DELETE FROM certifications WHERE ts_ns < ?1", [cutoff])
-        .ctx("deleting archived certifications")?;
+    certifications::delete_before(conn, cutoff)?;
     conn.execute("DELETE FROM measurements WHERE ts_ns < ?1", [cutoff])
         .ctx("deleting archived measurements")?;
     Ok(())

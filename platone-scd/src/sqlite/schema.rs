@@ -9,7 +9,8 @@ PRAGMA busy_timeout = 30000;
 PRAGMA temp_store = MEMORY;
 PRAGMA cache_size = -65536;";
 
-/// The tables, created if missing.
+/// The tables, created if missing. Certification references are split between
+/// `certified_batches` and `certifications` as [`crate::certification`] describes.
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
@@ -41,15 +42,23 @@ CREATE TABLE IF NOT EXISTS measurements (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS measurements_pod_time ON measurements (pod, ts_ns);
 CREATE INDEX IF NOT EXISTS measurements_time ON measurements (ts_ns);
+CREATE TABLE IF NOT EXISTS certified_batches (
+    id INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    root_hex TEXT NOT NULL,
+    shared TEXT NOT NULL,
+    UNIQUE (batch_id, root_hex)
+);
 CREATE TABLE IF NOT EXISTS certifications (
+    id INTEGER PRIMARY KEY,
     series_id INTEGER NOT NULL,
     ts_ns INTEGER NOT NULL,
-    batch_id TEXT NOT NULL,
+    batch INTEGER NOT NULL,
     leaf_index INTEGER NOT NULL,
-    root_hex TEXT NOT NULL,
     proof TEXT NOT NULL,
-    PRIMARY KEY (series_id, ts_ns)
-) WITHOUT ROWID;
+    merged INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS certifications_measurement ON certifications (series_id, ts_ns);
 CREATE TABLE IF NOT EXISTS pods (
     pod TEXT PRIMARY KEY,
     dso TEXT NOT NULL,
