@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use platone_bal::sim::{FieldPlan, PmuFormat, Signing, SimStats};
 use platone_bal::{Bal, BalConfig, MetricsSnapshot};
-use platone_bus::{MqttBus, MqttConfig, QoS, Subscriber, TopicFilter};
+use platone_bus::{MqttBus, QoS, Subscriber, TopicFilter};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, CliResult};
@@ -244,9 +244,9 @@ fn token(participant: &str) -> String {
 }
 
 async fn connect(url: &str, client_id: &str) -> CliResult<MqttBus> {
-    let parsed = platone_bal::MqttUrl::parse(url).map_err(CliError::input)?;
-    let mut config = MqttConfig::new(parsed.host, parsed.port, client_id);
-    config.clean_session = true;
+    let mut config = platone_bal::MqttUrl::parse(url)
+        .map_err(CliError::input)?
+        .client_config(client_id);
     config.max_inflight = 256;
     let bus = MqttBus::connect(config).map_err(CliError::input)?;
     bus.wait_connected(Duration::from_secs(10))

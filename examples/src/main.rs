@@ -24,6 +24,11 @@ use clap::{Parser, Subcommand};
 
 use crate::error::CliResult;
 
+/// The BAL moves many small allocations between threads (measurements, proofs, deliveries);
+/// mimalloc frees them without glibc's consolidation passes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Platone SDK command line: standard energy-data formats, certification, the flexibility
 /// market, buses and the Shared Customer Database.
 #[derive(Debug, Parser)]

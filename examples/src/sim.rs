@@ -128,22 +128,15 @@ fn duration(args: &SimArgs) -> CliResult<Option<Duration>> {
 }
 
 fn mqtt_config(args: &SimArgs, url: &str) -> CliResult<MqttConfig> {
-    let MqttUrl {
-        host,
-        port,
-        tls,
-        credentials,
-    } = MqttUrl::parse(url).map_err(|e| CliError::input(format!("--mqtt {url}: {e}")))?;
+    let parsed = MqttUrl::parse(url).map_err(|e| CliError::input(format!("--mqtt {url}: {e}")))?;
     let client_id = args
         .client_id
         .clone()
         .unwrap_or_else(|| format!("platone-sim-{}", std::process::id()));
-    let mut config = MqttConfig::new(host, port, client_id);
-    config.credentials = credentials;
-    config.clean_session = true;
+    let mut config = parsed.client_config(client_id);
     config.max_inflight =
         u16::try_from(args.in_flight.clamp(1, usize::from(u16::MAX))).unwrap_or(u16::MAX);
-    if tls {
+    if parsed.tls {
         let ca = args
             .ca
             .as_ref()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::{platone, text};
 use platone_bal::sim::{FieldPlan, Signing, SimStats};
 use platone_bal::{Bal, BalConfig};
-use platone_bus::{MqttBus, MqttConfig};
+use platone_bus::MqttBus;
 
 #[test]
 fn the_demo_runs_end_to_end_and_reports_every_check() {
@@ -72,9 +72,7 @@ fn served_proofs_verify_offline() {
         config.tokens.insert("dso".into(), "t".into());
         let bal = Bal::start(config).await.unwrap();
         let url = platone_bal::MqttUrl::parse(bal.mqtt_url()).unwrap();
-        let mut mqtt = MqttConfig::new(url.host, url.port, "offline-field");
-        mqtt.clean_session = true;
-        let field = MqttBus::connect(mqtt).unwrap();
+        let field = MqttBus::connect(url.client_config("offline-field")).unwrap();
         field.wait_connected(Duration::from_secs(10)).await.unwrap();
         let stats = SimStats::new();
         let report = platone_bal::sim::run(&field, &plan, Some(Duration::from_secs(1)), &stats)

@@ -2,6 +2,7 @@
 //! certification references in the SCD, with the crash safety of [`crate::journal`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use platone_bus::Delivery;
@@ -13,7 +14,7 @@ use platone_scd::{
 
 use crate::config::BalConfig;
 use crate::error::{BalError, Result};
-use crate::journal::{Journal, PendingBatch, PendingRecord, SealedBatches};
+use crate::journal::{Journal, PendingBatch, PendingLeaf, PendingRecord, SealedBatches};
 use crate::metrics::Metrics;
 
 /// Compact the journal once it is larger than this and some batches were sealed since.
@@ -31,6 +32,15 @@ pub(crate) struct Job {
     pub deliveries: Vec<Delivery>,
 }
 
+impl Job {
+    /// Appends a later job: its records and deliveries come after this one's.
+    pub fn merge(&mut self, later: Job) {
+        self.records.extend(later.records);
+        self.check_duplicates |= later.check_duplicates;
+        self.deliveries.extend(later.deliveries);
+    }
+}
+
 pub(crate) struct Certifier {
     pmu: Batcher,
     cim: Batcher,
@@ -38,7 +48,8 @@ pub(crate) struct Certifier {
     open_keys: HashSet<(String, i64)>,
     journal: Journal,
     sealed: SealedBatches,
-    unanchored: Vec<PendingBatch>,
+    /// Sealed batches the ledger has not confirmed yet, with the file that keeps them.
+    unanchored: Vec<(Vec<PendingBatch>, PathBuf)>,
     sealed_since_compact: usize,
     store: AnyStore,
     ledger: Arc<FileLedger>,
@@ -69,10 +80,11 @@ impl Certifier {
             metrics,
         };
         let mut finished = HashSet::new();
-        for batch in certifier.sealed.list()? {
+        let (left, files) = certifier.sealed.list()?;
+        for batch in &left {
             finished.extend(batch.keys());
-            certifier.record(batch).await?;
         }
+        certifier.record(left, files).await?;
         for source in certifier.ledger.sources() {
             if let Some(last) = certifier.ledger.last_certificate(&source) {
                 if source.ends_with("/cim") {
@@ -89,9 +101,7 @@ impl Certifier {
                 sealed.extend(certifier.push(record, now)?);
             }
         }
-        for batch in sealed {
-            certifier.finish(batch).await?;
-        }
+        certifier.finish(sealed).await?;
         certifier.compact()?;
         Ok(certifier)
     }
@@ -123,9 +133,7 @@ impl Certifier {
         for record in records {
             sealed.extend(self.push(record, now)?);
         }
-        for batch in sealed {
-            self.finish(batch).await?;
-        }
+        self.finish(sealed).await?;
         self.maybe_compact()
     }
 
@@ -134,12 +142,8 @@ impl Certifier {
         let now = platone_certify::now();
         let mut sealed = self.pmu.tick(now)?;
         sealed.extend(self.cim.tick(now)?);
-        for batch in sealed {
-            self.finish(batch).await?;
-        }
-        for batch in std::mem::take(&mut self.unanchored) {
-            self.record(batch).await?;
-        }
+        self.finish(sealed).await?;
+        self.retry_unanchored().await?;
         self.maybe_compact()
     }
 
@@ -148,12 +152,8 @@ impl Certifier {
         let now = platone_certify::now();
         let mut sealed = self.pmu.flush(now)?;
         sealed.extend(self.cim.flush(now)?);
-        for batch in sealed {
-            self.finish(batch).await?;
-        }
-        for batch in std::mem::take(&mut self.unanchored) {
-            self.record(batch).await?;
-        }
+        self.finish(sealed).await?;
+        self.retry_unanchored().await?;
         self.compact()
     }
 
@@ -193,7 +193,9 @@ impl Certifier {
         Ok(!certified)
     }
 
-    async fn finish(&mut self, batch: SealedBatch) -> Result<()> {
+    /// Takes the records of a sealed batch out of its source's open queue and gives the batch
+    /// with their proofs (not yet anchored).
+    fn pending(&mut self, batch: SealedBatch) -> Result<PendingBatch> {
         let certificate = batch.certificate;
         let count = usize::try_from(certificate.leaf_count).unwrap_or(usize::MAX);
         let queue = self.open.entry(certificate.source.clone()).or_default();
@@ -203,82 +205,132 @@ impl Certifier {
                 message: format!("certifies {count} records, {} are open", queue.len()),
             }));
         }
-        let members: Vec<PendingRecord> = queue.drain(..count).collect();
-        let root_hex = certificate.root.to_string();
-        let mut records = Vec::with_capacity(count);
-        let mut arrived = Vec::with_capacity(count);
-        for (record, proof) in members.iter().zip(batch.proofs) {
-            self.open_keys.remove(&record.key());
-            let certification = CertificationRef {
-                batch_id: certificate.batch_id.clone(),
-                leaf_index: proof.leaf_index,
-                root_hex: root_hex.clone(),
-                proof: proof_json(&proof)?,
-            };
-            records.push(CertificationRecord::of(&record.measurement, certification));
-            arrived.push(record.arrived);
+        let mut leaves = Vec::with_capacity(count);
+        for (record, proof) in queue.drain(..count).zip(batch.proofs) {
+            let key = record.key();
+            self.open_keys.remove(&key);
+            leaves.push(PendingLeaf {
+                series: key.0,
+                timestamp: record.measurement.timestamp,
+                proof,
+                arrived: record.arrived,
+            });
         }
-        let source = certificate.source.clone();
-        let pending = PendingBatch {
+        Ok(PendingBatch {
             certificate,
-            records,
-            arrived,
-        };
-        self.sealed.write(&pending)?;
-        self.journal.sealed(&source, count)?;
-        self.sealed_since_compact += 1;
-        Metrics::add(&self.metrics.batches_sealed, 1);
-        self.record(pending).await
+            leaves,
+        })
     }
 
-    /// Anchors a sealed batch and records its certification references in the SCD.
-    async fn record(&mut self, mut batch: PendingBatch) -> Result<()> {
-        let status = self.ledger.anchor(&batch.certificate).await?;
-        let Some(anchor) = status.anchor().cloned() else {
-            self.unanchored.push(batch);
+    /// Finishes batches sealed together: one synced file and one journal sync for all of
+    /// them, then anchoring and recording.
+    async fn finish(&mut self, sealed: Vec<SealedBatch>) -> Result<()> {
+        let batches = sealed
+            .into_iter()
+            .map(|batch| self.pending(batch))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(file) = self.sealed.write(&batches)? else {
             return Ok(());
         };
-        Metrics::add(&self.metrics.batches_anchored, 1);
-        for record in &mut batch.records {
-            let mut proof: Proof = serde_json::from_value(record.certification.proof.clone())
-                .map_err(|e| platone_certify::CertifyError::Serialise(e.to_string()))?;
-            proof.upgrade(&anchor)?;
-            record.certification.proof = proof_json(&proof)?;
+        self.journal.sealed(
+            batches
+                .iter()
+                .map(|b| (b.certificate.source.as_str(), b.leaves.len())),
+        )?;
+        self.sealed_since_compact += batches.len();
+        Metrics::add(&self.metrics.batches_sealed, batches.len() as u64);
+        self.record(batches, vec![file]).await
+    }
+
+    /// Retries the batches the ledger had not confirmed.
+    async fn retry_unanchored(&mut self) -> Result<()> {
+        for (batches, file) in std::mem::take(&mut self.unanchored) {
+            self.record(batches, vec![file]).await?;
         }
-        if let Err(e) = self.store.attach_certifications(&batch.records).await {
-            // One record the store refuses (say, certified already by an earlier delivery)
-            // must not cost the others their reference: record them one by one.
-            tracing::warn!(
-                "batch {}: recording all references failed ({e}); recording one by one",
-                batch.certificate.batch_id
+        Ok(())
+    }
+
+    /// Anchors sealed batches and records their certification references in the SCD (one
+    /// transaction for all), then removes `files`, which hold them. Batches the ledger leaves
+    /// pending are written to a file of their own and retried at the next tick.
+    async fn record(&mut self, batches: Vec<PendingBatch>, files: Vec<PathBuf>) -> Result<()> {
+        let certificates: Vec<_> = batches.iter().map(|b| b.certificate.clone()).collect();
+        let statuses = self.ledger.anchor_all(&certificates).await?;
+        let mut records = Vec::new();
+        let mut waiting = Vec::new();
+        for (batch, status) in batches.into_iter().zip(statuses) {
+            let Some(anchor) = status.anchor() else {
+                waiting.push(batch);
+                continue;
+            };
+            let latency: i64 = batch
+                .leaves
+                .iter()
+                .map(|leaf| (anchor.time - leaf.arrived).num_milliseconds().max(0))
+                .sum();
+            Metrics::add(&self.metrics.batches_anchored, 1);
+            Metrics::add(
+                &self.metrics.anchor_latency_ms_sum,
+                u64::try_from(latency).unwrap_or(0),
             );
-            for record in &batch.records {
-                if let Err(e) = self
-                    .store
-                    .attach_certifications(std::slice::from_ref(record))
-                    .await
-                {
-                    tracing::warn!(
-                        "batch {}: {} at {}: {e}",
-                        batch.certificate.batch_id,
-                        record.series,
-                        record.timestamp
-                    );
-                }
+            let root_hex = batch.certificate.root.to_string();
+            let mut certified = Vec::with_capacity(batch.leaves.len());
+            for leaf in batch.leaves {
+                let mut proof = leaf.proof;
+                proof.upgrade(anchor)?;
+                certified.push(CertificationRecord {
+                    series: leaf.series,
+                    timestamp: leaf.timestamp,
+                    certification: CertificationRef {
+                        batch_id: batch.certificate.batch_id.clone(),
+                        leaf_index: proof.leaf_index,
+                        root_hex: root_hex.clone(),
+                        proof: proof_json(&proof)?,
+                    },
+                });
+            }
+            records.push(certified);
+        }
+        let all: Vec<CertificationRecord> = records.concat();
+        if let Err(e) = self.store.attach_certifications(&all).await {
+            tracing::warn!(
+                "recording {} references failed ({e}); recording batch by batch",
+                all.len()
+            );
+            for batch in &records {
+                self.attach_batch(batch).await;
             }
         }
-        let count = batch.records.len() as u64;
-        Metrics::add(&self.metrics.measurements_certified, count);
-        let latency: i64 = batch
-            .arrived
-            .iter()
-            .map(|a| (anchor.time - *a).num_milliseconds().max(0))
-            .sum();
-        Metrics::add(
-            &self.metrics.anchor_latency_ms_sum,
-            u64::try_from(latency).unwrap_or(0),
-        );
-        self.sealed.remove(&batch.certificate.batch_id)
+        Metrics::add(&self.metrics.measurements_certified, all.len() as u64);
+        if let Some(file) = self.sealed.write(&waiting)? {
+            self.unanchored.push((waiting, file));
+        }
+        for file in files {
+            self.sealed.remove(&file)?;
+        }
+        Ok(())
+    }
+
+    /// Records one batch's references; one record the store refuses (say, certified already
+    /// by an earlier delivery) must not cost the others theirs, so on failure they are
+    /// recorded one by one.
+    async fn attach_batch(&self, records: &[CertificationRecord]) {
+        let Some(id) = records.first().map(|r| &r.certification.batch_id) else {
+            return;
+        };
+        let Err(e) = self.store.attach_certifications(records).await else {
+            return;
+        };
+        tracing::warn!("batch {id}: recording all references failed ({e}); recording one by one");
+        for record in records {
+            if let Err(e) = self
+                .store
+                .attach_certifications(std::slice::from_ref(record))
+                .await
+            {
+                tracing::warn!("batch {id}: {} at {}: {e}", record.series, record.timestamp);
+            }
+        }
     }
 
     fn maybe_compact(&mut self) -> Result<()> {

@@ -76,6 +76,7 @@ impl Ingest {
     /// Processes a group of deliveries that arrived together: one SCD transaction for all.
     pub async fn process(&mut self, deliveries: Vec<Delivery>) -> crate::Result<()> {
         let now = platone_certify::now();
+        Metrics::add(&self.metrics.ingest_groups, 1);
         let mut accepted = Vec::with_capacity(deliveries.len());
         // Deliveries are not `Sync`: work on their messages (cheap clones of shared payloads).
         let messages: Vec<Message> = deliveries.iter().map(|d| d.message.clone()).collect();

@@ -3,10 +3,11 @@
 //!
 //! A packet is acknowledged to the broker only after its measurements are in the SCD and in the
 //! journal (`pending.jsonl`, synced), so a restart loses no acknowledged measurement and
-//! rebuilds the open batches from the journal. A batch is sealed by writing its certificate and
-//! proofs to `sealed/` (synced) and then a seal marker to the journal; it is anchored, its
-//! certification references are recorded in the SCD, and only then is its file removed. A
-//! restart finishes any sealed batch left behind — anchoring is idempotent, so nothing is
+//! rebuilds the open batches from the journal. The batches sealed together (by one group of
+//! deliveries, or one tick) are written with their certificates and proofs to one file in
+//! `sealed/` (synced), then their seal markers to the journal (one sync); they are anchored,
+//! their certification references are recorded in the SCD, and only then is the file removed.
+//! A restart finishes any sealed batch left behind — anchoring is idempotent, so nothing is
 //! anchored twice — and drops its records from the journal's open ones.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -14,9 +15,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use platone_certify::BatchCertificate;
+use platone_certify::{BatchCertificate, Proof};
 use platone_model::{Measurement, Timestamp};
-use platone_scd::CertificationRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::PacketKind;
@@ -147,12 +147,18 @@ impl Journal {
         self.write_buffer()
     }
 
-    /// Records that the first `n` open records of `source` were sealed in a batch.
-    pub fn sealed(&mut self, source: &str, n: usize) -> Result<()> {
+    /// Records that the first `n` open records of `source` were sealed in a batch, for each
+    /// `(source, n)` in order; one sync for all.
+    pub fn sealed<'a>(
+        &mut self,
+        batches: impl IntoIterator<Item = (&'a str, usize)>,
+    ) -> Result<()> {
         self.buffer.clear();
-        serde_json::to_writer(&mut self.buffer, &LineRef::Sealed { s: source, n })
-            .map_err(|e| self.corrupt_write(e))?;
-        self.buffer.push(b'\n');
+        for (source, n) in batches {
+            serde_json::to_writer(&mut self.buffer, &LineRef::Sealed { s: source, n })
+                .map_err(|e| self.corrupt_write(e))?;
+            self.buffer.push(b'\n');
+        }
         self.write_buffer()
     }
 
@@ -211,28 +217,40 @@ enum LineRef<'a> {
 pub struct PendingBatch {
     /// The certificate.
     pub certificate: BatchCertificate,
-    /// One certification record per measurement, in leaf order (proofs not yet anchored).
-    pub records: Vec<CertificationRecord>,
-    /// When each record arrived.
-    pub arrived: Vec<Timestamp>,
+    /// The certified measurements, in leaf order.
+    pub leaves: Vec<PendingLeaf>,
+}
+
+/// A measurement of a sealed batch, with its proof (not yet anchored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingLeaf {
+    /// The measurement's series key text (`Measurement::series_key().to_string()`).
+    pub series: String,
+    /// The measurement's timestamp.
+    pub timestamp: Timestamp,
+    /// Its inclusion proof.
+    pub proof: Proof,
+    /// When it arrived at the BAL.
+    pub arrived: Timestamp,
 }
 
 impl PendingBatch {
     /// The measurement identities the batch certifies.
     pub fn keys(&self) -> HashSet<(String, i64)> {
-        self.records
+        self.leaves
             .iter()
-            .map(|r| {
+            .map(|leaf| {
                 (
-                    r.series.clone(),
-                    r.timestamp.timestamp_nanos_opt().unwrap_or(i64::MAX),
+                    leaf.series.clone(),
+                    leaf.timestamp.timestamp_nanos_opt().unwrap_or(i64::MAX),
                 )
             })
             .collect()
     }
 }
 
-/// The directory of sealed batches not yet recorded.
+/// The directory of sealed batches not yet recorded: one file per group of batches sealed
+/// together.
 #[derive(Debug, Clone)]
 pub struct SealedBatches {
     dir: PathBuf,
@@ -245,8 +263,15 @@ impl SealedBatches {
         Ok(SealedBatches { dir })
     }
 
-    fn path_of(&self, batch_id: &str) -> PathBuf {
-        let name: String = batch_id
+    /// Writes batches sealed together to one file, synced; gives its path (named after the
+    /// first batch). Nothing is written for no batch.
+    pub fn write(&self, batches: &[PendingBatch]) -> Result<Option<PathBuf>> {
+        let Some(first) = batches.first() else {
+            return Ok(None);
+        };
+        let name: String = first
+            .certificate
+            .batch_id
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
@@ -256,14 +281,9 @@ impl SealedBatches {
                 }
             })
             .collect();
-        self.dir.join(format!("{name}.json"))
-    }
-
-    /// Writes a sealed batch and syncs it.
-    pub fn write(&self, batch: &PendingBatch) -> Result<()> {
-        let path = self.path_of(&batch.certificate.batch_id);
+        let path = self.dir.join(format!("{name}+{}.json", batches.len()));
         let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec(batch).map_err(|e| BalError::Corrupt {
+        let bytes = serde_json::to_vec(batches).map_err(|e| BalError::Corrupt {
             path: path.clone(),
             line: 0,
             message: e.to_string(),
@@ -272,12 +292,15 @@ impl SealedBatches {
         file.write_all(&bytes)
             .and_then(|()| file.sync_data())
             .map_err(|e| BalError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| BalError::io(&path, e))
+        std::fs::rename(&tmp, &path).map_err(|e| BalError::io(&path, e))?;
+        Ok(Some(path))
     }
 
-    /// Every sealed batch left, oldest sequence first per source.
-    pub fn list(&self) -> Result<Vec<PendingBatch>> {
-        let mut out = Vec::new();
+    /// Every sealed batch left (each once, oldest sequence first per source) and the files
+    /// they are in.
+    pub fn list(&self) -> Result<(Vec<PendingBatch>, Vec<PathBuf>)> {
+        let mut batches: HashMap<String, PendingBatch> = HashMap::new();
+        let mut files = Vec::new();
         let entries = std::fs::read_dir(&self.dir).map_err(|e| BalError::io(&self.dir, e))?;
         for entry in entries {
             let path = entry.map_err(|e| BalError::io(&self.dir, e))?.path();
@@ -285,28 +308,31 @@ impl SealedBatches {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| BalError::io(&path, e))?;
-            let batch: PendingBatch =
+            let group: Vec<PendingBatch> =
                 serde_json::from_slice(&bytes).map_err(|e| BalError::Corrupt {
                     path: path.clone(),
                     line: e.line(),
                     message: e.to_string(),
                 })?;
-            out.push(batch);
+            for batch in group {
+                batches.insert(batch.certificate.batch_id.clone(), batch);
+            }
+            files.push(path);
         }
-        out.sort_by(|a, b| {
+        let mut batches: Vec<PendingBatch> = batches.into_values().collect();
+        batches.sort_by(|a, b| {
             (&a.certificate.source, a.certificate.sequence)
                 .cmp(&(&b.certificate.source, b.certificate.sequence))
         });
-        Ok(out)
+        Ok((batches, files))
     }
 
-    /// Removes a batch's file once it is recorded.
-    pub fn remove(&self, batch_id: &str) -> Result<()> {
-        let path = self.path_of(batch_id);
-        match std::fs::remove_file(&path) {
+    /// Removes a file once all its batches are recorded.
+    pub fn remove(&self, path: &Path) -> Result<()> {
+        match std::fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(BalError::io(&path, e)),
+            Err(e) => Err(BalError::io(path, e)),
         }
     }
 }
@@ -341,7 +367,7 @@ mod tests {
             let rs: Vec<_> = (0..5).map(|i| record("a/pmu", i)).collect();
             journal.append(&rs).unwrap();
             journal.append([&record("b/cim", 9)]).unwrap();
-            journal.sealed("a/pmu", 3).unwrap();
+            journal.sealed([("a/pmu", 3)]).unwrap();
         }
         let path = dir.path().join("pending.jsonl");
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();

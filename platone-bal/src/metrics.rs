@@ -46,6 +46,8 @@ counters! {
     packets_unsigned => "platone_bal_packets_unsigned_total", "Packets accepted without a device signature.";
     /// Packets sent to the dead-letter topic.
     packets_dead_lettered => "platone_bal_packets_dead_lettered_total", "Packets or items dead-lettered with a reason.";
+    /// Groups of deliveries taken together (one SCD transaction each).
+    ingest_groups => "platone_bal_ingest_groups_total", "Groups of deliveries stored in one SCD transaction.";
     /// Measurements decoded from packets.
     measurements_decoded => "platone_bal_measurements_decoded_total", "Measurements decoded from packets.";
     /// Measurements newly stored in the SCD.

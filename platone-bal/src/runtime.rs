@@ -25,6 +25,9 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 /// How many deliveries are stored in one SCD transaction at most.
 const MAX_GROUP: usize = 512;
 
+/// The most stored measurements the certifier takes in one go when jobs queue up.
+const MAX_JOB_RECORDS: usize = 32_768;
+
 /// Where an MQTT URL points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MqttUrl {
@@ -76,6 +79,16 @@ impl MqttUrl {
             tls,
             credentials,
         })
+    }
+
+    /// A client configuration for this broker: host, port, credentials and a clean session
+    /// (a client that keeps no state between connections, such as a field device). For an
+    /// `mqtts://` URL the caller adds the TLS settings ([`MqttConfig::tls`]).
+    pub fn client_config(&self, client_id: impl Into<String>) -> MqttConfig {
+        let mut config = MqttConfig::new(self.host.clone(), self.port, client_id);
+        config.credentials = self.credentials.clone();
+        config.clean_session = true;
+        config
     }
 }
 
@@ -139,7 +152,15 @@ impl Bal {
             loop {
                 tokio::select! {
                     job = job_rx.recv() => match job {
-                        Some(job) => certifier.take(job).await?,
+                        Some(mut job) => {
+                            // Under load, jobs queue up: take them together (one journal sync,
+                            // one SCD transaction for the batches they seal).
+                            while job.records.len() < MAX_JOB_RECORDS {
+                                let Ok(next) = job_rx.try_recv() else { break };
+                                job.merge(next);
+                            }
+                            certifier.take(job).await?
+                        }
                         None => break,
                     },
                     Some(reply) = flush_rx.recv() => {
@@ -163,6 +184,8 @@ impl Bal {
         // acknowledges out of order). A topic that names no format is dead-lettered.
         let filter = TopicFilter::new(format!("{}/#", config.topics.devices))
             .map_err(|e| BalError::config("topics.devices", e))?;
+        // Deliveries that arrive while a group is being stored form the next group (up to
+        // MAX_GROUP): under load, groups grow and each SCD transaction carries more rows.
         let deliveries = bus
             .subscribe(filter, QoS::AtLeastOnce)
             .await?
@@ -299,8 +322,9 @@ fn mqtt_settings(config: &BalConfig) -> Result<(MqttConfig, String)> {
         (None, None) => EmbeddedBroker::start(SocketAddr::from(([127, 0, 0, 1], 1883)))?.url(),
     };
     let parsed = MqttUrl::parse(&url)?;
-    let mut mqtt = MqttConfig::new(parsed.host, parsed.port, config.mqtt_client_id.clone());
-    mqtt.credentials = parsed.credentials;
+    let mut mqtt = parsed.client_config(config.mqtt_client_id.clone());
+    // The BAL keeps its subscription and unacknowledged deliveries across reconnections.
+    mqtt.clean_session = false;
     mqtt.max_inflight = 100;
     if parsed.tls {
         let ca = config.mqtt_ca.as_deref().ok_or_else(|| {

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use platone_bal::{Bal, BalConfig, MetricsSnapshot};
 use platone_bus::mosquitto::Mosquitto;
-use platone_bus::{
-    Message, MqttBus, MqttConfig, Publisher, QoS, Subscriber, Subscription, TopicFilter,
-};
+use platone_bus::{Message, MqttBus, Publisher, QoS, Subscriber, Subscription, TopicFilter};
 use platone_certify::{DeviceKey, FileLedger, Ledger, SignedEnvelope};
 use platone_scd::{MeasurementQuery, Principal, Store};
 
@@ -56,10 +54,7 @@ fn config(data: &Path, keys: &[(&str, &DeviceKey)], broker: Option<String>) -> B
 }
 
 async fn client(url: &str, id: &str) -> MqttBus {
-    let hostport = url.trim_start_matches("mqtt://");
-    let (host, port) = hostport.rsplit_once(':').unwrap();
-    let mut config = MqttConfig::new(host, port.parse().unwrap(), id);
-    config.clean_session = true;
+    let config = platone_bal::MqttUrl::parse(url).unwrap().client_config(id);
     let bus = MqttBus::connect(config).unwrap();
     bus.wait_connected(Duration::from_secs(10)).await.unwrap();
     bus
@@ -357,25 +352,28 @@ async fn a_crash_between_sealing_and_recording_is_finished_at_restart() {
         )
         .await
         .unwrap();
-    let records: Vec<platone_scd::CertificationRecord> = page
+    let leaves: Vec<platone_bal::journal::PendingLeaf> = page
         .items
         .iter()
         .filter_map(|i| {
             let c = i.certification.clone()?;
-            (c.batch_id == "pmu-1/pmu:1")
-                .then(|| platone_scd::CertificationRecord::of(&i.measurement, c))
+            (c.batch_id == "pmu-1/pmu:1").then(|| platone_bal::journal::PendingLeaf {
+                series: i.measurement.series_key().to_string(),
+                timestamp: i.measurement.timestamp,
+                proof: serde_json::from_value(c.proof).unwrap(),
+                arrived: i.measurement.timestamp,
+            })
         })
         .collect();
-    assert_eq!(records.len(), 4);
+    assert_eq!(leaves.len(), 4);
     drop(store);
     let pending = platone_bal::journal::PendingBatch {
         certificate: entry.certificate.clone(),
-        arrived: records.iter().map(|r| r.timestamp).collect(),
-        records,
+        leaves,
     };
     platone_bal::journal::SealedBatches::open(dir.path().join("sealed"))
         .unwrap()
-        .write(&pending)
+        .write(std::slice::from_ref(&pending))
         .unwrap();
     let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
         .await

@@ -57,7 +57,10 @@ for PMUS in "${LOADS[@]}"; do
 
   # 2. The BAL, on its own data directory.
   HTTP=$(free_port)
-  "$BIN" sim --print-config --pmus "$PMUS" --rate 50 >"$WORK/bal.toml"
+  # A client id of its own per load: Mosquitto keeps the persistent session of the previous
+  # load's BAL, and would hand it the baseline's messages queued for it.
+  echo "mqtt_client_id = \"platone-bal-load-$PMUS-$$\"" >"$WORK/bal.toml"
+  "$BIN" sim --print-config --pmus "$PMUS" --rate 50 >>"$WORK/bal.toml"
   rm -rf "$WORK/data"
   "$BIN" bal --config "$WORK/bal.toml" --mqtt "$URL" --data "$WORK/data" --http "127.0.0.1:$HTTP" \
     --token dso=t >"$WORK/bal.log" 2>&1 &
