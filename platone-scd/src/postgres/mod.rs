@@ -7,6 +7,8 @@
 mod certifications;
 mod ops;
 mod schema;
+mod set_points;
+mod subscriptions;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -253,13 +255,13 @@ impl Store for PostgresStore {
     async fn put_set_point(&self, set_point: &SetPoint) -> Result<()> {
         let client = self.client().await?;
         let c: &tokio_postgres::Client = &client;
-        ops::put_set_point(c, set_point).await
+        set_points::put_set_point(c, set_point).await
     }
 
     async fn acknowledge_set_point(&self, ack: &SetPointAck) -> Result<()> {
         let client = self.client().await?;
         let c: &tokio_postgres::Client = &client;
-        ops::acknowledge(c, ack).await
+        set_points::acknowledge(c, ack).await
     }
 
     async fn set_points(
@@ -277,7 +279,7 @@ impl Store for PostgresStore {
             .guard(&client, who, "set_points", r.to_string(), &[r])
             .await?;
         let c: &tokio_postgres::Client = &client;
-        ops::set_points(c, pod, from, to, &within).await
+        set_points::set_points(c, pod, from, to, &within).await
     }
 
     async fn attach_certifications(&self, records: &[CertificationRecord]) -> Result<()> {
@@ -298,7 +300,7 @@ impl Store for PostgresStore {
     ) -> Result<Subscription> {
         let client = self.client().await?;
         let c: &tokio_postgres::Client = &client;
-        ops::request_subscription(c, consumer, provider, topic).await
+        subscriptions::request_subscription(c, consumer, provider, topic).await
     }
 
     async fn decide_subscription(
@@ -309,13 +311,13 @@ impl Store for PostgresStore {
     ) -> Result<Subscription> {
         let client = self.client().await?;
         let c: &tokio_postgres::Client = &client;
-        ops::decide_subscription(c, provider, id, accept).await
+        subscriptions::decide_subscription(c, provider, id, accept).await
     }
 
     async fn subscriptions(&self, who: &ParticipantId) -> Result<Vec<Subscription>> {
         let client = self.client().await?;
         let c: &tokio_postgres::Client = &client;
-        ops::subscriptions(c, who).await
+        subscriptions::subscriptions(c, who).await
     }
 
     async fn audit_log(&self, after_seq: i64) -> Result<Vec<AuditEntry>> {

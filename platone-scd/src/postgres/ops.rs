@@ -3,31 +3,29 @@
 use std::collections::{BTreeSet, HashMap};
 
 use futures::pin_mut;
-use platone_model::{ParticipantId, PodId, SetPoint, format_timestamp, parse_timestamp};
+use platone_model::{ParticipantId, PodId, format_timestamp, parse_timestamp};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{GenericClient, Row, Transaction};
 
 use crate::error::{PgContext, Result, ScdError};
 use crate::period::Periods;
-use crate::policy::{AccessFacts, Decision, Grant, decide, decide_all};
+use crate::policy::{AccessFacts, Decision, Grant, decide_all};
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
-use crate::records::{
-    AuditEntry, PodLink, PodRecord, Principal, Resource, SetPointAck, StoredSetPoint, Subscription,
-    SubscriptionStatus,
-};
+use crate::records::{AuditEntry, PodLink, PodRecord, Principal, Resource};
 use crate::row::{
     DAY_NS, EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, from_ns,
-    now, to_ns,
+    now,
 };
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
 
 use super::certifications;
 use super::schema::{DDL_LOCK, partition_name};
+use super::subscriptions::subscription_of;
 use crate::certification::SharedFields;
 
-fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
+pub(crate) fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
     ScdError::Corrupt {
         record: record.into(),
         reason: e.to_string(),
@@ -402,27 +400,8 @@ async fn pod_record<C: GenericClient + Sync>(c: &C, pod: &str) -> Result<Option<
     }))
 }
 
-const SUBSCRIPTION_COLUMNS: &str =
+pub(crate) const SUBSCRIPTION_COLUMNS: &str =
     "SELECT id, provider, consumer, topic, status, requested_at, decided_at FROM subscriptions";
-
-fn subscription_of(r: &Row) -> Result<Subscription> {
-    let id: i64 = g(r, 0)?;
-    let c = |e: &dyn std::fmt::Display| corrupt(&format!("subscription {id}"), e);
-    let requested: String = g(r, 5)?;
-    let decided: Option<String> = g(r, 6)?;
-    Ok(Subscription {
-        id,
-        provider: ParticipantId::new(g::<String>(r, 1)?).map_err(|e| c(&e))?,
-        consumer: ParticipantId::new(g::<String>(r, 2)?).map_err(|e| c(&e))?,
-        topic: g::<String>(r, 3)?.parse()?,
-        status: g::<String>(r, 4)?.parse()?,
-        requested_at: parse_timestamp(&requested).map_err(|e| c(&e))?,
-        decided_at: decided
-            .map(|d| parse_timestamp(&d))
-            .transpose()
-            .map_err(|e| c(&e))?,
-    })
-}
 
 /// Gathers what the policy needs to decide on `resource` for `who`.
 pub(crate) async fn facts<C: GenericClient + Sync>(
@@ -630,202 +609,6 @@ pub(crate) async fn pod_links<C: GenericClient + Sync>(
         .into_iter()
         .filter(|l| crate::policy::link_overlaps(l, periods))
         .collect())
-}
-
-pub(crate) async fn put_set_point<C: GenericClient + Sync>(c: &C, sp: &SetPoint) -> Result<()> {
-    sp.validate().map_err(|e| ScdError::InvalidRecord {
-        record: format!("set point {}", sp.id),
-        reason: e.to_string(),
-    })?;
-    let name = || format!("set point {}", sp.id);
-    let body = serde_json::to_string(sp).map_err(|e| corrupt(&name(), e))?;
-    let n = c
-        .execute(
-            "INSERT INTO set_points (id, pod, valid_from_ns, valid_to_ns, body) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-            &[
-                &sp.id,
-                &sp.pod.as_ref().map(|p| p.as_str()),
-                &to_ns(&sp.valid_from, name)?,
-                &to_ns(&sp.valid_to, name)?,
-                &body,
-            ],
-        )
-        .await
-        .pg(&format!("storing set point {}", sp.id))?;
-    if n == 0 {
-        let row = c
-            .query_one("SELECT body FROM set_points WHERE id = $1", &[&sp.id])
-            .await
-            .pg(&format!("reading set point {}", sp.id))?;
-        let stored: SetPoint =
-            serde_json::from_str(&g::<String>(&row, 0)?).map_err(|e| corrupt(&name(), e))?;
-        if &stored != sp {
-            return Err(ScdError::Conflict { record: name() });
-        }
-    }
-    Ok(())
-}
-
-pub(crate) async fn acknowledge<C: GenericClient + Sync>(c: &C, ack: &SetPointAck) -> Result<()> {
-    let name = || format!("acknowledgement of set point {}", ack.set_point);
-    let exists = c
-        .query_opt("SELECT 1 FROM set_points WHERE id = $1", &[&ack.set_point])
-        .await
-        .pg("looking up a set point")?;
-    if exists.is_none() {
-        return Err(ScdError::NotFound {
-            record: format!("set point {}", ack.set_point),
-        });
-    }
-    let body = serde_json::to_string(ack).map_err(|e| corrupt(&name(), e))?;
-    c.execute(
-        "INSERT INTO set_point_acks (set_point, device, at_ns, body) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
-        &[
-            &ack.set_point,
-            &ack.device.as_str(),
-            &to_ns(&ack.at, name)?,
-            &body,
-        ],
-    )
-    .await
-    .pg(&format!("storing the {}", name()))?;
-    Ok(())
-}
-
-/// The set points of `pod` overlapping `[from, to)` and `periods`, with their acks.
-pub(crate) async fn set_points<C: GenericClient + Sync>(
-    c: &C,
-    pod: &PodId,
-    from: i64,
-    to: i64,
-    periods: &Periods,
-) -> Result<Vec<StoredSetPoint>> {
-    let rows = c
-        .query(
-            "SELECT id, body FROM set_points WHERE pod = $1 AND valid_from_ns < $3 \
-             AND valid_to_ns > $2 ORDER BY valid_from_ns, id",
-            &[&pod.as_str(), &from, &to],
-        )
-        .await
-        .pg("reading set points")?;
-    let mut out = Vec::new();
-    for r in rows {
-        let id: String = g(&r, 0)?;
-        let set_point: SetPoint = serde_json::from_str(&g::<String>(&r, 1)?)
-            .map_err(|e| corrupt(&format!("set point {id}"), e))?;
-        if !crate::policy::set_point_visible(&set_point, periods) {
-            continue;
-        }
-        let acks = c
-            .query(
-                "SELECT body FROM set_point_acks WHERE set_point = $1 ORDER BY at_ns",
-                &[&id],
-            )
-            .await
-            .pg("reading acknowledgements")?
-            .iter()
-            .map(|a| {
-                serde_json::from_str(&g::<String>(a, 0)?)
-                    .map_err(|e| corrupt(&format!("acknowledgement of {id}"), e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.push(StoredSetPoint { set_point, acks });
-    }
-    Ok(out)
-}
-
-pub(crate) async fn request_subscription<C: GenericClient + Sync>(
-    c: &C,
-    consumer: &ParticipantId,
-    provider: &ParticipantId,
-    topic: &Resource,
-) -> Result<Subscription> {
-    let d = decide(
-        &Principal::Participant(provider.clone()),
-        topic,
-        &facts(c, None, topic).await?,
-        false,
-    );
-    if !d.decision.allowed {
-        return Err(ScdError::InvalidRecord {
-            record: format!("subscription of {consumer} to {topic}"),
-            reason: format!(
-                "provider {provider} may not provide it: {}",
-                d.decision.reason
-            ),
-        });
-    }
-    let at = now();
-    let row = c
-        .query_one(
-            "INSERT INTO subscriptions (provider, consumer, topic, status, requested_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            &[
-                &provider.as_str(),
-                &consumer.as_str(),
-                &topic.to_string(),
-                &SubscriptionStatus::Requested.as_str(),
-                &format_timestamp(&at),
-            ],
-        )
-        .await
-        .pg("storing a subscription")?;
-    Ok(Subscription {
-        id: g(&row, 0)?,
-        provider: provider.clone(),
-        consumer: consumer.clone(),
-        topic: topic.clone(),
-        status: SubscriptionStatus::Requested,
-        requested_at: at,
-        decided_at: None,
-    })
-}
-
-pub(crate) async fn decide_subscription<C: GenericClient + Sync>(
-    c: &C,
-    provider: &ParticipantId,
-    id: i64,
-    accept: bool,
-) -> Result<Subscription> {
-    let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE id = $1");
-    let row = c
-        .query_opt(sql.as_str(), &[&id])
-        .await
-        .pg(&format!("reading subscription {id}"))?
-        .ok_or_else(|| ScdError::NotFound {
-            record: format!("subscription {id}"),
-        })?;
-    let mut s = subscription_of(&row)?;
-    crate::subscription::check_decision(&s, provider, accept)?;
-    let at = now();
-    s.status = if accept {
-        SubscriptionStatus::Accepted
-    } else {
-        SubscriptionStatus::Declined
-    };
-    s.decided_at = Some(at);
-    c.execute(
-        "UPDATE subscriptions SET status = $1, decided_at = $2 WHERE id = $3",
-        &[&s.status.as_str(), &format_timestamp(&at), &id],
-    )
-    .await
-    .pg(&format!("deciding subscription {id}"))?;
-    Ok(s)
-}
-
-pub(crate) async fn subscriptions<C: GenericClient + Sync>(
-    c: &C,
-    who: &ParticipantId,
-) -> Result<Vec<Subscription>> {
-    let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE provider = $1 OR consumer = $1 ORDER BY id");
-    c.query(sql.as_str(), &[&who.as_str()])
-        .await
-        .pg("reading subscriptions")?
-        .iter()
-        .map(subscription_of)
-        .collect()
 }
 
 /// The days of the existing measurement partitions, in order.

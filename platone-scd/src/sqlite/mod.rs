@@ -10,6 +10,8 @@
 mod certifications;
 mod ops;
 mod schema;
+mod set_points;
+mod subscriptions;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -328,12 +330,14 @@ impl Store for SqliteStore {
 
     async fn put_set_point(&self, set_point: &SetPoint) -> Result<()> {
         let sp = set_point.clone();
-        self.write(move |w| ops::put_set_point(&w.conn, &sp)).await
+        self.write(move |w| set_points::put_set_point(&w.conn, &sp))
+            .await
     }
 
     async fn acknowledge_set_point(&self, ack: &SetPointAck) -> Result<()> {
         let ack = ack.clone();
-        self.write(move |w| ops::acknowledge(&w.conn, &ack)).await
+        self.write(move |w| set_points::acknowledge(&w.conn, &ack))
+            .await
     }
 
     async fn set_points(
@@ -351,7 +355,7 @@ impl Store for SqliteStore {
             "set_points",
             Resource::Pod(pod.clone()).to_string(),
             vec![Resource::Pod(pod.clone())],
-            move |c, within| ops::set_points(c, &p, from, to, within),
+            move |c, within| set_points::set_points(c, &p, from, to, within),
         )
         .await
     }
@@ -369,7 +373,7 @@ impl Store for SqliteStore {
         topic: &Resource,
     ) -> Result<Subscription> {
         let (c, p, t) = (consumer.clone(), provider.clone(), topic.clone());
-        self.write(move |w| ops::request_subscription(&w.conn, &c, &p, &t))
+        self.write(move |w| subscriptions::request_subscription(&w.conn, &c, &p, &t))
             .await
     }
 
@@ -380,13 +384,14 @@ impl Store for SqliteStore {
         accept: bool,
     ) -> Result<Subscription> {
         let p = provider.clone();
-        self.write(move |w| ops::decide_subscription(&w.conn, &p, id, accept))
+        self.write(move |w| subscriptions::decide_subscription(&w.conn, &p, id, accept))
             .await
     }
 
     async fn subscriptions(&self, who: &ParticipantId) -> Result<Vec<Subscription>> {
         let who = who.clone();
-        self.read(move |c| ops::subscriptions(c, &who)).await
+        self.read(move |c| subscriptions::subscriptions(c, &who))
+            .await
     }
 
     async fn audit_log(&self, after_seq: i64) -> Result<Vec<AuditEntry>> {

@@ -3,26 +3,22 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use platone_model::{ParticipantId, PodId, SetPoint, format_timestamp, parse_timestamp};
+use platone_model::{ParticipantId, PodId, format_timestamp, parse_timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::{Result, ScdError, SqliteContext};
 use crate::period::Periods;
-use crate::policy::{AccessFacts, Decision, Grant, decide, decide_all};
+use crate::policy::{AccessFacts, Decision, Grant, decide_all};
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
-use crate::records::{
-    AuditEntry, PodLink, PodRecord, Principal, Resource, SetPointAck, StoredSetPoint, Subscription,
-    SubscriptionStatus,
-};
-use crate::row::{
-    EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, now, to_ns,
-};
+use crate::records::{AuditEntry, PodLink, PodRecord, Principal, Resource};
+use crate::row::{EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, now};
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
 
 use super::certifications;
 use super::schema::{PRAGMAS, SCHEMA};
+use super::subscriptions::{subscription_of, subscription_row};
 use crate::certification::SharedFields;
 
 /// Opens (creating if needed) the database file and its schema.
@@ -43,7 +39,7 @@ fn to_sql(params: &[Param]) -> Vec<Value> {
         .collect()
 }
 
-fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
+pub(crate) fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
     ScdError::Corrupt {
         record: record.into(),
         reason: e.to_string(),
@@ -355,37 +351,6 @@ pub(crate) fn facts(
     Ok(facts)
 }
 
-type SubscriptionRow = (i64, String, String, String, String, String, Option<String>);
-
-fn subscription_row(r: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
-}
-
-pub(crate) fn subscription_of(row: SubscriptionRow) -> Result<Subscription> {
-    let (id, provider, consumer, topic, status, requested, decided) = row;
-    let c = |e: &dyn std::fmt::Display| corrupt(&format!("subscription {id}"), e);
-    Ok(Subscription {
-        id,
-        provider: ParticipantId::new(provider).map_err(|e| c(&e))?,
-        consumer: ParticipantId::new(consumer).map_err(|e| c(&e))?,
-        topic: topic.parse()?,
-        status: status.parse()?,
-        requested_at: parse_timestamp(&requested).map_err(|e| c(&e))?,
-        decided_at: decided
-            .map(|d| parse_timestamp(&d))
-            .transpose()
-            .map_err(|e| c(&e))?,
-    })
-}
-
 /// Decides on every resource (all must be allowed) and gives the data periods granted; denies
 /// a participant that names none.
 pub(crate) fn check(conn: &Connection, who: &Principal, resources: &[Resource]) -> Result<Grant> {
@@ -521,215 +486,6 @@ pub(crate) fn pod_links(conn: &Connection, pod: &PodId, periods: &Periods) -> Re
         .into_iter()
         .filter(|l| crate::policy::link_overlaps(l, periods))
         .collect())
-}
-
-pub(crate) fn put_set_point(conn: &Connection, sp: &SetPoint) -> Result<()> {
-    sp.validate().map_err(|e| ScdError::InvalidRecord {
-        record: format!("set point {}", sp.id),
-        reason: e.to_string(),
-    })?;
-    let name = || format!("set point {}", sp.id);
-    let body = serde_json::to_string(sp).map_err(|e| corrupt(&name(), e))?;
-    let n = conn
-        .execute(
-            "INSERT INTO set_points (id, pod, valid_from_ns, valid_to_ns, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
-            params![
-                sp.id,
-                sp.pod.as_ref().map(|p| p.as_str()),
-                to_ns(&sp.valid_from, name)?,
-                to_ns(&sp.valid_to, name)?,
-                body
-            ],
-        )
-        .ctx(&format!("storing set point {}", sp.id))?;
-    if n == 0 {
-        let stored: String = conn
-            .query_row("SELECT body FROM set_points WHERE id = ?1", [&sp.id], |r| {
-                r.get(0)
-            })
-            .ctx(&format!("reading set point {}", sp.id))?;
-        let stored: SetPoint = serde_json::from_str(&stored).map_err(|e| corrupt(&name(), e))?;
-        if &stored != sp {
-            return Err(ScdError::Conflict { record: name() });
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn acknowledge(conn: &Connection, ack: &SetPointAck) -> Result<()> {
-    let name = || format!("acknowledgement of set point {}", ack.set_point);
-    let exists = conn
-        .query_row(
-            "SELECT 1 FROM set_points WHERE id = ?1",
-            [&ack.set_point],
-            |_| Ok(()),
-        )
-        .optional()
-        .ctx("looking up a set point")?;
-    if exists.is_none() {
-        return Err(ScdError::NotFound {
-            record: format!("set point {}", ack.set_point),
-        });
-    }
-    let body = serde_json::to_string(ack).map_err(|e| corrupt(&name(), e))?;
-    conn.execute(
-        "INSERT INTO set_point_acks (set_point, device, at_ns, body) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT DO NOTHING",
-        params![
-            ack.set_point,
-            ack.device.as_str(),
-            to_ns(&ack.at, name)?,
-            body
-        ],
-    )
-    .ctx(&format!("storing the {}", name()))?;
-    Ok(())
-}
-
-/// The set points of `pod` overlapping `[from, to)` and `periods`, with their acks.
-pub(crate) fn set_points(
-    conn: &Connection,
-    pod: &PodId,
-    from: i64,
-    to: i64,
-    periods: &Periods,
-) -> Result<Vec<StoredSetPoint>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, body FROM set_points WHERE pod = ?1 AND valid_from_ns < ?3 \
-             AND valid_to_ns > ?2 ORDER BY valid_from_ns, id",
-        )
-        .ctx("preparing the set point read")?;
-    let rows = stmt
-        .query_map(params![pod.as_str(), from, to], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })
-        .ctx("reading set points")?;
-    let mut acks = conn
-        .prepare_cached("SELECT body FROM set_point_acks WHERE set_point = ?1 ORDER BY at_ns")
-        .ctx("preparing the acknowledgement read")?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, body) = row.ctx("reading a set point")?;
-        let set_point: SetPoint =
-            serde_json::from_str(&body).map_err(|e| corrupt(&format!("set point {id}"), e))?;
-        if !crate::policy::set_point_visible(&set_point, periods) {
-            continue;
-        }
-        let list = acks
-            .query_map([&id], |r| r.get::<_, String>(0))
-            .ctx("reading acknowledgements")?
-            .map(|b| {
-                let b = b.ctx("reading an acknowledgement")?;
-                serde_json::from_str(&b)
-                    .map_err(|e| corrupt(&format!("acknowledgement of {id}"), e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.push(StoredSetPoint {
-            set_point,
-            acks: list,
-        });
-    }
-    Ok(out)
-}
-
-pub(crate) fn request_subscription(
-    conn: &Connection,
-    consumer: &ParticipantId,
-    provider: &ParticipantId,
-    topic: &Resource,
-) -> Result<Subscription> {
-    let d = decide(
-        &Principal::Participant(provider.clone()),
-        topic,
-        &facts(conn, None, topic)?,
-        false,
-    );
-    if !d.decision.allowed {
-        return Err(ScdError::InvalidRecord {
-            record: format!("subscription of {consumer} to {topic}"),
-            reason: format!(
-                "provider {provider} may not provide it: {}",
-                d.decision.reason
-            ),
-        });
-    }
-    let at = now();
-    conn.execute(
-        "INSERT INTO subscriptions (provider, consumer, topic, status, requested_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            provider.as_str(),
-            consumer.as_str(),
-            topic.to_string(),
-            SubscriptionStatus::Requested.as_str(),
-            format_timestamp(&at)
-        ],
-    )
-    .ctx("storing a subscription")?;
-    Ok(Subscription {
-        id: conn.last_insert_rowid(),
-        provider: provider.clone(),
-        consumer: consumer.clone(),
-        topic: topic.clone(),
-        status: SubscriptionStatus::Requested,
-        requested_at: at,
-        decided_at: None,
-    })
-}
-
-fn subscription(conn: &Connection, id: i64) -> Result<Subscription> {
-    let row = conn
-        .query_row(
-            "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
-             FROM subscriptions WHERE id = ?1",
-            [id],
-            subscription_row,
-        )
-        .optional()
-        .ctx(&format!("reading subscription {id}"))?
-        .ok_or_else(|| ScdError::NotFound {
-            record: format!("subscription {id}"),
-        })?;
-    subscription_of(row)
-}
-
-pub(crate) fn decide_subscription(
-    conn: &Connection,
-    provider: &ParticipantId,
-    id: i64,
-    accept: bool,
-) -> Result<Subscription> {
-    let mut s = subscription(conn, id)?;
-    crate::subscription::check_decision(&s, provider, accept)?;
-    let at = now();
-    s.status = if accept {
-        SubscriptionStatus::Accepted
-    } else {
-        SubscriptionStatus::Declined
-    };
-    s.decided_at = Some(at);
-    conn.execute(
-        "UPDATE subscriptions SET status = ?1, decided_at = ?2 WHERE id = ?3",
-        params![s.status.as_str(), format_timestamp(&at), id],
-    )
-    .ctx(&format!("deciding subscription {id}"))?;
-    Ok(s)
-}
-
-pub(crate) fn subscriptions(conn: &Connection, who: &ParticipantId) -> Result<Vec<Subscription>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
-             FROM subscriptions WHERE provider = ?1 OR consumer = ?1 ORDER BY id",
-        )
-        .ctx("preparing the subscription read")?;
-    let rows = stmt
-        .query_map([who.as_str()], subscription_row)
-        .ctx("reading subscriptions")?;
-    rows.map(|r| subscription_of(r.ctx("reading a subscription")?))
-        .collect()
 }
 
 /// The earliest UTC nanosecond with data in `[from, to)`, if any.
