@@ -4,8 +4,8 @@
 //! A packet is acknowledged to the broker only after its measurements are in the SCD and in the
 //! journal (`pending.jsonl`, synced), so a restart loses no acknowledged measurement and
 //! rebuilds the open batches from the journal. The batches sealed together (by one group of
-//! deliveries, or one tick) are written with their certificates and proofs to one file in
-//! `sealed/` (synced), then their seal markers to the journal (one sync); they are anchored,
+//! deliveries, or one tick) are written with their certificates and leaf hashes (the proofs are
+//! built again from these) to one file in `sealed/` (synced), then their seal markers to the journal (one sync); they are anchored,
 //! their certification references are recorded in the SCD, and only then is the file removed.
 //! A restart finishes any sealed batch left behind — anchoring is idempotent, so nothing is
 //! anchored twice — and drops its records from the journal's open ones.
@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use platone_certify::{BatchCertificate, Proof};
+use platone_certify::{BatchCertificate, Digest, Proof, certify_leaves};
 use platone_model::{Measurement, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -213,7 +213,7 @@ enum LineRef<'a> {
 }
 
 /// A sealed batch waiting for its anchor and for its references to be recorded in the SCD.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingBatch {
     /// The certificate.
     pub certificate: BatchCertificate,
@@ -222,7 +222,7 @@ pub struct PendingBatch {
 }
 
 /// A measurement of a sealed batch, with its proof (not yet anchored).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingLeaf {
     /// The measurement's series key text (`Measurement::series_key().to_string()`).
     pub series: String,
@@ -232,6 +232,82 @@ pub struct PendingLeaf {
     pub proof: Proof,
     /// When it arrived at the BAL.
     pub arrived: Timestamp,
+}
+
+/// A sealed batch as its file keeps it: the certificate and the leaf hashes, from which the
+/// proofs are built again (a fifth of the size of the proofs themselves).
+#[derive(Serialize, Deserialize)]
+struct SealedRecord {
+    certificate: BatchCertificate,
+    leaves: Vec<SealedLeaf>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealedLeaf {
+    series: String,
+    timestamp: Timestamp,
+    leaf: Digest,
+    arrived: Timestamp,
+}
+
+impl SealedRecord {
+    fn of(batch: &PendingBatch) -> SealedRecord {
+        SealedRecord {
+            certificate: batch.certificate.clone(),
+            leaves: batch
+                .leaves
+                .iter()
+                .map(|leaf| SealedLeaf {
+                    series: leaf.series.clone(),
+                    timestamp: leaf.timestamp,
+                    leaf: leaf.proof.leaf,
+                    arrived: leaf.arrived,
+                })
+                .collect(),
+        }
+    }
+
+    /// The batch with its proofs, built again from the leaves; the certificate they give must
+    /// be the one the file holds.
+    fn into_batch(self, path: &Path) -> Result<PendingBatch> {
+        let c = &self.certificate;
+        let digests: Vec<Digest> = self.leaves.iter().map(|l| l.leaf).collect();
+        let rebuilt = certify_leaves(
+            c.scheme,
+            &c.source,
+            c.sequence,
+            c.previous,
+            &digests,
+            c.first_timestamp,
+            c.last_timestamp,
+            c.created_at,
+        )?;
+        if rebuilt.certificate != self.certificate {
+            return Err(BalError::Corrupt {
+                path: path.to_path_buf(),
+                line: 0,
+                message: format!(
+                    "batch {}: its leaves do not give its certificate",
+                    c.batch_id
+                ),
+            });
+        }
+        let leaves = self
+            .leaves
+            .into_iter()
+            .zip(rebuilt.proofs)
+            .map(|(leaf, proof)| PendingLeaf {
+                series: leaf.series,
+                timestamp: leaf.timestamp,
+                proof,
+                arrived: leaf.arrived,
+            })
+            .collect();
+        Ok(PendingBatch {
+            certificate: self.certificate,
+            leaves,
+        })
+    }
 }
 
 impl PendingBatch {
@@ -283,7 +359,8 @@ impl SealedBatches {
             .collect();
         let path = self.dir.join(format!("{name}+{}.json", batches.len()));
         let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec(batches).map_err(|e| BalError::Corrupt {
+        let records: Vec<SealedRecord> = batches.iter().map(SealedRecord::of).collect();
+        let bytes = serde_json::to_vec(&records).map_err(|e| BalError::Corrupt {
             path: path.clone(),
             line: 0,
             message: e.to_string(),
@@ -308,13 +385,14 @@ impl SealedBatches {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| BalError::io(&path, e))?;
-            let group: Vec<PendingBatch> =
+            let group: Vec<SealedRecord> =
                 serde_json::from_slice(&bytes).map_err(|e| BalError::Corrupt {
                     path: path.clone(),
                     line: e.line(),
                     message: e.to_string(),
                 })?;
-            for batch in group {
+            for record in group {
+                let batch = record.into_batch(&path)?;
                 batches.insert(batch.certificate.batch_id.clone(), batch);
             }
             files.push(path);
@@ -395,5 +473,63 @@ mod tests {
         .unwrap();
         let err = Journal::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    fn sealed_batch(source: &str, n: u32) -> PendingBatch {
+        let records: Vec<_> = (0..n).map(|i| record(source, i)).collect();
+        let digests: Vec<Digest> = records
+            .iter()
+            .map(|r| {
+                use platone_certify::Certifiable;
+                platone_certify::Scheme::Sha256.leaf_hash(&r.measurement.canonical_bytes().unwrap())
+            })
+            .collect();
+        let t = records[0].arrived;
+        let sealed = certify_leaves(
+            platone_certify::Scheme::Sha256,
+            source,
+            0,
+            None,
+            &digests,
+            Some(t),
+            Some(t),
+            t,
+        )
+        .unwrap();
+        PendingBatch {
+            certificate: sealed.certificate,
+            leaves: records
+                .iter()
+                .zip(sealed.proofs)
+                .map(|(r, proof)| PendingLeaf {
+                    series: r.key().0,
+                    timestamp: r.measurement.timestamp,
+                    proof,
+                    arrived: r.arrived,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn sealed_files_give_back_the_batches_with_their_proofs() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealed = SealedBatches::open(dir.path().join("sealed")).unwrap();
+        let batches = vec![sealed_batch("a/pmu", 5), sealed_batch("b/pmu", 3)];
+        let file = sealed.write(&batches).unwrap().unwrap();
+        let (listed, files) = sealed.list().unwrap();
+        assert_eq!(listed, batches);
+        assert_eq!(files, vec![file.clone()]);
+        // A leaf that does not give the certificate is reported, not certified.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let leaf = batches[0].leaves[0].proof.leaf.to_string();
+        let flipped = if leaf.ends_with('0') { "1" } else { "0" };
+        let damaged = text.replacen(&leaf, &format!("{}{flipped}", &leaf[..leaf.len() - 1]), 1);
+        std::fs::write(&file, damaged).unwrap();
+        let err = sealed.list().unwrap_err().to_string();
+        assert!(err.contains("do not give its certificate"), "{err}");
+        sealed.remove(&file).unwrap();
+        assert!(sealed.list().unwrap().0.is_empty());
+        assert!(sealed.write(&[]).unwrap().is_none());
     }
 }
