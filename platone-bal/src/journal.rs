@@ -4,9 +4,10 @@
 //! A packet is acknowledged to the broker only after its measurements are in the SCD and in the
 //! journal (`pending.jsonl`, synced), so a restart loses no acknowledged measurement and
 //! rebuilds the open batches from the journal. The batches sealed together (by one group of
-//! deliveries, or one tick) are written with their certificates and leaf hashes (the proofs are
-//! built again from these) to one file in `sealed/` (synced), then their seal markers to the journal (one sync); they are anchored,
-//! their certification references are recorded in the SCD, and only then is the file removed.
+//! deliveries, or one tick) are written with their certificates and leaf hashes (the proofs
+//! are built again from these) to one file in `sealed/` (synced), then their seal markers to
+//! the journal (one sync); they are anchored, their certification references are recorded in
+//! the SCD, and only then is the file removed.
 //! A restart finishes any sealed batch left behind — anchoring is idempotent, so nothing is
 //! anchored twice — and drops its records from the journal's open ones.
 
