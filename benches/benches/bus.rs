@@ -6,6 +6,11 @@
 //! and ends when the last one has been received (and acknowledged). At QoS 1 every batch must
 //! arrive whole, each message exactly once (the benchmark panics otherwise: zero loss is part of
 //! the result).
+//!
+//! `BUS_BENCH_RATIO=1` then alternates the plain subscriber and the three bridge paths batch by
+//! batch (`BUS_BENCH_ROUNDS` rounds, default 15; `BUS_BENCH_VERBOSE=1` prints every round) and
+//! prints each bridge's rate as a share of the plain subscriber's in the same round, with the
+//! CPU time per message of this process and of the brokers (from /proc).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +30,8 @@ const BATCH: usize = 2_000;
 /// Publishes awaiting their acknowledgement at a time (the client's in-flight window of 20
 /// stays full; the rest wait in its queue).
 const WINDOW: usize = 64;
+/// Connections of the bridge's shared source subscription (`BUS_BENCH_SOURCE_CONNECTIONS`).
+const SOURCE_CONNECTIONS: usize = 4;
 
 fn filter(f: &str) -> TopicFilter {
     TopicFilter::new(f).unwrap()
@@ -100,6 +107,57 @@ impl Path<'_> {
         let ((), last) = tokio::join!(publish, receive);
         last - start
     }
+}
+
+/// User + system CPU time of a process (`self` or a pid) in clock ticks, from /proc.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at the state, field 3;
+    // utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum()
+}
+
+/// Clock ticks per second of /proc times (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Waits until mosquitto's own bridge forwards: probes (numbered `u64::MAX`, which no batch
+/// uses) until one arrives, then drains late ones, so that no probe reaches a timed batch.
+fn wait_for_native_bridge(rt: &Runtime, publisher: &MqttBus, sub: &mut Subscription) {
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto's bridge did not forward"
+            );
+            publisher
+                .publish(Message::new("fwd/x", numbered(u64::MAX)), QoS::AtLeastOnce)
+                .await
+                .unwrap();
+            let probe = tokio::time::timeout(Duration::from_millis(200), sub.next_delivery());
+            if let Ok(Some(d)) = probe.await {
+                d.ack().await.unwrap();
+                break;
+            }
+        }
+        let late = Duration::from_millis(500);
+        while let Ok(Some(d)) = tokio::time::timeout(late, sub.next_delivery()).await {
+            d.ack().await.unwrap();
+        }
+    });
 }
 
 /// The first `n` buses as publishers.
@@ -231,6 +289,17 @@ fn mqtt(c: &mut Criterion) {
         next: 0,
         published: 0,
     };
+    // The same bridge reading its source through SOURCE_CONNECTIONS connections sharing the
+    // subscription (BridgeConfig::source_connections: more in-flight windows on broker A, no
+    // per-topic order).
+    let mut bridged_shared = Path {
+        publishers: first(&on_a, 1),
+        topic: "par/x",
+        sub: subscribe(&bridged_bus, "remote-par/#", QoS::AtLeastOnce),
+        qos: QoS::AtLeastOnce,
+        next: 0,
+        published: 0,
+    };
     let mut native = Path {
         publishers: first(&on_c, 1),
         topic: "fwd/x",
@@ -251,8 +320,25 @@ fn mqtt(c: &mut Criterion) {
             }],
         ))
         .unwrap();
-    // Mosquitto's bridge connects by itself: wait until it forwards.
-    rt.block_on(native.run(10, 10));
+    let source_connections = std::env::var("BUS_BENCH_SOURCE_CONNECTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(SOURCE_CONNECTIONS);
+    let shared_bridge = rt
+        .block_on(Bridge::start(
+            BridgeConfig {
+                source_connections,
+                ..BridgeConfig::default()
+            },
+            vec![Route {
+                source: Arc::new(connect(&a, "bridge-par-src")),
+                sink: Arc::new(connect(&b, "bridge-par-sink")),
+                map: "# out 1 par/ remote-par/".parse().unwrap(),
+            }],
+        ))
+        .unwrap();
+    // Mosquitto's bridge connects by itself (what C receives before that is not forwarded).
+    wait_for_native_bridge(&rt, &on_c[0], &mut native.sub);
 
     let mut group = c.benchmark_group("bus/mqtt");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -271,6 +357,7 @@ fn mqtt(c: &mut Criterion) {
         // broker keeps 20 messages in flight per client), so the receiving side sets the pace.
         plain.publishers = first(&on_a, publishers);
         bridged.publishers = first(&on_a, publishers);
+        bridged_shared.publishers = first(&on_a, publishers);
         native.publishers = first(&on_c, publishers);
         group.bench_function(format!("plain_subscriber_qos1{name}"), |b| {
             b.iter_custom(|iters| timed(&rt, &mut plain, window, iters))
@@ -278,50 +365,118 @@ fn mqtt(c: &mut Criterion) {
         group.bench_function(format!("bridge_forward_qos1{name}"), |b| {
             b.iter_custom(|iters| timed(&rt, &mut bridged, window, iters))
         });
+        group.bench_function(format!("bridge_forward_shared_qos1{name}"), |b| {
+            b.iter_custom(|iters| timed(&rt, &mut bridged_shared, window, iters))
+        });
         group.bench_function(format!("mosquitto_bridge_qos1{name}"), |b| {
             b.iter_custom(|iters| timed(&rt, &mut native, window, iters))
         });
     }
     group.finish();
 
-    // On a shared machine the load changes between benchmarks: alternate the three paths
-    // batch by batch and compare each bridge with the plain subscriber of the same round.
+    // On a shared machine the load changes between benchmarks: alternate the paths batch by
+    // batch and compare each bridge with the plain subscriber of the same round. Also measure
+    // the CPU time each path costs (this process and the three brokers).
     if std::env::var_os("BUS_BENCH_RATIO").is_some() {
-        let rounds = 9;
+        let rounds: usize = std::env::var("BUS_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(15)
+            .max(1);
         let window = 4 * WINDOW;
-        let mut ours = Vec::new();
-        let mut theirs = Vec::new();
+        let verbose = std::env::var_os("BUS_BENCH_VERBOSE").is_some();
+        let pids: Vec<u32> = [&a, &b, &c_broker].iter().filter_map(|m| m.pid()).collect();
+        let cpu = || {
+            let own = cpu_ticks("self");
+            let brokers: u64 = pids.iter().map(|p| cpu_ticks(&p.to_string())).sum();
+            (own, brokers)
+        };
+        let names = [
+            "plain subscriber".to_string(),
+            "platone bridge".to_string(),
+            format!("platone bridge, {source_connections} source connections"),
+            "mosquitto bridge".to_string(),
+        ];
+        // Per path: rate of every round, ratio to the plain subscriber of the same round, and
+        // CPU ticks (this process, brokers).
+        let mut rates: [Vec<f64>; 4] = Default::default();
+        let mut ratios: [Vec<f64>; 4] = Default::default();
+        let mut ticks = [(0u64, 0u64); 4];
         for _ in 0..rounds {
-            let p = rt.block_on(plain.run(BATCH, window)).as_secs_f64();
-            let o = rt.block_on(bridged.run(BATCH, window)).as_secs_f64();
-            let m = rt.block_on(native.run(BATCH, window)).as_secs_f64();
-            ours.push(p / o);
-            theirs.push(p / m);
+            let mut times = [0.0; 4];
+            let paths: [&mut Path<'_>; 4] =
+                [&mut plain, &mut bridged, &mut bridged_shared, &mut native];
+            for (i, path) in paths.into_iter().enumerate() {
+                let before = cpu();
+                times[i] = rt.block_on(path.run(BATCH, window)).as_secs_f64();
+                let after = cpu();
+                ticks[i].0 += after.0 - before.0;
+                ticks[i].1 += after.1 - before.1;
+            }
+            for i in 0..4 {
+                rates[i].push(BATCH as f64 / times[i]);
+                ratios[i].push(times[0] / times[i]);
+            }
+            if verbose {
+                let r: Vec<String> = times
+                    .iter()
+                    .map(|t| format!("{:.1}", BATCH as f64 / t / 1e3))
+                    .collect();
+                eprintln!("round (K msgs/s, paths as below): {}", r.join(" / "));
+            }
         }
         let median = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
+        let tick_us = 1e6 / clock_ticks_per_second();
+        let messages = (rounds * BATCH) as f64;
         eprintln!(
-            "ratio to the plain subscriber (4 publishers, {rounds} alternating rounds of {BATCH}): \
-             platone bridge median {:.0} % (min {:.0} %, max {:.0} %), mosquitto bridge median \
-             {:.0} % (min {:.0} %, max {:.0} %)",
-            100.0 * median(&mut ours),
-            100.0 * ours[0],
-            100.0 * ours[rounds - 1],
-            100.0 * median(&mut theirs),
-            100.0 * theirs[0],
-            100.0 * theirs[rounds - 1],
+            "{rounds} alternating rounds of {BATCH} messages, 4 publishers, window {window}:"
         );
+        for i in 0..4 {
+            let (own, brokers) = ticks[i];
+            let ratio = if i == 0 {
+                String::new()
+            } else {
+                let m = median(&mut ratios[i]);
+                let v = &ratios[i];
+                format!(
+                    ", {:.0} % of the plain subscriber (min {:.0} %, max {:.0} %)",
+                    100.0 * m,
+                    100.0 * v[0],
+                    100.0 * v[v.len() - 1]
+                )
+            };
+            eprintln!(
+                "  {}: median {:.1} K msgs/s{ratio}; CPU per message {:.1} µs (this process \
+                 {:.1} µs, brokers {:.1} µs)",
+                names[i],
+                median(&mut rates[i]) / 1e3,
+                (own + brokers) as f64 * tick_us / messages,
+                own as f64 * tick_us / messages,
+                brokers as f64 * tick_us / messages,
+            );
+        }
     }
-    let counters = rt.block_on(bridge.shutdown());
-    assert_eq!(counters.forwarded, bridged.published, "{counters}");
-    assert_eq!(counters.errors + counters.dead_lettered, 0, "{counters}");
-    eprintln!(
-        "platone bridge: {counters}, every one received once on the other broker; plain \
-         subscriber: {} received once",
-        plain.published
-    );
+    for (name, bridge, path) in [
+        ("platone bridge", bridge, &bridged),
+        (
+            "platone bridge, shared source subscription",
+            shared_bridge,
+            &bridged_shared,
+        ),
+    ] {
+        let counters = rt.block_on(bridge.shutdown());
+        assert_eq!(counters.forwarded, path.published, "{name}: {counters}");
+        assert_eq!(
+            counters.errors + counters.dead_lettered,
+            0,
+            "{name}: {counters}"
+        );
+        eprintln!("{name}: {counters}, every one received once on the other broker");
+    }
+    eprintln!("plain subscriber: {} received once", plain.published);
 }
 
 #[cfg(feature = "kafka")]

@@ -13,8 +13,11 @@
 //! 3. only then is the source delivery acknowledged: at least once, end to end.
 //!
 //! At most [`BridgeConfig::max_in_flight`] deliveries per direction are being forwarded at a time
-//! (publishes are issued in arrival order). **Loops**: when a forwarded message would come back
-//! through another direction of the same bridge (two-way routes, or overlapping routes), the
+//! (publishes are issued in arrival order, so per-topic order is kept unless a publish has to be
+//! retried). With [`BridgeConfig::source_connections`] above 1 the source is read through that
+//! many connections sharing the subscription: more in flight on the source broker, but no
+//! per-topic order. **Loops**: when a forwarded message would come back through another
+//! direction of the same bridge (two-way routes, or overlapping routes), the
 //! echo is recognised by its bus, topic and payload and acknowledged without forwarding
 //! (counted in `dropped`); messages carrying this bridge's [`BRIDGE_ORIGIN`] header (which
 //! survives on Kafka and in memory) are never forwarded again either. **Shutdown** stops reading,
@@ -86,6 +89,14 @@ pub struct BridgeConfig {
     pub retry_max: Duration,
     /// How long shutdown waits for in-flight messages.
     pub drain_timeout: Duration,
+    /// Connections reading each direction's source (default 1). Above 1 the bridge subscribes
+    /// with [`Subscriber::subscribe_shared`](crate::Subscriber::subscribe_shared): on MQTT
+    /// that many connections share the subscription (`$share/…`), so the source broker keeps
+    /// that many in-flight windows (`max_inflight_messages` each) for the bridge — more
+    /// throughput when the window is the limit, **at the cost of per-topic order**: messages
+    /// of one topic may be forwarded out of order. Still at least once. Keep it at 1 when
+    /// order matters; the memory and Kafka buses ignore it.
+    pub source_connections: usize,
 }
 
 impl Default for BridgeConfig {
@@ -104,6 +115,7 @@ impl Default for BridgeConfig {
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
+            source_connections: 1,
         }
     }
 }
@@ -213,6 +225,10 @@ struct Leg {
     qos: QoS,
     map: TopicMap,
     outbound: bool,
+    /// Whether another leg publishes into this leg's source bus, so that a delivery may be an
+    /// echo of the bridge's own publish (otherwise the echo check, which hashes the payload, is
+    /// skipped).
+    may_echo: bool,
 }
 
 impl Leg {
@@ -269,6 +285,7 @@ impl Bridge {
                     qos: r.map.qos(),
                     map: r.map.clone(),
                     outbound: true,
+                    may_echo: false,
                 });
             }
             if d.inbound() {
@@ -279,8 +296,13 @@ impl Bridge {
                     qos: r.map.qos(),
                     map: r.map.clone(),
                     outbound: false,
+                    may_echo: false,
                 });
             }
+        }
+        let targets: Vec<usize> = legs.iter().map(|l| bus_id(&l.to)).collect();
+        for leg in &mut legs {
+            leg.may_echo = targets.contains(&bus_id(&leg.from));
         }
         let counters = Arc::new(BridgeCounters::default());
         let shared = Arc::new(Shared {
@@ -297,7 +319,14 @@ impl Bridge {
         });
         let mut subscribed = Vec::new();
         for leg in legs {
-            let sub = leg.from.subscribe(leg.filter.clone(), leg.qos).await?;
+            let sub = leg
+                .from
+                .subscribe_shared(
+                    leg.filter.clone(),
+                    leg.qos,
+                    shared.config.source_connections,
+                )
+                .await?;
             tracing::info!(from = %leg.from.describe(), to = %leg.to.describe(), filter = %leg.filter, qos = %leg.qos, "bridging");
             subscribed.push((Arc::new(leg), sub));
         }
@@ -397,7 +426,8 @@ async fn forward(shared: Arc<Shared>, leg: Arc<Leg>, d: Delivery, mut stop: watc
     let from = bus_id(&leg.from);
     let topic = d.message.topic.clone();
     // Loop prevention.
-    let echo = d.decode_error.is_none()
+    let echo = leg.may_echo
+        && d.decode_error.is_none()
         && shared
             .echoes
             .take(from, fingerprint(&topic, &d.message.payload));

@@ -26,6 +26,22 @@ pub trait Subscriber: Send + Sync {
     /// Subscribes to `filter` and returns the stream of deliveries. The subscription is
     /// established (acknowledged by the broker) when the future completes.
     fn subscribe(&self, filter: TopicFilter, qos: QoS) -> BoxFuture<'_, BusResult<Subscription>>;
+
+    /// Subscribes to `filter` through up to `connections` connections that share the
+    /// subscription, so that the broker keeps one in-flight window per connection. **Messages
+    /// of one topic may then arrive out of order** (the broker hands each message to any one of
+    /// the connections). On MQTT this is the shared subscription `$share/{group}/{filter}`
+    /// (see [`MqttBus`](crate::MqttBus)); buses without shared subscriptions make one ordinary
+    /// subscription, which is also what `connections` ≤ 1 gives everywhere.
+    fn subscribe_shared(
+        &self,
+        filter: TopicFilter,
+        qos: QoS,
+        connections: usize,
+    ) -> BoxFuture<'_, BusResult<Subscription>> {
+        let _ = connections;
+        self.subscribe(filter, qos)
+    }
 }
 
 /// A bus: publishes and subscribes.

@@ -28,7 +28,7 @@
 //! | [`MqttBus`] QoS 1 | the broker's PUBACK | at least once (duplicates possible, flagged `redelivered`) | PUBACK sent on [`Delivery::ack`] | broker's in-flight window (back-pressure) | unacknowledged publishes resent after reconnect; if the broker lost the session they fail with [`BusError::NotConfirmed`]; persistent session keeps queued messages |
 //! | [`MqttBus`] QoS 2 | the broker's PUBCOMP | exactly once per session | PUBREC on [`Delivery::ack`] | as QoS 1 | as QoS 1; safe only with `max_inflight` ≤ the broker's `max_inflight_messages` |
 //! | `KafkaBus` (feature `kafka`) | the record is written with `acks=all` (idempotent producer) | at least once, in order per partition | offsets committed only up to the oldest unacknowledged record of each partition | consumer reads ahead a bounded number of records | the producer retries; the group resumes from the committed offset |
-//! | [`Bridge`] | — | at least once from source to sink | source acknowledged after the sink confirmed | bounded in-flight | retries until the sink confirms; redelivery from the source |
+//! | [`Bridge`] | — | at least once from source to sink; forwarded in arrival order (retries aside) unless [`BridgeConfig::source_connections`] > 1 | source acknowledged after the sink confirmed | bounded in-flight | retries until the sink confirms; redelivery from the source |
 //!
 //! MQTT 3.1.1 carries neither headers nor keys: they are dropped on [`MqttBus`].
 //!

@@ -193,6 +193,11 @@ impl Mosquitto {
         self.port
     }
 
+    /// The broker's process id while it runs (to measure its CPU time, for instance).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// `mqtt://127.0.0.1:PORT` (as the `platone bridge` command takes it).
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)

@@ -249,3 +249,58 @@ async fn bridge_survives_source_restart() {
     assert_eq!(c.errors, 0, "{c}");
     let _ = Bytes::new();
 }
+
+#[tokio::test]
+async fn bridge_with_a_shared_source_subscription_forwards_everything_once() {
+    let bal = support::mosquitto();
+    let dsotp = MemoryBus::new();
+    let mut received = dsotp
+        .subscribe(filter("in/#"), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let source: Arc<dyn Bus> =
+        Arc::new(MqttBus::connect(config(bal.port(), "shared-src")).unwrap());
+    let sink: Arc<dyn Bus> = Arc::new(dsotp.clone());
+    let bridge = Bridge::start(
+        BridgeConfig {
+            source_connections: 3,
+            ..quick()
+        },
+        vec![Route {
+            source,
+            sink,
+            map: "# out 1 dev/ in/".parse().unwrap(),
+        }],
+    )
+    .await
+    .unwrap();
+    let device = MqttBus::connect(config(bal.port(), "shared-device")).unwrap();
+    let n = 150u32;
+    let publisher = tokio::spawn(async move {
+        for i in 0..n {
+            device
+                .publish(
+                    Message::new(format!("dev/meters/{}", i % 4), i.to_string()),
+                    QoS::AtLeastOnce,
+                )
+                .await
+                .unwrap();
+        }
+    });
+    let mut got = BTreeSet::new();
+    while got.len() < n as usize {
+        let d = next(&mut received).await;
+        let i: u32 = std::str::from_utf8(&d.message.payload)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(d.message.topic, format!("in/meters/{}", i % 4));
+        assert!(got.insert(i), "message {i} forwarded twice");
+        d.ack().await.unwrap();
+    }
+    publisher.await.unwrap();
+    nothing_more(&mut received).await;
+    let c = bridge.shutdown().await;
+    assert_eq!(c.forwarded, n as u64, "{c}");
+    assert_eq!((c.errors, c.dead_lettered, c.dropped), (0, 0, 0), "{c}");
+}

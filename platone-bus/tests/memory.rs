@@ -167,3 +167,25 @@ async fn eight_subscribers_each_get_everything() {
     }
     publisher.await.unwrap();
 }
+
+#[tokio::test]
+async fn shared_subscription_request_is_one_ordinary_subscription_in_process() {
+    let bus = MemoryBus::new();
+    let mut sub = bus
+        .subscribe_shared(filter("m/#"), QoS::AtLeastOnce, 4)
+        .await
+        .unwrap();
+    for i in 0..10u32 {
+        bus.publish(Message::new("m/x", i.to_string()), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+    }
+    for i in 0..10u32 {
+        let d = tokio::time::timeout(Duration::from_secs(5), sub.next_delivery())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.message.payload, Bytes::from(i.to_string()), "in order");
+        d.ack().await.unwrap();
+    }
+}

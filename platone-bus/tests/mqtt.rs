@@ -404,3 +404,90 @@ async fn publishes_made_while_the_broker_is_down_are_confirmed_after_it_returns(
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn shared_subscription_reads_through_several_connections_each_message_once() {
+    let broker = support::mosquitto();
+    let bus = MqttBus::connect(config(broker.port(), "lanes")).unwrap();
+    let publisher = MqttBus::connect(config(broker.port(), "lanes-pub")).unwrap();
+    let mut sub = bus
+        .subscribe_shared(filter("lanes/#"), QoS::AtLeastOnce, 3)
+        .await
+        .unwrap();
+    // More than two connections can hold unacknowledged: the broker keeps at most 20 QoS 1
+    // messages in flight per connection, so receiving all 50 before acknowledging any needs
+    // the three connections.
+    let n = 50u32;
+    for i in 0..n {
+        publisher
+            .publish(
+                Message::new(format!("lanes/{}", i % 5), i.to_string()),
+                QoS::AtLeastOnce,
+            )
+            .await
+            .unwrap();
+    }
+    let mut held = Vec::new();
+    let mut got = BTreeSet::new();
+    for _ in 0..n {
+        let d = next(&mut sub).await;
+        let i: u32 = std::str::from_utf8(&d.message.payload)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(d.message.topic, format!("lanes/{}", i % 5));
+        assert!(got.insert(i), "message {i} delivered twice");
+        held.push(d);
+    }
+    assert_eq!(got, (0..n).collect::<BTreeSet<_>>());
+    for d in held {
+        d.ack().await.unwrap();
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), sub.next_delivery())
+            .await
+            .is_err(),
+        "a message came twice"
+    );
+}
+
+#[tokio::test]
+async fn one_connection_holds_only_the_broker_window_unacknowledged() {
+    // The counterpart of the test above: an ordinary subscription (or a shared one through a
+    // single connection) stops at the broker's in-flight window of 20.
+    let broker = support::mosquitto();
+    let mut config_nodelay = config(broker.port(), "one-lane");
+    config_nodelay.tcp_nodelay = true;
+    let bus = MqttBus::connect(config_nodelay).unwrap();
+    let publisher = MqttBus::connect(config(broker.port(), "one-lane-pub")).unwrap();
+    let mut sub = bus
+        .subscribe_shared(filter("one/#"), QoS::AtLeastOnce, 1)
+        .await
+        .unwrap();
+    for i in 0..30u32 {
+        publisher
+            .publish(Message::new("one/x", i.to_string()), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+    }
+    let mut held = Vec::new();
+    for i in 0..20u32 {
+        let d = next(&mut sub).await;
+        assert_eq!(d.message.payload, Bytes::from(i.to_string()), "in order");
+        held.push(d);
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), sub.next_delivery())
+            .await
+            .is_err(),
+        "more than the broker's window arrived unacknowledged"
+    );
+    for d in held {
+        d.ack().await.unwrap();
+    }
+    for i in 20..30u32 {
+        let d = next(&mut sub).await;
+        assert_eq!(d.message.payload, Bytes::from(i.to_string()), "in order");
+        d.ack().await.unwrap();
+    }
+}

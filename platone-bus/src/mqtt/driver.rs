@@ -38,7 +38,8 @@ struct SubWaiter {
     tx: Option<oneshot::Sender<BusResult<()>>>,
 }
 
-enum SubTx {
+#[derive(Clone)]
+pub(crate) enum SubTx {
     Bounded(mpsc::Sender<Delivery>),
     Unbounded(mpsc::UnboundedSender<Delivery>),
 }
@@ -167,13 +168,33 @@ impl Shared {
         qos: QoS,
     ) -> Subscription {
         let lagged = Arc::new(AtomicU64::new(0));
-        let (tx, rx) = if qos == QoS::AtMostOnce {
+        let (tx, rx) = self.channel(qos);
+        let guard = self.attach(client, filter, qos, tx, lagged.clone());
+        Subscription::new(rx, lagged, Some(Box::new(guard)))
+    }
+
+    /// A delivery channel for a subscription at `qos`: bounded for QoS 0, unbounded (bounded
+    /// by the broker's in-flight window) otherwise.
+    pub fn channel(&self, qos: QoS) -> (SubTx, Receiver) {
+        if qos == QoS::AtMostOnce {
             let (tx, rx) = mpsc::channel(self.qos0_queue.max(1));
             (SubTx::Bounded(tx), Receiver::Bounded(rx))
         } else {
             let (tx, rx) = mpsc::unbounded_channel();
             (SubTx::Unbounded(tx), Receiver::Unbounded(rx))
-        };
+        }
+    }
+
+    /// Routes what arrives for `filter` on this connection into `tx` (several connections may
+    /// feed one channel) until the returned guard is dropped.
+    pub fn attach(
+        self: &Arc<Self>,
+        client: &AsyncClient,
+        filter: TopicFilter,
+        qos: QoS,
+        tx: SubTx,
+        lagged: Arc<AtomicU64>,
+    ) -> RemoveSub {
         let mut state = self.state();
         let id = state.next_sub;
         state.next_sub += 1;
@@ -182,7 +203,7 @@ impl Shared {
             filter: filter.clone(),
             qos,
             tx,
-            lagged: lagged.clone(),
+            lagged,
         });
         // Hand over what arrived before this subscription existed.
         let orphans: Vec<Publish> = {
@@ -197,15 +218,15 @@ impl Shared {
             route(&mut state, client, p, &self.describe);
         }
         drop(state);
-        let guard = RemoveSub {
+        RemoveSub {
             shared: Arc::downgrade(self),
             id,
-        };
-        Subscription::new(rx, lagged, Some(Box::new(guard)))
+        }
     }
 }
 
-struct RemoveSub {
+/// Stops local delivery of one subscription when dropped.
+pub(crate) struct RemoveSub {
     shared: std::sync::Weak<Shared>,
     id: u64,
 }

@@ -20,6 +20,17 @@
 //!   with "no session present", every subscription is made again.
 //! * **Reconnects** back off exponentially between [`MqttConfig::reconnect_min`] and
 //!   [`MqttConfig::reconnect_max`].
+//! * **Shared subscriptions.** [`Subscriber::subscribe_shared`] with `n` > 1 connections opens
+//!   `n - 1` more connections with the same settings (client ids `{client_id}-1`, …) and
+//!   subscribes all of them to `$share/{group}/{filter}` (group: the filter's own, else the
+//!   client id), feeding one [`Subscription`]: the broker keeps `n` in-flight windows, and each
+//!   delivery is acknowledged on the connection it came from. The broker picks a connection per
+//!   message, so messages of one topic may arrive out of order. The extra connections close
+//!   when the subscription is dropped; their persistent sessions stay on the broker, so keep
+//!   `n` the same across restarts.
+//! * **Nagle's algorithm** stays on by default ([`MqttConfig::tcp_nodelay`] = `false`, rumqttc's
+//!   default): on a busy connection the kernel then coalesces small packets such as PUBACKs.
+//!   Set it to `true` for the lowest latency of single messages.
 //! * **Headers** are not carried (MQTT 3.1.1 has none); neither is the key.
 //! * The event loop task never awaits a send to its own request channel (rumqttc #1025): the
 //!   resubscriptions it triggers run in a separate task, and acknowledgements it must make
@@ -31,6 +42,7 @@ mod tls;
 pub use tls::TlsConfig;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -75,6 +87,8 @@ pub struct MqttConfig {
     pub reconnect_max: Duration,
     /// Queue length of a QoS 0 subscription.
     pub qos0_queue: usize,
+    /// Sets `TCP_NODELAY` on the connection, turning Nagle's algorithm off (default `false`).
+    pub tcp_nodelay: bool,
 }
 
 impl MqttConfig {
@@ -93,6 +107,7 @@ impl MqttConfig {
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(5),
             qos0_queue: 4096,
+            tcp_nodelay: false,
         }
     }
 
@@ -133,6 +148,7 @@ pub struct MqttBus {
     shared: Arc<Shared>,
     describe: String,
     max_packet: usize,
+    config: Arc<MqttConfig>,
     _task: Arc<driver::TaskGuard>,
 }
 
@@ -155,13 +171,17 @@ impl MqttBus {
             "mqtt"
         };
         let describe = format!("{scheme}://{}:{}", config.host, config.port);
-        let (client, eventloop) = AsyncClient::new(options, 256);
+        let (client, mut eventloop) = AsyncClient::new(options, 256);
+        let mut network = eventloop.network_options();
+        network.set_tcp_nodelay(config.tcp_nodelay);
+        eventloop.set_network_options(network);
         let (shared, task) = driver::spawn(client.clone(), eventloop, &config, describe.clone());
         Ok(MqttBus {
             client,
             shared,
             describe,
             max_packet: config.max_packet_size,
+            config: Arc::new(config),
             _task: Arc::new(task),
         })
     }
@@ -214,7 +234,7 @@ impl MqttBus {
             });
             if let Err(e) = self
                 .client
-                .publish_bytes(message.topic.clone(), mqtt_qos(qos), false, message.payload)
+                .publish_bytes(message.topic, mqtt_qos(qos), false, message.payload)
                 .await
             {
                 self.shared.pop_last_publish();
@@ -229,6 +249,12 @@ impl MqttBus {
         let subscription = self
             .shared
             .add_subscription(&self.client, filter.clone(), qos);
+        self.subscribe_on_broker(&filter, qos).await?;
+        Ok(subscription)
+    }
+
+    /// Sends SUBSCRIBE and waits for the broker's SUBACK.
+    async fn subscribe_on_broker(&self, filter: &TopicFilter, qos: QoS) -> BusResult<()> {
         let (tx, rx) = oneshot::channel();
         {
             let _order = self.shared.subscribe_order.lock().await;
@@ -240,11 +266,80 @@ impl MqttBus {
             }
         }
         match rx.await {
-            Ok(Ok(())) => Ok(subscription),
-            Ok(Err(e)) => Err(e),
+            Ok(result) => result,
             Err(_) => Err(BusError::Closed(self.describe.clone())),
         }
     }
+
+    /// A shared subscription read through `connections` connections: this one and
+    /// `connections - 1` more opened with the same settings and the client ids
+    /// `{client_id}-1`, `{client_id}-2`… (each with its own persistent session; keep the number
+    /// the same across restarts so that no session is left holding messages). The share group
+    /// is the filter's own if it has one, else one derived from this connection's client id, so
+    /// that two clients with different ids never split each other's messages.
+    async fn subscribe_shared_inner(
+        &self,
+        filter: TopicFilter,
+        qos: QoS,
+        connections: usize,
+    ) -> BusResult<Subscription> {
+        if connections <= 1 {
+            return self.subscribe_inner(filter, qos).await;
+        }
+        let shared_filter = if filter.share_group().is_some() {
+            filter
+        } else {
+            TopicFilter::new(format!(
+                "$share/{}/{}",
+                share_group(&self.config.client_id),
+                filter.filter()
+            ))?
+        };
+        let mut lanes = Vec::with_capacity(connections - 1);
+        for i in 1..connections {
+            let mut config = MqttConfig::clone(&self.config);
+            config.client_id = format!("{}-{i}", self.config.client_id);
+            lanes.push(MqttBus::connect(config)?);
+        }
+        let lagged = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = self.shared.channel(qos);
+        let mut guards = Vec::with_capacity(connections);
+        for bus in std::iter::once(self).chain(&lanes) {
+            guards.push(bus.shared.attach(
+                &bus.client,
+                shared_filter.clone(),
+                qos,
+                tx.clone(),
+                lagged.clone(),
+            ));
+        }
+        drop(tx);
+        for bus in std::iter::once(self).chain(&lanes) {
+            bus.subscribe_on_broker(&shared_filter, qos).await?;
+        }
+        let lanes = SharedLanes {
+            _guards: guards,
+            _lanes: lanes,
+        };
+        Ok(Subscription::new(rx, lagged, Some(Box::new(lanes))))
+    }
+}
+
+/// What keeps a shared subscription's extra connections open.
+struct SharedLanes {
+    _guards: Vec<driver::RemoveSub>,
+    _lanes: Vec<MqttBus>,
+}
+
+/// A share group name from a client id (no `/`, `+`, `#` or NUL).
+fn share_group(client_id: &str) -> String {
+    client_id
+        .chars()
+        .map(|c| match c {
+            '/' | '+' | '#' | '\0' => '_',
+            c => c,
+        })
+        .collect()
 }
 
 pub(crate) fn mqtt_qos(qos: QoS) -> rumqttc::QoS {
@@ -264,6 +359,15 @@ impl Publisher for MqttBus {
 impl Subscriber for MqttBus {
     fn subscribe(&self, filter: TopicFilter, qos: QoS) -> BoxFuture<'_, BusResult<Subscription>> {
         Box::pin(self.subscribe_inner(filter, qos))
+    }
+
+    fn subscribe_shared(
+        &self,
+        filter: TopicFilter,
+        qos: QoS,
+        connections: usize,
+    ) -> BoxFuture<'_, BusResult<Subscription>> {
+        Box::pin(self.subscribe_shared_inner(filter, qos, connections))
     }
 }
 
