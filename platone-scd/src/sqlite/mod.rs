@@ -5,7 +5,9 @@
 //! SQLite work runs on tokio's blocking threads, never on the async executor. WAL checkpoints
 //! (copying the log back into the database file, with its `fsync`) run on a background thread,
 //! at most once a second, so neither reads (which write the audit log) nor inserts wait for
-//! them.
+//! them — except that once the log passes 64 MiB, the writer waits between two transactions
+//! while the log is started over (otherwise, under writes that never pause, it would grow
+//! without bound).
 
 mod certifications;
 mod ops;
@@ -57,19 +59,33 @@ impl Inner {
 /// The shortest time between two checkpoints.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// Runs passive checkpoints on its own connection after writes, at most once per
-/// [`CHECKPOINT_EVERY`], until the store is dropped.
-fn checkpointer(conn: Connection, wake: Receiver<()>) {
+/// Log size (in pages: 64 MiB of 4 KiB pages) above which the log is started over.
+const WAL_RESTART_PAGES: i64 = 16_384;
+
+/// Runs checkpoints on its own connection after writes, at most once per `every`
+/// ([`CHECKPOINT_EVERY`]), until the store is dropped. A passive checkpoint never blocks readers
+/// or the writer, but under continuous writes it never catches up with the end of the log,
+/// and SQLite only starts the log over once a checkpoint has: the file would grow without
+/// bound (22 GB after a minute at 50,000 measurements/s). So once the log holds more than
+/// `restart_pages` ([`WAL_RESTART_PAGES`]) pages, a `RESTART` checkpoint follows: it waits for
+/// the writer between two transactions (the writer waits in turn, up to the busy timeout),
+/// copies what the passive one left (little: the frames written meanwhile) and has the next
+/// transaction write from the start of the log file again.
+fn checkpointer(conn: Connection, wake: Receiver<()>, every: Duration, restart_pages: i64) {
     let mut last: Option<Instant> = None;
     while wake.recv().is_ok() {
         if let Some(last) = last {
-            std::thread::sleep(CHECKPOINT_EVERY.saturating_sub(last.elapsed()));
+            std::thread::sleep(every.saturating_sub(last.elapsed()));
         }
         while wake.try_recv().is_ok() {}
-        // A passive checkpoint never blocks readers or the writer; what it cannot copy now
-        // (pages a reader still needs) stays in the log for the next one, so a failure here
-        // loses nothing.
-        let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+        // What a checkpoint cannot copy now (pages a reader still needs) stays in the log for
+        // the next one, so a failure here loses nothing.
+        let log_pages = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+            .unwrap_or(0);
+        if log_pages > restart_pages {
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(RESTART)");
+        }
         last = Some(Instant::now());
     }
 }
@@ -131,7 +147,7 @@ impl SqliteStore {
         let background = ops::open(path)?;
         std::thread::Builder::new()
             .name("scd-checkpoint".into())
-            .spawn(move || checkpointer(background, wake))
+            .spawn(move || checkpointer(background, wake, CHECKPOINT_EVERY, WAL_RESTART_PAGES))
             .map_err(|e| ScdError::Io {
                 path: path.display().to_string(),
                 source: e,
@@ -431,5 +447,45 @@ impl Store for SqliteStore {
 
     async fn restore(&self, dir: &Path) -> Result<RestoreReport> {
         crate::retention::restore_into(self, dir).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under writes that never pause, the log file stays small: it is started over once it
+    /// passes the restart size (a passive checkpoint alone never lets SQLite start it over, so
+    /// it would hold everything written).
+    #[test]
+    fn the_log_starts_over_under_continuous_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = ops::open(&path).unwrap();
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x BLOB)")
+            .unwrap();
+        let (wake_tx, wake) = sync_channel(1);
+        let background = ops::open(&path).unwrap();
+        let every = Duration::from_millis(100);
+        let thread = std::thread::spawn(move || checkpointer(background, wake, every, 64));
+        let wal = dir.path().join("wal.db-wal");
+        let (mut largest, mut written) = (0, 0);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            writer
+                .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
+                .unwrap();
+            written += 4000;
+            let _ = wake_tx.try_send(());
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        drop(wake_tx);
+        thread.join().unwrap();
+        assert!(
+            largest < written / 4,
+            "the log file reached {largest} bytes of {written} written"
+        );
     }
 }
