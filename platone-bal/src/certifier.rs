@@ -256,7 +256,9 @@ impl Certifier {
     async fn record(&mut self, batches: Vec<PendingBatch>, files: Vec<PathBuf>) -> Result<()> {
         let certificates: Vec<_> = batches.iter().map(|b| b.certificate.clone()).collect();
         let statuses = self.ledger.anchor_all(&certificates).await?;
-        let mut records = Vec::new();
+        // Every anchored batch's references, and where each batch's are in it.
+        let mut all: Vec<CertificationRecord> = Vec::new();
+        let mut spans = Vec::new();
         let mut waiting = Vec::new();
         for (batch, status) in batches.into_iter().zip(statuses) {
             let Some(anchor) = status.anchor() else {
@@ -274,11 +276,11 @@ impl Certifier {
                 u64::try_from(latency).unwrap_or(0),
             );
             let root_hex = batch.certificate.root.to_string();
-            let mut certified = Vec::with_capacity(batch.leaves.len());
+            let start = all.len();
             for leaf in batch.leaves {
                 let mut proof = leaf.proof;
                 proof.upgrade(anchor)?;
-                certified.push(CertificationRecord {
+                all.push(CertificationRecord {
                     series: leaf.series,
                     timestamp: leaf.timestamp,
                     certification: CertificationRef {
@@ -289,16 +291,15 @@ impl Certifier {
                     },
                 });
             }
-            records.push(certified);
+            spans.push(start..all.len());
         }
-        let all: Vec<CertificationRecord> = records.concat();
         if let Err(e) = self.store.attach_certifications(&all).await {
             tracing::warn!(
                 "recording {} references failed ({e}); recording batch by batch",
                 all.len()
             );
-            for batch in &records {
-                self.attach_batch(batch).await;
+            for span in spans {
+                self.attach_batch(all.get(span).unwrap_or_default()).await;
             }
         }
         Metrics::add(&self.metrics.measurements_certified, all.len() as u64);

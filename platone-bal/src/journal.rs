@@ -237,13 +237,13 @@ pub struct PendingLeaf {
 
 /// A sealed batch as its file keeps it: the certificate and the leaf hashes, from which the
 /// proofs are built again (a fifth of the size of the proofs themselves).
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct SealedRecord {
     certificate: BatchCertificate,
     leaves: Vec<SealedLeaf>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct SealedLeaf {
     series: String,
     timestamp: Timestamp,
@@ -251,23 +251,40 @@ struct SealedLeaf {
     arrived: Timestamp,
 }
 
-impl SealedRecord {
-    fn of(batch: &PendingBatch) -> SealedRecord {
-        SealedRecord {
-            certificate: batch.certificate.clone(),
+/// [`SealedRecord`] as written, borrowing from the batch.
+#[derive(Serialize)]
+struct SealedRecordRef<'a> {
+    certificate: &'a BatchCertificate,
+    leaves: Vec<SealedLeafRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct SealedLeafRef<'a> {
+    series: &'a str,
+    timestamp: &'a Timestamp,
+    leaf: &'a Digest,
+    arrived: &'a Timestamp,
+}
+
+impl<'a> SealedRecordRef<'a> {
+    fn of(batch: &'a PendingBatch) -> Self {
+        SealedRecordRef {
+            certificate: &batch.certificate,
             leaves: batch
                 .leaves
                 .iter()
-                .map(|leaf| SealedLeaf {
-                    series: leaf.series.clone(),
-                    timestamp: leaf.timestamp,
-                    leaf: leaf.proof.leaf,
-                    arrived: leaf.arrived,
+                .map(|leaf| SealedLeafRef {
+                    series: &leaf.series,
+                    timestamp: &leaf.timestamp,
+                    leaf: &leaf.proof.leaf,
+                    arrived: &leaf.arrived,
                 })
                 .collect(),
         }
     }
+}
 
+impl SealedRecord {
     /// The batch with its proofs, built again from the leaves; the certificate they give must
     /// be the one the file holds.
     fn into_batch(self, path: &Path) -> Result<PendingBatch> {
@@ -360,15 +377,18 @@ impl SealedBatches {
             .collect();
         let path = self.dir.join(format!("{name}+{}.json", batches.len()));
         let tmp = path.with_extension("json.tmp");
-        let records: Vec<SealedRecord> = batches.iter().map(SealedRecord::of).collect();
-        let bytes = serde_json::to_vec(&records).map_err(|e| BalError::Corrupt {
+        let records: Vec<SealedRecordRef<'_>> = batches.iter().map(SealedRecordRef::of).collect();
+        let file = File::create(&tmp).map_err(|e| BalError::io(&tmp, e))?;
+        // Streamed: a group's file can be megabytes, which would be one large allocation.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        serde_json::to_writer(&mut out, &records).map_err(|e| BalError::Corrupt {
             path: path.clone(),
             line: 0,
             message: e.to_string(),
         })?;
-        let mut file = File::create(&tmp).map_err(|e| BalError::io(&tmp, e))?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_data())
+        out.into_inner()
+            .map_err(|e| BalError::io(&tmp, e.into_error()))?
+            .sync_data()
             .map_err(|e| BalError::io(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| BalError::io(&path, e))?;
         Ok(Some(path))
