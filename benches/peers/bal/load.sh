@@ -3,6 +3,7 @@
 # loads; each load also goes to a plain QoS 1 subscriber (mosquitto_sub) for comparison.
 #
 #   benches/peers/bal/load.sh [DURATION_SECS] [PMU COUNTS...]
+#   MQ_INFLIGHT=4000 benches/peers/bal/load.sh ...   # Mosquitto's max_inflight_messages (1000)
 #
 # Each PMU sends 50 SOGNO JSON frames per second of 13 measurements (650 measurements/s). For
 # every load it prints: what was sent, what Mosquitto delivered to mosquitto_sub and how fast,
@@ -29,7 +30,7 @@ MQ=$(free_port)
 cat > "$WORK/mosquitto.conf" <<CONF
 listener $MQ 127.0.0.1
 allow_anonymous true
-max_inflight_messages 1000
+max_inflight_messages ${MQ_INFLIGHT:-1000}
 max_queued_messages 10000000
 persistence false
 CONF
@@ -37,10 +38,10 @@ mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
 PIDS+=($!)
 sleep 0.5
 URL=mqtt://127.0.0.1:$MQ
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); duration ${DURATION} s per load"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); duration ${DURATION} s per load; Mosquitto max_inflight_messages ${MQ_INFLIGHT:-1000}"
 
 for PMUS in "${LOADS[@]}"; do
-  SIM=(--mqtt "$URL" --pmus "$PMUS" --rate 50 --duration "$DURATION" --in-flight 1000 --json)
+  SIM=(--mqtt "$URL" --pmus "$PMUS" --rate 50 --duration "$DURATION" --in-flight "${MQ_INFLIGHT:-1000}" --json)
 
   # 1. Mosquitto alone, to a plain QoS 1 subscriber.
   mosquitto_sub -h 127.0.0.1 -p "$MQ" -q 1 -t 'platone/bal/devices/#' -F '%t' >"$WORK/sub.out" &
