@@ -250,15 +250,24 @@ struct Prefixed<R> {
     inner: R,
 }
 
+/// `Read::read` for a reader whose `BufRead` side does the work: copies what `fill_buf` has
+/// and consumes it.
+pub(super) fn read_through_buffer<R: BufRead + ?Sized>(
+    reader: &mut R,
+    out: &mut [u8],
+) -> io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = available.len().min(out.len());
+    if let (Some(dst), Some(src)) = (out.get_mut(..n), available.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    reader.consume(n);
+    Ok(n)
+}
+
 impl<R: BufRead> Read for Prefixed<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        if let (Some(dst), Some(src)) = (out.get_mut(..n), available.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, out)
     }
 }
 
@@ -370,13 +379,7 @@ impl<R: BufRead> Utf8Input<R> {
 
 impl<R: BufRead> Read for Utf8Input<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        if let (Some(dst), Some(src)) = (out.get_mut(..n), available.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, out)
     }
 }
 
