@@ -92,7 +92,7 @@ pub fn run(args: BalArgs) -> CliResult {
             bal.mqtt_url(),
             bal.http_addr()
         );
-        wait_for_signal().await;
+        crate::signal::stop_signal().await;
         eprintln!("stopping: closing and anchoring open batches…");
         let totals = bal.shutdown().await.map_err(CliError::input)?;
         eprintln!(
@@ -104,19 +104,4 @@ pub fn run(args: BalArgs) -> CliResult {
         );
         Ok(())
     })
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -185,7 +185,7 @@ pub fn run(args: BridgeArgs) -> CliResult {
         let n = routes.len();
         let bridge = tokio::select! {
             b = Bridge::start(config, routes) => b.map_err(CliError::input)?,
-            _ = stop_signal() => return Ok(()),
+            _ = crate::signal::stop_signal() => return Ok(()),
         };
         eprintln!(
             "bridge: running {} -> {} with {n} route(s)",
@@ -195,7 +195,7 @@ pub fn run(args: BridgeArgs) -> CliResult {
         let counters = bridge.counters();
         let mut tick = tokio::time::interval(interval);
         tick.tick().await;
-        let stop = stop_signal();
+        let stop = crate::signal::stop_signal();
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -208,28 +208,6 @@ pub fn run(args: BridgeArgs) -> CliResult {
         eprintln!("bridge: stopped {last}");
         Ok(())
     })
-}
-
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 fn read_file(what: &str, path: &Path) -> CliResult<Vec<u8>> {

@@ -16,6 +16,7 @@ mod market;
 mod measurements;
 mod pmu;
 mod scd;
+mod signal;
 mod sim;
 
 use std::process::ExitCode;

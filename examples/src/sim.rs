@@ -186,7 +186,7 @@ pub fn run(args: SimArgs) -> CliResult {
         let stopper = {
             let stats = stats.clone();
             tokio::spawn(async move {
-                stop_signal().await;
+                crate::signal::stop_signal().await;
                 stats.cancel();
             })
         };
@@ -276,27 +276,5 @@ fn summary(report: &RunReport, as_json: bool) {
                 .map_or_else(|| "?".to_owned(), |n| n.to_string()),
             report.stats.max_lag_micros / 1000
         );
-    }
-}
-
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
