@@ -16,6 +16,7 @@
 //! Reading merges the shared fields under the part, which gives back exactly the proof that was
 //! attached: the split loses nothing, whatever the proof's shape.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use platone_model::{Timestamp, format_timestamp};
@@ -119,17 +120,21 @@ impl EncodedReference {
         .rebuild(|| Ok(batch.shared.clone()))
     }
 
-    /// The part and merge flag against `shared`, the fields a batch row stored earlier
-    /// shares (which may differ from the ones of this call).
-    pub fn split_for(
+    /// The part and merge flag to store: as encoded when the batch row shares this call's
+    /// fields, split again against `stored_shared` when a batch row stored earlier shares
+    /// others.
+    pub fn stored_as(
         &self,
         batch: &EncodedBatch,
-        shared: &Map<String, Value>,
-    ) -> Result<(String, bool)> {
-        if shared == &batch.shared {
-            return Ok((self.part.clone(), self.merged));
+        stored_shared: Option<&Map<String, Value>>,
+    ) -> Result<(Cow<'_, str>, bool)> {
+        match stored_shared {
+            None => Ok((Cow::Borrowed(&self.part), self.merged)),
+            Some(shared) => {
+                let (part, merged) = stored_part(&self.reference(batch)?.proof, shared)?;
+                Ok((Cow::Owned(part), merged))
+            }
         }
-        stored_part(&self.reference(batch)?.proof, shared)
     }
 }
 

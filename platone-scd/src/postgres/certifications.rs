@@ -108,15 +108,12 @@ pub(crate) async fn attach<C: GenericClient + Sync>(
                 });
             };
             let id: i64 = g(&found, 0)?;
-            let (part, merged) = match &stored_shared {
-                None => (rec.part.clone(), rec.merged),
-                Some(shared) => rec.split_for(&batch, shared)?,
-            };
+            let (part, merged) = rec.stored_as(&batch, stored_shared.as_ref())?;
             let n = tx
                 .execute(
                     "INSERT INTO certifications (series_id, ts_ns, batch, leaf_index, proof, merged) \
                      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    &[&id, &ts, &batch_row, &rec.leaf_index, &part, &merged],
+                    &[&id, &ts, &batch_row, &rec.leaf_index, &part.as_ref(), &merged],
                 )
                 .await
                 .pg(&format!("storing the {}", rec.name()))?;

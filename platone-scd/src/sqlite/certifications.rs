@@ -132,21 +132,10 @@ pub(crate) fn attach(
                         ),
                     });
                 };
-                let n = match &stored_shared {
-                    None => put.execute(params![
-                        id,
-                        ts,
-                        batch_row,
-                        rec.leaf_index,
-                        rec.part,
-                        rec.merged
-                    ]),
-                    Some(shared) => {
-                        let (part, merged) = rec.split_for(batch, shared)?;
-                        put.execute(params![id, ts, batch_row, rec.leaf_index, part, merged])
-                    }
-                }
-                .ctx_with(|| format!("storing the {}", rec.name()))?;
+                let (part, merged) = rec.stored_as(batch, stored_shared.as_ref())?;
+                let n = put
+                    .execute(params![id, ts, batch_row, rec.leaf_index, part, merged])
+                    .ctx_with(|| format!("storing the {}", rec.name()))?;
                 if n == 0 {
                     let (existing, shared_text) = get
                         .query_row(params![id, ts], |r| {
