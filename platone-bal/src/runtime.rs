@@ -207,7 +207,7 @@ impl Bal {
                 tokio::select! {
                     biased;
                     _ = stopped.changed() => break,
-                    group = deliveries.next() => match group {
+                    group = next_group(&mut deliveries) => match group {
                         Some(group) => ingest.process(group).await?,
                         None => break,
                     },
@@ -315,6 +315,14 @@ impl Bal {
     }
 }
 
+/// The next group of `groups` (a [`StreamExt::ready_chunks`]): every item waiting, up to the
+/// group size. It is taken outside tokio's cooperative budget: processing a group spends the
+/// task's budget (a send per forwarded packet), and a receive that finds it spent would end the
+/// next group after a few items, however many are waiting.
+async fn next_group<S: futures::Stream + Unpin>(groups: &mut S) -> Option<S::Item> {
+    tokio::task::unconstrained(groups.next()).await
+}
+
 fn mqtt_settings(config: &BalConfig) -> Result<(MqttConfig, String)> {
     let url = match (&config.mqtt, config.embedded_broker) {
         (Some(url), _) => url.clone(),
@@ -338,6 +346,23 @@ fn mqtt_settings(config: &BalConfig) -> Result<(MqttConfig, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_group_takes_everything_waiting_when_the_task_spent_its_budget() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for i in 0..2 * MAX_GROUP {
+            tx.send(i).unwrap();
+        }
+        let mut groups =
+            futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).ready_chunks(MAX_GROUP);
+        // Spend all but one unit of the task's budget, as processing a group does.
+        for _ in 0..127 {
+            tokio::task::consume_budget().await;
+        }
+        let group = next_group(&mut groups).await.unwrap();
+        assert_eq!(group.len(), MAX_GROUP);
+        assert_eq!(group.last(), Some(&(MAX_GROUP - 1)));
+    }
 
     #[test]
     fn mqtt_urls() {
