@@ -1,24 +1,29 @@
-//! The certifier: batches stored measurements per source, seals, anchors and records the
-//! certification references in the SCD, with the crash safety of [`crate::journal`].
+//! The certifier: journals stored measurements, batches them per source and seals, with the
+//! crash safety of [`crate::journal`]; the [`crate::recorder`] anchors the sealed batches and
+//! records their certification references in the SCD meanwhile.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::future::Future;
 use std::sync::Arc;
 
 use platone_bus::Delivery;
-use platone_certify::{Batcher, FileLedger, Ledger, Proof, SealedBatch};
+use platone_certify::{Batcher, FileLedger, SealedBatch};
 use platone_model::{DeviceId, Timestamp};
-use platone_scd::{
-    AnyStore, CertificationRecord, CertificationRef, MeasurementQuery, Principal, Store,
-};
+use platone_scd::{AnyStore, MeasurementQuery, Principal, Store};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::BalConfig;
 use crate::error::{BalError, Result};
 use crate::journal::{Journal, PendingBatch, PendingLeaf, PendingRecord, SealedBatches};
 use crate::metrics::Metrics;
+use crate::recorder::{Recorded, Recorder, Work};
 
 /// Compact the journal once it is larger than this and some batches were sealed since.
 const COMPACT_AFTER_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How many groups of sealed batches wait for the recorder at most; the certifier waits
+/// beyond that.
+const RECORDER_QUEUE: usize = 4;
 
 /// Work for the certifier: newly stored measurements and the deliveries to acknowledge once
 /// they are journaled.
@@ -45,48 +50,60 @@ pub(crate) struct Certifier {
     pmu: Batcher,
     cim: Batcher,
     open: HashMap<String, VecDeque<PendingRecord>>,
+    /// The measurements batched and not yet recorded in the SCD (open, or sealed and on
+    /// their way through the recorder).
     open_keys: HashSet<(String, i64)>,
     journal: Journal,
     sealed: SealedBatches,
-    /// Sealed batches the ledger has not confirmed yet, with the file that keeps them.
-    unanchored: Vec<(Vec<PendingBatch>, PathBuf)>,
     sealed_since_compact: usize,
     store: AnyStore,
-    ledger: Arc<FileLedger>,
     metrics: Arc<Metrics>,
+    recorder: mpsc::Sender<Work>,
+    recorded: mpsc::UnboundedReceiver<Recorded>,
 }
 
 impl Certifier {
     /// Opens the certifier: finishes sealed batches a previous run left, continues every
-    /// source's chain from the ledger and rebuilds the open batches from the journal.
+    /// source's chain from the ledger and rebuilds the open batches from the journal. Gives
+    /// the recorder's task too, to be spawned: it ends once the certifier is dropped and
+    /// everything sealed is recorded.
     pub async fn open(
         config: &BalConfig,
         store: AnyStore,
         ledger: Arc<FileLedger>,
         metrics: Arc<Metrics>,
-    ) -> Result<Certifier> {
+    ) -> Result<(Certifier, impl Future<Output = Result<()>> + Send + 'static)> {
         let (journal, replay) = Journal::open(&config.data)?;
+        let sealed = SealedBatches::open(config.data.join("sealed"))?;
+        let mut recorder = Recorder::new(
+            store.clone(),
+            ledger.clone(),
+            metrics.clone(),
+            sealed.clone(),
+        );
+        let mut finished = HashSet::new();
+        let (left, files) = sealed.list()?;
+        for batch in &left {
+            finished.extend(batch.keys());
+        }
+        recorder.record(left, files).await?;
+        let (work_tx, work_rx) = mpsc::channel(RECORDER_QUEUE);
+        let (recorded_tx, recorded_rx) = mpsc::unbounded_channel();
         let mut certifier = Certifier {
             pmu: Batcher::new(config.scheme, config.batch.pmu()),
             cim: Batcher::new(config.scheme, config.batch.meter()),
             open: HashMap::new(),
             open_keys: HashSet::new(),
             journal,
-            sealed: SealedBatches::open(config.data.join("sealed"))?,
-            unanchored: Vec::new(),
+            sealed,
             sealed_since_compact: 0,
             store,
-            ledger,
             metrics,
+            recorder: work_tx,
+            recorded: recorded_rx,
         };
-        let mut finished = HashSet::new();
-        let (left, files) = certifier.sealed.list()?;
-        for batch in &left {
-            finished.extend(batch.keys());
-        }
-        certifier.record(left, files).await?;
-        for source in certifier.ledger.sources() {
-            if let Some(last) = certifier.ledger.last_certificate(&source) {
+        for source in ledger.sources() {
+            if let Some(last) = ledger.last_certificate(&source) {
                 if source.ends_with("/cim") {
                     certifier.cim.resume(&last)?;
                 } else if source.ends_with("/pmu") {
@@ -103,12 +120,13 @@ impl Certifier {
         }
         certifier.finish(sealed).await?;
         certifier.compact()?;
-        Ok(certifier)
+        Ok((certifier, recorder.run(work_rx, recorded_tx)))
     }
 
     /// Takes a job: drops measurements already certified or waiting, journals the rest,
     /// acknowledges the deliveries, batches and seals.
     pub async fn take(&mut self, job: Job) -> Result<()> {
+        self.release();
         let mut records = Vec::with_capacity(job.records.len());
         // A repeated delivery may come in the same group as the first one: the store counts
         // the second as a duplicate, and it must not be batched twice.
@@ -137,24 +155,45 @@ impl Certifier {
         self.maybe_compact()
     }
 
-    /// Seals the batches whose window ran out and retries anchoring any left pending.
+    /// Seals the batches whose window ran out.
     pub async fn tick(&mut self) -> Result<()> {
+        self.release();
         let now = platone_certify::now();
         let mut sealed = self.pmu.tick(now)?;
         sealed.extend(self.cim.tick(now)?);
         self.finish(sealed).await?;
-        self.retry_unanchored().await?;
         self.maybe_compact()
     }
 
-    /// Seals and records every open batch (at shutdown).
+    /// Seals every open batch and waits until the recorder has recorded everything sealed
+    /// (at shutdown, or when asked).
     pub async fn flush(&mut self) -> Result<()> {
         let now = platone_certify::now();
         let mut sealed = self.pmu.flush(now)?;
         sealed.extend(self.cim.flush(now)?);
         self.finish(sealed).await?;
-        self.retry_unanchored().await?;
+        let (reply, done) = oneshot::channel();
+        self.send(Work::Flush(reply)).await?;
+        done.await.map_err(|_| BalError::Stopped("recorder"))??;
+        self.release();
         self.compact()
+    }
+
+    /// Forgets the measurements the recorder has recorded since last asked: the SCD now
+    /// answers for them.
+    fn release(&mut self) {
+        while let Ok(recorded) = self.recorded.try_recv() {
+            for key in &recorded {
+                self.open_keys.remove(key);
+            }
+        }
+    }
+
+    async fn send(&self, work: Work) -> Result<()> {
+        self.recorder
+            .send(work)
+            .await
+            .map_err(|_| BalError::Stopped("recorder"))
     }
 
     fn push(&mut self, record: PendingRecord, now: Timestamp) -> Result<Vec<SealedBatch>> {
@@ -207,8 +246,8 @@ impl Certifier {
         }
         let mut leaves = Vec::with_capacity(count);
         for (record, proof) in queue.drain(..count).zip(batch.proofs) {
+            // The key stays in `open_keys` until the recorder has recorded the batch.
             let key = record.key();
-            self.open_keys.remove(&key);
             leaves.push(PendingLeaf {
                 series: key.0,
                 timestamp: record.measurement.timestamp,
@@ -223,7 +262,7 @@ impl Certifier {
     }
 
     /// Finishes batches sealed together: one synced file and one journal sync for all of
-    /// them, then anchoring and recording.
+    /// them, then hands them to the recorder.
     async fn finish(&mut self, sealed: Vec<SealedBatch>) -> Result<()> {
         let batches = sealed
             .into_iter()
@@ -239,99 +278,7 @@ impl Certifier {
         )?;
         self.sealed_since_compact += batches.len();
         Metrics::add(&self.metrics.batches_sealed, batches.len() as u64);
-        self.record(batches, vec![file]).await
-    }
-
-    /// Retries the batches the ledger had not confirmed.
-    async fn retry_unanchored(&mut self) -> Result<()> {
-        for (batches, file) in std::mem::take(&mut self.unanchored) {
-            self.record(batches, vec![file]).await?;
-        }
-        Ok(())
-    }
-
-    /// Anchors sealed batches and records their certification references in the SCD (one
-    /// transaction for all), then removes `files`, which hold them. Batches the ledger leaves
-    /// pending are written to a file of their own and retried at the next tick.
-    async fn record(&mut self, batches: Vec<PendingBatch>, files: Vec<PathBuf>) -> Result<()> {
-        let certificates: Vec<_> = batches.iter().map(|b| b.certificate.clone()).collect();
-        let statuses = self.ledger.anchor_all(&certificates).await?;
-        // Every anchored batch's references, and where each batch's are in it.
-        let mut all: Vec<CertificationRecord> = Vec::new();
-        let mut spans = Vec::new();
-        let mut waiting = Vec::new();
-        for (batch, status) in batches.into_iter().zip(statuses) {
-            let Some(anchor) = status.anchor() else {
-                waiting.push(batch);
-                continue;
-            };
-            let latency: i64 = batch
-                .leaves
-                .iter()
-                .map(|leaf| (anchor.time - leaf.arrived).num_milliseconds().max(0))
-                .sum();
-            Metrics::add(&self.metrics.batches_anchored, 1);
-            Metrics::add(
-                &self.metrics.anchor_latency_ms_sum,
-                u64::try_from(latency).unwrap_or(0),
-            );
-            let root_hex = batch.certificate.root.to_string();
-            let start = all.len();
-            for leaf in batch.leaves {
-                let mut proof = leaf.proof;
-                proof.upgrade(anchor)?;
-                all.push(CertificationRecord {
-                    series: leaf.series,
-                    timestamp: leaf.timestamp,
-                    certification: CertificationRef {
-                        batch_id: batch.certificate.batch_id.clone(),
-                        leaf_index: proof.leaf_index,
-                        root_hex: root_hex.clone(),
-                        proof: proof_json(&proof)?,
-                    },
-                });
-            }
-            spans.push(start..all.len());
-        }
-        if let Err(e) = self.store.attach_certifications(&all).await {
-            tracing::warn!(
-                "recording {} references failed ({e}); recording batch by batch",
-                all.len()
-            );
-            for span in spans {
-                self.attach_batch(all.get(span).unwrap_or_default()).await;
-            }
-        }
-        Metrics::add(&self.metrics.measurements_certified, all.len() as u64);
-        if let Some(file) = self.sealed.write(&waiting)? {
-            self.unanchored.push((waiting, file));
-        }
-        for file in files {
-            self.sealed.remove(&file)?;
-        }
-        Ok(())
-    }
-
-    /// Records one batch's references; one record the store refuses (say, certified already
-    /// by an earlier delivery) must not cost the others theirs, so on failure they are
-    /// recorded one by one.
-    async fn attach_batch(&self, records: &[CertificationRecord]) {
-        let Some(id) = records.first().map(|r| &r.certification.batch_id) else {
-            return;
-        };
-        let Err(e) = self.store.attach_certifications(records).await else {
-            return;
-        };
-        tracing::warn!("batch {id}: recording all references failed ({e}); recording one by one");
-        for record in records {
-            if let Err(e) = self
-                .store
-                .attach_certifications(std::slice::from_ref(record))
-                .await
-            {
-                tracing::warn!("batch {id}: {} at {}: {e}", record.series, record.timestamp);
-            }
-        }
+        self.send(Work::Record { batches, file }).await
     }
 
     fn maybe_compact(&mut self) -> Result<()> {
@@ -347,9 +294,4 @@ impl Certifier {
         self.sealed_since_compact = 0;
         Ok(())
     }
-}
-
-fn proof_json(proof: &Proof) -> Result<serde_json::Value> {
-    serde_json::to_value(proof)
-        .map_err(|e| BalError::Certify(platone_certify::CertifyError::Serialise(e.to_string())))
 }

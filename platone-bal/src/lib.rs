@@ -69,6 +69,7 @@ mod error;
 mod ingest;
 pub mod journal;
 pub mod metrics;
+mod recorder;
 mod runtime;
 pub mod sim;
 

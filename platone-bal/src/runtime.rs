@@ -102,6 +102,7 @@ pub struct Bal {
     flush: mpsc::Sender<oneshot::Sender<Result<()>>>,
     ingest: JoinHandle<Result<()>>,
     certifier: JoinHandle<Result<()>>,
+    recorder: JoinHandle<Result<()>>,
     forwarder: JoinHandle<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -142,8 +143,9 @@ impl Bal {
         bus.wait_connected(Duration::from_secs(10)).await?;
         let shared: Arc<dyn Bus> = Arc::new(bus.clone());
 
-        let mut certifier =
+        let (mut certifier, recorder) =
             Certifier::open(&config, store.clone(), ledger.clone(), metrics.clone()).await?;
+        let recorder_task = tokio::spawn(recorder);
         let (job_tx, mut job_rx) = mpsc::channel::<Job>(config.queue);
         let (flush_tx, mut flush_rx) = mpsc::channel::<oneshot::Sender<Result<()>>>(4);
         let certifier_task = tokio::spawn(async move {
@@ -243,6 +245,7 @@ impl Bal {
             flush: flush_tx,
             ingest: ingest_task,
             certifier: certifier_task,
+            recorder: recorder_task,
             forwarder,
             server,
         })
@@ -272,13 +275,14 @@ impl Bal {
     /// processing stay unacknowledged at the broker. What was acknowledged is in the SCD and
     /// the journal, and the next start recovers it (used to test recovery).
     pub async fn abort(self) {
-        for task in [&self.ingest, &self.certifier] {
+        for task in [&self.ingest, &self.certifier, &self.recorder] {
             task.abort();
         }
         self.forwarder.abort();
         self.server.abort();
         let _ = self.ingest.await;
         let _ = self.certifier.await;
+        let _ = self.recorder.await;
         let _ = self.bus.disconnect().await;
     }
 
@@ -299,11 +303,16 @@ impl Bal {
     pub async fn shutdown(self) -> Result<MetricsSnapshot> {
         let _ = self.stop.send(true);
         let ingest = self.ingest.await.map_err(|_| BalError::Stopped("ingest"));
-        // The ingest task owned the senders: the certifier and forwarder now drain and end.
+        // The ingest task owned the senders: the certifier and forwarder now drain and end,
+        // and the recorder once the certifier has.
         let certifier = self
             .certifier
             .await
             .map_err(|_| BalError::Stopped("certifier"));
+        let recorder = self
+            .recorder
+            .await
+            .map_err(|_| BalError::Stopped("recorder"));
         let _ = self.forwarder.await;
         let _ = self.server.await;
         if let Err(e) = self.bus.disconnect().await {
@@ -311,6 +320,7 @@ impl Bal {
         }
         ingest??;
         certifier??;
+        recorder??;
         Ok(self.context.metrics.snapshot())
     }
 }

@@ -1,0 +1,227 @@
+//! The recorder: anchors sealed batches on the ledger and records their certification
+//! references in the SCD. It runs as a task of its own, so that the certifier goes on
+//! journaling, acknowledging and hashing the next packets while the references of the batches
+//! it sealed before are written.
+//!
+//! Batches reach it in the files that keep them ([`SealedBatches`]); a file is removed once
+//! its batches are recorded, so a crash in between leaves it for the next start. Work queued
+//! while a recording runs is taken together: one ledger call and one SCD transaction.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use platone_certify::{FileLedger, Ledger, Proof};
+use platone_scd::{AnyStore, CertificationRecord, CertificationRef, Store};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{BalError, Result};
+use crate::journal::{PendingBatch, SealedBatches};
+use crate::metrics::Metrics;
+
+/// The most certified measurements recorded in one go when work queues up.
+const MAX_RECORDS: usize = 65_536;
+
+/// How often batches the ledger left pending are offered again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// Work for the recorder.
+pub(crate) enum Work {
+    /// Batches sealed together, and the file that keeps them.
+    Record {
+        batches: Vec<PendingBatch>,
+        file: PathBuf,
+    },
+    /// Answer once everything sent before is recorded (batches the ledger still leaves pending
+    /// are offered once more first).
+    Flush(oneshot::Sender<Result<()>>),
+}
+
+/// The identities (series key text, timestamp in nanoseconds) of measurements whose
+/// certification references are now in the SCD.
+pub(crate) type Recorded = Vec<(String, i64)>;
+
+pub(crate) struct Recorder {
+    store: AnyStore,
+    ledger: Arc<FileLedger>,
+    metrics: Arc<Metrics>,
+    sealed: SealedBatches,
+    /// Sealed batches the ledger has not confirmed yet, with the file that keeps them.
+    unanchored: Vec<(Vec<PendingBatch>, PathBuf)>,
+}
+
+impl Recorder {
+    pub fn new(
+        store: AnyStore,
+        ledger: Arc<FileLedger>,
+        metrics: Arc<Metrics>,
+        sealed: SealedBatches,
+    ) -> Self {
+        Recorder {
+            store,
+            ledger,
+            metrics,
+            sealed,
+            unanchored: Vec::new(),
+        }
+    }
+
+    /// Records work until its sender is dropped, then what is left. Every recording's
+    /// measurements go to `recorded`.
+    pub async fn run(
+        mut self,
+        mut work: mpsc::Receiver<Work>,
+        recorded: mpsc::UnboundedSender<Recorded>,
+    ) -> Result<()> {
+        let mut retry = tokio::time::interval(RETRY_EVERY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                next = work.recv() => match next {
+                    Some(Work::Record { batches, file }) => {
+                        let (mut batches, mut files) = (batches, vec![file]);
+                        let mut flush = None;
+                        let mut count: usize = batches.iter().map(|b| b.leaves.len()).sum();
+                        while count < MAX_RECORDS {
+                            match work.try_recv() {
+                                Ok(Work::Record { batches: more, file }) => {
+                                    count += more.iter().map(|b| b.leaves.len()).sum::<usize>();
+                                    batches.extend(more);
+                                    files.push(file);
+                                }
+                                Ok(Work::Flush(reply)) => {
+                                    flush = Some(reply);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = recorded.send(self.record(batches, files).await?);
+                        if let Some(reply) = flush {
+                            let _ = reply.send(self.retry(&recorded).await);
+                        }
+                    }
+                    Some(Work::Flush(reply)) => {
+                        let _ = reply.send(self.retry(&recorded).await);
+                    }
+                    None => break,
+                },
+                _ = retry.tick() => self.retry(&recorded).await?,
+            }
+        }
+        self.retry(&recorded).await
+    }
+
+    /// Offers the batches the ledger had not confirmed again.
+    async fn retry(&mut self, recorded: &mpsc::UnboundedSender<Recorded>) -> Result<()> {
+        for (batches, file) in std::mem::take(&mut self.unanchored) {
+            let _ = recorded.send(self.record(batches, vec![file]).await?);
+        }
+        Ok(())
+    }
+
+    /// Anchors sealed batches and records their certification references in the SCD (one
+    /// transaction for all), then removes `files`, which hold them. Batches the ledger leaves
+    /// pending are written to a file of their own and offered again later. Gives the
+    /// measurements recorded.
+    pub async fn record(
+        &mut self,
+        batches: Vec<PendingBatch>,
+        files: Vec<PathBuf>,
+    ) -> Result<Recorded> {
+        let certificates: Vec<_> = batches.iter().map(|b| b.certificate.clone()).collect();
+        let statuses = self.ledger.anchor_all(&certificates).await?;
+        // Every anchored batch's references, and where each batch's are in it.
+        let mut all: Vec<CertificationRecord> = Vec::new();
+        let mut spans = Vec::new();
+        let mut waiting = Vec::new();
+        for (batch, status) in batches.into_iter().zip(statuses) {
+            let Some(anchor) = status.anchor() else {
+                waiting.push(batch);
+                continue;
+            };
+            let latency: i64 = batch
+                .leaves
+                .iter()
+                .map(|leaf| (anchor.time - leaf.arrived).num_milliseconds().max(0))
+                .sum();
+            Metrics::add(&self.metrics.batches_anchored, 1);
+            Metrics::add(
+                &self.metrics.anchor_latency_ms_sum,
+                u64::try_from(latency).unwrap_or(0),
+            );
+            let root_hex = batch.certificate.root.to_string();
+            let start = all.len();
+            for leaf in batch.leaves {
+                let mut proof = leaf.proof;
+                proof.upgrade(anchor)?;
+                all.push(CertificationRecord {
+                    series: leaf.series,
+                    timestamp: leaf.timestamp,
+                    certification: CertificationRef {
+                        batch_id: batch.certificate.batch_id.clone(),
+                        leaf_index: proof.leaf_index,
+                        root_hex: root_hex.clone(),
+                        proof: proof_json(&proof)?,
+                    },
+                });
+            }
+            spans.push(start..all.len());
+        }
+        if let Err(e) = self.store.attach_certifications(&all).await {
+            tracing::warn!(
+                "recording {} references failed ({e}); recording batch by batch",
+                all.len()
+            );
+            for span in spans {
+                self.attach_batch(all.get(span).unwrap_or_default()).await;
+            }
+        }
+        Metrics::add(&self.metrics.measurements_certified, all.len() as u64);
+        let kept = self.sealed.write(&waiting)?;
+        for file in files {
+            // A file that keeps just the waiting batches can have the name of the one they
+            // came in: it stays.
+            if kept.as_ref() != Some(&file) {
+                self.sealed.remove(&file)?;
+            }
+        }
+        if let Some(file) = kept {
+            self.unanchored.push((waiting, file));
+        }
+        Ok(all
+            .into_iter()
+            .map(|r| {
+                let at = r.timestamp.timestamp_nanos_opt().unwrap_or(i64::MAX);
+                (r.series, at)
+            })
+            .collect())
+    }
+
+    /// Records one batch's references; one record the store refuses (say, certified already
+    /// by an earlier delivery) must not cost the others theirs, so on failure they are
+    /// recorded one by one.
+    async fn attach_batch(&self, records: &[CertificationRecord]) {
+        let Some(id) = records.first().map(|r| &r.certification.batch_id) else {
+            return;
+        };
+        let Err(e) = self.store.attach_certifications(records).await else {
+            return;
+        };
+        tracing::warn!("batch {id}: recording all references failed ({e}); recording one by one");
+        for record in records {
+            if let Err(e) = self
+                .store
+                .attach_certifications(std::slice::from_ref(record))
+                .await
+            {
+                tracing::warn!("batch {id}: {} at {}: {e}", record.series, record.timestamp);
+            }
+        }
+    }
+}
+
+fn proof_json(proof: &Proof) -> Result<serde_json::Value> {
+    serde_json::to_value(proof)
+        .map_err(|e| BalError::Certify(platone_certify::CertifyError::Serialise(e.to_string())))
+}
