@@ -319,8 +319,9 @@ impl Bal {
             tracing::warn!("disconnecting from the broker: {e}");
         }
         ingest??;
-        certifier??;
+        // A recorder that failed stops the certifier too: its own error says why.
         recorder??;
+        certifier??;
         Ok(self.context.metrics.snapshot())
     }
 }
