@@ -79,7 +79,8 @@ impl BalArgs {
     }
 }
 
-/// Runs the BAL until Ctrl-C (or SIGTERM), then stops gracefully.
+/// Runs the BAL until Ctrl-C (or SIGTERM), then stops gracefully. Should one of its tasks stop
+/// unexpectedly, the BAL is stopped and the command fails (exit 1) rather than run half-dead.
 pub fn run(args: BalArgs) -> CliResult {
     let config = args.config()?;
     let runtime = tokio::runtime::Runtime::new()
@@ -92,7 +93,19 @@ pub fn run(args: BalArgs) -> CliResult {
             bal.mqtt_url(),
             bal.http_addr()
         );
-        crate::signal::stop_signal().await;
+        let failed = bal.failed();
+        let failure = tokio::select! {
+            () = crate::signal::stop_signal() => None,
+            why = failed => Some(why),
+        };
+        if let Some(why) = failure {
+            tracing::error!("{why}; stopping");
+            let outcome = bal.shutdown().await;
+            return Err(CliError::input(match outcome {
+                Err(e) => format!("{why} ({e})"),
+                Ok(_) => why,
+            }));
+        }
         eprintln!("stopping: closing and anchoring open batches…");
         let totals = bal.shutdown().await.map_err(CliError::input)?;
         eprintln!(

@@ -10,11 +10,14 @@ use platone_bus::Delivery;
 use platone_certify::{Batcher, FileLedger, SealedBatch};
 use platone_model::{DeviceId, Timestamp};
 use platone_scd::{AnyStore, MeasurementQuery, Principal, Store};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::BalConfig;
 use crate::error::{BalError, Result};
-use crate::journal::{Journal, PendingBatch, PendingLeaf, PendingRecord, SealedBatches};
+use crate::health::{Engine, Health, Retried, retry_while_unavailable};
+use crate::journal::{
+    Journal, PendingBatch, PendingLeaf, PendingRecord, RejectedReferences, SealedBatches,
+};
 use crate::metrics::Metrics;
 use crate::recorder::{Recorded, Recorder, Work};
 
@@ -60,6 +63,8 @@ pub(crate) struct Certifier {
     metrics: Arc<Metrics>,
     recorder: mpsc::Sender<Work>,
     recorded: mpsc::UnboundedReceiver<Recorded>,
+    health: Health,
+    stop: watch::Receiver<bool>,
 }
 
 impl Certifier {
@@ -72,6 +77,8 @@ impl Certifier {
         store: AnyStore,
         ledger: Arc<FileLedger>,
         metrics: Arc<Metrics>,
+        health: Health,
+        stop: watch::Receiver<bool>,
     ) -> Result<(Certifier, impl Future<Output = Result<()>> + Send + 'static)> {
         let (journal, replay) = Journal::open(&config.data)?;
         let sealed = SealedBatches::open(config.data.join("sealed"))?;
@@ -80,6 +87,9 @@ impl Certifier {
             ledger.clone(),
             metrics.clone(),
             sealed.clone(),
+            RejectedReferences::new(&config.data),
+            health.clone(),
+            stop.clone(),
         );
         let mut finished = HashSet::new();
         let (left, files) = sealed.list()?;
@@ -101,6 +111,8 @@ impl Certifier {
             metrics,
             recorder: work_tx,
             recorded: recorded_rx,
+            health,
+            stop,
         };
         for source in ledger.sources() {
             if let Some(last) = ledger.last_certificate(&source) {
@@ -222,10 +234,18 @@ impl Certifier {
         let m = &record.measurement;
         let query = MeasurementQuery::device(DeviceId::clone(&m.source))
             .between(m.timestamp, m.timestamp + chrono::TimeDelta::nanoseconds(1));
-        let page = self
-            .store
-            .query_measurements(&Principal::Operator, &query)
-            .await?;
+        let page = match retry_while_unavailable(
+            &self.health,
+            Engine::Store,
+            &self.stop,
+            platone_scd::ScdError::is_unavailable,
+            || self.store.query_measurements(&Principal::Operator, &query),
+        )
+        .await
+        {
+            Retried::Done(page) => page?,
+            Retried::Stopped => return Err(BalError::Interrupted),
+        };
         let certified = page.items.iter().any(|item| {
             item.certification.is_some() && item.measurement.series_key().to_string() == key.0
         });

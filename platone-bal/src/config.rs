@@ -32,6 +32,7 @@
 //! [[devices]]
 //! id = "pmu-1"
 //! address = "0x…"                     # its signing key's address (registered for its PoD)
+//! # revoked_at = "2024-03-01T00:00:00Z" # withdraws the key: it signs nothing received after
 //! ```
 
 use std::collections::BTreeMap;
@@ -78,6 +79,11 @@ pub struct BalConfig {
     /// The chain id of the EIP-712 domain device signatures are made in.
     #[serde(default = "default_chain_id")]
     pub chain_id: u64,
+    /// How far (seconds) the time an EIP-712 envelope claims may be from the time the BAL
+    /// receives it. Key validity is checked at the time of receipt; the claim only within this
+    /// skew.
+    #[serde(default = "default_signature_skew")]
+    pub signature_skew_secs: u64,
     /// The Merkle scheme of the certificates.
     #[serde(default = "default_scheme")]
     pub scheme: Scheme,
@@ -99,6 +105,9 @@ pub struct BalConfig {
     /// How many packets may wait between the broker and the store (back-pressure beyond).
     #[serde(default = "default_queue")]
     pub queue: usize,
+    /// Bounds on what one packet, and the decoders' state, may take.
+    #[serde(default)]
+    pub limits: crate::decode::DecodeLimits,
 }
 
 /// When certification batches close.
@@ -198,6 +207,11 @@ pub struct DeviceConfig {
     /// when it serves no single PoD).
     #[serde(default)]
     pub address: Option<String>,
+    /// When its key was withdrawn (RFC 3339): from then on the key signs nothing the BAL
+    /// receives. The revocation is recorded in the device registry, signed by the DSO, at the
+    /// next start.
+    #[serde(default)]
+    pub revoked_at: Option<String>,
 }
 
 fn default_client_id() -> String {
@@ -210,6 +224,10 @@ fn default_http() -> SocketAddr {
 
 fn default_data() -> PathBuf {
     PathBuf::from("./platone-data")
+}
+
+fn default_signature_skew() -> u64 {
+    300
 }
 
 fn default_chain_id() -> u64 {
@@ -236,6 +254,8 @@ impl Default for BalConfig {
             store: None,
             require_signatures: false,
             chain_id: default_chain_id(),
+            signature_skew_secs: default_signature_skew(),
+            limits: crate::decode::DecodeLimits::default(),
             scheme: default_scheme(),
             batch: BatchSettings::default(),
             topics: Topics::default(),

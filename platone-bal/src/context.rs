@@ -136,6 +136,8 @@ pub struct BalContext {
     pub tokens: Arc<Tokens>,
     /// Certifies subscription events.
     pub records: Arc<RecordCertifier>,
+    /// The engines' and tasks' health (what `/health` and `/ready` report).
+    pub health: crate::health::Health,
 }
 
 #[cfg(test)]

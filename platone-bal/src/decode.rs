@@ -7,9 +7,9 @@
 //!   IEC 61968-100 message or SOAP envelope, read in lenient mode: a reading that cannot be
 //!   converted is reported as an item problem while the other readings go on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use platone_cim::meter_readings::{Mode, parse_slice};
+use platone_cim::meter_readings::{Mode, parse_slice_limited};
 use platone_cim::pmu::c37118::{Decoded, Decoder};
 use platone_cim::pmu::convert::data_to_measurements;
 use platone_cim::pmu::framer::{FramerEvent, frames_in};
@@ -63,16 +63,53 @@ pub struct DecodedPayload {
     pub problems: Vec<String>,
 }
 
-/// Decodes packet payloads, remembering each device's C37.118 configurations.
+/// Bounds on what one packet, and the decoder's state, may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeLimits {
+    /// The largest payload an IEC 61968-100 `Payload/Compressed` may decompress to, in bytes.
+    pub max_decompressed_bytes: u64,
+    /// How many devices' C37.118 configurations are kept at most; beyond it the device heard
+    /// from least recently is forgotten (it sends its configuration again).
+    pub max_c37118_devices: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_decompressed_bytes: 8 << 20,
+            max_c37118_devices: 10_000,
+        }
+    }
+}
+
+/// Decodes packet payloads, remembering each device's C37.118 configurations (for at most
+/// [`DecodeLimits::max_c37118_devices`] devices).
 #[derive(Debug, Default)]
 pub struct PayloadDecoder {
+    limits: DecodeLimits,
     c37118: HashMap<DeviceId, Decoder>,
+    /// The devices of `c37118`, least recently heard from first.
+    recency: VecDeque<DeviceId>,
 }
 
 impl PayloadDecoder {
-    /// A decoder that knows no C37.118 configuration yet.
+    /// A decoder that knows no C37.118 configuration yet, with the default limits.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder with the given limits.
+    pub fn with_limits(limits: DecodeLimits) -> Self {
+        PayloadDecoder {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// How many devices' C37.118 state the decoder holds.
+    pub fn c37118_devices(&self) -> usize {
+        self.c37118.len()
     }
 
     /// Decodes one payload of `device` in format `kind`. An error means nothing of the packet
@@ -86,12 +123,31 @@ impl PayloadDecoder {
         match kind {
             PacketKind::Pmu if payload.first() == Some(&0xAA) => self.c37118(device, payload),
             PacketKind::Pmu => sogno(device, payload),
-            PacketKind::Cim => meter_readings(payload),
+            PacketKind::Cim => meter_readings(payload, self.limits.max_decompressed_bytes),
         }
     }
 
+    /// The C37.118 decoder of `device`, made if needed; the least recently heard from device
+    /// is forgotten when the bound is reached.
+    fn c37118_decoder(&mut self, device: &DeviceId) -> &mut Decoder {
+        if let Some(i) = self.recency.iter().position(|d| d == device) {
+            if let Some(d) = self.recency.remove(i) {
+                self.recency.push_back(d);
+            }
+        } else {
+            while self.c37118.len() >= self.limits.max_c37118_devices.max(1) {
+                let Some(oldest) = self.recency.pop_front() else {
+                    break;
+                };
+                self.c37118.remove(&oldest);
+            }
+            self.recency.push_back(device.clone());
+        }
+        self.c37118.entry(device.clone()).or_default()
+    }
+
     fn c37118(&mut self, device: &DeviceId, payload: &[u8]) -> Result<DecodedPayload, String> {
-        let decoder = self.c37118.entry(device.clone()).or_default();
+        let decoder = self.c37118_decoder(device);
         let mut out = DecodedPayload::default();
         let mut frames = 0usize;
         for event in frames_in(payload) {
@@ -176,8 +232,9 @@ fn sogno(device: &DeviceId, payload: &[u8]) -> Result<DecodedPayload, String> {
     })
 }
 
-fn meter_readings(payload: &[u8]) -> Result<DecodedPayload, String> {
-    let parsed = parse_slice(payload, Mode::Lenient).map_err(|e| format!("MeterReadings: {e}"))?;
+fn meter_readings(payload: &[u8], max_decompressed: u64) -> Result<DecodedPayload, String> {
+    let parsed = parse_slice_limited(payload, Mode::Lenient, max_decompressed)
+        .map_err(|e| format!("MeterReadings: {e}"))?;
     let mut out = DecodedPayload::default();
     for (i, result) in parsed.document.measurements().into_iter().enumerate() {
         match result {
@@ -258,6 +315,22 @@ mod tests {
         let out = decoder.decode(&pmu, PacketKind::Pmu, &both).unwrap();
         assert!(!out.measurements.is_empty());
         assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+    }
+
+    #[test]
+    fn c37118_state_is_kept_for_a_bounded_number_of_devices() {
+        let mut decoder = PayloadDecoder::with_limits(DecodeLimits {
+            max_c37118_devices: 3,
+            ..DecodeLimits::default()
+        });
+        for i in 0..10 {
+            let _ = decoder.decode(&device(&format!("pmu-{i}")), PacketKind::Pmu, &[0xAA, 0x31]);
+        }
+        assert_eq!(decoder.c37118_devices(), 3);
+        assert_eq!(decoder.recency.len(), 3);
+        // The most recent ones are kept.
+        assert!(decoder.c37118.contains_key(&device("pmu-9")));
+        assert!(!decoder.c37118.contains_key(&device("pmu-0")));
     }
 
     #[test]

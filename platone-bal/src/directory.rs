@@ -26,6 +26,7 @@ pub struct Directory {
     meter_pod: HashMap<MeterId, PodId>,
     registry: FileRegistry,
     chain_id: u64,
+    skew_secs: u64,
 }
 
 fn epoch() -> Timestamp {
@@ -95,7 +96,7 @@ impl Directory {
                 }
             }
         }
-        let directory_keys: Vec<(String, Address)> = config
+        let directory_keys: Vec<(String, Address, Option<u64>)> = config
             .devices
             .iter()
             .enumerate()
@@ -109,36 +110,68 @@ impl Directory {
                 );
                 let address = parse_address(a)
                     .map_err(|e| BalError::config(format!("devices[{i}].address"), e))?;
-                Ok((key, address))
+                let revoked = d
+                    .revoked_at
+                    .as_deref()
+                    .map(|t| {
+                        platone_model::parse_timestamp(t)
+                            .map(|t| u64::try_from(t.timestamp()).unwrap_or(0))
+                            .map_err(|e| BalError::config(format!("devices[{i}].revoked_at"), e))
+                    })
+                    .transpose()?;
+                Ok((key, address, revoked))
             })
             .collect::<Result<_>>()?;
         let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-        for (key, address) in directory_keys {
+        for (key, address, revoked) in directory_keys {
             let history = registry.history(&key);
             let current = history.last().filter(|v| v.valid_until.is_none());
-            let change = match current {
-                Some(v) if v.address == address => continue,
-                Some(_) => (KeyAction::Rotate, now),
+            let was_revoked = history
+                .last()
+                .is_some_and(|v| v.address == address && v.valid_until.is_some());
+            let change = match (current, revoked) {
+                // Revoked already: the key signs nothing received after its revocation.
+                (None, Some(_)) if was_revoked => continue,
+                (Some(v), Some(at)) if v.address == address => (KeyAction::Revoke, None, at),
+                (Some(v), None) if v.address == address => continue,
+                (Some(_), _) => (KeyAction::Rotate, Some(address), now),
                 // A device's first key covers its data from the beginning.
-                None if history.is_empty() => (KeyAction::Register, 0),
-                None => (KeyAction::Register, now),
+                (None, _) if history.is_empty() => (KeyAction::Register, Some(address), 0),
+                (None, _) => (KeyAction::Register, Some(address), now),
             };
             let signed = SignedKeyChange::sign(
                 &dso,
                 &domain,
                 &key,
                 change.0,
-                Some(address),
                 change.1,
+                change.2,
                 registry.nonce(),
             )?;
             registry.apply(&signed)?;
+            if let (KeyAction::Rotate | KeyAction::Register, Some(at)) = (change.0, revoked) {
+                // A key configured as revoked from the start: registered, then revoked.
+                let signed = SignedKeyChange::sign(
+                    &dso,
+                    &domain,
+                    &key,
+                    KeyAction::Revoke,
+                    None,
+                    at.max(change.2),
+                    registry.nonce(),
+                )?;
+                registry.apply(&signed)?;
+            }
+            if change.0 == KeyAction::Revoke {
+                tracing::info!("the key {address} of {key} is revoked from {}", change.2);
+            }
         }
         Ok(Directory {
             device_pod,
             meter_pod,
             registry,
             chain_id: config.chain_id,
+            skew_secs: config.signature_skew_secs,
         })
     }
 
@@ -172,21 +205,88 @@ impl Directory {
         }
     }
 
-    /// Checks a signed envelope from `sender` for data of time `at` (Unix seconds).
+    /// Checks a signed envelope that `sender` published and the BAL received at `received`.
+    ///
+    /// The signature must be valid, made by the key the registry holds for the sender's PoD
+    /// (or the sender itself) **at the time of receipt** — a key rotated out or revoked signs
+    /// nothing received afterwards, whatever time the packet claims. An EIP-712 envelope must
+    /// name the sender as its `device`, and its signed `timestamp` may differ from the time of
+    /// receipt by at most the configured skew.
     pub fn verify(
         &self,
         envelope: &SignedEnvelope,
         sender: &DeviceId,
-        at: u64,
+        received: Timestamp,
     ) -> Result<Address, String> {
-        envelope
-            .verify(
-                &self.registry,
-                &self.registry_key(sender),
-                at,
-                self.chain_id,
-            )
-            .map_err(|e| e.to_string())
+        let received_secs = u64::try_from(received.timestamp()).unwrap_or(0);
+        if let Some(device) = envelope.device.as_deref()
+            && device != sender.as_str()
+        {
+            return Err(format!(
+                "the envelope is signed for device {device:?}, published on the topic of device {:?}",
+                sender.as_str()
+            ));
+        }
+        if let Some(claimed) = envelope.timestamp
+            && claimed.abs_diff(received_secs) > self.skew_secs
+        {
+            return Err(format!(
+                "the envelope's timestamp {claimed} is {} s from the time of receipt {received_secs} \
+                 (at most {} s allowed)",
+                claimed.abs_diff(received_secs),
+                self.skew_secs
+            ));
+        }
+        let signer = envelope
+            .recover_signer(self.chain_id)
+            .map_err(|e| e.to_string())?;
+        let key = self.registry_key(sender);
+        match self.registry.address_at(&key, received_secs) {
+            Some(registered) if registered == signer => Ok(signer),
+            Some(registered) => Err(format!(
+                "packet for {key} signed by {signer}, the key registered at its receipt \
+                 ({received_secs}) is {registered}"
+            )),
+            None => Err(format!(
+                "{key} has no registered key at its receipt ({received_secs}): never registered, \
+                 or revoked"
+            )),
+        }
+    }
+
+    /// Checks that a measurement `sender` published is within what the sender may report: a
+    /// device that serves a PoD reports only for that PoD (its readings name no meter or usage
+    /// point of another PoD). A device that serves no single PoD (a DSO data server) may report
+    /// for any PoD. Gives the reason when it is out of scope.
+    pub fn check_scope(
+        &self,
+        m: &Measurement,
+        sender: &DeviceId,
+    ) -> Result<(), String> {
+        let Some(own) = self.pod_of_device(sender) else {
+            return Ok(());
+        };
+        let named = m
+            .meter
+            .as_ref()
+            .and_then(|meter| self.meter_pod.get(meter))
+            .or(m.pod.as_ref());
+        match named {
+            Some(pod) if pod != own => Err(format!(
+                "device {sender} serves PoD {own} and may not report for PoD {pod}{}",
+                m.meter
+                    .as_ref()
+                    .map(|meter| format!(" (meter {meter})"))
+                    .unwrap_or_default()
+            )),
+            _ => match &m.meter {
+                Some(meter) if !self.meter_pod.contains_key(meter) => Err(format!(
+                    "device {sender} serves PoD {own} and may not report for meter {meter}, \
+                     which is not one of its PoD's meters"
+                )),
+                _ => Ok(()),
+            },
+        }
     }
 }
 
@@ -197,9 +297,46 @@ pub fn dso_key(data: &Path) -> Result<DeviceKey> {
         Ok(text) => Ok(DeviceKey::from_hex(&text)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = DeviceKey::generate()?;
-            std::fs::write(&path, key.to_hex()).map_err(|e| BalError::io(&path, e))?;
+            write_secret(&path, key.to_hex().as_bytes())?;
             Ok(key)
         }
         Err(e) => Err(BalError::io(&path, e)),
+    }
+}
+
+/// Writes a secret (a private key) to a new file readable by its owner only (mode 0600 on
+/// Unix), synced to disk. An existing file is not overwritten.
+pub fn write_secret(path: &Path, secret: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| BalError::io(path, e))?;
+    file.write_all(secret)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| BalError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_dso_key_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dso_key(dir.path()).unwrap();
+        let mode = std::fs::metadata(dir.path().join("dso.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Read back, the same key.
+        assert_eq!(dso_key(dir.path()).unwrap().address(), key.address());
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// are not errors of the BAL: they are [`Rejection`](crate::Rejection)s, dead-lettered while
 /// everything else flows on. These are the errors of configuration and of the components.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BalError {
     /// The configuration is invalid; `at` names the setting.
     #[error("configuration {at}: {message}")]
@@ -50,6 +51,10 @@ pub enum BalError {
     /// A background task stopped unexpectedly.
     #[error("{0} stopped unexpectedly")]
     Stopped(&'static str),
+    /// The BAL was stopped while it waited for an engine to come back; what it was doing
+    /// is left for the next start (packets stay unacknowledged at the broker).
+    #[error("stopped while waiting for an unavailable engine")]
+    Interrupted,
 }
 
 impl BalError {

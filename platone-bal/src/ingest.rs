@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use platone_bus::{Bus, Delivery, Message, QoS};
@@ -12,12 +12,13 @@ use platone_certify::SignedEnvelope;
 use platone_model::{DeviceId, Measurement, Timestamp};
 use platone_scd::{AnyStore, InsertReport, Store};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::certifier::Job;
 use crate::config::BalConfig;
 use crate::decode::{PacketKind, PayloadDecoder, parse_topic};
 use crate::directory::Directory;
+use crate::health::{Engine, Health, Retried, retry_while_unavailable};
 use crate::journal::PendingRecord;
 use crate::metrics::Metrics;
 
@@ -28,7 +29,8 @@ pub struct Rejection {
     pub topic: String,
     /// The device, when the topic names one.
     pub device: Option<String>,
-    /// The step that refused it: `topic`, `envelope`, `signature`, `decode`, `store`.
+    /// The step that refused it: `topic`, `envelope`, `signature`, `decode`, `scope` (a
+    /// reading for a PoD the device does not serve), `store`.
     pub stage: &'static str,
     /// What is wrong, and where.
     pub reason: String,
@@ -53,12 +55,28 @@ struct Forwarded<'a> {
     measurements: &'a [Measurement],
 }
 
+/// A part of an accepted packet that is set aside: the stage that refused it and why.
+type Problem = (&'static str, String);
+
 /// A packet that was accepted.
 struct Accepted {
     device: DeviceId,
     kind: PacketKind,
     signer: Option<String>,
     measurements: Vec<Measurement>,
+    /// Its position in the group of deliveries.
+    message: usize,
+}
+
+impl Accepted {
+    fn rejection(&self, topic: &str, stage: &'static str, reason: String) -> Rejection {
+        Rejection {
+            topic: topic.to_owned(),
+            device: Some(self.device.to_string()),
+            stage,
+            reason,
+        }
+    }
 }
 
 pub(crate) struct Ingest {
@@ -70,45 +88,49 @@ pub(crate) struct Ingest {
     pub config: Arc<BalConfig>,
     pub certifier: mpsc::Sender<Job>,
     pub forward: mpsc::Sender<Message>,
+    pub health: Health,
+    /// Set when the BAL stops: a wait for an unavailable SCD ends.
+    pub stop: watch::Receiver<bool>,
 }
 
 impl Ingest {
     /// Processes a group of deliveries that arrived together: one SCD transaction for all.
+    ///
+    /// A packet, or a measurement, that cannot be used or stored is dead-lettered with its
+    /// reason and acknowledged with the others; only an SCD that is unavailable holds the group
+    /// (retried with back-off, nothing new taken meanwhile). Gives
+    /// [`BalError::Interrupted`](crate::BalError::Interrupted) when the BAL is stopped while it
+    /// waits for the SCD: the group then stays unacknowledged at the broker.
     pub async fn process(&mut self, deliveries: Vec<Delivery>) -> crate::Result<()> {
         let now = platone_certify::now();
         Metrics::add(&self.metrics.ingest_groups, 1);
         let mut accepted = Vec::with_capacity(deliveries.len());
         // Deliveries are not `Sync`: work on their messages (cheap clones of shared payloads).
         let messages: Vec<Message> = deliveries.iter().map(|d| d.message.clone()).collect();
-        for message in &messages {
+        for (index, message) in messages.iter().enumerate() {
             Metrics::add(&self.metrics.packets_received, 1);
-            match self.accept(message) {
-                Ok((packet, problems)) => {
-                    for reason in problems {
-                        let rejection = Rejection {
-                            topic: message.topic.clone(),
-                            device: Some(packet.device.to_string()),
-                            stage: "decode",
-                            reason,
-                        };
+            match self.accept(message, index, now) {
+                Ok((mut packet, problems)) => {
+                    for (stage, reason) in problems {
+                        let rejection = packet.rejection(&message.topic, stage, reason);
                         self.dead_letter(&rejection, &message.payload).await;
                     }
+                    self.set_aside_unstorable(&mut packet, message).await;
                     accepted.push(packet);
                 }
                 Err(rejection) => self.dead_letter(&rejection, &message.payload).await,
             }
         }
-        let batch: Vec<Measurement> = accepted
-            .iter()
-            .flat_map(|p| p.measurements.iter().cloned())
-            .collect();
-        Metrics::add(&self.metrics.measurements_decoded, batch.len() as u64);
-        let report = self.store_batch(&batch).await?;
+        let report = self.store_packets(&mut accepted, &messages).await?;
+        let batch_len: usize = accepted.iter().map(|p| p.measurements.len()).sum();
+        Metrics::add(&self.metrics.measurements_decoded, batch_len as u64);
         let conflicting: std::collections::HashSet<usize> =
             report.conflicts.iter().map(|c| c.index).collect();
         for conflict in &report.conflicts {
-            let device = batch
-                .get(conflict.index)
+            let device = accepted
+                .iter()
+                .flat_map(|p| p.measurements.iter())
+                .nth(conflict.index)
                 .map(|m| m.source.to_string())
                 .unwrap_or_default();
             let rejection = Rejection {
@@ -128,7 +150,7 @@ impl Ingest {
             &self.metrics.measurements_conflicting,
             report.conflicts.len() as u64,
         );
-        let mut records = Vec::with_capacity(batch.len());
+        let mut records = Vec::with_capacity(batch_len);
         let mut index = 0usize;
         for packet in &accepted {
             let source = PendingRecord::source_of(packet.device.as_str(), packet.kind);
@@ -157,27 +179,134 @@ impl Ingest {
             .map_err(|_| crate::BalError::Stopped("certifier"))
     }
 
-    /// Stores a batch, retrying while the SCD is unreachable (the packets stay
-    /// unacknowledged at the broker meanwhile).
-    async fn store_batch(&self, batch: &[Measurement]) -> crate::Result<InsertReport> {
-        if batch.is_empty() {
-            return Ok(InsertReport::default());
-        }
-        let mut delay = std::time::Duration::from_millis(100);
-        loop {
-            match self.store.insert_measurements(batch).await {
-                Ok(report) => return Ok(report),
-                Err(e @ platone_scd::ScdError::InvalidRecord { .. }) => return Err(e.into()),
+    /// Dead-letters the measurements of `packet` that no store can hold (an invalid value, a
+    /// timestamp outside the years the store covers) before they reach the bulk insert, where
+    /// one would fail all the others.
+    async fn set_aside_unstorable(&self, packet: &mut Accepted, message: &Message) {
+        let mut refused = Vec::new();
+        let mut index = 0usize;
+        packet.measurements.retain(|m| {
+            let check = platone_scd::check_measurement(index, m);
+            index += 1;
+            match check {
+                Ok(_) => true,
                 Err(e) => {
-                    tracing::warn!("storing {} measurements failed, retrying: {e}", batch.len());
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                    refused.push(e.to_string());
+                    false
                 }
             }
+        });
+        for reason in refused {
+            let rejection = packet.rejection(&message.topic, "store", reason);
+            self.dead_letter(&rejection, &message.payload).await;
         }
     }
 
-    fn accept(&mut self, message: &Message) -> Result<(Accepted, Vec<String>), Rejection> {
+    /// Stores the accepted packets' measurements in one transaction. Should the store refuse
+    /// the batch for a record in it, packets are stored one by one, and a refused packet's
+    /// measurements one by one: what the store refuses is dead-lettered and taken out of its
+    /// packet, the rest is stored. The report's indices count the measurements left, in order.
+    async fn store_packets(
+        &self,
+        accepted: &mut [Accepted],
+        messages: &[Message],
+    ) -> crate::Result<InsertReport> {
+        let batch: Vec<Measurement> = accepted
+            .iter()
+            .flat_map(|p| p.measurements.iter().cloned())
+            .collect();
+        if batch.is_empty() {
+            return Ok(InsertReport::default());
+        }
+        match self.insert(&batch).await? {
+            Ok(report) => return Ok(report),
+            Err(e) => tracing::warn!(
+                "the SCD refused a group of {} measurements ({e}); storing packet by packet",
+                batch.len()
+            ),
+        }
+        let mut total = InsertReport::default();
+        let mut offset = 0usize;
+        for packet in accepted.iter_mut() {
+            let mut report = match self.insert(&packet.measurements).await? {
+                Ok(report) => report,
+                Err(_) => self.store_one_by_one(packet, messages).await?,
+            };
+            for conflict in &mut report.conflicts {
+                conflict.index += offset;
+            }
+            offset += packet.measurements.len();
+            total.absorb(report);
+        }
+        Ok(total)
+    }
+
+    /// Stores a packet's measurements one at a time, dead-lettering each the store refuses.
+    async fn store_one_by_one(
+        &self,
+        packet: &mut Accepted,
+        messages: &[Message],
+    ) -> crate::Result<InsertReport> {
+        let mut report = InsertReport::default();
+        let mut kept = Vec::with_capacity(packet.measurements.len());
+        for m in std::mem::take(&mut packet.measurements) {
+            match self.insert(std::slice::from_ref(&m)).await? {
+                Ok(mut one) => {
+                    for conflict in &mut one.conflicts {
+                        conflict.index = kept.len();
+                    }
+                    report.absorb(one);
+                    kept.push(m);
+                }
+                Err(e) => {
+                    let topic = messages
+                        .get(packet.message)
+                        .map_or_else(String::new, |msg| msg.topic.clone());
+                    let rejection = packet.rejection(&topic, "store", e.to_string());
+                    let payload = messages
+                        .get(packet.message)
+                        .map_or_else(Bytes::new, |msg| msg.payload.clone());
+                    self.dead_letter(&rejection, &payload).await;
+                }
+            }
+        }
+        packet.measurements = kept;
+        Ok(report)
+    }
+
+    /// Inserts a batch, retrying while the SCD is unavailable (the packets stay
+    /// unacknowledged at the broker meanwhile, and `/ready` says why). The inner error is the
+    /// store's refusal of the records themselves.
+    async fn insert(
+        &self,
+        batch: &[Measurement],
+    ) -> crate::Result<Result<InsertReport, platone_scd::ScdError>> {
+        if batch.is_empty() {
+            return Ok(Ok(InsertReport::default()));
+        }
+        let outcome = retry_while_unavailable(
+            &self.health,
+            Engine::Store,
+            &self.stop,
+            platone_scd::ScdError::is_unavailable,
+            || self.store.insert_measurements(batch),
+        )
+        .await;
+        match outcome {
+            Retried::Done(result) => Ok(result),
+            Retried::Stopped => Err(crate::BalError::Interrupted),
+        }
+    }
+
+    /// Checks a packet: its topic, its envelope and signature (before anything of the
+    /// payload is decoded), then decodes it. `now` is when the BAL received it: a device key
+    /// must be valid then.
+    fn accept(
+        &mut self,
+        message: &Message,
+        index: usize,
+        now: Timestamp,
+    ) -> Result<(Accepted, Vec<Problem>), Rejection> {
         let topic = &message.topic;
         let reject = |device: Option<&DeviceId>, stage: &'static str, reason: String| Rejection {
             topic: topic.clone(),
@@ -200,6 +329,22 @@ impl Ingest {
             Some(Err(e)) => return Err(reject(Some(&device), "envelope", e.to_string())),
             Some(Ok(envelope)) => Some(envelope),
         };
+        // The signature is checked before the payload is decoded: an unsigned or forged
+        // packet costs no decoding and leaves no decoder state behind.
+        let signer = match &envelope {
+            Some(envelope) => {
+                let address = self
+                    .directory
+                    .verify(envelope, &device, now)
+                    .map_err(|reason| reject(Some(&device), "signature", reason))?;
+                Metrics::add(&self.metrics.packets_signed, 1);
+                Some(address.to_checksum(None))
+            }
+            None => {
+                Metrics::add(&self.metrics.packets_unsigned, 1);
+                None
+            }
+        };
         let payload = match &envelope {
             Some(envelope) => envelope
                 .payload_bytes()
@@ -210,38 +355,28 @@ impl Ingest {
             .decoder
             .decode(&device, kind, &payload)
             .map_err(|reason| reject(Some(&device), "decode", reason))?;
-        let signer = match &envelope {
-            Some(envelope) => {
-                let at = decoded
-                    .measurements
-                    .first()
-                    .map_or_else(platone_certify::now, |m| m.timestamp);
-                let at = u64::try_from(at.timestamp()).unwrap_or(0);
-                let address = self
-                    .directory
-                    .verify(envelope, &device, at)
-                    .map_err(|reason| reject(Some(&device), "signature", reason))?;
-                Metrics::add(&self.metrics.packets_signed, 1);
-                Some(address.to_checksum(None))
-            }
-            None => {
-                Metrics::add(&self.metrics.packets_unsigned, 1);
-                None
-            }
-        };
-        let measurements = decoded
-            .measurements
+        let mut problems: Vec<Problem> = decoded
+            .problems
             .into_iter()
-            .map(|m| self.directory.assign_pod(m, &device))
+            .map(|reason| ("decode", reason))
             .collect();
+        let mut measurements = Vec::with_capacity(decoded.measurements.len());
+        for m in decoded.measurements {
+            let m = self.directory.assign_pod(m, &device);
+            match self.directory.check_scope(&m, &device) {
+                Ok(()) => measurements.push(m),
+                Err(reason) => problems.push(("scope", reason)),
+            }
+        }
         Ok((
             Accepted {
                 device,
                 kind,
                 signer,
                 measurements,
+                message: index,
             },
-            decoded.problems,
+            problems,
         ))
     }
 
@@ -313,7 +448,7 @@ pub(crate) async fn run_forwarder(
     bus: Arc<dyn Bus>,
     rx: mpsc::Receiver<Message>,
     metrics: Arc<Metrics>,
-) {
+) -> crate::Result<()> {
     use futures::StreamExt;
     let stream = tokio_stream_from(rx);
     stream
@@ -325,11 +460,15 @@ pub(crate) async fn run_forwarder(
         .for_each(|result| {
             match result {
                 Ok(()) => Metrics::add(&metrics.messages_forwarded, 1),
-                Err(e) => tracing::warn!("forwarding to the DSOTP failed: {e}"),
+                Err(e) => {
+                    Metrics::add(&metrics.forwarding_failures, 1);
+                    tracing::warn!("forwarding to the DSOTP failed: {e}");
+                }
             }
             futures::future::ready(())
         })
         .await;
+    Ok(())
 }
 
 fn tokio_stream_from<T: Send + 'static>(

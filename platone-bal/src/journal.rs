@@ -10,6 +10,11 @@
 //! the SCD, and only then is the file removed.
 //! A restart finishes any sealed batch left behind — anchoring is idempotent, so nothing is
 //! anchored twice — and drops its records from the journal's open ones.
+//!
+//! Every rename that matters (a sealed file put in place, the journal compacted) is followed by
+//! a sync of its directory, so that after a power loss the file is there whenever a later
+//! journal line says it is. These writes block: the certifier and the recorder run on threads
+//! of their own, off the async workers.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -18,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use platone_certify::{BatchCertificate, Digest, Proof, certify_leaves};
 use platone_model::{Measurement, Timestamp};
+use platone_scd::CertificationRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::PacketKind;
@@ -111,6 +117,7 @@ impl Journal {
                 good_bytes += read as u64;
             }
         }
+        let created = !path.exists();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -118,6 +125,9 @@ impl Journal {
             .map_err(|e| BalError::io(&path, e))?;
         file.set_len(good_bytes)
             .map_err(|e| BalError::io(&path, e))?;
+        if created {
+            sync_dir(&path)?;
+        }
         let mut records: Vec<(usize, PendingRecord)> = open.into_values().flatten().collect();
         records.sort_by_key(|(n, _)| *n);
         let journal = Journal {
@@ -177,6 +187,7 @@ impl Journal {
         file.write_all(&out).map_err(|e| BalError::io(&tmp, e))?;
         file.sync_data().map_err(|e| BalError::io(&tmp, e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| BalError::io(&self.path, e))?;
+        sync_dir(&self.path)?;
         self.file = OpenOptions::new()
             .append(true)
             .open(&self.path)
@@ -203,6 +214,93 @@ impl Journal {
             line: 0,
             message: format!("cannot write a record: {e}"),
         }
+    }
+}
+
+/// Syncs the directory holding `path`, so that a rename or creation in it survives a power
+/// loss. A no-op where directories cannot be opened for syncing (not Unix).
+pub fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| BalError::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Certification references the SCD refused for themselves (not because it was
+/// unavailable): appended, synced, to `rejected-references.jsonl` with the reason, so that
+/// nothing sealed is dropped without a durable trace an operator can act on.
+#[derive(Debug, Clone)]
+pub struct RejectedReferences {
+    path: PathBuf,
+}
+
+#[derive(Serialize)]
+struct RejectedLine<'a> {
+    series: &'a str,
+    timestamp: &'a Timestamp,
+    batch_id: &'a str,
+    leaf_index: u64,
+    root: &'a str,
+    proof: &'a serde_json::Value,
+    reason: &'a str,
+}
+
+impl RejectedReferences {
+    /// The file in the data directory `dir`.
+    pub fn new(dir: &Path) -> Self {
+        RejectedReferences {
+            path: dir.join("rejected-references.jsonl"),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends references with why each was refused; synced before it returns.
+    pub fn append(&self, refused: &[(&CertificationRecord, String)]) -> Result<()> {
+        let mut out = Vec::new();
+        for (record, reason) in refused {
+            let c = &record.certification;
+            let line = RejectedLine {
+                series: &record.series,
+                timestamp: &record.timestamp,
+                batch_id: &c.batch_id,
+                leaf_index: c.leaf_index,
+                root: &c.root_hex,
+                proof: &c.proof,
+                reason,
+            };
+            serde_json::to_writer(&mut out, &line).map_err(|e| BalError::Corrupt {
+                path: self.path.clone(),
+                line: 0,
+                message: e.to_string(),
+            })?;
+            out.push(b'\n');
+        }
+        let created = !self.path.exists();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| BalError::io(&self.path, e))?;
+        file.write_all(&out)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| BalError::io(&self.path, e))?;
+        if created {
+            sync_dir(&self.path)?;
+        }
+        Ok(())
     }
 }
 
@@ -391,6 +489,7 @@ impl SealedBatches {
             .sync_data()
             .map_err(|e| BalError::io(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| BalError::io(&path, e))?;
+        sync_dir(&path)?;
         Ok(Some(path))
     }
 

@@ -60,6 +60,10 @@ counters! {
     measurements_batched => "platone_bal_measurements_batched_total", "Measurements added to a certification batch.";
     /// Measurements whose certification reference is recorded in the SCD.
     measurements_certified => "platone_bal_measurements_certified_total", "Measurements whose certification is recorded in the SCD.";
+    /// Certification references the SCD refused, kept in the rejected-references file.
+    references_rejected => "platone_bal_references_rejected_total", "Certification references the SCD refused (kept with the reason in rejected-references.jsonl).";
+    /// Forwarded messages the bus refused.
+    forwarding_failures => "platone_bal_forwarding_failures_total", "Messages to the DSOTP topics the bus did not take.";
     /// Batches sealed.
     batches_sealed => "platone_bal_batches_sealed_total", "Certification batches sealed.";
     /// Batches anchored on the ledger.

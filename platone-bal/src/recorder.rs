@@ -3,20 +3,24 @@
 //! journaling, acknowledging and hashing the next packets while the references of the batches
 //! it sealed before are written.
 //!
-//! Batches reach it in the files that keep them ([`SealedBatches`]); a file is removed once
-//! its batches are recorded, so a crash in between leaves it for the next start. Work queued
-//! while a recording runs is taken together: one ledger call and one SCD transaction.
+//! Batches reach it in the files that keep them ([`SealedBatches`]); a file is removed only
+//! once its batches are recorded, so a crash in between leaves it for the next start. A ledger
+//! or an SCD that is unavailable is waited for (retried with back-off, shown in `/ready`); a
+//! reference the SCD refuses for itself is written to the rejected-references file with the
+//! reason, durably, before the sealed file goes. Work queued while a recording runs is taken
+//! together: one ledger call and one SCD transaction.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platone_certify::{FileLedger, Ledger, Proof};
-use platone_scd::{AnyStore, CertificationRecord, CertificationRef, Store};
-use tokio::sync::{mpsc, oneshot};
+use platone_certify::{CertifyError, FileLedger, Ledger, Proof};
+use platone_scd::{AnyStore, CertificationRecord, CertificationRef, ScdError, Store};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{BalError, Result};
-use crate::journal::{PendingBatch, SealedBatches};
+use crate::health::{Engine, Health, Retried, retry_while_unavailable};
+use crate::journal::{PendingBatch, RejectedReferences, SealedBatches};
 use crate::metrics::Metrics;
 
 /// The most certified measurements recorded in one go when work queues up.
@@ -46,6 +50,9 @@ pub(crate) struct Recorder {
     ledger: Arc<FileLedger>,
     metrics: Arc<Metrics>,
     sealed: SealedBatches,
+    rejected: RejectedReferences,
+    health: Health,
+    stop: watch::Receiver<bool>,
     /// Sealed batches the ledger has not confirmed yet, with the file that keeps them.
     unanchored: Vec<(Vec<PendingBatch>, PathBuf)>,
 }
@@ -56,12 +63,18 @@ impl Recorder {
         ledger: Arc<FileLedger>,
         metrics: Arc<Metrics>,
         sealed: SealedBatches,
+        rejected: RejectedReferences,
+        health: Health,
+        stop: watch::Receiver<bool>,
     ) -> Self {
         Recorder {
             store,
             ledger,
             metrics,
             sealed,
+            rejected,
+            health,
+            stop,
             unanchored: Vec::new(),
         }
     }
@@ -130,7 +143,18 @@ impl Recorder {
         files: Vec<PathBuf>,
     ) -> Result<Recorded> {
         let certificates: Vec<_> = batches.iter().map(|b| b.certificate.clone()).collect();
-        let statuses = self.ledger.anchor_all(&certificates).await?;
+        let statuses = match retry_while_unavailable(
+            &self.health,
+            Engine::Ledger,
+            &self.stop,
+            ledger_unavailable,
+            || self.ledger.anchor_all(&certificates),
+        )
+        .await
+        {
+            Retried::Done(statuses) => statuses?,
+            Retried::Stopped => return Err(BalError::Interrupted),
+        };
         // Every anchored batch's references, and where each batch's are in it.
         let mut all: Vec<CertificationRecord> = Vec::new();
         let mut spans = Vec::new();
@@ -168,13 +192,14 @@ impl Recorder {
             }
             spans.push(start..all.len());
         }
-        if let Err(e) = self.store.attach_certifications(&all).await {
+        if let Err(e) = self.attach(&all).await? {
             tracing::warn!(
                 "recording {} references failed ({e}); recording batch by batch",
                 all.len()
             );
             for span in spans {
-                self.attach_batch(all.get(span).unwrap_or_default()).await;
+                self.attach_batch(all.get(span).unwrap_or_default())
+                    .await?;
             }
         }
         Metrics::add(&self.metrics.measurements_certified, all.len() as u64);
@@ -198,27 +223,61 @@ impl Recorder {
             .collect())
     }
 
-    /// Records one batch's references; one record the store refuses (say, certified already
-    /// by an earlier delivery) must not cost the others theirs, so on failure they are
-    /// recorded one by one.
-    async fn attach_batch(&self, records: &[CertificationRecord]) {
-        let Some(id) = records.first().map(|r| &r.certification.batch_id) else {
-            return;
-        };
-        let Err(e) = self.store.attach_certifications(records).await else {
-            return;
-        };
-        tracing::warn!("batch {id}: recording all references failed ({e}); recording one by one");
-        for record in records {
-            if let Err(e) = self
-                .store
-                .attach_certifications(std::slice::from_ref(record))
-                .await
-            {
-                tracing::warn!("batch {id}: {} at {}: {e}", record.series, record.timestamp);
-            }
+    /// Attaches references, waiting while the SCD is unavailable; the inner error is the
+    /// store's refusal of the references themselves.
+    async fn attach(
+        &self,
+        records: &[CertificationRecord],
+    ) -> Result<std::result::Result<(), ScdError>> {
+        match retry_while_unavailable(
+            &self.health,
+            Engine::Store,
+            &self.stop,
+            ScdError::is_unavailable,
+            || self.store.attach_certifications(records),
+        )
+        .await
+        {
+            Retried::Done(outcome) => Ok(outcome),
+            Retried::Stopped => Err(BalError::Interrupted),
         }
     }
+
+    /// Records one batch's references; one record the store refuses (say, certified already
+    /// by an earlier delivery) must not cost the others theirs, so on failure they are
+    /// recorded one by one, and what the store refuses is kept, with the reason, in the
+    /// rejected-references file.
+    async fn attach_batch(&self, records: &[CertificationRecord]) -> Result<()> {
+        let Some(id) = records.first().map(|r| &r.certification.batch_id) else {
+            return Ok(());
+        };
+        let Err(e) = self.attach(records).await? else {
+            return Ok(());
+        };
+        tracing::warn!("batch {id}: recording all references failed ({e}); recording one by one");
+        let mut refused = Vec::new();
+        for record in records {
+            if let Err(e) = self.attach(std::slice::from_ref(record)).await? {
+                tracing::warn!(
+                    "batch {id}: the SCD refuses the reference of {} at {}: {e}",
+                    record.series,
+                    record.timestamp
+                );
+                refused.push((record, e.to_string()));
+            }
+        }
+        if !refused.is_empty() {
+            Metrics::add(&self.metrics.references_rejected, refused.len() as u64);
+            self.rejected.append(&refused)?;
+        }
+        Ok(())
+    }
+}
+
+/// Ledger errors that say the ledger cannot be written now (its file system, or the node
+/// behind it) rather than that a certificate is refused.
+fn ledger_unavailable(e: &CertifyError) -> bool {
+    matches!(e, CertifyError::Io { .. } | CertifyError::Locked(_))
 }
 
 fn proof_json(proof: &Proof) -> Result<serde_json::Value> {

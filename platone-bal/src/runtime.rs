@@ -19,8 +19,10 @@ use crate::context::{BalContext, RecordCertifier, Tokens};
 use crate::decode::PayloadDecoder;
 use crate::directory::Directory;
 use crate::error::{BalError, Result};
+use crate::health::{Health, HealthReport};
 use crate::ingest::{Ingest, run_forwarder};
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::supervise::{Supervisor, Task};
 
 /// How many deliveries are stored in one SCD transaction at most.
 const MAX_GROUP: usize = 512;
@@ -100,10 +102,11 @@ pub struct Bal {
     bus: MqttBus,
     stop: watch::Sender<bool>,
     flush: mpsc::Sender<oneshot::Sender<Result<()>>>,
-    ingest: JoinHandle<Result<()>>,
-    certifier: JoinHandle<Result<()>>,
-    recorder: JoinHandle<Result<()>>,
-    forwarder: JoinHandle<()>,
+    failures: watch::Receiver<Option<String>>,
+    ingest: Task,
+    certifier: Task,
+    recorder: Task,
+    forwarder: Task,
     server: JoinHandle<std::io::Result<()>>,
 }
 
@@ -121,6 +124,9 @@ impl Bal {
     /// directory, finishes what a previous run left (sealed batches, open batches from the
     /// journal), connects to the broker (starting the embedded one if so configured, and by
     /// default), subscribes to the device topics and serves the REST API.
+    ///
+    /// Every task runs supervised: one that fails is reported in `/health` and by
+    /// [`failed`](Self::failed).
     pub async fn start(config: BalConfig) -> Result<Bal> {
         config.validate()?;
         std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
@@ -128,6 +134,7 @@ impl Bal {
         let store = AnyStore::open(&config.store_url()).await?;
         let ledger = Arc::new(FileLedger::open(config.data.join("ledger"))?);
         let metrics = Arc::new(Metrics::default());
+        let health = Health::new();
         let directory = Directory::open(&config, &store).await?;
         let context = BalContext {
             config: config.clone(),
@@ -136,19 +143,29 @@ impl Bal {
             metrics: metrics.clone(),
             tokens: Arc::new(Tokens::from_config(&config)?),
             records: Arc::new(RecordCertifier::new(config.scheme, &ledger)?),
+            health: health.clone(),
         };
+        let (stop, stopped) = watch::channel(false);
+        let supervisor = Supervisor::new(health.clone(), stopped.clone());
 
         let (mqtt, mqtt_url) = mqtt_settings(&config)?;
         let bus = MqttBus::connect(mqtt)?;
         bus.wait_connected(Duration::from_secs(10)).await?;
         let shared: Arc<dyn Bus> = Arc::new(bus.clone());
 
-        let (mut certifier, recorder) =
-            Certifier::open(&config, store.clone(), ledger.clone(), metrics.clone()).await?;
-        let recorder_task = tokio::spawn(recorder);
+        let (mut certifier, recorder) = Certifier::open(
+            &config,
+            store.clone(),
+            ledger.clone(),
+            metrics.clone(),
+            health.clone(),
+            stopped.clone(),
+        )
+        .await?;
+        let recorder_task = supervisor.spawn_thread("recorder", recorder)?;
         let (job_tx, mut job_rx) = mpsc::channel::<Job>(config.queue);
         let (flush_tx, mut flush_rx) = mpsc::channel::<oneshot::Sender<Result<()>>>(4);
-        let certifier_task = tokio::spawn(async move {
+        let certifier_task = supervisor.spawn_thread("certifier", async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -176,10 +193,13 @@ impl Bal {
                 }
             }
             certifier.flush().await
-        });
+        })?;
 
         let (forward_tx, forward_rx) = mpsc::channel(config.queue);
-        let forwarder = tokio::spawn(run_forwarder(shared.clone(), forward_rx, metrics.clone()));
+        let forwarder = supervisor.spawn(
+            "forwarder",
+            run_forwarder(shared.clone(), forward_rx, metrics.clone()),
+        );
 
         // One subscription for every device topic: deliveries come in the broker's order and
         // are acknowledged in that order (some brokers, rumqttd among them, drop a client that
@@ -196,19 +216,21 @@ impl Bal {
             bus: shared,
             store,
             directory,
-            decoder: PayloadDecoder::new(),
+            decoder: PayloadDecoder::with_limits(config.limits),
             metrics,
             config: config.clone(),
             certifier: job_tx,
             forward: forward_tx,
+            health,
+            stop: stopped.clone(),
         };
-        let (stop, mut stopped) = watch::channel(false);
-        let ingest_task = tokio::spawn(async move {
+        let mut ingest_stop = stopped.clone();
+        let ingest_task = supervisor.spawn("ingest", async move {
             let mut deliveries = deliveries;
             loop {
                 tokio::select! {
                     biased;
-                    _ = stopped.changed() => break,
+                    _ = ingest_stop.changed() => break,
                     group = next_group(&mut deliveries) => match group {
                         Some(group) => ingest.process(group).await?,
                         None => break,
@@ -243,6 +265,7 @@ impl Bal {
             bus,
             stop,
             flush: flush_tx,
+            failures: supervisor.failures(),
             ingest: ingest_task,
             certifier: certifier_task,
             recorder: recorder_task,
@@ -271,18 +294,47 @@ impl Bal {
         self.context.metrics.snapshot()
     }
 
+    /// The health of the engines and tasks now (as `/health` reports it).
+    pub fn health(&self) -> HealthReport {
+        self.context.health.report()
+    }
+
+    /// Resolves when one of the BAL's tasks has stopped unexpectedly (an error, a panic, or an
+    /// end while the BAL was running), with what happened; never while all run. A process
+    /// embedding the BAL waits on this beside its stop signal and exits non-zero when it
+    /// resolves, rather than running half-dead.
+    pub fn failed(&self) -> impl Future<Output = String> + Send + 'static {
+        let mut failures = self.failures.clone();
+        async move {
+            loop {
+                if let Some(why) = failures.borrow_and_update().clone() {
+                    return why;
+                }
+                if failures.changed().await.is_err() {
+                    // The supervisor is gone with every task: nothing can fail any more.
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+
     /// Stops at once, as a crash would: tasks are aborted, nothing is flushed and packets in
     /// processing stay unacknowledged at the broker. What was acknowledged is in the SCD and
     /// the journal, and the next start recovers it (used to test recovery).
-    pub async fn abort(self) {
-        for task in [&self.ingest, &self.certifier, &self.recorder] {
+    pub async fn abort(mut self) {
+        for task in [
+            &mut self.ingest,
+            &mut self.certifier,
+            &mut self.recorder,
+            &mut self.forwarder,
+        ] {
             task.abort();
         }
-        self.forwarder.abort();
         self.server.abort();
-        let _ = self.ingest.await;
-        let _ = self.certifier.await;
-        let _ = self.recorder.await;
+        let _ = self.ingest.join("ingest").await;
+        let _ = self.certifier.join("certifier").await;
+        let _ = self.recorder.join("recorder").await;
+        let _ = self.forwarder.join("forwarder").await;
         let _ = self.bus.disconnect().await;
     }
 
@@ -300,28 +352,26 @@ impl Bal {
     /// Stops gracefully: no new packets are taken, those taken are stored and journaled, every
     /// open batch is sealed and anchored, forwarded messages are published, and the REST API
     /// and broker connection close. Returns the final counters.
+    ///
+    /// Should an engine be unavailable meanwhile, the waiting work is left for the next start
+    /// (packets unacknowledged at the broker, sealed batches in their files) rather than
+    /// waited for.
     pub async fn shutdown(self) -> Result<MetricsSnapshot> {
         let _ = self.stop.send(true);
-        let ingest = self.ingest.await.map_err(|_| BalError::Stopped("ingest"));
+        let ingest = self.ingest.join("ingest").await;
         // The ingest task owned the senders: the certifier and forwarder now drain and end,
         // and the recorder once the certifier has.
-        let certifier = self
-            .certifier
-            .await
-            .map_err(|_| BalError::Stopped("certifier"));
-        let recorder = self
-            .recorder
-            .await
-            .map_err(|_| BalError::Stopped("recorder"));
-        let _ = self.forwarder.await;
+        let certifier = self.certifier.join("certifier").await;
+        let recorder = self.recorder.join("recorder").await;
+        let _ = self.forwarder.join("forwarder").await;
         let _ = self.server.await;
         if let Err(e) = self.bus.disconnect().await {
             tracing::warn!("disconnecting from the broker: {e}");
         }
-        ingest??;
+        ingest?;
         // A recorder that failed stops the certifier too: its own error says why.
-        recorder??;
-        certifier??;
+        recorder?;
+        certifier?;
         Ok(self.context.metrics.snapshot())
     }
 }

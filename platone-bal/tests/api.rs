@@ -141,6 +141,7 @@ async fn fixture() -> Fixture {
         ledger,
         metrics: Arc::new(Metrics::default()),
         records,
+        health: platone_bal::Health::new(),
     };
     Fixture {
         app: router(ctx.clone()),

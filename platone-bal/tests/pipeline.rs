@@ -53,6 +53,10 @@ fn config(data: &Path, keys: &[(&str, &DeviceKey)], broker: Option<String>) -> B
     config
 }
 
+fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap()
+}
+
 async fn client(url: &str, id: &str) -> MqttBus {
     let config = platone_bal::MqttUrl::parse(url).unwrap().client_config(id);
     let bus = MqttBus::connect(config).unwrap();
@@ -126,7 +130,7 @@ async fn packets_of_every_format_are_stored_certified_forwarded_or_dead_lettered
         &key1,
         "pmu-1",
         sogno("pmu-1", 1, 230.1).as_bytes(),
-        1_709_294_401,
+        unix_now(),
         1,
     )
     .unwrap();
@@ -391,4 +395,173 @@ async fn a_crash_between_sealing_and_recording_is_finished_at_restart() {
         0
     );
     audit(dir.path(), 8).await;
+}
+
+/// A SOGNO packet dated in the year 2300: decodable, but beyond what the SCD can hold.
+fn sogno_in_2300(device: &str) -> String {
+    sogno(device, 0, 230.0).replace("2024-03-01", "2300-03-01")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_store_cannot_hold_is_dead_lettered_and_ingest_goes_on() {
+    let mosquitto = Mosquitto::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devices = client(&mosquitto.url(), "poison-devices").await;
+    let mut dlq = devices
+        .subscribe(
+            TopicFilter::new("platone/bal/dlq/#").unwrap(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    let topic = "platone/bal/devices/pmu-1/pmu";
+    let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
+        .await
+        .unwrap();
+    publish(&devices, topic, sogno("pmu-1", 0, 230.0)).await;
+    publish(&devices, topic, sogno_in_2300("pmu-1")).await;
+    publish(&devices, topic, sogno("pmu-1", 1, 230.0)).await;
+
+    // Both measurements of the poison packet are dead-lettered with the store's reason …
+    for _ in 0..2 {
+        let letter = next_json(&mut dlq).await;
+        assert_eq!(letter["stage"], "store", "{letter}");
+        assert_eq!(letter["device"], "pmu-1", "{letter}");
+        assert!(
+            letter["reason"].as_str().unwrap().contains("2262"),
+            "{letter}"
+        );
+    }
+    // … and the packets around it, and after it, are stored and certified.
+    wait_for(&bal, "the good packets", |m| m.measurements_batched == 4).await;
+    publish(&devices, topic, sogno("pmu-1", 2, 230.0)).await;
+    wait_for(&bal, "a packet after the poison", |m| {
+        m.measurements_batched == 6
+    })
+    .await;
+    assert!(bal.health().is_ready(), "{:?}", bal.health());
+    bal.shutdown().await.unwrap();
+
+    // The poison packet was acknowledged: a restart does not get it again.
+    let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
+        .await
+        .unwrap();
+    publish(&devices, topic, sogno("pmu-1", 3, 230.0)).await;
+    wait_for(&bal, "the next packet", |m| m.measurements_batched == 2).await;
+    assert_eq!(bal.metrics().packets_dead_lettered, 0);
+    bal.shutdown().await.unwrap();
+    audit(dir.path(), 8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_checked_at_receipt_claims_within_the_skew_and_revoked_keys_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = DeviceKey::generate().unwrap();
+    let new = DeviceKey::generate().unwrap();
+    // pmu-1's key rotates from `old` to `new` at this start.
+    let bal = Bal::start(config(dir.path(), &[("pmu-1", &old)], None))
+        .await
+        .unwrap();
+    bal.shutdown().await.unwrap();
+    let bal = Bal::start(config(dir.path(), &[("pmu-1", &new)], None))
+        .await
+        .unwrap();
+    let bus = client(bal.mqtt_url(), "rotation-devices").await;
+    let mut dlq = bus
+        .subscribe(
+            TopicFilter::new("platone/bal/dlq/#").unwrap(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    let topic = "platone/bal/devices/pmu-1/pmu";
+    let payload = sogno("pmu-1", 0, 230.0);
+    let sign = |key: &DeviceKey, device: &str, at: u64| {
+        SignedEnvelope::sign_eip712(key, device, payload.as_bytes(), at, 1)
+            .unwrap()
+            .to_json()
+            .unwrap()
+    };
+    // The rotated-out key, backdated to when it was valid: refused.
+    publish(&bus, topic, sign(&old, "pmu-1", 1_000)).await;
+    let letter = next_json(&mut dlq).await;
+    assert_eq!(letter["stage"], "signature", "{letter}");
+    // The rotated-out key, claiming now: refused, the key is not valid at receipt.
+    publish(&bus, topic, sign(&old, "pmu-1", unix_now())).await;
+    let letter = next_json(&mut dlq).await;
+    assert!(
+        letter["reason"].as_str().unwrap().contains("at its receipt"),
+        "{letter}"
+    );
+    // The current key, but a claim an hour off: refused.
+    publish(&bus, topic, sign(&new, "pmu-1", unix_now() - 3_600)).await;
+    let letter = next_json(&mut dlq).await;
+    assert!(
+        letter["reason"].as_str().unwrap().contains("s from the time of receipt"),
+        "{letter}"
+    );
+    // The current key, signed for another device than the topic's: refused.
+    publish(&bus, topic, sign(&new, "pmu-2", unix_now())).await;
+    let letter = next_json(&mut dlq).await;
+    assert!(
+        letter["reason"].as_str().unwrap().contains("signed for device"),
+        "{letter}"
+    );
+    // The current key, now: accepted.
+    publish(&bus, topic, sign(&new, "pmu-1", unix_now())).await;
+    wait_for(&bal, "the signed packet", |m| m.packets_signed == 1).await;
+    bal.shutdown().await.unwrap();
+
+    // Revoked in the configuration: its next packet is refused.
+    let mut revoked = config(dir.path(), &[("pmu-1", &new)], None);
+    revoked.devices[0].revoked_at = Some(chrono::Utc::now().to_rfc3339());
+    let bal = Bal::start(revoked).await.unwrap();
+    let bus = client(bal.mqtt_url(), "revoked-devices").await;
+    let mut dlq = bus
+        .subscribe(
+            TopicFilter::new("platone/bal/dlq/#").unwrap(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    publish(&bus, topic, sign(&new, "pmu-1", unix_now())).await;
+    let letter = next_json(&mut dlq).await;
+    assert!(
+        letter["reason"].as_str().unwrap().contains("revoked"),
+        "{letter}"
+    );
+    assert_eq!(bal.metrics().packets_signed, 0);
+    bal.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_of_a_pod_may_not_report_for_another_pods_meter() {
+    let dir = tempfile::tempdir().unwrap();
+    let bal = Bal::start(config(dir.path(), &[], None)).await.unwrap();
+    let bus = client(bal.mqtt_url(), "scope-devices").await;
+    let mut dlq = bus
+        .subscribe(
+            TopicFilter::new("platone/bal/dlq/#").unwrap(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    // pmu-2 serves POD-2; MTR-1 is POD-1's meter.
+    publish(&bus, "platone/bal/devices/pmu-2/cim", CIM).await;
+    let letter = next_json(&mut dlq).await;
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("may not report for PoD POD-1"),
+        "{letter}"
+    );
+    // The DSO data server, which serves no single PoD, may.
+    publish(&bus, "platone/bal/devices/dso-ds-1/cim", CIM).await;
+    wait_for(&bal, "the data server's readings", |m| {
+        m.measurements_batched == 2
+    })
+    .await;
+    bal.shutdown().await.unwrap();
 }

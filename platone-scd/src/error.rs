@@ -100,6 +100,23 @@ pub enum ScdError {
 pub type Result<T, E = ScdError> = std::result::Result<T, E>;
 
 impl ScdError {
+    /// Whether the error says the storage engine is unavailable (the database is down,
+    /// unreachable, out of space or busy) rather than that the records offered are wrong.
+    ///
+    /// A pipeline retries an operation that failed this way, with back-pressure, until the
+    /// engine answers again; any other error is about the records themselves, which are set
+    /// aside (dead-lettered) while the rest flows on.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ScdError::Io { .. } | ScdError::Pool(_) | ScdError::Server(_) | ScdError::Task(_) => {
+                true
+            }
+            ScdError::Sqlite { source, .. } => sqlite_unavailable(source),
+            ScdError::Postgres { source, .. } => postgres_unavailable(source),
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         ScdError::Io {
             path: path.as_ref().display().to_string(),
@@ -111,6 +128,43 @@ impl ScdError {
         ScdError::Archive {
             path: path.as_ref().display().to_string(),
             reason: reason.into(),
+        }
+    }
+}
+
+/// SQLite errors that come from the engine's state, not from a statement's data.
+fn sqlite_unavailable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{
+        CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, FileLockingProtocolFailed,
+        NotADatabase, OutOfMemory, ReadOnly, SystemIoFailure,
+    };
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => matches!(
+            f.code,
+            CannotOpen
+                | DatabaseBusy
+                | DatabaseLocked
+                | DiskFull
+                | FileLockingProtocolFailed
+                | NotADatabase
+                | OutOfMemory
+                | ReadOnly
+                | SystemIoFailure
+        ),
+        _ => false,
+    }
+}
+
+/// PostgreSQL errors of the connection or the server (SQLSTATE classes 08 connection, 53
+/// insufficient resources, 57 operator intervention, 58 system error, and errors with no
+/// SQLSTATE: a closed connection, a timeout); data and constraint errors (classes 22, 23, …)
+/// are about the records.
+fn postgres_unavailable(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        None => true,
+        Some(code) => {
+            let class = code.code().get(..2).unwrap_or("");
+            matches!(class, "08" | "53" | "57" | "58")
         }
     }
 }
@@ -162,5 +216,44 @@ impl<T> PgContext<T> for std::result::Result<T, tokio_postgres::Error> {
             context: context(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    #[test]
+    fn engine_failures_are_unavailable_record_errors_are_not() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(
+            ScdError::Sqlite {
+                context: "insert".into(),
+                source: busy
+            }
+            .is_unavailable()
+        );
+        let constraint = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            None,
+        );
+        assert!(
+            !ScdError::Sqlite {
+                context: "insert".into(),
+                source: constraint
+            }
+            .is_unavailable()
+        );
+        assert!(ScdError::Pool("timed out".into()).is_unavailable());
+        assert!(
+            !ScdError::InvalidRecord {
+                record: "measurement 0".into(),
+                reason: "timestamp".into()
+            }
+            .is_unavailable()
+        );
     }
 }

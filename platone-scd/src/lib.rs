@@ -88,4 +88,5 @@ pub use records::{
 };
 pub use retention::{ArchiveManifest, ArchivedDay, RestoreReport, RetentionPolicy};
 pub use sqlite::SqliteStore;
+pub use row::check_measurement;
 pub use store::{Conflict, InsertReport, Store};

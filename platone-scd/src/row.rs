@@ -139,6 +139,20 @@ fn series_columns(m: &Measurement) -> SeriesColumns {
     }
 }
 
+/// Checks that every backend can store `m` (a valid measurement whose timestamp lies in the
+/// years 1677–2262) and gives its UTC nanoseconds; `index` is its position in the batch, named
+/// in the error. A pipeline calls this before a bulk insert, to set aside (dead-letter) a
+/// measurement that would fail the whole batch.
+pub fn check_measurement(index: usize, m: &Measurement) -> Result<i64> {
+    m.validate().map_err(|e| ScdError::InvalidRecord {
+        record: format!("measurement {index} ({})", describe(m)),
+        reason: e.to_string(),
+    })?;
+    to_ns(&m.timestamp, || {
+        format!("measurement {index} ({})", describe(m))
+    })
+}
+
 /// Splits `m` into its series and value columns; `index` is its position in the batch.
 #[cfg(test)]
 pub(crate) fn encode(index: usize, m: &Measurement) -> Result<EncodedMeasurement> {
@@ -150,13 +164,7 @@ fn encode_with(
     m: &Measurement,
     series: Arc<SeriesColumns>,
 ) -> Result<EncodedMeasurement> {
-    m.validate().map_err(|e| ScdError::InvalidRecord {
-        record: format!("measurement {index} ({})", describe(m)),
-        reason: e.to_string(),
-    })?;
-    let ts_ns = to_ns(&m.timestamp, || {
-        format!("measurement {index} ({})", describe(m))
-    })?;
+    let ts_ns = check_measurement(index, m)?;
     Ok(EncodedMeasurement {
         series,
         values: ValueColumns {

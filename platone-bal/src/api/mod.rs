@@ -1,7 +1,7 @@
 //! The BAL's REST API (axum): subscriptions with their certificates, measurements with their
 //! proofs and anchor status, verification, batches, health, metrics and the OpenAPI document.
 //!
-//! Every route but `/health`, `/metrics` and `/api/openapi.json` needs an
+//! Every route but `/health`, `/ready`, `/metrics` and `/api/openapi.json` needs an
 //! `Authorization: Bearer TOKEN` header naming a participant of [`Tokens`](crate::Tokens);
 //! the participant `dso` reads as the store's operator. Every error answer is
 //! `{"error": "...", "at": "<parameter or field>"}` with its status, and every request counts
@@ -16,7 +16,9 @@
 //! | GET | `/api/measurements` | `{"items": [{measurement, proof, anchor}], "next"}` |
 //! | POST | `/api/verify` | `{"verified", "reason"}` |
 //! | GET | `/api/batches/{id}` | the batch's ledger entry |
-//! | GET | `/health`, `/metrics`, `/api/openapi.json` | status, Prometheus text, OpenAPI 3.1 |
+//! | GET | `/health` | liveness: 200 unless a task has stopped (503), with each engine's state |
+//! | GET | `/ready` | readiness: 200 only while every engine is available and no task stopped |
+//! | GET | `/metrics`, `/api/openapi.json` | Prometheus text, OpenAPI 3.1 |
 //!
 //! A topic or batch id contains `/`: both routes take the rest of the path, and accept it
 //! percent-encoded too (`/api/certification/pod%2FIT001`).
@@ -42,6 +44,7 @@
 //!     records: Arc::new(RecordCertifier::new(Scheme::Keccak, &ledger)?),
 //!     ledger,
 //!     metrics: Arc::new(Metrics::default()),
+//!     health: platone_bal::Health::new(),
 //! };
 //! let app = platone_bal::router(ctx);
 //! let health = app.clone().oneshot(Request::get("/health").body(Body::empty())?).await?;
@@ -67,6 +70,7 @@ mod verify;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -119,11 +123,12 @@ const MEASUREMENTS: &str = "/api/measurements";
 const VERIFY: &str = "/api/verify";
 const BATCH: &str = "/api/batches/{*id}";
 const HEALTH: &str = "/health";
+const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
 const OPENAPI: &str = "/api/openapi.json";
 
 /// Every route [`router`] serves.
-pub const ROUTES: [Route; 10] = [
+pub const ROUTES: [Route; 11] = [
     route("POST", CERTIFICATION, CERTIFICATION, true),
     route(
         "GET",
@@ -147,6 +152,7 @@ pub const ROUTES: [Route; 10] = [
     route("POST", VERIFY, VERIFY, true),
     route("GET", BATCH, "/api/batches/{id}", true),
     route("GET", HEALTH, HEALTH, false),
+    route("GET", READY, READY, false),
     route("GET", METRICS, METRICS, false),
     route("GET", OPENAPI, OPENAPI, false),
 ];
@@ -163,6 +169,7 @@ pub fn router(ctx: BalContext) -> Router {
         .route(VERIFY, post(verify::verify))
         .route(BATCH, get(batches::get))
         .route(HEALTH, get(health))
+        .route(READY, get(ready))
         .route(METRICS, get(metrics))
         .route(OPENAPI, get(openapi::serve))
         .fallback(no_route)
@@ -195,10 +202,11 @@ async fn wrong_method(request: Request) -> ApiError {
     )
 }
 
-/// What `GET /health` answers.
+/// What `GET /health` and `GET /ready` answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
-    /// Always `ok` while the API answers.
+    /// `ok`; `degraded` while an engine (the SCD, the ledger, the broker) is unavailable and
+    /// being retried; `failed` once a task has stopped.
     pub status: &'static str,
     /// The crate version.
     pub version: &'static str,
@@ -206,19 +214,48 @@ pub struct Health {
     pub ledger: String,
     /// How many entries the ledger holds.
     pub ledger_entries: usize,
+    /// Each engine's state, and the tasks that stopped.
+    #[serde(flatten)]
+    pub report: crate::health::HealthReport,
     /// The counters now.
     pub metrics: MetricsSnapshot,
 }
 
-async fn health(State(ctx): State<BalContext>) -> Json<Health> {
+fn health_of(ctx: &BalContext) -> Health {
     use platone_certify::Ledger as _;
-    Json(Health {
-        status: "ok",
+    let report = ctx.health.report();
+    Health {
+        status: report.status,
         version: env!("CARGO_PKG_VERSION"),
         ledger: ctx.ledger.name(),
         ledger_entries: ctx.ledger.len(),
+        report,
         metrics: ctx.metrics.snapshot(),
-    })
+    }
+}
+
+/// Liveness: 200 while every task runs (an unavailable engine is waited for, and shows as
+/// `degraded`), 503 once one has stopped.
+async fn health(State(ctx): State<BalContext>) -> (StatusCode, Json<Health>) {
+    let health = health_of(&ctx);
+    let status = if health.report.is_alive() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(health))
+}
+
+/// Readiness: 200 only while packets are taken and certified (every engine available, every
+/// task running), else 503 with why.
+async fn ready(State(ctx): State<BalContext>) -> (StatusCode, Json<Health>) {
+    let health = health_of(&ctx);
+    let status = if health.report.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(health))
 }
 
 async fn metrics(State(ctx): State<BalContext>) -> impl IntoResponse {

@@ -313,6 +313,7 @@ impl FieldPlan {
             .map(|id| DeviceConfig {
                 address: Some(self.device_key(&id).address().to_checksum(None)),
                 id,
+                revoked_at: None,
             })
             .collect()
     }

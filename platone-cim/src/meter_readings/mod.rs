@@ -63,7 +63,10 @@ pub use model::{
     NameTypeAuthority, PendingCalculation, RationalText, Reading, ReadingQuality,
     ReadingQualityTypeDefinition, ReadingTypeDefinition, Status, UsagePoint,
 };
-pub use parse::{MeterReadingsStream, ParsedDocument, Records, StreamItem, parse_slice, parse_str};
+pub use parse::{
+    MeterReadingsStream, ParsedDocument, Records, StreamItem, parse_slice, parse_slice_limited,
+    parse_str,
+};
 pub use quality::{QualityCategory, QualitySystem, ReadingQualityCode};
 pub use reading_type::{CodeForm, DecodedReadingType, ReadingType, ReadingTypeCode};
 pub use record::{

@@ -46,8 +46,9 @@ pub enum StreamItem {
 /// The walk over the top level: envelopes and wrappers are transparent, `Header` and `Reply`
 /// outside the payload are read, the children of `MeterReadings` are items; a
 /// `Payload/Compressed` is decompressed and walked in turn.
-#[derive(Default)]
 struct Walker {
+    /// The largest decompressed `Payload/Compressed` accepted, in bytes.
+    max_decompressed: u64,
     /// Depth of the open `MeterReadings` element.
     payload_depth: Option<usize>,
     seen_payload: bool,
@@ -60,6 +61,28 @@ struct Walker {
     inner_path: String,
     /// `Payload/Format`, as written.
     payload_format: Option<String>,
+}
+
+impl Default for Walker {
+    fn default() -> Self {
+        Walker::with_limit(compressed::MAX_PAYLOAD)
+    }
+}
+
+impl Walker {
+    fn with_limit(max_decompressed: u64) -> Self {
+        Walker {
+            max_decompressed,
+            payload_depth: None,
+            seen_payload: false,
+            seen_header: false,
+            finished: false,
+            recovering: false,
+            inner: None,
+            inner_path: String::new(),
+            payload_format: None,
+        }
+    }
 }
 
 /// `error` with its element path placed under `prefix` (for errors inside a compressed
@@ -176,10 +199,14 @@ impl Walker {
                         }
                     };
                     self.seen_payload = true;
-                    match compressed::decompress(&text, compressed::MAX_PAYLOAD) {
+                    match compressed::decompress(&text, self.max_decompressed) {
                         Ok(payload) => {
                             let input = std::io::Cursor::new(payload);
-                            self.inner = Some(Box::new(MeterReadingsStream::new(input, cur.mode)));
+                            self.inner = Some(Box::new(MeterReadingsStream::with_limit(
+                                input,
+                                cur.mode,
+                                self.max_decompressed,
+                            )));
                             self.inner_path = path;
                         }
                         Err(message) => {
@@ -282,6 +309,17 @@ pub fn parse_str(text: &str, mode: Mode) -> Result<ParsedDocument, MeterReadings
 /// or an XML declaration such as `encoding="ISO-8859-1"`) is transcoded to UTF-8 first;
 /// positions in messages then count bytes of the UTF-8 text.
 pub fn parse_slice(input: &[u8], mode: Mode) -> Result<ParsedDocument, MeterReadingsError> {
+    parse_slice_limited(input, mode, compressed::MAX_PAYLOAD)
+}
+
+/// [`parse_slice`] for untrusted input: a `Payload/Compressed` that decompresses to more than
+/// `max_decompressed` bytes is an error at that element (a guard against decompression bombs;
+/// [`parse_slice`] allows 2 GiB).
+pub fn parse_slice_limited(
+    input: &[u8],
+    mode: Mode,
+    max_decompressed: u64,
+) -> Result<ParsedDocument, MeterReadingsError> {
     let input = encoding::decode_slice(input).map_err(|e| {
         let source = SliceSource::new(input);
         let offset = e.offset() as u64;
@@ -297,7 +335,7 @@ pub fn parse_slice(input: &[u8], mode: Mode) -> Result<ParsedDocument, MeterRead
         }
     })?;
     let mut cur = Cursor::new(SliceSource::new(&input), mode);
-    let mut walker = Walker::default();
+    let mut walker = Walker::with_limit(max_decompressed);
     let mut document = MeterReadingsDocument::default();
     let mut skipped = Vec::new();
     while let Some(item) = walker.next_item(&mut cur) {
@@ -371,9 +409,15 @@ impl<R: BufRead> MeterReadingsStream<R> {
     /// A stream over `input`. Input in an encoding other than UTF-8 (see [`parse_slice`]) is
     /// transcoded as it is read.
     pub fn new(input: R, mode: Mode) -> Self {
+        Self::with_limit(input, mode, compressed::MAX_PAYLOAD)
+    }
+
+    /// A stream over untrusted `input`: a `Payload/Compressed` that decompresses to more than
+    /// `max_decompressed` bytes is an error at that element ([`new`](Self::new) allows 2 GiB).
+    pub fn with_limit(input: R, mode: Mode, max_decompressed: u64) -> Self {
         MeterReadingsStream {
             cursor: Cursor::new(StreamSource::new(Utf8Input::new(input)), mode),
-            walker: Walker::default(),
+            walker: Walker::with_limit(max_decompressed),
             envelope: None,
         }
     }
