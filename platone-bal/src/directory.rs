@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use alloy_primitives::Address;
-use platone_certify::registry::{DeviceRegistry, FileRegistry, KeyAction, SignedKeyChange};
+use platone_certify::registry::{
+    DeviceRegistry, FileRegistry, KeyAction, Receipt, SignedKeyChange,
+};
 use platone_certify::signature::{parse_address, platone_domain};
 use platone_certify::{DeviceKey, SignedEnvelope};
 use platone_model::{DeviceId, Measurement, MeterId, ParticipantId, PodId, Timestamp};
@@ -172,20 +174,22 @@ impl Directory {
         }
     }
 
-    /// Checks a signed envelope from `sender` for data of time `at` (Unix seconds).
+    /// Checks a signed envelope from `sender`, received now: the key registered for the
+    /// sender at receipt signed it, its claimed time within the default skew.
     pub fn verify(
         &self,
         envelope: &SignedEnvelope,
         sender: &DeviceId,
-        at: u64,
+        _at: u64,
     ) -> Result<Address, String> {
         envelope
             .verify(
                 &self.registry,
                 &self.registry_key(sender),
-                at,
-                self.chain_id,
+                &platone_domain(self.chain_id),
+                &Receipt::now(Receipt::DEFAULT_MAX_SKEW),
             )
+            .map(|packet| packet.signer)
             .map_err(|e| e.to_string())
     }
 }

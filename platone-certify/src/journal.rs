@@ -92,9 +92,7 @@ impl Writer {
         }
         file.seek(SeekFrom::End(0))
             .map_err(|e| CertifyError::io(path, e))?;
-        if let Some(dir) = path.parent() {
-            sync_dir(dir);
-        }
+        sync_dir(parent_dir(path))?;
         Ok((
             Writer {
                 path: path.to_path_buf(),
@@ -128,10 +126,40 @@ impl Writer {
     }
 }
 
-/// Makes a newly created file's directory entry durable (best effort: not every platform
-/// can open a directory).
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+/// Makes a directory's entries (a new file, a rename) durable. Directories cannot be opened
+/// for syncing on every platform; where they can (Unix), a failure is an error.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let d = File::open(dir).map_err(|e| CertifyError::io(dir, e))?;
+        d.sync_all().map_err(|e| CertifyError::io(dir, e))?;
     }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates `path` (refusing an existing file) with mode 0600 on Unix from the start, writes
+/// `secret`, and makes file and directory entry durable.
+pub(crate) fn write_secret(path: &Path, secret: &[u8]) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| CertifyError::io(path, e))?;
+    file.write_all(secret)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| CertifyError::io(path, e))?;
+    sync_dir(parent_dir(path))
 }

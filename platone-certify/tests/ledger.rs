@@ -228,3 +228,59 @@ fn altered_content_anywhere_is_detected() {
         "{kinds:?}"
     );
 }
+
+/// The ledger is usable as a trait object: the BAL and the CLI hold an `Arc<dyn Ledger>`, and
+/// verification takes a `&dyn Ledger`. Refusals and an engine that is down are told apart.
+#[test]
+fn ledger_is_object_safe_and_refusal_is_not_retryable() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, records) = batches(4);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    let ledger: Arc<dyn Ledger> = Arc::new(FileLedger::open(dir.path()).unwrap());
+    block_on(ledger.anchor_all(&certs)).unwrap();
+    assert_eq!(
+        block_on(ledger.sources()).unwrap(),
+        ["meter-b".to_owned(), "pmu-a".to_owned()]
+    );
+    assert_eq!(
+        block_on(ledger.last_certificate("pmu-a"))
+            .unwrap()
+            .unwrap()
+            .sequence,
+        1
+    );
+    let record = &records[0].1;
+    let out = block_on(platone_certify::verify_with_ledger(
+        record,
+        &sealed[0].proofs[0],
+        &*ledger,
+    ))
+    .unwrap();
+    assert!(out.is_verified());
+    let mut verifier = platone_certify::LedgerVerifier::new(&*ledger);
+    let out = block_on(
+        verifier.verify_canonical(&record.canonical_bytes().unwrap(), &sealed[0].proofs[0]),
+    )
+    .unwrap();
+    assert!(out.is_verified());
+
+    let mut gap = certs[3].clone();
+    gap.sequence += 5;
+    gap.batch_id = platone_certify::BatchCertificate::batch_id_for(&gap.source, gap.sequence);
+    let refused = block_on(ledger.anchor(&gap)).unwrap_err();
+    assert!(
+        matches!(refused, CertifyError::Refused { .. }),
+        "{refused:?}"
+    );
+    assert!(!refused.is_retryable());
+    let mut fork = certs[0].clone();
+    fork.root.0[0] ^= 1;
+    let refused = block_on(ledger.anchor(&fork)).unwrap_err();
+    assert!(matches!(refused, CertifyError::Refused { .. }));
+    let down = CertifyError::Unavailable {
+        engine: "eip155:1:0x0".into(),
+        message: "connection refused".into(),
+    };
+    assert!(down.is_retryable());
+}

@@ -10,7 +10,7 @@ use crate::error::{CertifyError, Result};
 use crate::journal::{self, Writer};
 use crate::scheme::Digest;
 
-use super::{ConsistencyReport, Ledger, LedgerEntry, LedgerProblem, entry_hash};
+use super::{BoxFuture, ConsistencyReport, Ledger, LedgerEntry, LedgerProblem, entry_hash};
 
 /// The embedded default ledger: one append-only, hash-chained JSON-lines file
 /// (`DIR/ledger.jsonl`), fsync'd before an anchor is acknowledged.
@@ -182,9 +182,10 @@ impl FileLedger {
                     statuses.push(AnchorStatus::Anchored(self.anchor_of(existing)));
                     continue;
                 }
-                return Err(CertifyError::Batch {
+                return Err(CertifyError::Refused {
+                    ledger: self.name.clone(),
                     batch_id: certificate.batch_id.clone(),
-                    message: "already anchored with a different certificate".into(),
+                    reason: "already anchored with a different certificate".into(),
                 });
             }
             let previous_of_source = last_of_source
@@ -204,9 +205,10 @@ impl FileLedger {
                 }
             };
             if !chained {
-                return Err(CertifyError::Batch {
+                return Err(CertifyError::Refused {
+                    ledger: self.name.clone(),
                     batch_id: certificate.batch_id.clone(),
-                    message: "does not follow the last certificate of its source in the ledger"
+                    reason: "does not follow the last certificate of its source in the ledger"
                         .into(),
                 });
             }
@@ -334,67 +336,98 @@ impl Ledger for FileLedger {
         self.name.clone()
     }
 
-    async fn anchor(&self, certificate: &BatchCertificate) -> Result<AnchorStatus> {
-        let mut statuses = self.anchor_sync(std::slice::from_ref(certificate))?;
-        statuses.pop().ok_or_else(|| CertifyError::Batch {
-            batch_id: certificate.batch_id.clone(),
-            message: "not anchored".into(),
+    fn anchor<'a>(
+        &'a self,
+        certificate: &'a BatchCertificate,
+    ) -> BoxFuture<'a, Result<AnchorStatus>> {
+        Box::pin(async move {
+            let mut statuses = self.anchor_sync(std::slice::from_ref(certificate))?;
+            statuses.pop().ok_or_else(|| CertifyError::Batch {
+                batch_id: certificate.batch_id.clone(),
+                message: "not anchored".into(),
+            })
         })
     }
 
-    async fn anchor_all(&self, certificates: &[BatchCertificate]) -> Result<Vec<AnchorStatus>> {
-        self.anchor_sync(certificates)
+    fn anchor_all<'a>(
+        &'a self,
+        certificates: &'a [BatchCertificate],
+    ) -> BoxFuture<'a, Result<Vec<AnchorStatus>>> {
+        Box::pin(async move { self.anchor_sync(certificates) })
     }
 
-    async fn status(&self, batch_id: &str) -> Result<Option<AnchorStatus>> {
-        let inner = self.lock();
-        Ok(inner
-            .by_batch
-            .get(batch_id)
-            .and_then(|i| inner.entries.get(*i))
-            .map(|e| AnchorStatus::Anchored(self.anchor_of(e))))
+    fn status<'a>(&'a self, batch_id: &'a str) -> BoxFuture<'a, Result<Option<AnchorStatus>>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            Ok(inner
+                .by_batch
+                .get(batch_id)
+                .and_then(|i| inner.entries.get(*i))
+                .map(|e| AnchorStatus::Anchored(self.anchor_of(e))))
+        })
     }
 
-    async fn get(&self, batch_id: &str) -> Result<Option<LedgerEntry>> {
-        let inner = self.lock();
-        Ok(inner
-            .by_batch
-            .get(batch_id)
-            .and_then(|i| inner.entries.get(*i))
-            .cloned())
+    fn get<'a>(&'a self, batch_id: &'a str) -> BoxFuture<'a, Result<Option<LedgerEntry>>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            Ok(inner
+                .by_batch
+                .get(batch_id)
+                .and_then(|i| inner.entries.get(*i))
+                .cloned())
+        })
     }
 
-    async fn list(&self, source: &str, sequences: Range<u64>) -> Result<Vec<LedgerEntry>> {
-        let inner = self.lock();
-        Ok(inner
-            .entries
-            .iter()
-            .filter(|e| {
-                e.certificate.source == source && sequences.contains(&e.certificate.sequence)
+    fn list<'a>(
+        &'a self,
+        source: &'a str,
+        sequences: Range<u64>,
+    ) -> BoxFuture<'a, Result<Vec<LedgerEntry>>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            Ok(inner
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.certificate.source == source && sequences.contains(&e.certificate.sequence)
+                })
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn sources(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(async move { Ok(FileLedger::sources(self)) })
+    }
+
+    fn last_certificate<'a>(
+        &'a self,
+        source: &'a str,
+    ) -> BoxFuture<'a, Result<Option<BatchCertificate>>> {
+        Box::pin(async move { Ok(FileLedger::last_certificate(self, source)) })
+    }
+
+    fn check_consistency(&self) -> BoxFuture<'_, Result<ConsistencyReport>> {
+        Box::pin(async move {
+            let bytes = journal::read_all(&self.path)?;
+            let (lines, complete) = journal::split_lines(&bytes);
+            let scanned = scan(&bytes);
+            let mut problems = scanned.problems;
+            let known = self.lock().entries.len();
+            if lines.len() < known {
+                problems.push(LedgerProblem {
+                    position: lines.len() as u64,
+                    offset: Some(complete as u64),
+                    message: format!(
+                        "the file holds {} entries, {known} were acknowledged",
+                        lines.len()
+                    ),
+                });
+            }
+            Ok(ConsistencyReport {
+                entries: lines.len() as u64,
+                problems,
             })
-            .cloned()
-            .collect())
-    }
-
-    async fn check_consistency(&self) -> Result<ConsistencyReport> {
-        let bytes = journal::read_all(&self.path)?;
-        let (lines, complete) = journal::split_lines(&bytes);
-        let scanned = scan(&bytes);
-        let mut problems = scanned.problems;
-        let known = self.lock().entries.len();
-        if lines.len() < known {
-            problems.push(LedgerProblem {
-                position: lines.len() as u64,
-                offset: Some(complete as u64),
-                message: format!(
-                    "the file holds {} entries, {known} were acknowledged",
-                    lines.len()
-                ),
-            });
-        }
-        Ok(ConsistencyReport {
-            entries: lines.len() as u64,
-            problems,
         })
     }
 }
