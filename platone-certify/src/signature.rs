@@ -10,7 +10,8 @@
 //! `verifyingContract` when a registry contract exists ([`deployment_domain`]).
 
 use alloy_primitives::{Address, B256, Signature};
-use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain, sol};
+pub use alloy_sol_types::Eip712Domain;
+use alloy_sol_types::{SolStruct, eip712_domain, sol};
 use k256::ecdsa::SigningKey;
 
 use crate::error::{CertifyError, Result};

@@ -6,6 +6,7 @@
 //! as the entry is fsync'd.
 
 mod file;
+mod index;
 
 use std::collections::HashMap;
 use std::future::Future;
