@@ -84,6 +84,11 @@ pub struct BalConfig {
     /// skew.
     #[serde(default = "default_signature_skew")]
     pub signature_skew_secs: u64,
+    /// The address of the device-registry contract the EIP-712 domain of device signatures
+    /// names as `verifyingContract`, when the deployment has one (none by default: the domain
+    /// is then `{name: "Platone", version: "1", chainId}`).
+    #[serde(default)]
+    pub verifying_contract: Option<String>,
     /// The Merkle scheme of the certificates.
     #[serde(default = "default_scheme")]
     pub scheme: Scheme,
@@ -255,6 +260,7 @@ impl Default for BalConfig {
             require_signatures: false,
             chain_id: default_chain_id(),
             signature_skew_secs: default_signature_skew(),
+            verifying_contract: None,
             limits: crate::decode::DecodeLimits::default(),
             scheme: default_scheme(),
             batch: BatchSettings::default(),
@@ -268,6 +274,15 @@ impl Default for BalConfig {
 }
 
 impl BalConfig {
+    /// The `verifyingContract` of the EIP-712 domain, parsed.
+    pub fn verifying_contract(&self) -> Result<Option<alloy_primitives::Address>> {
+        self.verifying_contract
+            .as_deref()
+            .map(platone_certify::signature::parse_address)
+            .transpose()
+            .map_err(|e| BalError::config("verifying_contract", e))
+    }
+
     /// Reads a TOML configuration file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| BalError::io(path, e))?;

@@ -10,8 +10,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use alloy_primitives::Address;
-use platone_certify::registry::{DeviceRegistry, FileRegistry, KeyAction, SignedKeyChange};
-use platone_certify::signature::{parse_address, platone_domain};
+
+use platone_certify::registry::{
+    DeviceRegistry, FileRegistry, KeyAction, Receipt, SignedKeyChange,
+};
+use platone_certify::envelope::VerifiedPacket;
+use platone_certify::signature::{Eip712Domain, deployment_domain, parse_address};
 use platone_certify::{DeviceKey, SignedEnvelope};
 use platone_model::{DeviceId, Measurement, MeterId, ParticipantId, PodId, Timestamp};
 use platone_scd::{AnyStore, PodLink, PodRecord, Principal, Store};
@@ -25,7 +29,7 @@ pub struct Directory {
     device_pod: HashMap<DeviceId, PodId>,
     meter_pod: HashMap<MeterId, PodId>,
     registry: FileRegistry,
-    chain_id: u64,
+    domain: Eip712Domain,
     skew_secs: u64,
 }
 
@@ -38,7 +42,7 @@ impl Directory {
     /// device keys in the registry under `data`.
     pub async fn open(config: &BalConfig, store: &AnyStore) -> Result<Self> {
         let dso = dso_key(&config.data)?;
-        let domain = platone_domain(config.chain_id);
+        let domain = deployment_domain(config.chain_id, config.verifying_contract()?);
         let mut registry = FileRegistry::open(
             config.data.join("registry.jsonl"),
             dso.address(),
@@ -170,7 +174,7 @@ impl Directory {
             device_pod,
             meter_pod,
             registry,
-            chain_id: config.chain_id,
+            domain: domain.clone(),
             skew_secs: config.signature_skew_secs,
         })
     }
@@ -205,20 +209,20 @@ impl Directory {
         }
     }
 
-    /// Checks a signed envelope that `sender` published and the BAL received at `received`.
+    /// Checks a signed envelope that `sender` published and the BAL received at `received`,
+    /// and gives the signer with the verified payload bytes (what may then be decoded).
     ///
-    /// The signature must be valid, made by the key the registry holds for the sender's PoD
-    /// (or the sender itself) **at the time of receipt** — a key rotated out or revoked signs
-    /// nothing received afterwards, whatever time the packet claims. An EIP-712 envelope must
-    /// name the sender as its `device`, and its signed `timestamp` may differ from the time of
-    /// receipt by at most the configured skew.
+    /// The signature must be valid in the deployment's EIP-712 domain, made by the key the
+    /// registry holds for the sender's PoD (or the sender itself) **at the time of receipt** —
+    /// a key rotated out or revoked signs nothing received afterwards, whatever time the packet
+    /// claims. An EIP-712 envelope must name the sender as its `device`, and its signed
+    /// `timestamp` may differ from the time of receipt by at most the configured skew.
     pub fn verify(
         &self,
         envelope: &SignedEnvelope,
         sender: &DeviceId,
         received: Timestamp,
-    ) -> Result<Address, String> {
-        let received_secs = u64::try_from(received.timestamp()).unwrap_or(0);
+    ) -> Result<VerifiedPacket, String> {
         if let Some(device) = envelope.device.as_deref()
             && device != sender.as_str()
         {
@@ -227,42 +231,25 @@ impl Directory {
                 sender.as_str()
             ));
         }
-        if let Some(claimed) = envelope.timestamp
-            && claimed.abs_diff(received_secs) > self.skew_secs
-        {
-            return Err(format!(
-                "the envelope's timestamp {claimed} is {} s from the time of receipt {received_secs} \
-                 (at most {} s allowed)",
-                claimed.abs_diff(received_secs),
-                self.skew_secs
-            ));
-        }
-        let signer = envelope
-            .recover_signer(self.chain_id)
-            .map_err(|e| e.to_string())?;
-        let key = self.registry_key(sender);
-        match self.registry.address_at(&key, received_secs) {
-            Some(registered) if registered == signer => Ok(signer),
-            Some(registered) => Err(format!(
-                "packet for {key} signed by {signer}, the key registered at its receipt \
-                 ({received_secs}) is {registered}"
-            )),
-            None => Err(format!(
-                "{key} has no registered key at its receipt ({received_secs}): never registered, \
-                 or revoked"
-            )),
-        }
+        let receipt = Receipt::new(
+            u64::try_from(received.timestamp()).unwrap_or(0),
+            self.skew_secs,
+        );
+        envelope
+            .verify(
+                &self.registry,
+                &self.registry_key(sender),
+                &self.domain,
+                &receipt,
+            )
+            .map_err(|e| e.to_string())
     }
 
     /// Checks that a measurement `sender` published is within what the sender may report: a
     /// device that serves a PoD reports only for that PoD (its readings name no meter or usage
     /// point of another PoD). A device that serves no single PoD (a DSO data server) may report
     /// for any PoD. Gives the reason when it is out of scope.
-    pub fn check_scope(
-        &self,
-        m: &Measurement,
-        sender: &DeviceId,
-    ) -> Result<(), String> {
+    pub fn check_scope(&self, m: &Measurement, sender: &DeviceId) -> Result<(), String> {
         let Some(own) = self.pod_of_device(sender) else {
             return Ok(());
         };

@@ -331,25 +331,22 @@ impl Ingest {
         };
         // The signature is checked before the payload is decoded: an unsigned or forged
         // packet costs no decoding and leaves no decoder state behind.
-        let signer = match &envelope {
+        let (signer, payload) = match &envelope {
             Some(envelope) => {
-                let address = self
+                let verified = self
                     .directory
                     .verify(envelope, &device, now)
                     .map_err(|reason| reject(Some(&device), "signature", reason))?;
                 Metrics::add(&self.metrics.packets_signed, 1);
-                Some(address.to_checksum(None))
+                (
+                    Some(verified.signer.to_checksum(None)),
+                    std::borrow::Cow::Owned(verified.payload),
+                )
             }
             None => {
                 Metrics::add(&self.metrics.packets_unsigned, 1);
-                None
+                (None, std::borrow::Cow::Borrowed(raw))
             }
-        };
-        let payload = match &envelope {
-            Some(envelope) => envelope
-                .payload_bytes()
-                .map_err(|e| reject(Some(&device), "envelope", e.to_string()))?,
-            None => std::borrow::Cow::Borrowed(raw),
         };
         let decoded = self
             .decoder

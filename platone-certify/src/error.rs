@@ -5,7 +5,11 @@ use std::path::PathBuf;
 /// Everything that can go wrong while certifying, verifying, signing or keeping a ledger.
 ///
 /// Messages say where the input is wrong: a JSON path, a byte offset, a line, a field.
+///
+/// [`CertifyError::is_retryable`] tells an engine that could not answer (retry later) from a
+/// decision or a bad input (retrying changes nothing).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CertifyError {
     /// A record is not valid JSON.
     #[error("record is not valid JSON at line {line}, column {column}: {message}")]
@@ -77,6 +81,26 @@ pub enum CertifyError {
         /// What is wrong.
         message: String,
     },
+    /// A ledger refused a certificate: it breaks its source's chain, or its batch is already
+    /// anchored with a different certificate. Retrying the same certificate will not help.
+    #[error("ledger {ledger} refused batch {batch_id}: {reason}")]
+    Refused {
+        /// The ledger's name.
+        ledger: String,
+        /// The batch refused.
+        batch_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// An engine (a ledger node, a registry backend) could not be reached or could not
+    /// complete the operation; nothing was decided. Retry later with the same input.
+    #[error("{engine} is unavailable: {message}")]
+    Unavailable {
+        /// The engine (a ledger's name).
+        engine: String,
+        /// What failed.
+        message: String,
+    },
     /// Another process holds the single-writer lock.
     #[error("{0}: locked by another writer")]
     Locked(PathBuf),
@@ -91,6 +115,16 @@ pub enum CertifyError {
 }
 
 impl CertifyError {
+    /// Whether the operation may succeed if retried unchanged later: the engine was down or
+    /// could not write ([`CertifyError::Unavailable`], [`CertifyError::Io`]), as opposed to a
+    /// refusal or a bad input.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            CertifyError::Unavailable { .. } | CertifyError::Io { .. }
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         CertifyError::Io {
             path: path.into(),

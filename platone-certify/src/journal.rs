@@ -52,6 +52,26 @@ pub(crate) fn read_all(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
+/// The length of the complete lines of a file of `len` bytes: up to and including its last
+/// `\n`, found by reading backwards from the end (a torn tail is at most one entry long).
+pub(crate) fn complete_len(file: &mut File, path: &Path, len: u64) -> Result<u64> {
+    const STEP: u64 = 64 * 1024;
+    let mut end = len;
+    let mut buffer = vec![0u8; STEP as usize];
+    while end > 0 {
+        let start = end.saturating_sub(STEP);
+        let chunk = &mut buffer[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(chunk))
+            .map_err(|e| CertifyError::io(path, e))?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 /// A journal opened for appending, holding the single-writer lock.
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -64,6 +84,15 @@ impl Writer {
     /// Opens (creating) `path` for appending and takes the exclusive lock; returns the writer
     /// and the file's bytes (torn tail already cut off the file and out of the bytes).
     pub fn open(path: &Path) -> Result<(Self, Vec<u8>, u64)> {
+        let (writer, torn) = Self::open_cut(path)?;
+        let bytes = read_all(path)?;
+        Ok((writer, bytes, torn))
+    }
+
+    /// Opens (creating) `path` for appending and takes the exclusive lock, without reading
+    /// the file: a torn tail (bytes after the last `\n`, found by reading backwards from the
+    /// end) is cut, with a warning. Returns the writer and how many bytes were cut.
+    pub fn open_cut(path: &Path) -> Result<(Self, u64)> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -79,31 +108,38 @@ impl Writer {
             }
             Err(TryLockError::Error(e)) => return Err(CertifyError::io(path, e)),
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| CertifyError::io(path, e))?;
-        let (_, complete) = split_lines(&bytes);
-        let torn = (bytes.len() - complete) as u64;
+        let len = file
+            .metadata()
+            .map_err(|e| CertifyError::io(path, e))?
+            .len();
+        let complete = complete_len(&mut file, path, len)?;
+        let torn = len - complete;
         if torn > 0 {
-            file.set_len(complete as u64)
+            tracing::warn!(
+                file = %path.display(),
+                bytes = torn,
+                "cutting a torn tail left by an interrupted write (never acknowledged)"
+            );
+            file.set_len(complete)
                 .map_err(|e| CertifyError::io(path, e))?;
             file.sync_all().map_err(|e| CertifyError::io(path, e))?;
-            bytes.truncate(complete);
         }
         file.seek(SeekFrom::End(0))
             .map_err(|e| CertifyError::io(path, e))?;
-        if let Some(dir) = path.parent() {
-            sync_dir(dir);
-        }
+        sync_dir(parent_dir(path))?;
         Ok((
             Writer {
                 path: path.to_path_buf(),
-                len: bytes.len() as u64,
+                len: complete,
                 file,
             },
-            bytes,
             torn,
         ))
+    }
+
+    /// The file's length (complete lines only).
+    pub fn len(&self) -> u64 {
+        self.len
     }
 
     /// Appends `data` (whole lines, each ending in `\n`) and fsyncs before returning.
@@ -128,10 +164,40 @@ impl Writer {
     }
 }
 
-/// Makes a newly created file's directory entry durable (best effort: not every platform
-/// can open a directory).
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+/// Makes a directory's entries (a new file, a rename) durable. Directories cannot be opened
+/// for syncing on every platform; where they can (Unix), a failure is an error.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let d = File::open(dir).map_err(|e| CertifyError::io(dir, e))?;
+        d.sync_all().map_err(|e| CertifyError::io(dir, e))?;
     }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates `path` (refusing an existing file) with mode 0600 on Unix from the start, writes
+/// `secret`, and makes file and directory entry durable.
+pub(crate) fn write_secret(path: &Path, secret: &[u8]) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| CertifyError::io(path, e))?;
+    file.write_all(secret)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| CertifyError::io(path, e))?;
+    sync_dir(parent_dir(path))
 }

@@ -49,7 +49,7 @@ pub use canonical::{CANONICAL_ENCODING, Certifiable, JsonRecord, canonicalize_js
 pub use certificate::{Anchor, AnchorStatus, BatchCertificate, now};
 pub use envelope::{SignatureScheme, SignedEnvelope};
 pub use error::{CertifyError, Result};
-pub use ledger::{FileLedger, Ledger, LedgerEntry, LedgerVerifier, verify_with_ledger};
+pub use ledger::{BoxFuture, FileLedger, Ledger, LedgerEntry, LedgerVerifier, verify_with_ledger};
 pub use proof::{PROOF_FORMAT, Proof};
 pub use scheme::{Digest, Scheme};
 pub use signature::{DeviceKey, DevicePacket};

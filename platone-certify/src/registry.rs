@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CertifyError, Result};
 use crate::journal::{self, Writer};
 use crate::signature::{
-    DeviceKey, DevicePacket, format_signature, parse_address, parse_signature, platone_domain,
-    recover_typed,
+    DeviceKey, DevicePacket, format_signature, parse_address, parse_signature, recover_typed,
 };
 
 sol! {
@@ -147,8 +146,67 @@ impl KeyValidity {
     }
 }
 
+/// When a receiver got a packet, and how far the time the device claims may be from it.
+///
+/// A key is judged at the time the packet is *received*, never at the time its signer claims:
+/// a key that was rotated out or revoked signs nothing received afterwards, whatever date it
+/// puts on the packet. The claimed time (EIP-712 envelopes sign one) is accepted only within
+/// `max_skew` seconds of the receipt time, either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// When the packet was received, in Unix seconds (the receiver's clock).
+    pub received_at: u64,
+    /// How far (seconds, either way) the claimed time may be from `received_at`.
+    pub max_skew: u64,
+}
+
+impl Receipt {
+    /// The default allowed skew: five minutes.
+    pub const DEFAULT_MAX_SKEW: u64 = 300;
+
+    /// A packet received at `received_at` (Unix seconds), claims allowed within `max_skew`.
+    pub fn new(received_at: u64, max_skew: u64) -> Self {
+        Receipt {
+            received_at,
+            max_skew,
+        }
+    }
+
+    /// A packet received now (the system clock), claims allowed within `max_skew`.
+    pub fn now(max_skew: u64) -> Self {
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        Receipt::new(now, max_skew)
+    }
+
+    /// Checks a claimed time is within the skew of the receipt time.
+    pub fn check_claim(&self, claimed_at: u64) -> Result<()> {
+        let off = claimed_at.abs_diff(self.received_at);
+        if off > self.max_skew {
+            return Err(CertifyError::Signature(format!(
+                "the packet claims time {claimed_at}, {off} s from its receipt at {}; \
+                 at most {} s are allowed",
+                self.received_at, self.max_skew
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Maps a PoD/meter to its device address over time.
-pub trait DeviceRegistry {
+///
+/// Object-safe: receivers hold a `&dyn DeviceRegistry` (or `Arc<dyn DeviceRegistry>`).
+///
+/// # Contract
+///
+/// * Only changes signed by the DSO ([`DeviceRegistry::dso`]) with the expected nonce are
+///   applied; anything else is refused and changes nothing.
+/// * [`DeviceRegistry::history`] keeps every key a PoD has had with its validity period: a
+///   rotation or revocation at `t` ends the current key at `t` (exclusive). Changes never take
+///   effect before the latest change of the same PoD.
+/// * Verification of what is *received* ([`DeviceRegistry::check_signer`],
+///   [`DeviceRegistry::verify_packet`]) judges the key at the receipt time (see [`Receipt`]);
+///   [`DeviceRegistry::address_at`] answers historical questions only.
+pub trait DeviceRegistry: Send + Sync {
     /// The DSO's address: the only signer whose changes are accepted.
     fn dso(&self) -> Address;
 
@@ -161,7 +219,8 @@ pub trait DeviceRegistry {
     /// Every key the PoD/meter has had, oldest first.
     fn history(&self, pod: &str) -> Vec<KeyValidity>;
 
-    /// The address valid for the PoD/meter at `at` (Unix seconds).
+    /// The address valid for the PoD/meter at `at` (Unix seconds). For archives: to check
+    /// what was received, use [`DeviceRegistry::check_signer`].
     fn address_at(&self, pod: &str, at: u64) -> Option<Address> {
         self.history(pod)
             .into_iter()
@@ -169,27 +228,59 @@ pub trait DeviceRegistry {
             .map(|k| k.address)
     }
 
-    /// Checks a signed device packet: the signature recovers the key the registry holds for
-    /// `pod` at the packet's time. Returns that address.
+    /// Checks that `signer` may sign for `pod` what was received per `receipt`: its key is the
+    /// one registered for `pod` at the receipt time (not rotated out, not revoked, already
+    /// registered), and the time the packet claims, if it claims one, is within the allowed
+    /// skew of the receipt time.
+    fn check_signer(
+        &self,
+        pod: &str,
+        signer: Address,
+        claimed_at: Option<u64>,
+        receipt: &Receipt,
+    ) -> Result<()> {
+        if let Some(claimed) = claimed_at {
+            receipt.check_claim(claimed)?;
+        }
+        let at = receipt.received_at;
+        match self.address_at(pod, at) {
+            Some(registered) if registered == signer => Ok(()),
+            Some(registered) => Err(CertifyError::Signature(format!(
+                "packet for {pod} signed by {signer}, the key registered at its receipt ({at}) \
+                 is {registered}"
+            ))),
+            None => {
+                let history = self.history(pod);
+                let ended = history
+                    .iter()
+                    .rev()
+                    .find(|k| k.address == signer)
+                    .and_then(|k| k.valid_until.filter(|u| *u <= at));
+                Err(CertifyError::Signature(match ended {
+                    Some(until) => format!(
+                        "packet for {pod} signed by {signer}, whose key was withdrawn at \
+                         {until}, before its receipt ({at})"
+                    ),
+                    None => format!("{pod} has no registered key at the packet's receipt ({at})"),
+                }))
+            }
+        }
+    }
+
+    /// Checks a signed device packet in `domain`: the signature recovers a key that
+    /// [`DeviceRegistry::check_signer`] accepts for `pod`, with the packet's timestamp as the
+    /// claimed time. Returns the signer.
     fn verify_packet(
         &self,
         pod: &str,
         packet: &DevicePacket,
         signature: &alloy_primitives::Signature,
-        chain_id: u64,
+        domain: &Eip712Domain,
+        receipt: &Receipt,
     ) -> Result<Address> {
-        let signer = recover_typed(packet, &platone_domain(chain_id), signature)?;
-        match self.address_at(pod, packet.timestamp) {
-            Some(a) if a == signer => Ok(a),
-            Some(a) => Err(CertifyError::Signature(format!(
-                "packet of {pod} signed by {signer}, the registered key at {} is {a}",
-                packet.timestamp
-            ))),
-            None => Err(CertifyError::Signature(format!(
-                "{pod} has no registered key at {}",
-                packet.timestamp
-            ))),
-        }
+        let signer = recover_typed(packet, domain, signature)?;
+        self.check_signer(pod, signer, Some(packet.timestamp), receipt)?;
+        Ok(signer)
     }
 }
 
@@ -204,7 +295,7 @@ pub struct InMemoryRegistry {
 
 impl InMemoryRegistry {
     /// An empty registry governed by `dso`, with changes signed in `domain`
-    /// (usually [`platone_domain`] of the chain id).
+    /// (usually [`platone_domain`](crate::signature::platone_domain) of the chain id).
     pub fn new(dso: Address, domain: Eip712Domain) -> Self {
         InMemoryRegistry {
             dso,
@@ -375,6 +466,8 @@ impl DeviceRegistry for FileRegistry {
 mod tests {
     use super::*;
 
+    use crate::signature::platone_domain;
+
     fn setup() -> (DeviceKey, Eip712Domain) {
         (DeviceKey::generate().unwrap(), platone_domain(2020))
     }
@@ -411,16 +504,19 @@ mod tests {
         r.apply(&c).unwrap();
         assert_eq!(r.address_at("pod-1", 300), None);
         assert_eq!(r.history("pod-1").len(), 2);
-        // Old data still verifies against the key valid when it was measured.
+        // A packet received while k1 was valid verifies; the same received after the
+        // rotation does not.
         let packet = crate::signature::device_packet("ln-1", b"{}", 150);
         let sig = k1.sign_packet(&packet, 2020).unwrap();
         assert_eq!(
-            r.verify_packet("pod-1", &packet, &sig, 2020).unwrap(),
+            r.verify_packet("pod-1", &packet, &sig, &d, &Receipt::new(160, 30))
+                .unwrap(),
             k1.address()
         );
-        let late = crate::signature::device_packet("ln-1", b"{}", 250);
-        let sig = k1.sign_packet(&late, 2020).unwrap();
-        assert!(r.verify_packet("pod-1", &late, &sig, 2020).is_err());
+        assert!(
+            r.verify_packet("pod-1", &packet, &sig, &d, &Receipt::new(250, 300))
+                .is_err()
+        );
     }
 
     #[test]

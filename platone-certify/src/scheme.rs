@@ -47,14 +47,20 @@ impl Digest {
 }
 
 /// The Keccak-256 rate in bytes.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(platone_portable)
+))]
 const KECCAK_RATE: usize = 136;
 
 /// keccak-256 (Ethereum's, the original padding 0x01 … 0x80) straight on the CRYPTOGAMS
 /// Keccak-f[1600] permutation: whole blocks are absorbed in place, the last one padded on the
 /// stack, and the digest is read from the first four lanes (on these little-endian targets a
 /// lane's bytes are its little-endian encoding). No hasher object, no intermediate buffer.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(platone_portable)
+))]
 #[inline]
 fn keccak256(data: &[u8]) -> [u8; 32] {
     let mut state = [0u64; 25];
@@ -75,8 +81,12 @@ fn keccak256(data: &[u8]) -> [u8; 32] {
     out
 }
 
-/// keccak-256 through alloy-primitives on targets without the assembly permutation.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+/// keccak-256 through alloy-primitives on targets without the assembly permutation (and under
+/// `--cfg platone_portable`).
+#[cfg(not(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(platone_portable)
+)))]
 #[inline]
 fn keccak256(data: &[u8]) -> [u8; 32] {
     alloy_primitives::keccak256(data).0

@@ -1,8 +1,17 @@
 //! Device keys and signatures: secp256k1 Ethereum keys, EIP-712 typed data and EIP-191
 //! `personal_sign`, verified by recovering the signer's address.
+//!
+//! The EIP-712 [`DevicePacket`] a device signs binds its identifier, the packet's time and
+//! `contentHash = keccak256(payload bytes exactly as carried)`: the UTF-8 text for a text
+//! payload (JSON, XML), the raw bytes for a binary one (an IEEE C37.118 frame, carried as
+//! base64 in the envelope). Nothing is parsed or canonicalised before hashing, so a device can
+//! compute it for any format and a receiver checks it before decoding anything. The domain is
+//! the deployment's: name `Platone`, version `1`, `chainId` from configuration and
+//! `verifyingContract` when a registry contract exists ([`deployment_domain`]).
 
 use alloy_primitives::{Address, B256, Signature};
-use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain, sol};
+pub use alloy_sol_types::Eip712Domain;
+use alloy_sol_types::{SolStruct, eip712_domain, sol};
 use k256::ecdsa::SigningKey;
 
 use crate::error::{CertifyError, Result};
@@ -15,20 +24,45 @@ sol! {
     struct DevicePacket {
         /// The device (Light Node) identifier.
         string device;
-        /// keccak256 of the packet's `platone-cert/1` canonical bytes.
+        /// keccak256 of the payload bytes exactly as carried (the text's UTF-8 bytes, or the
+        /// binary payload's bytes); see [`device_packet`].
         bytes32 contentHash;
         /// The packet's time, in seconds since the Unix epoch.
         uint64 timestamp;
     }
 }
 
-/// The EIP-712 domain of Platone device signatures on chain `chain_id`:
-/// name `Platone`, version `1`.
+/// The EIP-712 domain of Platone device signatures on chain `chain_id`, without a verifying
+/// contract: name `Platone`, version `1`. Same as [`deployment_domain`]`(chain_id, None)`.
 pub fn platone_domain(chain_id: u64) -> Eip712Domain {
-    eip712_domain! {
-        name: "Platone",
-        version: "1",
-        chain_id: chain_id,
+    deployment_domain(chain_id, None)
+}
+
+/// The EIP-712 domain of a deployment: name `Platone`, version `1`, `chainId` from its
+/// configuration and, when the deployment has a registry contract, `verifyingContract` its
+/// address. A signature made for one deployment does not verify in another.
+///
+/// ```
+/// use platone_certify::signature::{deployment_domain, platone_domain};
+/// let contract = "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC".parse()?;
+/// let with = deployment_domain(5, Some(contract));
+/// assert_eq!(with.verifying_contract, Some(contract));
+/// assert_ne!(with.separator(), platone_domain(5).separator());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn deployment_domain(chain_id: u64, verifying_contract: Option<Address>) -> Eip712Domain {
+    match verifying_contract {
+        Some(contract) => eip712_domain! {
+            name: "Platone",
+            version: "1",
+            chain_id: chain_id,
+            verifying_contract: contract,
+        },
+        None => eip712_domain! {
+            name: "Platone",
+            version: "1",
+            chain_id: chain_id,
+        },
     }
 }
 
@@ -110,17 +144,35 @@ impl DeviceKey {
         self.sign_hash(&value.eip712_signing_hash(domain))
     }
 
-    /// Signs a device packet: the EIP-712 [`DevicePacket`] of its content hash.
+    /// Signs a device packet: the EIP-712 [`DevicePacket`] in the domain of `chain_id`
+    /// without a verifying contract ([`platone_domain`]).
     pub fn sign_packet(&self, packet: &DevicePacket, chain_id: u64) -> Result<Signature> {
         self.sign_typed(packet, &platone_domain(chain_id))
     }
+
+    /// Reads a key file: the secret as hex (surrounding white space ignored).
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| CertifyError::io(path, e))?;
+        Self::from_hex(text.trim())
+            .map_err(|e| CertifyError::Signature(format!("{}: {e}", path.display())))
+    }
+
+    /// Writes the secret (hex and a newline) to a new file readable and writable by its owner
+    /// only (mode 0600 on Unix, set when the file is created, so it is never readable by
+    /// others), fsync'd with its directory. Refuses to overwrite an existing file.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::journal::write_secret(path.as_ref(), format!("{}\n", self.to_hex()).as_bytes())
+    }
 }
 
-/// The [`DevicePacket`] of a record's canonical bytes, device and time (Unix seconds).
-pub fn device_packet(device: &str, canonical: &[u8], timestamp: u64) -> DevicePacket {
+/// The [`DevicePacket`] a device signs for `payload` (the payload bytes exactly as carried:
+/// the text's UTF-8 bytes or the binary bytes, no canonicalisation), its identifier and the
+/// packet's time (Unix seconds): `contentHash = keccak256(payload)`.
+pub fn device_packet(device: &str, payload: &[u8], timestamp: u64) -> DevicePacket {
     DevicePacket {
         device: device.to_owned(),
-        contentHash: B256::from(Digest::keccak256(canonical).0),
+        contentHash: B256::from(Digest::keccak256(payload).0),
         timestamp,
     }
 }

@@ -228,3 +228,206 @@ fn altered_content_anywhere_is_detected() {
         "{kinds:?}"
     );
 }
+
+/// The ledger is usable as a trait object: the BAL and the CLI hold an `Arc<dyn Ledger>`, and
+/// verification takes a `&dyn Ledger`. Refusals and an engine that is down are told apart.
+#[test]
+fn ledger_is_object_safe_and_refusal_is_not_retryable() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, records) = batches(4);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    let ledger: Arc<dyn Ledger> = Arc::new(FileLedger::open(dir.path()).unwrap());
+    block_on(ledger.anchor_all(&certs)).unwrap();
+    assert_eq!(
+        block_on(ledger.sources()).unwrap(),
+        ["meter-b".to_owned(), "pmu-a".to_owned()]
+    );
+    assert_eq!(
+        block_on(ledger.last_certificate("pmu-a"))
+            .unwrap()
+            .unwrap()
+            .sequence,
+        1
+    );
+    let record = &records[0].1;
+    let out = block_on(platone_certify::verify_with_ledger(
+        record,
+        &sealed[0].proofs[0],
+        &*ledger,
+    ))
+    .unwrap();
+    assert!(out.is_verified());
+    let mut verifier = platone_certify::LedgerVerifier::new(&*ledger);
+    let out = block_on(
+        verifier.verify_canonical(&record.canonical_bytes().unwrap(), &sealed[0].proofs[0]),
+    )
+    .unwrap();
+    assert!(out.is_verified());
+
+    let mut gap = certs[3].clone();
+    gap.sequence += 5;
+    gap.batch_id = platone_certify::BatchCertificate::batch_id_for(&gap.source, gap.sequence);
+    let refused = block_on(ledger.anchor(&gap)).unwrap_err();
+    assert!(
+        matches!(refused, CertifyError::Refused { .. }),
+        "{refused:?}"
+    );
+    assert!(!refused.is_retryable());
+    let mut fork = certs[0].clone();
+    fork.root.0[0] ^= 1;
+    let refused = block_on(ledger.anchor(&fork)).unwrap_err();
+    assert!(matches!(refused, CertifyError::Refused { .. }));
+    let down = CertifyError::Unavailable {
+        engine: "eip155:1:0x0".into(),
+        message: "connection refused".into(),
+    };
+    assert!(down.is_retryable());
+}
+
+/// Opening reads the index's checkpoint and the entries after it, never the whole ledger:
+/// after a clean close nothing is read, an entry damaged in place before the checkpoint goes
+/// unnoticed by open (it is not read) and is found by the explicit consistency check.
+#[test]
+fn open_does_not_read_the_ledger_before_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, _) = batches(40);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    {
+        let ledger = FileLedger::open(dir.path()).unwrap();
+        block_on(ledger.anchor_all(&certs[..30])).unwrap();
+        assert_eq!(ledger.entries_read_on_open(), 0);
+    }
+    // Damage entry 3 in place (same length): a reader of the whole file would notice.
+    let path = dir.path().join(FileLedger::FILE_NAME);
+    let original = std::fs::read(&path).unwrap();
+    let lines: Vec<usize> = original
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let mut damaged = original.clone();
+    let at = lines[2] + 1 + 40;
+    damaged[at] = if damaged[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&path, &damaged).unwrap();
+
+    let ledger = FileLedger::open(dir.path()).unwrap();
+    assert_eq!(ledger.entries_read_on_open(), 0);
+    assert_eq!(ledger.len(), 30);
+    // Lookups by batch id and by source and sequence range go through the index.
+    for cert in &certs[..30] {
+        if cert.batch_id == certs[3].batch_id {
+            continue;
+        }
+        let entry = block_on(ledger.get(&cert.batch_id)).unwrap().unwrap();
+        assert_eq!(entry.certificate, *cert);
+    }
+    let listed = block_on(ledger.list("pmu-a", 2..6)).unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| e.certificate.sequence)
+            .collect::<Vec<_>>(),
+        [2, 3, 4, 5]
+    );
+    assert!(block_on(ledger.get("pmu-a:99")).unwrap().is_none());
+    assert!(block_on(ledger.get("no-such-batch")).unwrap().is_none());
+    let report = block_on(ledger.check_consistency()).unwrap();
+    assert!(!report.is_consistent());
+    assert_eq!(report.problems[0].position, 3, "{:?}", report.problems);
+    // The ledger goes on: anchoring continues the chain.
+    block_on(ledger.anchor_all(&certs[30..])).unwrap();
+    assert_eq!(ledger.len(), 40);
+}
+
+/// After a crash (no clean close, so no checkpoint) the entries written since the last
+/// checkpoint are read again, checked and indexed; a torn tail is cut.
+#[test]
+fn a_crash_reindexes_only_the_tail_and_cuts_a_torn_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, _) = batches(20);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    {
+        let ledger = FileLedger::open(dir.path()).unwrap();
+        block_on(ledger.anchor_all(&certs[..12])).unwrap();
+    }
+    let ledger = FileLedger::open(dir.path()).unwrap();
+    block_on(ledger.anchor_all(&certs[12..17])).unwrap();
+    // The process dies: no checkpoint is written.
+    std::mem::forget(ledger);
+    let path = dir.path().join(FileLedger::FILE_NAME);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(br#"{"position":17,"previous":"0x12"#);
+    std::fs::write(&path, &bytes).unwrap();
+    // (The forgotten ledger's lock went with its file handle's owner: reopen in a fresh
+    // directory copy to be independent of it.)
+    let copy = tempfile::tempdir().unwrap();
+    for name in std::fs::read_dir(dir.path()).unwrap() {
+        let name = name.unwrap();
+        let target = copy.path().join(name.file_name());
+        if name.file_type().unwrap().is_dir() {
+            std::fs::create_dir(&target).unwrap();
+            for file in std::fs::read_dir(name.path()).unwrap() {
+                let file = file.unwrap();
+                std::fs::copy(file.path(), target.join(file.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(name.path(), &target).unwrap();
+        }
+    }
+    let ledger = FileLedger::open(copy.path()).unwrap();
+    assert_eq!(ledger.entries_read_on_open(), 5);
+    assert!(ledger.torn_bytes_cut() > 0);
+    assert_eq!(ledger.len(), 17);
+    for cert in &certs[..17] {
+        assert_eq!(
+            block_on(ledger.get(&cert.batch_id))
+                .unwrap()
+                .unwrap()
+                .certificate,
+            *cert
+        );
+    }
+    block_on(ledger.anchor_all(&certs[17..])).unwrap();
+    assert!(
+        block_on(ledger.check_consistency())
+            .unwrap()
+            .is_consistent()
+    );
+    drop(ledger);
+    let ledger = FileLedger::open(copy.path()).unwrap();
+    assert_eq!(ledger.entries_read_on_open(), 0);
+    assert_eq!(ledger.len(), 20);
+}
+
+/// A lost or damaged index is rebuilt from the ledger file, which is the record of truth.
+#[test]
+fn a_missing_index_is_rebuilt_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, _) = batches(10);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    {
+        let ledger = FileLedger::open(dir.path()).unwrap();
+        block_on(ledger.anchor_all(&certs)).unwrap();
+    }
+    std::fs::remove_file(dir.path().join("ledger.idx")).unwrap();
+    let ledger = FileLedger::open(dir.path()).unwrap();
+    assert_eq!(ledger.entries_read_on_open(), 10);
+    for cert in &certs {
+        assert!(block_on(ledger.get(&cert.batch_id)).unwrap().is_some());
+    }
+    assert!(
+        block_on(ledger.check_consistency())
+            .unwrap()
+            .is_consistent()
+    );
+    drop(ledger);
+    // A reader uses the index too.
+    let reader = FileLedger::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.entries_read_on_open(), 0);
+    assert_eq!(
+        reader.last_certificate("pmu-a").unwrap(),
+        certs.iter().rfind(|c| c.source == "pmu-a").unwrap().clone()
+    );
+}

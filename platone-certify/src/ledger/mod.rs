@@ -6,10 +6,12 @@
 //! as the entry is fsync'd.
 
 mod file;
+mod index;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
@@ -126,48 +128,94 @@ impl ConsistencyReport {
     }
 }
 
-/// A ledger of batch certificates.
+/// A boxed, sendable future borrowing from `'a`: what [`Ledger`] methods return, so that the
+/// trait stays object-safe (`Arc<dyn Ledger>`) while implementations stay asynchronous.
+///
+/// An implementation writes `Box::pin(async move { … })`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A ledger of batch certificates, object-safe: the BAL and the CLI hold an `Arc<dyn Ledger>`.
+///
+/// # Contract
+///
+/// Every implementation (the embedded [`FileLedger`], a blockchain ledger) keeps these rules;
+/// the BAL relies on them to retry without duplicating and to never lose a certificate.
+///
+/// * **Idempotent anchoring.** Anchoring a certificate whose batch is already in the ledger
+///   *with the same certificate hash* succeeds and returns that batch's current status (the
+///   same anchor once anchored); nothing is recorded twice. The same batch with a *different*
+///   certificate is refused ([`CertifyError::Refused`](crate::CertifyError::Refused)).
+/// * **Chain refusal.** Certificates of one source form a chain: sequence 0 has no `previous`,
+///   sequence `n + 1` points back (`previous`) to the hash of sequence `n`. A certificate that
+///   does not follow the last one of its source in the ledger (a gap, a fork, a wrong
+///   `previous`) is refused with [`CertifyError::Refused`](crate::CertifyError::Refused). In [`Ledger::anchor_all`]
+///   certificates earlier in the same call count as already in the ledger; a refusal refuses
+///   the whole call (nothing of it is recorded), so a caller can retry it as a unit.
+/// * **Pending and Anchored.** `anchor` returns [`AnchorStatus::Anchored`] once the entry is
+///   durable (fsync'd for a file, confirmed at the ledger's required depth for a chain) and
+///   [`AnchorStatus::Pending`] while it is only submitted. [`Ledger::status`] turns from
+///   `Pending` to `Anchored` when it becomes durable, and never back; `get` and `list` only
+///   return durable entries. A pending certificate already counts for chaining and
+///   idempotence.
+/// * **Errors.** [`CertifyError::Unavailable`](crate::CertifyError::Unavailable) (and [`CertifyError::Io`](crate::CertifyError::Io)) mean the engine could
+///   not be reached or could not write — *nothing was decided*, the caller retries later with
+///   the same certificates ([`CertifyError::is_retryable`](crate::CertifyError::is_retryable)). [`CertifyError::Refused`](crate::CertifyError::Refused) means
+///   the ledger decided against this certificate; retrying it will not help. Any other error
+///   is a bad argument (a certificate that is not internally consistent).
+/// * **Reads are consistent with writes**: once `anchor` returned, `status` and (once
+///   anchored) `get` see the entry in the same process.
 pub trait Ledger: Send + Sync {
     /// A name for the ledger, used in anchors (`file:PATH`, `eip155:CHAIN:CONTRACT`).
     fn name(&self) -> String;
 
     /// Submits a certificate. A ledger that confirms later returns
     /// [`AnchorStatus::Pending`]; anchoring the same certificate again is idempotent, and a
-    /// certificate that breaks its source's chain is refused.
-    fn anchor(
-        &self,
-        certificate: &BatchCertificate,
-    ) -> impl Future<Output = Result<AnchorStatus>> + Send;
+    /// certificate that breaks its source's chain is refused (see the trait's contract).
+    fn anchor<'a>(
+        &'a self,
+        certificate: &'a BatchCertificate,
+    ) -> BoxFuture<'a, Result<AnchorStatus>>;
 
     /// Submits several certificates at once (one fsync or one transaction where the ledger
-    /// can), in order.
-    fn anchor_all(
-        &self,
-        certificates: &[BatchCertificate],
-    ) -> impl Future<Output = Result<Vec<AnchorStatus>>> + Send;
+    /// can), in order; all or nothing.
+    fn anchor_all<'a>(
+        &'a self,
+        certificates: &'a [BatchCertificate],
+    ) -> BoxFuture<'a, Result<Vec<AnchorStatus>>>;
 
-    /// The anchor status of a batch submitted earlier: `Pending` until confirmed.
-    fn status(&self, batch_id: &str) -> impl Future<Output = Result<Option<AnchorStatus>>> + Send;
+    /// The anchor status of a batch submitted earlier: `Pending` until confirmed, `None` when
+    /// the ledger never saw it.
+    fn status<'a>(&'a self, batch_id: &'a str) -> BoxFuture<'a, Result<Option<AnchorStatus>>>;
 
     /// The entry of a batch, once confirmed.
-    fn get(&self, batch_id: &str) -> impl Future<Output = Result<Option<LedgerEntry>>> + Send;
+    fn get<'a>(&'a self, batch_id: &'a str) -> BoxFuture<'a, Result<Option<LedgerEntry>>>;
 
     /// The confirmed entries of `source` whose sequence numbers lie in `sequences`, in order.
-    fn list(
-        &self,
-        source: &str,
+    fn list<'a>(
+        &'a self,
+        source: &'a str,
         sequences: Range<u64>,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>>> + Send;
+    ) -> BoxFuture<'a, Result<Vec<LedgerEntry>>>;
+
+    /// Every source with a certificate in the ledger (pending ones included), sorted.
+    fn sources(&self) -> BoxFuture<'_, Result<Vec<String>>>;
+
+    /// The latest certificate of `source` (pending ones included), to resume its chain.
+    fn last_certificate<'a>(
+        &'a self,
+        source: &'a str,
+    ) -> BoxFuture<'a, Result<Option<BatchCertificate>>>;
 
     /// Re-reads the whole ledger and checks every entry, the entry chain and every source's
-    /// certificate chain.
-    fn check_consistency(&self) -> impl Future<Output = Result<ConsistencyReport>> + Send;
+    /// certificate chain. This is an explicit, possibly long operation (it reads everything);
+    /// opening a ledger does not do it.
+    fn check_consistency(&self) -> BoxFuture<'_, Result<ConsistencyReport>>;
 }
 
 /// Verifies a record against its proof and the ledger: the certificate must be in the ledger,
 /// whole, at the anchor the proof names (if any), and follow its predecessor; then content,
 /// path and root are checked against the ledger's certificate.
-pub async fn verify_with_ledger<L: Ledger, R: Certifiable + ?Sized>(
+pub async fn verify_with_ledger<L: Ledger + ?Sized, R: Certifiable + ?Sized>(
     record: &R,
     proof: &Proof,
     ledger: &L,
@@ -184,7 +232,7 @@ pub async fn verify_with_ledger<L: Ledger, R: Certifiable + ?Sized>(
 }
 
 /// [`verify_with_ledger`] for a record already in canonical bytes.
-pub async fn verify_canonical_with_ledger<L: Ledger>(
+pub async fn verify_canonical_with_ledger<L: Ledger + ?Sized>(
     canonical: &[u8],
     proof: &Proof,
     ledger: &L,
@@ -196,13 +244,21 @@ pub async fn verify_canonical_with_ledger<L: Ledger>(
 
 /// Verifies many records against one ledger, checking each batch's ledger entry and chain
 /// link once.
-#[derive(Debug)]
-pub struct LedgerVerifier<'a, L> {
+pub struct LedgerVerifier<'a, L: ?Sized> {
     ledger: &'a L,
     batches: HashMap<String, std::result::Result<LedgerEntry, MismatchReason>>,
 }
 
-impl<'a, L: Ledger> LedgerVerifier<'a, L> {
+impl<L: Ledger + ?Sized> std::fmt::Debug for LedgerVerifier<'_, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerVerifier")
+            .field("ledger", &self.ledger.name())
+            .field("batches", &self.batches.len())
+            .finish()
+    }
+}
+
+impl<'a, L: Ledger + ?Sized> LedgerVerifier<'a, L> {
     /// A verifier reading `ledger`.
     pub fn new(ledger: &'a L) -> Self {
         LedgerVerifier {
@@ -249,7 +305,7 @@ impl<'a, L: Ledger> LedgerVerifier<'a, L> {
 }
 
 /// Checks a batch's ledger entry (present, whole) and its link to the batch before.
-async fn check_batch<L: Ledger>(
+async fn check_batch<L: Ledger + ?Sized>(
     ledger: &L,
     batch_id: &str,
 ) -> Result<std::result::Result<LedgerEntry, MismatchReason>> {
