@@ -18,7 +18,7 @@ use platone_model::{
     Accumulation, DeviceId, FlowDirection, Measurement, MeasurementKind, MeasuringPeriod, MeterId,
     ParticipantId, PodId, Timestamp, Unit, parse_timestamp,
 };
-use platone_scd::pg_server::{Durability, TempPostgres};
+use platone_testkit::{Durability, TempPostgres};
 use platone_scd::{
     MeasurementQuery, PodLink, PodRecord, PostgresStore, Principal, SqliteStore, Store,
 };

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use platone_bal::BalConfig;
 use platone_bal::sim::FieldPlan;
-use platone_bus::{Mosquitto, MqttBus, QoS, Subscriber, TopicFilter};
+use platone_bus::{MqttBus, QoS, Subscriber, TopicFilter};
+use platone_testkit::Mosquitto;
 
 fn platone(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_platone"))

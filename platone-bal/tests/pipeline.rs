@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use platone_bal::{Bal, BalConfig, MetricsSnapshot};
-use platone_bus::mosquitto::Mosquitto;
+use platone_testkit::Mosquitto;
 use platone_bus::{Message, MqttBus, Publisher, QoS, Subscriber, Subscription, TopicFilter};
 use platone_certify::{DeviceKey, FileLedger, Ledger, SignedEnvelope};
 use platone_scd::{MeasurementQuery, Principal, Store};

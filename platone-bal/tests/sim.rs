@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platone_bal::sim::{FieldPlan, PmuFormat, RunReport, Signing, SimStats, run};
-use platone_bus::{MemoryBus, Mosquitto, MqttBus, QoS, Subscriber, Subscription, TopicFilter};
+use platone_bus::{MemoryBus, MqttBus, QoS, Subscriber, Subscription, TopicFilter};
+use platone_testkit::Mosquitto;
 use platone_certify::SignedEnvelope;
 use platone_cim::meter_readings::{Mode, parse_slice};
 use platone_cim::pmu::c37118::{Decoded, Decoder};

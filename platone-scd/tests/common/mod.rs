@@ -8,7 +8,7 @@ use platone_model::{
     Accumulation, DeviceId, FlowDirection, Measurement, MeasurementKind, MeasuringPeriod, MeterId,
     PodId, Timestamp, Unit, parse_timestamp,
 };
-use platone_scd::pg_server::{Durability, TempPostgres};
+use platone_testkit::{Durability, TempPostgres};
 use platone_scd::{PostgresStore, SqliteStore};
 
 /// One PostgreSQL server per test binary, stopped when the binary exits.
