@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use platone_bal::BalConfig;
-use platone_bal::sim::FieldPlan;
+use platone_sim::FieldPlan;
 use platone_bus::{MqttBus, QoS, Subscriber, TopicFilter};
 use platone_testkit::Mosquitto;
 

@@ -71,7 +71,6 @@ pub mod journal;
 pub mod metrics;
 mod recorder;
 mod runtime;
-pub mod sim;
 
 pub use api::router;
 pub use config::BalConfig;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::FieldPlan;
+use crate::FieldPlan;
 use super::field::{Field, Packet, PacketKind};
 use super::schedule::{frame_offset, frames_within, interval_offset, intervals_within};
 use crate::error::Result;

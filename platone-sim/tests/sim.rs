@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platone_bal::sim::{FieldPlan, PmuFormat, RunReport, Signing, SimStats, run};
+use platone_sim::{FieldPlan, PmuFormat, RunReport, Signing, SimStats, run};
 use platone_bus::{MemoryBus, MqttBus, QoS, Subscriber, Subscription, TopicFilter};
 use platone_testkit::Mosquitto;
 use platone_certify::SignedEnvelope;
