@@ -8,10 +8,10 @@ use platone_cim::pmu::PmuError;
 use platone_cim::pmu::c37118::{DataFrame, Decoded, Decoder, FrameKind, check_frame};
 use platone_cim::pmu::channel_map::ChannelMap;
 use platone_cim::pmu::client::{ClientEvent, ClientOptions, spawn};
+use platone_sim::pmu_server::{PmuServer, PmuServerOptions};
 use platone_cim::pmu::framer::{FramerEvent, frames_in};
 use platone_cim::pmu::json::decoded_json;
 use platone_cim::pmu::pcap::{PcapEvent, read_pcap};
-use platone_cim::pmu::simulator::{Simulator, SimulatorOptions};
 use serde_json::Value;
 
 use crate::error::{CliError, CliResult};
@@ -446,13 +446,13 @@ async fn connect(
 }
 
 async fn simulate(listen: String, rate: u16, pmus: u16, idcode: u16) -> CliResult {
-    let options = SimulatorOptions {
+    let options = PmuServerOptions {
         idcode,
         rate,
         pmus: usize::from(pmus),
-        ..SimulatorOptions::default()
+        ..PmuServerOptions::default()
     };
-    let sim = Simulator::bind(&listen, options).await.map_err(pmu_error)?;
+    let sim = PmuServer::bind(&listen, options).await.map_err(pmu_error)?;
     let addr = sim.local_addr().map_err(pmu_error)?;
     eprintln!("listening on {addr}");
     sim.run().await.map_err(pmu_error)

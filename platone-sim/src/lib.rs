@@ -46,6 +46,7 @@ mod field;
 pub mod keys;
 pub mod meters;
 pub mod pmu;
+pub mod pmu_server;
 mod runner;
 pub mod schedule;
 
