@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use platone_sim::{FieldPlan, PmuFormat, Signing, SimStats};
 use platone_bal::{Bal, BalConfig, MetricsSnapshot};
 use platone_bus::{MqttBus, QoS, Subscriber, TopicFilter};
+use platone_sim::{FieldPlan, PmuFormat, Signing, SimStats};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, CliResult};
@@ -116,9 +116,7 @@ async fn demo(args: DemoArgs) -> CliResult {
     let sim = {
         let (field, plan, stats) = (field.clone(), plan.clone(), stats.clone());
         let duration = Duration::from_secs(args.duration);
-        tokio::spawn(
-            async move { platone_sim::run(&field, &plan, Some(duration), &stats).await },
-        )
+        tokio::spawn(async move { platone_sim::run(&field, &plan, Some(duration), &stats).await })
     };
     let started = Instant::now();
     while !sim.is_finished() {

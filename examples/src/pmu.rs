@@ -8,10 +8,10 @@ use platone_cim::pmu::PmuError;
 use platone_cim::pmu::c37118::{DataFrame, Decoded, Decoder, FrameKind, check_frame};
 use platone_cim::pmu::channel_map::ChannelMap;
 use platone_cim::pmu::client::{ClientEvent, ClientOptions, spawn};
-use platone_sim::pmu_server::{PmuServer, PmuServerOptions};
 use platone_cim::pmu::framer::{FramerEvent, frames_in};
 use platone_cim::pmu::json::decoded_json;
 use platone_cim::pmu::pcap::{PcapEvent, read_pcap};
+use platone_sim::pmu_server::{PmuServer, PmuServerOptions};
 use serde_json::Value;
 
 use crate::error::{CliError, CliResult};
@@ -425,6 +425,8 @@ async fn connect(
             ClientEvent::Data(d, c) => Decoded::Data(d, c),
             ClientEvent::Header(h) => Decoded::Header(h),
             ClientEvent::Command(c) => Decoded::Command(c),
+            // Events a newer client may add say nothing about the stream's frames.
+            _ => continue,
         };
         offset += 1;
         let value = decoded_json(&decoded, offset, &registry, map.as_ref());

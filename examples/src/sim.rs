@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use platone_bal::MqttUrl;
-use platone_sim::{BEHIND_THRESHOLD, FieldPlan, PmuFormat, RunReport, Signing, SimStats};
 use platone_bus::{MqttBus, MqttConfig, TlsConfig};
+use platone_sim::{BEHIND_THRESHOLD, FieldPlan, PmuFormat, RunReport, Signing, SimStats};
 use serde_json::json;
 
 use crate::error::{CliError, CliResult};

@@ -5,9 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{platone, text};
-use platone_sim::{FieldPlan, Signing, SimStats};
 use platone_bal::{Bal, BalConfig};
 use platone_bus::MqttBus;
+use platone_sim::{FieldPlan, Signing, SimStats};
 
 #[test]
 fn the_demo_runs_end_to_end_and_reports_every_check() {

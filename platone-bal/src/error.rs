@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// are not errors of the BAL: they are [`Rejection`](crate::Rejection)s, dead-lettered while
 /// everything else flows on. These are the errors of configuration and of the components.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BalError {
     /// The configuration is invalid; `at` names the setting.
     #[error("configuration {at}: {message}")]

@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Everything that can go wrong on a bus, saying where.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BusError {
     /// A topic name (for publishing) is not valid.
     #[error("invalid topic name {topic:?} at byte {offset}: {reason}")]

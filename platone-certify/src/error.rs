@@ -6,6 +6,7 @@ use std::path::PathBuf;
 ///
 /// Messages say where the input is wrong: a JSON path, a byte offset, a line, a field.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CertifyError {
     /// A record is not valid JSON.
     #[error("record is not valid JSON at line {line}, column {column}: {message}")]

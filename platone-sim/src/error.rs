@@ -15,6 +15,9 @@ pub enum SimError {
         /// What is wrong.
         message: String,
     },
+    /// A packet could not be signed or wrapped in its envelope.
+    #[error("certification: {0}")]
+    Certify(#[from] platone_certify::CertifyError),
 }
 
 impl SimError {

@@ -10,11 +10,12 @@ use platone_model::Timestamp;
 use super::meters::{interval_energy, interval_measurement, meter_readings_xml};
 use super::pmu::{C37Stream, pmu_values, sogno_message};
 use super::schedule::{frame_time, interval_end};
-use crate::{DATA_SERVER, FieldPlan, Signing};
 use crate::error::{Result, SimError};
+use crate::{DATA_SERVER, FieldPlan, Signing};
 
 /// What a packet carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PacketKind {
     /// A SOGNO/LOCO JSON device message.
     Sogno,

@@ -69,6 +69,7 @@ pub const DATA_SERVER: &str = "dso-ds-1";
 
 /// How packets are signed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Signing {
     /// Unsigned: the payload as it is.
     #[default]
@@ -113,6 +114,7 @@ impl FromStr for Signing {
 
 /// What the PMUs send.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PmuFormat {
     /// SOGNO/LOCO JSON device messages.
     #[default]

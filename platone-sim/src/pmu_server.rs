@@ -25,8 +25,8 @@ use tokio::net::{TcpListener, TcpStream};
 use platone_cim::pmu::PmuError;
 use platone_cim::pmu::c37118::{
     Cfg3Extras, Command, ConfigFrame, DataFormat, DataLayout, FracSec, FrameHeader, FrameKind,
-    HeaderFrame, PhasorChannel, PhasorKind, PhasorScale, PmuConfig, PmuData, TimeBase,
-    TimeQuality, encode_cfg3_fragments,
+    HeaderFrame, PhasorChannel, PhasorKind, PhasorScale, PmuConfig, PmuData, TimeBase, TimeQuality,
+    encode_cfg3_fragments,
 };
 use platone_cim::pmu::c37118::{Frame, parse_frame};
 use platone_cim::pmu::framer::{Framer, FramerEvent};
@@ -163,11 +163,7 @@ impl PmuServer {
     /// Serves connections until the task is dropped; each connection runs on its own task.
     pub async fn run(self) -> Result<(), PmuError> {
         loop {
-            let (stream, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| io("accept", e))?;
+            let (stream, _) = self.listener.accept().await.map_err(|e| io("accept", e))?;
             let options = self.options.clone();
             tokio::spawn(async move {
                 // A client going away is normal; the error has nowhere useful to go.

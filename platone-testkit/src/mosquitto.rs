@@ -502,7 +502,10 @@ mod tests {
         assert!(reason.contains("Debian package `mosquitto`"), "{reason}");
         let err = locate_mosquitto(Some(nowhere.clone().into()), None, &nowhere).unwrap_err();
         assert!(err.to_string().contains("PLATONE_MOSQUITTO="), "{err}");
-        assert!(err.to_string().contains("apt-get install mosquitto"), "{err}");
+        assert!(
+            err.to_string().contains("apt-get install mosquitto"),
+            "{err}"
+        );
         std::fs::write(&nowhere, "").unwrap();
         assert_eq!(locate_mosquitto(None, None, &nowhere).unwrap(), nowhere);
     }

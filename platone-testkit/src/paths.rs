@@ -52,7 +52,9 @@ pub fn reference_dir(test: &str) -> Option<PathBuf> {
 /// caller in the skip or failure message. See the [module](self) docs for what happens when
 /// it is missing.
 pub fn python(test: &str) -> Option<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let fallback = home.join(".cache/platone-venv/bin/python");
     let found = locate(
         std::env::var_os(PYTHON_VAR),
@@ -84,7 +86,10 @@ fn locate(
             if exists(&path) {
                 Ok(path)
             } else {
-                Err(format!("{what} is missing: {var}={} does not exist", path.display()))
+                Err(format!(
+                    "{what} is missing: {var}={} does not exist",
+                    path.display()
+                ))
             }
         }
         None if exists(fallback) => Ok(fallback.to_path_buf()),
@@ -124,8 +129,7 @@ mod tests {
         );
         assert_eq!(found.unwrap(), dir.path());
         let gone = dir.path().join("gone");
-        let why = locate(Some(gone.into()), other.path(), Path::is_dir, "data", "VAR")
-            .unwrap_err();
+        let why = locate(Some(gone.into()), other.path(), Path::is_dir, "data", "VAR").unwrap_err();
         assert!(why.contains("VAR=") && why.contains("gone"), "{why}");
     }
 
@@ -149,8 +153,8 @@ mod tests {
             settle("t", Ok(PathBuf::from("/x")), true),
             Some(PathBuf::from("/x"))
         );
-        let panic = std::panic::catch_unwind(|| settle("my_test", Err("gone".into()), true))
-            .unwrap_err();
+        let panic =
+            std::panic::catch_unwind(|| settle("my_test", Err("gone".into()), true)).unwrap_err();
         let message = panic.downcast_ref::<String>().unwrap();
         assert!(message.contains("my_test: gone"), "{message}");
         assert!(message.contains("CI is set"), "{message}");

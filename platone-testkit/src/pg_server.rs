@@ -260,9 +260,15 @@ mod tests {
     fn missing_binaries_name_the_debian_package() {
         let dir = tempfile::tempdir().unwrap();
         let err = locate_bin_dir(None, &dir.path().join("nothing")).unwrap_err();
-        assert!(err.to_string().contains("Debian package `postgresql`"), "{err}");
+        assert!(
+            err.to_string().contains("Debian package `postgresql`"),
+            "{err}"
+        );
         let err = locate_bin_dir(None, dir.path()).unwrap_err();
-        assert!(err.to_string().contains("apt-get install postgresql"), "{err}");
+        assert!(
+            err.to_string().contains("apt-get install postgresql"),
+            "{err}"
+        );
         let err = locate_bin_dir(Some(dir.path().into()), dir.path()).unwrap_err();
         assert!(err.to_string().contains("PLATONE_PG_BIN="), "{err}");
         for version in ["13", "16", "9"] {

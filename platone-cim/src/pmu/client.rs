@@ -62,6 +62,7 @@ impl ClientOptions {
 
 /// What the client reports.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// Connected and the turn-off / send-configuration commands sent.
     Connected {
