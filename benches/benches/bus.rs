@@ -19,9 +19,10 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 use platone_bus::{
-    Bridge, BridgeConfig, Bus, MemoryBus, Message, Mosquitto, MosquittoOptions, MqttBus, Publisher,
-    QoS, Route, Subscriber, Subscription, TopicFilter,
+    Bridge, BridgeConfig, Bus, MemoryBus, Message, MqttBus, Publisher, QoS, Route, Subscriber,
+    Subscription, TopicFilter,
 };
+use platone_testkit::{Mosquitto, MosquittoOptions};
 use tokio::runtime::Runtime;
 
 const PAYLOAD: usize = 256;

@@ -18,10 +18,10 @@ use platone_model::{
     Accumulation, DeviceId, FlowDirection, Measurement, MeasurementKind, MeasuringPeriod, MeterId,
     ParticipantId, PodId, Timestamp, Unit, parse_timestamp,
 };
-use platone_scd::pg_server::{Durability, TempPostgres};
 use platone_scd::{
     MeasurementQuery, PodLink, PodRecord, PostgresStore, Principal, SqliteStore, Store,
 };
+use platone_testkit::{Durability, TempPostgres};
 
 /// Measurements per bulk insert.
 const BULK: usize = 100_000;

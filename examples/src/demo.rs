@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use platone_bal::sim::{FieldPlan, PmuFormat, Signing, SimStats};
 use platone_bal::{Bal, BalConfig, MetricsSnapshot};
 use platone_bus::{MqttBus, QoS, Subscriber, TopicFilter};
+use platone_sim::{FieldPlan, PmuFormat, Signing, SimStats};
 use serde_json::{Value, json};
 
 use crate::error::{CliError, CliResult};
@@ -116,9 +116,7 @@ async fn demo(args: DemoArgs) -> CliResult {
     let sim = {
         let (field, plan, stats) = (field.clone(), plan.clone(), stats.clone());
         let duration = Duration::from_secs(args.duration);
-        tokio::spawn(
-            async move { platone_bal::sim::run(&field, &plan, Some(duration), &stats).await },
-        )
+        tokio::spawn(async move { platone_sim::run(&field, &plan, Some(duration), &stats).await })
     };
     let started = Instant::now();
     while !sim.is_finished() {
@@ -219,7 +217,7 @@ async fn demo(args: DemoArgs) -> CliResult {
     }
 }
 
-fn progress(started: Instant, sim: &platone_bal::sim::SimSnapshot, bal: &MetricsSnapshot) {
+fn progress(started: Instant, sim: &platone_sim::SimSnapshot, bal: &MetricsSnapshot) {
     println!(
         "[{:>3} s] field sent {} packets ({} measurements) | BAL received {}, stored {}, \
          certified {} in {} anchored batches, {} dead letters",
@@ -311,9 +309,9 @@ async fn rest_checks(api: &Api, dso: &str, owner: &str) -> Vec<Check> {
     for device in [
         FieldPlan::pmu_id(0),
         FieldPlan::pmu_id(1),
-        platone_bal::sim::DATA_SERVER.to_owned(),
+        platone_sim::DATA_SERVER.to_owned(),
     ] {
-        let query = if device == platone_bal::sim::DATA_SERVER {
+        let query = if device == platone_sim::DATA_SERVER {
             format!("/api/measurements?pod={}&limit=3", FieldPlan::meter_pod(0))
         } else {
             format!("/api/measurements?device={device}&limit=4")

@@ -3,6 +3,11 @@
 //! A thin layer over the library crates: each subcommand group parses its options, calls the
 //! library and prints results. Errors print `error: …` on stderr; the exit code is 0 on success,
 //! 1 for invalid input and 2 for wrong usage.
+//!
+//! The libraries' logs (warnings about retries, dead letters, forwarding failures…) go to
+//! stderr, so stdout carries only data: filtered by `RUST_LOG` (default: `info` for the platone
+//! crates, `warn` for the others), human-readable by default, one JSON object per line with
+//! `--log-format json` or `PLATONE_LOG_FORMAT=json`.
 #![forbid(unsafe_code)]
 
 mod bal;
@@ -12,6 +17,7 @@ mod cim;
 mod demo;
 mod error;
 mod io;
+mod logging;
 mod market;
 mod measurements;
 mod pmu;
@@ -35,6 +41,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "platone", version, propagate_version = true)]
 struct Cli {
+    /// How log lines on stderr look: `human` or `json` (one object per line). `RUST_LOG`
+    /// filters them (default `warn,platone=info`).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "PLATONE_LOG_FORMAT",
+        default_value = "human"
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,6 +110,10 @@ fn run(cli: Cli) -> CliResult {
 fn main() -> ExitCode {
     // Usage errors (unknown option, missing argument) make clap print its message and exit 2.
     let cli = Cli::parse();
+    if let Err(e) = logging::install(cli.log_format) {
+        eprintln!("error: {e}");
+        return ExitCode::from(e.exit_code());
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

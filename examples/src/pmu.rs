@@ -11,7 +11,7 @@ use platone_cim::pmu::client::{ClientEvent, ClientOptions, spawn};
 use platone_cim::pmu::framer::{FramerEvent, frames_in};
 use platone_cim::pmu::json::decoded_json;
 use platone_cim::pmu::pcap::{PcapEvent, read_pcap};
-use platone_cim::pmu::simulator::{Simulator, SimulatorOptions};
+use platone_sim::pmu_server::{PmuServer, PmuServerOptions};
 use serde_json::Value;
 
 use crate::error::{CliError, CliResult};
@@ -425,6 +425,8 @@ async fn connect(
             ClientEvent::Data(d, c) => Decoded::Data(d, c),
             ClientEvent::Header(h) => Decoded::Header(h),
             ClientEvent::Command(c) => Decoded::Command(c),
+            // Events a newer client may add say nothing about the stream's frames.
+            _ => continue,
         };
         offset += 1;
         let value = decoded_json(&decoded, offset, &registry, map.as_ref());
@@ -446,13 +448,13 @@ async fn connect(
 }
 
 async fn simulate(listen: String, rate: u16, pmus: u16, idcode: u16) -> CliResult {
-    let options = SimulatorOptions {
+    let options = PmuServerOptions {
         idcode,
         rate,
         pmus: usize::from(pmus),
-        ..SimulatorOptions::default()
+        ..PmuServerOptions::default()
     };
-    let sim = Simulator::bind(&listen, options).await.map_err(pmu_error)?;
+    let sim = PmuServer::bind(&listen, options).await.map_err(pmu_error)?;
     let addr = sim.local_addr().map_err(pmu_error)?;
     eprintln!("listening on {addr}");
     sim.run().await.map_err(pmu_error)

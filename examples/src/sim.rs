@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use platone_bal::MqttUrl;
-use platone_bal::sim::{BEHIND_THRESHOLD, FieldPlan, PmuFormat, RunReport, Signing, SimStats};
 use platone_bus::{MqttBus, MqttConfig, TlsConfig};
+use platone_sim::{BEHIND_THRESHOLD, FieldPlan, PmuFormat, RunReport, Signing, SimStats};
 use serde_json::json;
 
 use crate::error::{CliError, CliResult};
@@ -190,7 +190,7 @@ pub fn run(args: SimArgs) -> CliResult {
                 stats.cancel();
             })
         };
-        let report = platone_bal::sim::run(&bus, &plan, duration, &stats).await;
+        let report = platone_sim::run(&bus, &plan, duration, &stats).await;
         progress.abort();
         stopper.abort();
         // The broker has acknowledged everything counted; a failed goodbye loses nothing.

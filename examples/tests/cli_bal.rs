@@ -5,9 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{platone, text};
-use platone_bal::sim::{FieldPlan, Signing, SimStats};
 use platone_bal::{Bal, BalConfig};
 use platone_bus::MqttBus;
+use platone_sim::{FieldPlan, Signing, SimStats};
 
 #[test]
 fn the_demo_runs_end_to_end_and_reports_every_check() {
@@ -75,7 +75,7 @@ fn served_proofs_verify_offline() {
         let field = MqttBus::connect(url.client_config("offline-field")).unwrap();
         field.wait_connected(Duration::from_secs(10)).await.unwrap();
         let stats = SimStats::new();
-        let report = platone_bal::sim::run(&field, &plan, Some(Duration::from_secs(1)), &stats)
+        let report = platone_sim::run(&field, &plan, Some(Duration::from_secs(1)), &stats)
             .await
             .unwrap();
         while bal.metrics().measurements_batched < report.stats.measurements {

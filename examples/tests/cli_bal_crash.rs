@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use platone_bus::mosquitto::{Mosquitto, MosquittoOptions};
+use platone_testkit::mosquitto::{Mosquitto, MosquittoOptions};
 use platone_bus::{Message, MqttBus, Publisher, QoS};
 use platone_certify::{FileLedger, Ledger};
 use platone_scd::{MeasurementQuery, Principal, Store};

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use platone_bus::Mosquitto;
+use platone_testkit::Mosquitto;
 
 fn broker() -> Mosquitto {
     Mosquitto::start().unwrap()

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use platone_model::Measurement;
-use platone_scd::pg_server::{Durability, TempPostgres};
+use platone_testkit::{Durability, TempPostgres};
 
 mod common;
 use common::{platone, text};

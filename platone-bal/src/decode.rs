@@ -18,6 +18,7 @@ use platone_model::{ComponentId, DeviceId, Measurement};
 
 /// The data format a device publishes on a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PacketKind {
     /// PMU data: SOGNO/LOCO JSON or IEEE C37.118 frames.
     Pmu,

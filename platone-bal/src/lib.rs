@@ -72,7 +72,6 @@ pub mod journal;
 pub mod metrics;
 mod recorder;
 mod runtime;
-pub mod sim;
 mod supervise;
 
 pub use api::router;

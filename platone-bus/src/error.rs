@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Everything that can go wrong on a bus, saying where.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BusError {
     /// A topic name (for publishing) is not valid.
     #[error("invalid topic name {topic:?} at byte {offset}: {reason}")]
@@ -104,16 +105,6 @@ pub enum BusError {
     /// The bus was closed.
     #[error("bus {0} is closed")]
     Closed(String),
-    /// A local Mosquitto broker ([`Mosquitto`](crate::mosquitto::Mosquitto)) could not be
-    /// started: the binary is missing, it exited (the reason carries its log) or its port never
-    /// accepted connections.
-    #[error("mosquitto {stage}: {reason}")]
-    Mosquitto {
-        /// What failed (`binary`, `config`, `port`, `start`, `signal`).
-        stage: &'static str,
-        /// What happened.
-        reason: String,
-    },
     /// A Kafka client error.
     #[error("kafka {op}: {reason}")]
     Kafka {

@@ -31,12 +31,6 @@
 //! | [`Bridge`] | — | at least once from source to sink; forwarded in arrival order (retries aside) unless [`BridgeConfig::source_connections`] > 1 | source acknowledged after the sink confirmed | bounded in-flight | retries until the sink confirms; redelivery from the source |
 //!
 //! MQTT 3.1.1 carries neither headers nor keys: they are dropped on [`MqttBus`].
-//!
-//! # A local broker
-//!
-//! [`Mosquitto`] starts a real Mosquitto broker on a free loopback port in a temporary
-//! directory (for tests, benchmarks and trying things out); [`Mosquitto::mqtt_config`] gives
-//! the settings to connect an [`MqttBus`] to it. See the [`mosquitto`] module.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -51,7 +45,6 @@ mod kafka;
 mod kafka_name;
 mod memory;
 mod message;
-pub mod mosquitto;
 mod mqtt;
 mod topic;
 mod topic_map;
@@ -67,7 +60,6 @@ pub use kafka::{KafkaBus, KafkaConfig, KafkaSasl};
 pub use kafka_name::{KafkaNaming, MAX_KAFKA_NAME, TOPIC_HEADER};
 pub use memory::{DEFAULT_CAPACITY, MemoryBus};
 pub use message::{Delivery, Headers, Message, QoS};
-pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
 pub use mqtt::{DEFAULT_MAX_PACKET, MqttBus, MqttConfig, TlsConfig};
 /// The rdkafka crate, for librdkafka settings and its mock cluster.
 #[cfg(feature = "kafka")]

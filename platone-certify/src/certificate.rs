@@ -96,6 +96,7 @@ pub struct Anchor {
 /// Whether a certificate (and so each proof under it) is anchored yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum AnchorStatus {
     /// Submitted or about to be; not yet confirmed by the ledger.
     Pending,

@@ -47,6 +47,7 @@ use crate::signature::{
 /// How the envelope's signature was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum SignatureScheme {
     /// EIP-191 `personal_sign` of the payload bytes.
     Eip191,

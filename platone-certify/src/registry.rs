@@ -37,6 +37,7 @@ sol! {
 /// What a change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum KeyAction {
     /// Give a PoD/meter without a current key its first (or next, after revocation) key.
     Register,

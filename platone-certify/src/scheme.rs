@@ -133,6 +133,7 @@ impl<'de> Deserialize<'de> for Digest {
 /// A Merkle scheme: how leaves and inner nodes are hashed and how a tree is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Scheme {
     /// RFC 6962 / RFC 9162 style SHA-256 tree.
     Sha256,

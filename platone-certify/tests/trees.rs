@@ -107,6 +107,7 @@ fn every_leaf_of_every_size_verifies_and_every_tamper_is_caught() {
                                 == expected_path_len(scheme, i as u64, n as u64);
                             assert_eq!(outcome.is_verified(), same_depth, "n={n} i={i} j={j}");
                         }
+                        other => panic!("no expectation for the scheme {other:?}"),
                     }
                 }
                 let mut p = proof.clone();

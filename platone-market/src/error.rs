@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Everything that can go wrong in the market: each message says where the input is wrong.
 #[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum MarketError {
     /// The scenario text is not valid JSON or does not have the expected shape.
     #[error("scenario: {message} at line {line}, column {column}")]

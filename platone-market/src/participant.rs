@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// The role a participant plays in the flexibility market.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum MarketRole {
     /// Distribution system operator: buys flexibility for local congestion and voltage.
     Dso,

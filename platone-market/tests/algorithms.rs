@@ -406,7 +406,7 @@ fn every_algorithm_clears_a_book_without_orders() {
         r#"{"format":"platone-market-scenario/1","unit":"MW","slots":["t1"],"requests":[],"offers":[]}"#,
     )
     .unwrap();
-    for name in platone_market::clearing::ALGORITHMS {
+    for &name in platone_market::clearing::ALGORITHMS {
         let r = platone_market::clearing::algorithm_by_name(name, Default::default())
             .unwrap()
             .clear(&s)

@@ -150,7 +150,7 @@ proptest! {
     #[test]
     fn every_algorithm_keeps_the_invariants(s in book()) {
         let mut welfare = HashMap::new();
-        for name in ALGORITHMS {
+        for &name in ALGORITHMS {
             let r = algorithm_by_name(name, ClearingConfig::default()).unwrap().clear(&s).unwrap();
             if let Err(e) = check(&s, &r) {
                 prop_assert!(false, "{}\n{}", e, s.to_json());
@@ -191,7 +191,7 @@ proptest! {
 
     #[test]
     fn keeping_what_remains_after_cuts_keeps_the_invariants(s in book(), seed in any::<u64>()) {
-        for name in ALGORITHMS {
+        for &name in ALGORITHMS {
             let algorithm = algorithm_by_name(name, ClearingConfig::default()).unwrap();
             let r = algorithm.clear(&s).unwrap();
             let cuts = random_cuts(&r, seed);
@@ -234,7 +234,7 @@ fn seed_sweep_exercises_trades_blocks_and_congestion() {
         })
         .unwrap();
         let mut welfare = HashMap::new();
-        for name in ALGORITHMS {
+        for &name in ALGORITHMS {
             let r = algorithm_by_name(name, ClearingConfig::default())
                 .unwrap()
                 .clear(&s)

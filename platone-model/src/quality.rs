@@ -11,6 +11,7 @@ named_enum! {
     ///
     /// The flags unify what CIM reading qualities and the C37.118 STAT word say; formats map
     /// their own codes onto them and may keep the original codes themselves.
+    #[non_exhaustive]
     pub enum QualityFlag {
         /// The value is missing; the number carried is a placeholder.
         Missing => "missing",

@@ -15,6 +15,7 @@ use crate::named::named_enum;
 named_enum! {
     /// The physical quantity a value measures (IEC 61968-9 `MeasurementKind`, reduced to what
     /// the Platone platforms exchange).
+    #[non_exhaustive]
     pub enum MeasurementKind {
         /// Energy over an interval or as a register (Wh, VArh, VAh).
         Energy => "energy",
@@ -45,6 +46,7 @@ named_enum! {
 
 named_enum! {
     /// A unit symbol as IEC 61968-9 (`UnitSymbol`) writes it.
+    #[non_exhaustive]
     pub enum Unit {
         /// Watt-hour (active energy).
         WattHour => "Wh",

@@ -18,6 +18,7 @@ use crate::store::{InsertReport, Store};
 /// Either backend, chosen from a URL: `sqlite://PATH` (a file path, relative or absolute) or
 /// `postgres://…` / `postgresql://…`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AnyStore {
     /// The embedded store.
     Sqlite(SqliteStore),

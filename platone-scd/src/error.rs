@@ -88,9 +88,6 @@ pub enum ScdError {
     /// No PostgreSQL connection could be taken from the pool.
     #[error("postgres pool: {0}")]
     Pool(String),
-    /// A test server could not be started or stopped.
-    #[error("postgres server: {0}")]
-    Server(String),
     /// A blocking task of the embedded store did not finish.
     #[error("background task failed: {0}")]
     Task(String),

@@ -63,7 +63,6 @@ mod any;
 mod certification;
 mod error;
 mod period;
-pub mod pg_server;
 pub mod policy;
 mod postgres;
 mod query;

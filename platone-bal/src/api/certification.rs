@@ -43,7 +43,7 @@ pub struct SubscriptionRequest {
 }
 
 /// The body members `POST /api/certification` takes.
-pub const REQUEST_FIELDS: [&str; 3] = ["providerId", "consumerId", "topic"];
+pub const REQUEST_FIELDS: &[&str] = &["providerId", "consumerId", "topic"];
 
 /// Reads a subscription request body; every problem is a 400 naming the field.
 pub fn parse_request(body: &[u8]) -> Result<SubscriptionRequest, ApiError> {

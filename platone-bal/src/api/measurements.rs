@@ -21,7 +21,7 @@ pub const DEFAULT_LIMIT: usize = 1_000;
 pub const MAX_LIMIT: usize = 10_000;
 
 /// The query parameters `GET /api/measurements` accepts.
-pub const PARAMETERS: [&str; 7] = ["device", "pod", "meter", "from", "to", "cursor", "limit"];
+pub const PARAMETERS: &[&str] = &["device", "pod", "meter", "from", "to", "cursor", "limit"];
 
 /// One measurement as served: the measurement, its proof (`None` while its batch is open) and
 /// its anchor status (`pending` until its certificate is confirmed by the ledger).

@@ -128,7 +128,7 @@ const METRICS: &str = "/metrics";
 const OPENAPI: &str = "/api/openapi.json";
 
 /// Every route [`router`] serves.
-pub const ROUTES: [Route; 11] = [
+pub const ROUTES: &[Route] = &[
     route("POST", CERTIFICATION, CERTIFICATION, true),
     route(
         "GET",

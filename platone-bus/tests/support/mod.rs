@@ -1,11 +1,11 @@
-//! Real brokers for the integration tests: Mosquitto through the crate's own launcher
-//! ([`platone_bus::Mosquitto`]) with the tests' settings; TLS material made with rcgen.
+//! Real brokers for the integration tests: Mosquitto through the test launcher
+//! ([`platone_testkit::Mosquitto`]) with the tests' settings; TLS material made with rcgen.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use platone_bus::{Mosquitto, MosquittoOptions};
+use platone_testkit::{Mosquitto, MosquittoOptions};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,

@@ -97,7 +97,8 @@ fn symbol_code(unit: Unit) -> u32 {
         Unit::DegreeCelsius => 23,
         Unit::CosPhi => 65,
         Unit::Count => 111,
-        Unit::Percent | Unit::None => 0,
+        // No UnitSymbol code (0, "none") for the rest.
+        _ => 0,
     }
 }
 
@@ -279,7 +280,8 @@ fn code_for(m: &Measurement) -> String {
         MeasurementKind::PowerFactor => 38,
         MeasurementKind::TotalHarmonicDistortion => 47,
         MeasurementKind::Temperature => 46,
-        MeasurementKind::Count => 0,
+        // No MeasurementKind code (0, "none") for the rest.
+        _ => 0,
     };
     format!(
         "0.{aggregate}.{measuring_period}.{accumulation}.{direction}.1.{kind}.0.0.0.0.0.0.0.{}.{}.{}.0",

@@ -4,6 +4,7 @@ use super::time::CimDateTime;
 
 /// Which IEC 61968-100 message carried the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MessageKind {
     /// `RequestMessage` (or a `Get…`/`Request…` wrapper).
     Request,

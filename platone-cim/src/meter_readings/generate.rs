@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::{self, Read};
 
 /// The ReadingTypes of the 12 register readings of every generated meter.
-pub const REGISTER_READING_TYPES: [&str; 12] = [
+pub const REGISTER_READING_TYPES: &[&str] = &[
     "0.0.0.1.1.1.12.0.0.0.0.0.0.0.224.3.72.0",
     "0.0.0.1.19.1.12.0.0.0.0.0.0.0.224.3.72.0",
     "0.0.0.1.1.1.12.0.0.0.0.0.0.0.224.3.73.0",

@@ -15,9 +15,9 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -26,8 +26,8 @@ use super::PmuError;
 use super::c37118::{
     Command, CommandFrame, ConfigFrame, ConfigUpdate, DataFrame, Decoded, Decoder, HeaderFrame,
 };
+use super::c37118::{FracSec, FrameHeader, FrameKind};
 use super::framer::{Framer, FramerEvent};
-use super::simulator::send_command;
 
 /// How the client behaves.
 #[derive(Debug, Clone)]
@@ -62,6 +62,7 @@ impl ClientOptions {
 
 /// What the client reports.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// Connected and the turn-off / send-configuration commands sent.
     Connected {
@@ -244,4 +245,26 @@ async fn session(
 
 async fn send(tx: &mpsc::Sender<ClientEvent>, ev: ClientEvent) -> Result<(), Closed> {
     tx.send(ev).await.map_err(|_| Closed)
+}
+
+/// Sends one command frame on a stream, stamped with the current second.
+async fn send_command(
+    stream: &mut (impl AsyncWriteExt + Unpin),
+    idcode: u16,
+    command: Command,
+) -> Result<(), PmuError> {
+    let soc = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(18);
+    CommandFrame {
+        header: FrameHeader::new(FrameKind::Command, 1, idcode, soc, FracSec(0)),
+        command,
+    }
+    .encode(&mut out)?;
+    stream
+        .write_all(&out)
+        .await
+        .map_err(|e| PmuError::io("send command", e))
 }

@@ -10,8 +10,9 @@
 //! - [`convert`] and [`channel_map`]: frames to [`platone_model::Measurement`]s and SOGNO JSON.
 //! - [`json`]: the JSON view of decoded frames the `platone pmu` command prints.
 //! - [`power`]: per-phase, three-phase and positive-sequence power from phasors.
-//! - `client` and `simulator` (feature `pmu-client`): a tokio client for real PMUs and PDCs,
-//!   and a simulator that serves configurations and data.
+//! - `client` (feature `pmu-client`, off by default: this crate reads and writes formats and
+//!   opens no socket unless asked): a tokio client for real PMUs and PDCs over TCP. A simulated
+//!   PMU/PDC to point it at is in the crate `platone-sim` (`pmu_server`).
 //!
 //! ```
 //! use platone_cim::pmu::c37118::{Decoder, Decoded};
@@ -53,8 +54,6 @@ pub mod framer;
 pub mod json;
 pub mod pcap;
 pub mod power;
-#[cfg(feature = "pmu-client")]
-pub mod simulator;
 pub mod sogno;
 
 pub use error::PmuError;

@@ -29,6 +29,7 @@ use super::PmuError;
 /// `currmagnitude`/`currentmagnitude`/`current`/`curr`, `currangle`/`currentangle`,
 /// `activepower`/`power`, `reactivepower`, `apparentpower`, `frequency`/`freq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Measurand {
     /// Phase-to-ground RMS voltage (V).
     VoltMagnitude,
@@ -50,7 +51,7 @@ pub enum Measurand {
 
 impl Measurand {
     /// All measurands.
-    pub const ALL: [Measurand; 8] = [
+    pub const ALL: &[Measurand] = &[
         Measurand::VoltMagnitude,
         Measurand::VoltAngle,
         Measurand::CurrMagnitude,

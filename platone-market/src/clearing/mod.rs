@@ -230,7 +230,7 @@ pub trait ClearingAlgorithm {
 }
 
 /// The names of the provided algorithms.
-pub const ALGORITHMS: [&str; 5] = [
+pub const ALGORITHMS: &[&str] = &[
     "pay-as-bid",
     "pay-as-clear",
     "dso-first",

@@ -30,6 +30,7 @@ use crate::validation::Cut;
 
 /// The solver used for the MILP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SolverBackend {
     /// The pure-Rust `microlp` solver (always available; no dual values).
     MicroLp,

@@ -51,6 +51,7 @@ pub struct SameDayAdjustment {
 
 /// A baseline method.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum BaselineMethod {
     /// Values nominated by the balance service provider, one per event interval.
     Declared(Vec<f64>),

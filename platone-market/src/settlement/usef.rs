@@ -112,6 +112,7 @@ pub struct MeterReading {
 
 /// How the penalty price per unit of deficiency is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum PenaltyRule {
     /// A fixed price per unit.
     Fixed(f64),

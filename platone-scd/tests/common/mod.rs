@@ -8,8 +8,8 @@ use platone_model::{
     Accumulation, DeviceId, FlowDirection, Measurement, MeasurementKind, MeasuringPeriod, MeterId,
     PodId, Timestamp, Unit, parse_timestamp,
 };
-use platone_scd::pg_server::{Durability, TempPostgres};
 use platone_scd::{PostgresStore, SqliteStore};
+use platone_testkit::{Durability, TempPostgres};
 
 /// One PostgreSQL server per test binary, stopped when the binary exits.
 pub fn server() -> &'static TempPostgres {

@@ -10,11 +10,12 @@ use platone_model::Timestamp;
 use super::meters::{interval_energy, interval_measurement, meter_readings_xml};
 use super::pmu::{C37Stream, pmu_values, sogno_message};
 use super::schedule::{frame_time, interval_end};
-use super::{DATA_SERVER, FieldPlan, Signing};
-use crate::error::{BalError, Result};
+use crate::error::{Result, SimError};
+use crate::{DATA_SERVER, FieldPlan, Signing};
 
 /// What a packet carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PacketKind {
     /// A SOGNO/LOCO JSON device message.
     Sogno,
@@ -67,8 +68,8 @@ impl std::fmt::Debug for Field {
     }
 }
 
-fn pmu_error(device: &str) -> impl Fn(platone_cim::pmu::PmuError) -> BalError + '_ {
-    move |e| BalError::config(format!("sim {device}"), e)
+fn pmu_error(device: &str) -> impl Fn(platone_cim::pmu::PmuError) -> SimError + '_ {
+    move |e| SimError::config(format!("sim {device}"), e)
 }
 
 impl Field {
@@ -78,7 +79,7 @@ impl Field {
         plan.validate()?;
         let t0 = plan.start.unwrap_or_else(Utc::now).timestamp();
         let soc = u32::try_from(t0)
-            .map_err(|_| BalError::config("sim.start", format!("{t0} is outside C37.118 time")))?;
+            .map_err(|_| SimError::config("sim.start", format!("{t0} is outside C37.118 time")))?;
         let pmus = (0..plan.pmus)
             .map(|i| {
                 let id = FieldPlan::pmu_id(i);
@@ -124,7 +125,7 @@ impl Field {
 
     fn pmu(&self, index: usize) -> Result<&PmuDevice> {
         self.pmus.get(index).ok_or_else(|| {
-            BalError::config(
+            SimError::config(
                 "sim.pmus",
                 format!("no PMU number {index} in a field of {}", self.pmus.len()),
             )
@@ -162,7 +163,7 @@ impl Field {
         let (payload, kind, measurements) = match &device.c37 {
             Some(stream) => {
                 let soc = u32::try_from(secs).map_err(|_| {
-                    BalError::config("sim.start", format!("{secs} is outside C37.118 time"))
+                    SimError::config("sim.start", format!("{secs} is outside C37.118 time"))
                 })?;
                 let bytes = stream
                     .data_frame(soc, micros, data)
@@ -296,7 +297,7 @@ fn timestamp(secs: i64, micros: u32) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::PmuFormat;
+    use crate::PmuFormat;
     use platone_cim::meter_readings::{Mode, parse_slice};
     use platone_cim::pmu::c37118::{Decoded, Decoder};
     use platone_cim::pmu::convert::data_to_measurements;

@@ -1,27 +1,41 @@
-//! A PMU/PDC simulator: a TCP server that answers C37.118.2 commands (header, CFG-1, CFG-2,
-//! CFG-3 — fragmented if asked — and turn data on/off) and streams data frames at a given rate
-//! with realistic three-phase values: 230 V phase voltages 120° apart, currents lagging by
-//! about 17° (power factor 0.955), frequency wandering around 50 Hz and its ROCOF. Used by the
-//! tests and for load tests.
+//! A simulated PMU/PDC over TCP: a server that answers IEEE C37.118.2 commands (header,
+//! CFG-1, CFG-2, CFG-3 — fragmented if asked — and turn data on/off) and streams data frames at
+//! a given rate. The values are those of the field simulator's PMUs ([`pmu_values`]): 230 V
+//! phase voltages 120° apart, currents lagging by 0.3 rad (power factor 0.955), frequency
+//! wandering around 50 Hz with its ROCOF, and reproducible noise from the seed. It serves
+//! `platone pmu simulate`, the tests of the PMU client of `platone-cim` and load tests.
+//!
+//! ```
+//! use platone_sim::pmu_server::{PmuServer, PmuServerOptions};
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let server = PmuServer::bind("127.0.0.1:0", PmuServerOptions::default()).await?;
+//! let addr = server.local_addr()?; // a PDC or `platone pmu live` connects here
+//! let task = tokio::spawn(server.run());
+//! # task.abort();
+//! # Ok::<(), platone_cim::pmu::PmuError>(()) })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::f64::consts::PI;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::PmuError;
-use super::c37118::{
-    Cfg3Extras, Command, CommandFrame, ConfigFrame, DataFormat, DataLayout, FracSec, FrameHeader,
-    FrameKind, HeaderFrame, PhasorChannel, PhasorKind, PhasorScale, PhasorValue, PmuConfig,
-    PmuData, Stat, TimeBase, TimeQuality, encode_cfg3_fragments,
+use platone_cim::pmu::PmuError;
+use platone_cim::pmu::c37118::{
+    Cfg3Extras, Command, ConfigFrame, DataFormat, DataLayout, FracSec, FrameHeader, FrameKind,
+    HeaderFrame, PhasorChannel, PhasorKind, PhasorScale, PmuConfig, PmuData, TimeBase, TimeQuality,
+    encode_cfg3_fragments,
 };
-use super::framer::{Framer, FramerEvent};
+use platone_cim::pmu::c37118::{Frame, parse_frame};
+use platone_cim::pmu::framer::{Framer, FramerEvent};
 
-/// What the simulator serves.
+use crate::pmu::pmu_values;
+
+/// What the server serves.
 #[derive(Debug, Clone)]
-pub struct SimulatorOptions {
+pub struct PmuServerOptions {
     /// The stream IDCODE (PMU blocks get IDCODE, IDCODE+1, …).
     pub idcode: u16,
     /// Data frames per second (1 to 32767).
@@ -32,16 +46,19 @@ pub struct SimulatorOptions {
     pub cfg3_fragment_size: usize,
     /// Close each connection after this many data frames (to exercise reconnects).
     pub frames_per_connection: Option<u64>,
+    /// The seed of the values' noise (as [`FieldPlan::seed`](crate::FieldPlan::seed)).
+    pub seed: u64,
 }
 
-impl Default for SimulatorOptions {
+impl Default for PmuServerOptions {
     fn default() -> Self {
-        SimulatorOptions {
+        PmuServerOptions {
             idcode: 1,
             rate: 50,
             pmus: 1,
             cfg3_fragment_size: 65_535,
             frames_per_connection: None,
+            seed: 1,
         }
     }
 }
@@ -56,9 +73,10 @@ fn phase_scale(kind: PhasorKind, component: u8) -> PhasorScale {
     }
 }
 
-/// The configuration the simulator serves, as CFG-3 (use [`ConfigFrame::with_kind`] for
-/// CFG-1/2): float polar phasors VA, VB, VC, IA, IB, IC per PMU, float frequency, 50 Hz.
-pub fn simulator_config(options: &SimulatorOptions, soc: u32) -> ConfigFrame {
+/// The configuration the server serves, as CFG-3 (use [`ConfigFrame::with_kind`] for
+/// CFG-1/2): per PMU block (stations `SIM PMU 1`, …) float polar phasors VA, VB, VC, IA, IB,
+/// IC in the order of [`pmu_values`], float frequency, 50 Hz.
+pub fn server_config(options: &PmuServerOptions, soc: u32) -> ConfigFrame {
     let pmus = (0..options.pmus)
         .map(|k| {
             let phasors = [
@@ -105,83 +123,47 @@ pub fn simulator_config(options: &SimulatorOptions, soc: u32) -> ConfigFrame {
     }
 }
 
-/// The values of every PMU block at `t` seconds (since the Unix epoch).
-pub fn simulated_values(options: &SimulatorOptions, t: f64) -> Vec<PmuData> {
+/// The values of every PMU block in data frame number `frame`, at `t` seconds since the Unix
+/// epoch: block `k` measures what the field simulator's PMU number `k` does.
+pub fn server_values(options: &PmuServerOptions, frame: u64, t: f64) -> Vec<PmuData> {
     (0..options.pmus)
-        .map(|k| {
-            let k = k as f64;
-            let df = 0.02 * (2.0 * PI * 0.1 * t).sin();
-            let rocof = 0.02 * 2.0 * PI * 0.1 * (2.0 * PI * 0.1 * t).cos();
-            let base = (2.0 * PI * df * (t % 10.0)) + 0.05 * k;
-            let v = 230.0 * (1.0 + 0.005 * (2.0 * PI * 0.05 * t + k).sin());
-            let i = 100.0 * (1.0 + 0.1 * k) * (1.0 + 0.05 * (2.0 * PI * 0.02 * t).sin());
-            let lag = 0.3;
-            let mut phasors = Vec::with_capacity(6);
-            for (mag, shift) in [(v, 0.0), (v, -2.0 * PI / 3.0), (v, 2.0 * PI / 3.0)] {
-                phasors.push(Some(PhasorValue::Polar {
-                    magnitude: mag,
-                    angle: wrap(base + shift),
-                }));
-            }
-            for shift in [0.0, -2.0 * PI / 3.0, 2.0 * PI / 3.0] {
-                phasors.push(Some(PhasorValue::Polar {
-                    magnitude: i,
-                    angle: wrap(base + shift - lag),
-                }));
-            }
-            PmuData {
-                stat: Stat(0),
-                phasors,
-                frequency: Some(50.0 + df),
-                rocof: Some(rocof),
-                analogs: Vec::new(),
-                digitals: Vec::new(),
-            }
-        })
+        .map(|k| pmu_values(options.seed, k, frame, t))
         .collect()
 }
 
-fn wrap(a: f64) -> f64 {
-    (a + PI).rem_euclid(2.0 * PI) - PI
-}
-
-/// A running simulator's listening socket.
+/// A simulated PMU/PDC's listening socket.
 #[derive(Debug)]
-pub struct Simulator {
+pub struct PmuServer {
     listener: TcpListener,
-    options: SimulatorOptions,
+    options: PmuServerOptions,
 }
 
-impl Simulator {
+impl PmuServer {
     /// Binds the server (use port 0 for a free port).
-    pub async fn bind(addr: &str, options: SimulatorOptions) -> Result<Self, PmuError> {
+    pub async fn bind(addr: &str, options: PmuServerOptions) -> Result<Self, PmuError> {
         if options.rate == 0 || options.rate > i16::MAX as u16 || options.pmus == 0 {
             return Err(PmuError::Protocol(format!(
-                "simulator needs a rate of 1 to 32767 frames/s and at least one PMU (rate {}, pmus {})",
+                "the PMU server needs a rate of 1 to 32767 frames/s and at least one PMU (rate {}, pmus {})",
                 options.rate, options.pmus
             )));
         }
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|e| PmuError::io(format!("bind {addr}"), e))?;
-        Ok(Simulator { listener, options })
+            .map_err(|e| io(format!("bind {addr}"), e))?;
+        Ok(PmuServer { listener, options })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> Result<SocketAddr, PmuError> {
         self.listener
             .local_addr()
-            .map_err(|e| PmuError::io("local address", e))
+            .map_err(|e| io("local address", e))
     }
 
     /// Serves connections until the task is dropped; each connection runs on its own task.
     pub async fn run(self) -> Result<(), PmuError> {
         loop {
-            let (stream, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| PmuError::io("accept", e))?;
+            let (stream, _) = self.listener.accept().await.map_err(|e| io("accept", e))?;
             let options = self.options.clone();
             tokio::spawn(async move {
                 // A client going away is normal; the error has nowhere useful to go.
@@ -201,10 +183,10 @@ fn now() -> (u32, f64) {
     )
 }
 
-async fn serve(mut stream: TcpStream, options: SimulatorOptions) -> Result<(), PmuError> {
+async fn serve(mut stream: TcpStream, options: PmuServerOptions) -> Result<(), PmuError> {
     stream.set_nodelay(true).ok();
     let (soc, _) = now();
-    let cfg3 = simulator_config(&options, soc);
+    let cfg3 = server_config(&options, soc);
     let layout = DataLayout::new(&cfg3);
     let mut framer = Framer::new();
     let mut buf = vec![0u8; 4096];
@@ -217,7 +199,7 @@ async fn serve(mut stream: TcpStream, options: SimulatorOptions) -> Result<(), P
     loop {
         tokio::select! {
             read = stream.read(&mut buf) => {
-                let n = read.map_err(|e| PmuError::io("read command", e))?;
+                let n = read.map_err(|e| io("read command", e))?;
                 if n == 0 {
                     return Ok(());
                 }
@@ -225,7 +207,7 @@ async fn serve(mut stream: TcpStream, options: SimulatorOptions) -> Result<(), P
                 let mut commands = Vec::new();
                 while let Some(ev) = framer.next_event() {
                     if let FramerEvent::Frame { bytes, .. } = ev
-                        && let Ok(super::c37118::Frame::Command(c)) = super::c37118::parse_frame(bytes)
+                        && let Ok(Frame::Command(c)) = parse_frame(bytes)
                     {
                         commands.push(c.command);
                     }
@@ -238,7 +220,7 @@ async fn serve(mut stream: TcpStream, options: SimulatorOptions) -> Result<(), P
                         Command::TurnOn => streaming = true,
                         Command::SendHeader => HeaderFrame {
                             header: FrameHeader::new(FrameKind::Header, 2, options.idcode, soc, FracSec(0)),
-                            text: format!("Platone PMU simulator: {} PMU(s) at {} frames/s", options.pmus, options.rate),
+                            text: format!("Platone simulated PMU: {} PMU(s) at {} frames/s", options.pmus, options.rate),
                         }
                         .encode(&mut out)?,
                         Command::SendCfg1 => cfg3.with_kind(FrameKind::Cfg1).encode(&mut out)?,
@@ -251,7 +233,7 @@ async fn serve(mut stream: TcpStream, options: SimulatorOptions) -> Result<(), P
                         _ => {}
                     }
                     if !out.is_empty() {
-                        stream.write_all(&out).await.map_err(|e| PmuError::io("send", e))?;
+                        stream.write_all(&out).await.map_err(|e| io("send", e))?;
                     }
                 }
             }
@@ -263,8 +245,8 @@ async fn serve(mut stream: TcpStream, options: SimulatorOptions) -> Result<(), P
                 let t = f64::from(soc) + f64::from(count) / 1e6;
                 let header = FrameHeader::new(FrameKind::Data, 2, options.idcode, soc, FracSec::new(TimeQuality(0), count));
                 out.clear();
-                layout.encode(header, &simulated_values(&options, t), &mut out)?;
-                stream.write_all(&out).await.map_err(|e| PmuError::io("send data", e))?;
+                layout.encode(header, &server_values(&options, sent, t), &mut out)?;
+                stream.write_all(&out).await.map_err(|e| io("send data", e))?;
                 sent += 1;
                 if options.frames_per_connection.is_some_and(|max| sent >= max) {
                     return Ok(());
@@ -274,21 +256,9 @@ async fn serve(mut stream: TcpStream, options: SimulatorOptions) -> Result<(), P
     }
 }
 
-/// Sends one command frame on a stream (a helper for clients and tests).
-pub(crate) async fn send_command(
-    stream: &mut (impl AsyncWriteExt + Unpin),
-    idcode: u16,
-    command: Command,
-) -> Result<(), PmuError> {
-    let (soc, _) = now();
-    let mut out = Vec::with_capacity(18);
-    CommandFrame {
-        header: FrameHeader::new(FrameKind::Command, 1, idcode, soc, FracSec(0)),
-        command,
+fn io(context: impl Into<String>, source: std::io::Error) -> PmuError {
+    PmuError::Io {
+        context: context.into(),
+        source,
     }
-    .encode(&mut out)?;
-    stream
-        .write_all(&out)
-        .await
-        .map_err(|e| PmuError::io("send command", e))
 }

@@ -7,7 +7,8 @@
 //! the port accepts connections; the broker is killed when the handle is dropped.
 //!
 //! ```
-//! use platone_bus::{Message, MqttBus, Publisher, QoS, mosquitto::Mosquitto};
+//! use platone_bus::{Message, MqttBus, Publisher, QoS};
+//! use platone_testkit::Mosquitto;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let broker = Mosquitto::start()?; // blocks until the broker listens
 //! # tokio::runtime::Runtime::new()?.block_on(async {
@@ -32,13 +33,15 @@
 //! from async code call them outside the runtime or through `tokio::task::spawn_blocking` when
 //! that matters.
 
+use std::ffi::OsString;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::error::{BusError, BusResult};
-use crate::mqtt::MqttConfig;
+use platone_bus::MqttConfig;
+
+use crate::error::{Result, TestkitError};
 
 /// Where Debian installs the broker (not on a normal user's `PATH`).
 const DEBIAN_PATH: &str = "/usr/sbin/mosquitto";
@@ -98,41 +101,57 @@ impl std::fmt::Debug for Mosquitto {
 }
 
 /// The `mosquitto` binary: `$PLATONE_MOSQUITTO` when set, else the first `mosquitto` on `PATH`,
-/// else `/usr/sbin/mosquitto`.
-pub fn find_mosquitto() -> BusResult<PathBuf> {
-    if let Some(path) = std::env::var_os("PLATONE_MOSQUITTO") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
+/// else `/usr/sbin/mosquitto`. The error says which Debian package to install.
+pub fn find_mosquitto() -> Result<PathBuf> {
+    locate_mosquitto(
+        std::env::var_os("PLATONE_MOSQUITTO"),
+        std::env::var_os("PATH"),
+        Path::new(DEBIAN_PATH),
+    )
+}
+
+/// [`find_mosquitto`] with its inputs given: the override, the `PATH` and the fallback.
+fn locate_mosquitto(
+    overridden: Option<OsString>,
+    path: Option<OsString>,
+    fallback: &Path,
+) -> Result<PathBuf> {
+    if let Some(binary) = overridden {
+        let binary = PathBuf::from(binary);
+        return if binary.is_file() {
+            Ok(binary)
         } else {
-            Err(BusError::Mosquitto {
+            Err(TestkitError::Mosquitto {
                 stage: "binary",
-                reason: format!("PLATONE_MOSQUITTO={} is not a file", path.display()),
+                reason: format!(
+                    "PLATONE_MOSQUITTO={} is not a file (unset it to use the Debian package \
+                     `mosquitto`: apt-get install mosquitto)",
+                    binary.display()
+                ),
             })
         };
     }
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    on_path
+    path.map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
         .into_iter()
         .map(|dir| dir.join("mosquitto"))
-        .chain(std::iter::once(PathBuf::from(DEBIAN_PATH)))
+        .chain(std::iter::once(fallback.to_path_buf()))
         .find(|p| p.is_file())
-        .ok_or_else(|| BusError::Mosquitto {
+        .ok_or_else(|| TestkitError::Mosquitto {
             stage: "binary",
             reason: format!(
-                "no `mosquitto` on PATH nor at {DEBIAN_PATH}: install the Debian package \
-                 `mosquitto` (apt-get install mosquitto) or set PLATONE_MOSQUITTO"
+                "no `mosquitto` on PATH nor at {}: install the Debian package `mosquitto` \
+                 (apt-get install mosquitto) or set PLATONE_MOSQUITTO",
+                fallback.display()
             ),
         })
 }
 
-fn free_port() -> BusResult<u16> {
+fn free_port() -> Result<u16> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| BusError::Mosquitto {
+        .map_err(|e| TestkitError::Mosquitto {
             stage: "port",
             reason: format!("no free loopback port: {e}"),
         })
@@ -149,17 +168,17 @@ fn running_as_root() -> bool {
 
 impl Mosquitto {
     /// Starts a broker with [`MosquittoOptions::default`].
-    pub fn start() -> BusResult<Mosquitto> {
+    pub fn start() -> Result<Mosquitto> {
         Mosquitto::start_with(MosquittoOptions::default())
     }
 
     /// Starts a broker with the given options and waits until its port accepts connections.
-    pub fn start_with(options: MosquittoOptions) -> BusResult<Mosquitto> {
+    pub fn start_with(options: MosquittoOptions) -> Result<Mosquitto> {
         let binary = find_mosquitto()?;
         let dir = tempfile::Builder::new()
             .prefix("platone-mosquitto-")
             .tempdir()
-            .map_err(|e| BusError::Mosquitto {
+            .map_err(|e| TestkitError::Mosquitto {
                 stage: "config",
                 reason: format!("temporary directory: {e}"),
             })?;
@@ -210,7 +229,7 @@ impl Mosquitto {
         self.dir.path()
     }
 
-    /// Settings for [`MqttBus::connect`](crate::MqttBus::connect) to this broker, with the
+    /// Settings for [`MqttBus::connect`](platone_bus::MqttBus::connect) to this broker, with the
     /// client's in-flight window kept within the broker's `max_inflight_messages`.
     pub fn mqtt_config(&self, client_id: &str) -> MqttConfig {
         let mut config = MqttConfig::new("127.0.0.1", self.port, client_id);
@@ -265,18 +284,18 @@ impl Mosquitto {
     /// Freezes the broker (SIGSTOP): connections stay open, but nothing is read, forwarded or
     /// acknowledged until [`resume`](Self::resume) — a hung broker, for tests of timeouts and of
     /// publishes caught in flight.
-    pub fn pause(&mut self) -> BusResult<()> {
+    pub fn pause(&mut self) -> Result<()> {
         self.signal("STOP")
     }
 
     /// Lets a [paused](Self::pause) broker run again (SIGCONT).
-    pub fn resume(&mut self) -> BusResult<()> {
+    pub fn resume(&mut self) -> Result<()> {
         self.signal("CONT")
     }
 
-    fn signal(&mut self, name: &str) -> BusResult<()> {
+    fn signal(&mut self, name: &str) -> Result<()> {
         let Some(child) = self.child.as_ref() else {
-            return Err(BusError::Mosquitto {
+            return Err(TestkitError::Mosquitto {
                 stage: "signal",
                 reason: format!("SIG{name}: the broker is not running"),
             });
@@ -289,11 +308,11 @@ impl Mosquitto {
             .status();
         match status {
             Ok(s) if s.success() => Ok(()),
-            Ok(s) => Err(BusError::Mosquitto {
+            Ok(s) => Err(TestkitError::Mosquitto {
                 stage: "signal",
                 reason: format!("kill -{name} {} exited with {s}", child.id()),
             }),
-            Err(e) => Err(BusError::Mosquitto {
+            Err(e) => Err(TestkitError::Mosquitto {
                 stage: "signal",
                 reason: format!("running kill -{name}: {e}"),
             }),
@@ -302,7 +321,7 @@ impl Mosquitto {
 
     /// Stops the broker (if running) and starts it again on the same port with the same
     /// configuration and persistence file; returns once the port accepts connections.
-    pub fn restart(&mut self) -> BusResult<()> {
+    pub fn restart(&mut self) -> Result<()> {
         self.stop();
         self.launch()
     }
@@ -330,7 +349,7 @@ impl Mosquitto {
         self.dir.path().join("mosquitto.conf")
     }
 
-    fn write_config(&self) -> BusResult<()> {
+    fn write_config(&self) -> Result<()> {
         let dir = self.dir.path().display();
         let o = &self.options;
         let mut config = String::new();
@@ -357,18 +376,18 @@ impl Mosquitto {
              listener {} 127.0.0.1\n{}\n",
             self.port, o.extra_config
         ));
-        std::fs::write(self.config_path(), config).map_err(|e| BusError::Mosquitto {
+        std::fs::write(self.config_path(), config).map_err(|e| TestkitError::Mosquitto {
             stage: "config",
             reason: format!("writing {}: {e}", self.config_path().display()),
         })
     }
 
-    fn launch(&mut self) -> BusResult<()> {
+    fn launch(&mut self) -> Result<()> {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.stderr_path())
-            .map_err(|e| BusError::Mosquitto {
+            .map_err(|e| TestkitError::Mosquitto {
                 stage: "start",
                 reason: format!("{}: {e}", self.stderr_path().display()),
             })?;
@@ -379,7 +398,7 @@ impl Mosquitto {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .map_err(|e| BusError::Mosquitto {
+            .map_err(|e| TestkitError::Mosquitto {
                 stage: "start",
                 reason: format!("running {}: {e}", self.binary.display()),
             })?;
@@ -396,7 +415,7 @@ impl Mosquitto {
             };
             if let Some(status) = exited {
                 self.child = None;
-                return Err(BusError::Mosquitto {
+                return Err(TestkitError::Mosquitto {
                     stage: "start",
                     reason: format!(
                         "{} exited ({status}) before listening on port {}; log:\n{}",
@@ -411,7 +430,7 @@ impl Mosquitto {
                     let _ = child.kill();
                     let _ = child.wait();
                 }
-                return Err(BusError::Mosquitto {
+                return Err(TestkitError::Mosquitto {
                     stage: "start",
                     reason: format!(
                         "port {} never accepted connections within {START_TIMEOUT:?}; log:\n{}",
@@ -460,7 +479,7 @@ mod tests {
             ..MosquittoOptions::default()
         })
         .unwrap_err();
-        let BusError::Mosquitto { stage, reason } = &err else {
+        let TestkitError::Mosquitto { stage, reason } = &err else {
             panic!("{err:?}")
         };
         assert_eq!(*stage, "start");
@@ -469,6 +488,46 @@ mod tests {
             reason.contains("no_such_option"),
             "the log names the bad line: {reason}"
         );
+    }
+
+    #[test]
+    fn a_missing_binary_names_the_debian_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let nowhere = dir.path().join("mosquitto");
+        let err = locate_mosquitto(None, Some(dir.path().into()), &nowhere).unwrap_err();
+        let TestkitError::Mosquitto { stage, reason } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*stage, "binary");
+        assert!(reason.contains("Debian package `mosquitto`"), "{reason}");
+        let err = locate_mosquitto(Some(nowhere.clone().into()), None, &nowhere).unwrap_err();
+        assert!(err.to_string().contains("PLATONE_MOSQUITTO="), "{err}");
+        assert!(
+            err.to_string().contains("apt-get install mosquitto"),
+            "{err}"
+        );
+        std::fs::write(&nowhere, "").unwrap();
+        assert_eq!(locate_mosquitto(None, None, &nowhere).unwrap(), nowhere);
+    }
+
+    #[test]
+    fn dropping_the_handle_stops_the_broker_and_removes_its_directory() {
+        let broker = Mosquitto::start().unwrap();
+        let port = broker.port();
+        let dir = broker.dir().to_path_buf();
+        assert!(dir.join("mosquitto.conf").is_file());
+        drop(broker);
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    #[test]
+    fn brokers_started_together_get_distinct_ports() {
+        let brokers: Vec<Mosquitto> = (0..4).map(|_| Mosquitto::start().unwrap()).collect();
+        let mut ports: Vec<u16> = brokers.iter().map(Mosquitto::port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), brokers.len());
     }
 
     #[test]

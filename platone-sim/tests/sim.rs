@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platone_bal::sim::{FieldPlan, PmuFormat, RunReport, Signing, SimStats, run};
-use platone_bus::{MemoryBus, Mosquitto, MqttBus, QoS, Subscriber, Subscription, TopicFilter};
+use platone_bus::{MemoryBus, MqttBus, QoS, Subscriber, Subscription, TopicFilter};
 use platone_certify::SignedEnvelope;
 use platone_cim::meter_readings::{Mode, parse_slice};
 use platone_cim::pmu::c37118::{Decoded, Decoder};
 use platone_cim::pmu::convert::data_to_measurements;
 use platone_cim::pmu::sogno::SognoMessage;
+use platone_sim::{FieldPlan, PmuFormat, RunReport, Signing, SimStats, run};
+use platone_testkit::Mosquitto;
 
 /// What the received packets decoded to.
 #[derive(Debug, Default)]

@@ -12,9 +12,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::FieldPlan;
 use super::field::{Field, Packet, PacketKind};
 use super::schedule::{frame_offset, frames_within, interval_offset, intervals_within};
+use crate::FieldPlan;
 use crate::error::Result;
 
 /// A run whose packets went out later than this behind their schedule did not keep up.

@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::error::{Result, ScdError};
+use crate::error::{Result, TestkitError};
 
 /// A running throwaway PostgreSQL server.
 #[derive(Debug)]
@@ -32,8 +32,8 @@ pub enum Durability {
     Fast,
 }
 
-fn server_error(what: &str, out: &Output) -> ScdError {
-    ScdError::Server(format!(
+fn server_error(what: &str, out: &Output) -> TestkitError {
+    TestkitError::Postgres(format!(
         "{what} failed ({}): {}{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
@@ -41,33 +41,47 @@ fn server_error(what: &str, out: &Output) -> ScdError {
     ))
 }
 
-/// The directory holding `initdb`, `pg_ctl` and `postgres`.
+/// Where Debian installs the server binaries, one directory per major version.
+const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
+
+/// The directory holding `initdb`, `pg_ctl` and `postgres`: `$PLATONE_PG_BIN` when set, else
+/// the newest `/usr/lib/postgresql/VERSION/bin`. The error says which Debian package to install.
 pub fn find_bin_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("PLATONE_PG_BIN") {
-        return Ok(PathBuf::from(dir));
+    locate_bin_dir(std::env::var_os("PLATONE_PG_BIN"), Path::new(DEBIAN_ROOT))
+}
+
+/// [`find_bin_dir`] with its inputs given: the override and the versions' root.
+fn locate_bin_dir(overridden: Option<std::ffi::OsString>, root: &Path) -> Result<PathBuf> {
+    if let Some(dir) = overridden {
+        let dir = PathBuf::from(dir);
+        return if dir.join("initdb").is_file() {
+            Ok(dir)
+        } else {
+            Err(TestkitError::Postgres(format!(
+                "PLATONE_PG_BIN={} holds no `initdb` (unset it to use the Debian package \
+                 `postgresql`: apt-get install postgresql)",
+                dir.display()
+            )))
+        };
     }
-    let root = Path::new("/usr/lib/postgresql");
+    let missing = || {
+        TestkitError::Postgres(format!(
+            "no PostgreSQL server binaries under {}: install the Debian package `postgresql` \
+             (apt-get install postgresql) or set PLATONE_PG_BIN",
+            root.display()
+        ))
+    };
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
-        .map_err(|e| {
-            ScdError::Server(format!(
-                "{}: {e} (install the Debian package `postgresql`)",
-                root.display()
-            ))
-        })?
+        .map_err(|_| missing())?
         .filter_map(|entry| {
             let entry = entry.ok()?;
             let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
             let bin = entry.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
+            bin.join("initdb").is_file().then_some((version, bin))
         })
         .collect();
     versions.sort();
-    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
-        ScdError::Server(format!(
-            "no PostgreSQL server binaries under {} (install the Debian package `postgresql`)",
-            root.display()
-        ))
-    })
+    versions.pop().map(|(_, bin)| bin).ok_or_else(missing)
 }
 
 fn is_root() -> bool {
@@ -80,11 +94,11 @@ fn is_root() -> bool {
 
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| ScdError::Server(format!("finding a free port: {e}")))?;
+        .map_err(|e| TestkitError::Postgres(format!("finding a free port: {e}")))?;
     listener
         .local_addr()
         .map(|a| a.port())
-        .map_err(|e| ScdError::Server(format!("finding a free port: {e}")))
+        .map_err(|e| TestkitError::Postgres(format!("finding a free port: {e}")))
 }
 
 impl TempPostgres {
@@ -95,15 +109,15 @@ impl TempPostgres {
         let dir = tempfile::Builder::new()
             .prefix("platone-pg-")
             .tempdir()
-            .map_err(|e| ScdError::Server(format!("creating a temporary directory: {e}")))?;
+            .map_err(|e| TestkitError::Postgres(format!("creating a temporary directory: {e}")))?;
         std::fs::create_dir(dir.path().join("sock"))
-            .map_err(|e| ScdError::io(dir.path().join("sock"), e))?;
+            .map_err(|e| TestkitError::io(dir.path().join("sock"), e))?;
         if as_postgres_user {
             let out = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(dir.path())
                 .output()
-                .map_err(|e| ScdError::Server(format!("running chown: {e}")))?;
+                .map_err(|e| TestkitError::Postgres(format!("running chown: {e}")))?;
             if !out.status.success() {
                 return Err(server_error("chown to the postgres user", &out));
             }
@@ -158,7 +172,7 @@ impl TempPostgres {
             }
             last = Some(server_error("pg_ctl start", &out));
         }
-        Err(last.unwrap_or_else(|| ScdError::Server("pg_ctl start failed".into())))
+        Err(last.unwrap_or_else(|| TestkitError::Postgres("pg_ctl start failed".into())))
     }
 
     fn data_dir(&self) -> String {
@@ -177,7 +191,7 @@ impl TempPostgres {
         cmd.args(args)
             .current_dir(self.dir.path())
             .output()
-            .map_err(|e| ScdError::Server(format!("running {}: {e}", exe.display())))
+            .map_err(|e| TestkitError::Postgres(format!("running {}: {e}", exe.display())))
     }
 
     /// The port the server listens on (127.0.0.1).
@@ -213,7 +227,7 @@ impl TempPostgres {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .map_err(|e| ScdError::Server(format!("starting the watchdog: {e}")))?;
+            .map_err(|e| TestkitError::Postgres(format!("starting the watchdog: {e}")))?;
         Ok(())
     }
 
@@ -235,5 +249,49 @@ impl Drop for TempPostgres {
     fn drop(&mut self) {
         let data = self.data_dir();
         let _ = self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_name_the_debian_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = locate_bin_dir(None, &dir.path().join("nothing")).unwrap_err();
+        assert!(
+            err.to_string().contains("Debian package `postgresql`"),
+            "{err}"
+        );
+        let err = locate_bin_dir(None, dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("apt-get install postgresql"),
+            "{err}"
+        );
+        let err = locate_bin_dir(Some(dir.path().into()), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("PLATONE_PG_BIN="), "{err}");
+        for version in ["13", "16", "9"] {
+            let bin = dir.path().join(version).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("initdb"), "").unwrap();
+        }
+        assert_eq!(
+            locate_bin_dir(None, dir.path()).unwrap(),
+            dir.path().join("16").join("bin")
+        );
+    }
+
+    #[test]
+    fn starts_serves_a_database_and_stops_on_drop() {
+        let server = TempPostgres::start(Durability::Fast).unwrap();
+        let port = server.port();
+        let url = server.create_database("kit").unwrap();
+        assert_eq!(url, format!("postgres://postgres@127.0.0.1:{port}/kit"));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let dir = server.dir.path().to_path_buf();
+        drop(server);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        assert!(!dir.exists(), "{} left behind", dir.display());
     }
 }

@@ -19,7 +19,7 @@ use platone_model::{
 };
 
 use super::pmu::noise;
-use crate::error::{BalError, Result};
+use crate::error::{Result, SimError};
 
 /// Seconds in one metering interval.
 pub const INTERVAL_SECS: u64 = 900;
@@ -44,7 +44,7 @@ pub fn interval_measurement(
     end: Timestamp,
     kwh: f64,
 ) -> Result<Measurement> {
-    let model = |e: platone_model::ModelError| BalError::config(format!("meter {meter_id}"), e);
+    let model = |e: platone_model::ModelError| SimError::config(format!("meter {meter_id}"), e);
     Measurement::new(
         DeviceId::new(meter_id).map_err(model)?,
         end,

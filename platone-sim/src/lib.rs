@@ -1,5 +1,5 @@
-//! The field simulator: PMUs and a DSO data server publishing to the BAL over a bus, the load
-//! generator behind `platone sim` and `platone demo`.
+//! The field simulator of the Platone SDK: PMUs and a DSO data server publishing to the BAL
+//! over a bus, the load generator behind `platone sim` and `platone demo`.
 //!
 //! A [`FieldPlan`] describes the field: `pmus` PMUs (`pmu-1`, `pmu-2`, …) sending `rate`
 //! frames per second, and `meters` smart meters (`MTR-1`, …) read by one DSO data server
@@ -17,7 +17,7 @@
 //! (EIP-191 or EIP-712). [`run`] publishes them on schedule at QoS 1.
 //!
 //! ```
-//! use platone_bal::sim::{Field, FieldPlan, Signing};
+//! use platone_sim::{Field, FieldPlan, Signing};
 //! use platone_cim::pmu::sogno::SognoMessage;
 //! use platone_certify::SignedEnvelope;
 //!
@@ -35,11 +35,18 @@
 //! assert_eq!(message.to_measurements()?.len(), packet.measurements);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+mod error;
 mod field;
 pub mod keys;
 pub mod meters;
 pub mod pmu;
+pub mod pmu_server;
 mod runner;
 pub mod schedule;
 
@@ -50,18 +57,19 @@ use chrono::{DateTime, Utc};
 use platone_certify::DeviceKey;
 use serde::Serialize;
 
+pub use error::{Result, SimError};
 pub use field::{Field, Packet, PacketKind};
 pub use keys::device_key;
 pub use runner::{BEHIND_THRESHOLD, RunReport, SimSnapshot, SimStats, run};
 
-use crate::config::{DeviceConfig, PodConfig};
-use crate::error::{BalError, Result};
+use platone_bal::config::{DeviceConfig, PodConfig};
 
 /// The DSO data server device that sends every meter's readings.
 pub const DATA_SERVER: &str = "dso-ds-1";
 
 /// How packets are signed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Signing {
     /// Unsigned: the payload as it is.
     #[default]
@@ -90,13 +98,13 @@ impl fmt::Display for Signing {
 }
 
 impl FromStr for Signing {
-    type Err = BalError;
+    type Err = SimError;
     fn from_str(text: &str) -> Result<Self> {
         match text {
             "none" => Ok(Signing::None),
             "eip191" => Ok(Signing::Eip191),
             "eip712" => Ok(Signing::Eip712),
-            other => Err(BalError::config(
+            other => Err(SimError::config(
                 "sign",
                 format!("{other:?} is not none, eip191 or eip712"),
             )),
@@ -106,6 +114,7 @@ impl FromStr for Signing {
 
 /// What the PMUs send.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PmuFormat {
     /// SOGNO/LOCO JSON device messages.
     #[default]
@@ -179,46 +188,46 @@ impl FieldPlan {
     /// Checks the settings; the error names the one that is wrong.
     pub fn validate(&self) -> Result<()> {
         if self.pmus > usize::from(u16::MAX) {
-            return Err(BalError::config(
+            return Err(SimError::config(
                 "sim.pmus",
                 "at most 65535 PMUs (C37.118 IDCODEs)",
             ));
         }
         if self.pmus > 0 && !(1..=32_767).contains(&self.rate) {
-            return Err(BalError::config(
+            return Err(SimError::config(
                 "sim.rate",
                 format!("{} frames/s: give 1 to 32767", self.rate),
             ));
         }
         if !(self.accelerate.is_finite() && self.accelerate > 0.0) {
-            return Err(BalError::config(
+            return Err(SimError::config(
                 "sim.accelerate",
                 format!("{}: give a positive factor", self.accelerate),
             ));
         }
         if self.meters_per_packet == 0 {
-            return Err(BalError::config(
+            return Err(SimError::config(
                 "sim.meters_per_packet",
                 "must be at least 1",
             ));
         }
         if self.max_in_flight == 0 {
-            return Err(BalError::config("sim.max_in_flight", "must be at least 1"));
+            return Err(SimError::config("sim.max_in_flight", "must be at least 1"));
         }
         if self.config_every_secs == 0 {
-            return Err(BalError::config(
+            return Err(SimError::config(
                 "sim.config_every_secs",
                 "must be at least 1",
             ));
         }
         if self.pmus == 0 && self.meters == 0 {
-            return Err(BalError::config(
+            return Err(SimError::config(
                 "sim",
                 "no PMU and no meter: nothing to send",
             ));
         }
         platone_bus::validate_topic(&self.topic_prefix)
-            .map_err(|e| BalError::config("sim.topic_prefix", e))?;
+            .map_err(|e| SimError::config("sim.topic_prefix", e))?;
         Ok(())
     }
 
@@ -330,7 +339,7 @@ impl FieldPlan {
             pods: self.bal_pods(),
             devices: self.bal_devices(),
         };
-        let body = toml::to_string(&tables).map_err(|e| BalError::config("sim", e))?;
+        let body = toml::to_string(&tables).map_err(|e| SimError::config("sim", e))?;
         Ok(format!(
             "# The simulated field of `platone sim` (seed {}): {} PMU(s), {} meter(s).\n\
              # Device keys are derived from the seed and the device id.\n\n{body}",
@@ -368,7 +377,7 @@ impl FieldPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BalConfig;
+    use platone_bal::BalConfig;
 
     #[test]
     fn bal_tables_read_back_as_a_bal_configuration() {

@@ -1,0 +1,33 @@
+//! The crate's error type.
+
+/// Why a simulation cannot be planned or its packets built.
+///
+/// A publish that fails during a run is not an error of the run: it is counted in the
+/// [`RunReport`](crate::RunReport) and the run goes on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// A setting of the plan is invalid; `at` names it (`sim.rate`, `sim.topic_prefix`…).
+    #[error("configuration {at}: {message}")]
+    Config {
+        /// The setting.
+        at: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A packet could not be signed or wrapped in its envelope.
+    #[error("certification: {0}")]
+    Certify(#[from] platone_certify::CertifyError),
+}
+
+impl SimError {
+    pub(crate) fn config(at: impl Into<String>, message: impl ToString) -> Self {
+        SimError::Config {
+            at: at.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Result alias for the crate.
+pub type Result<T, E = SimError> = std::result::Result<T, E>;
