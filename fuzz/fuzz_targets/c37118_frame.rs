@@ -1,0 +1,64 @@
+//! One IEEE C37.118.2 frame: checked and decoded, alone and by a decoder that already holds
+//! the Annex D configuration (so data frames of its stream are decoded too).
+//!
+//! Invariants: a decoded header, command or configuration frame encodes back to a frame that
+//! decodes to the same value; decoded data frames convert to measurements, SOGNO messages and
+//! JSON without panicking.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use platone_cim::pmu::c37118::{Decoded, Decoder, Frame, parse_frame};
+use platone_cim::pmu::{convert, json};
+
+/// The CFG-2 frame of IEEE C37.118.2 Annex D (station A, IDCODE 7734).
+const ANNEX_D_CFG2: &str = "aa3101c61e36448527f056071098000f4240000153746174696f6e2041202020202020201e36000400040003000156412020202020202020202020202020564220202020202020202020202020205643202020202020202020202020202049312020202020202020202020202020414e414c4f4731202020202020202020414e414c4f4732202020202020202020414e414c4f4733202020202020202020425245414b4552203120535441545553425245414b4552203220535441545553425245414b4552203320535441545553425245414b4552203420535441545553425245414b4552203520535441545553425245414b4552203620535441545553425245414b4552203720535441545553425245414b4552203820535441545553425245414b4552203920535441545553425245414b4552204120535441545553425245414b4552204220535441545553425245414b4552204320535441545553425245414b4552204420535441545553425245414b4552204520535441545553425245414b4552204620535441545553425245414b4552204720535441545553000df847000df847000df8470100b2d00000000101000001020000010000ffff00000016001ed5d1";
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap_or(0))
+        .collect()
+}
+
+fuzz_target!(|bytes: &[u8]| {
+    if let Ok(frame) = parse_frame(bytes) {
+        let mut out = Vec::new();
+        match frame {
+            Frame::Header(h) => {
+                h.encode(&mut out).expect("a decoded header frame encodes");
+                match parse_frame(&out) {
+                    Ok(Frame::Header(back)) => assert_eq!(back, h),
+                    other => panic!("header frame did not come back: {other:?}"),
+                }
+            }
+            Frame::Command(c) => {
+                c.encode(&mut out).expect("a decoded command frame encodes");
+                match parse_frame(&out) {
+                    Ok(Frame::Command(back)) => assert_eq!(back, c),
+                    other => panic!("command frame did not come back: {other:?}"),
+                }
+            }
+            Frame::Config(c) => {
+                if c.encode(&mut out).is_ok() {
+                    match parse_frame(&out) {
+                        Ok(Frame::Config(back)) => assert_eq!(back, c),
+                        other => panic!("configuration frame did not come back: {other:?}"),
+                    }
+                }
+            }
+            Frame::Data(..) | Frame::Cfg3Fragment(..) => {}
+        }
+    }
+
+    let mut decoder = Decoder::new();
+    decoder
+        .decode(&hex(ANNEX_D_CFG2))
+        .expect("the Annex D configuration decodes");
+    if let Ok(decoded) = decoder.decode(bytes) {
+        let _ = json::decoded_json(&decoded, 0, decoder.registry(), None);
+        if let Decoded::Data(frame, config) = &decoded {
+            let _ = convert::data_to_measurements(frame, config, None);
+            let _ = convert::data_to_sogno(frame, config, None);
+        }
+    }
+});
