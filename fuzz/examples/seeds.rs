@@ -55,9 +55,12 @@ fn main() -> Result<(), Error> {
     let now = platone_model::parse_timestamp("2024-03-01T12:00:00Z")?;
     let ledger_dir = tempfile::tempdir()?;
     let ledger = FileLedger::open(ledger_dir.path())?;
-    for (scheme, records) in [(Scheme::Sha256, 5u32), (Scheme::Keccak, 3)] {
+    for (scheme, records, sources) in [
+        (Scheme::Sha256, 5u32, ["pmu-1", "meter-7"]),
+        (Scheme::Keccak, 3, ["pmu-2", "meter-8"]),
+    ] {
         let mut batcher = Batcher::new(scheme, BatchPolicy::pmu());
-        for source in ["pmu-1", "meter-7"] {
+        for source in sources {
             for i in 0..records {
                 batcher.add(source, &serde_json::json!({"source": source, "v": i}), now)?;
             }
