@@ -55,7 +55,7 @@ proptest! {
 
     #[test]
     fn signed_envelope_reader_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
-        for input in [bytes.clone(), [b"{\"signature\":0,\"payload\":".as_slice(), &bytes].concat()] {
+        for input in [bytes.clone(), [b"{\"signature\":0,\"payload\":".as_slice(), bytes.as_slice()].concat()] {
             let _ = SignedEnvelope::detect(&input);
             if let Ok(envelope) = SignedEnvelope::from_json(&input) {
                 let _ = envelope.payload_bytes();
