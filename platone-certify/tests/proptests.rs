@@ -2,7 +2,9 @@
 //! canonical form is stable.
 
 use platone_certify::ledger::FileLedger;
-use platone_certify::{AnchorStatus, Certifiable, Digest, JsonRecord, Proof, Scheme};
+use platone_certify::{
+    AnchorStatus, Certifiable, Digest, JsonRecord, Proof, Scheme, SignedEnvelope,
+};
 use proptest::prelude::*;
 
 fn digest() -> impl Strategy<Value = Digest> {
@@ -49,6 +51,45 @@ proptest! {
         let mut with_magic = b"PLP1".to_vec();
         with_magic.extend_from_slice(&bytes);
         let _ = Proof::from_binary(&with_magic);
+    }
+
+    #[test]
+    fn signed_envelope_reader_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        for input in [bytes.clone(), [b"{\"signature\":0,\"payload\":".as_slice(), bytes.as_slice()].concat()] {
+            let _ = SignedEnvelope::detect(&input);
+            if let Ok(envelope) = SignedEnvelope::from_json(&input) {
+                let _ = envelope.payload_bytes();
+                let _ = envelope.recover_signer(1);
+            }
+        }
+    }
+
+    #[test]
+    fn signed_envelope_fields_never_panic(
+        payload in "\\PC{0,40}",
+        signature in "(0x)?[0-9a-fA-F]{0,140}",
+        signer in "(0x)?[0-9a-fA-F]{0,44}",
+        base64 in any::<bool>(),
+        eip712 in any::<bool>(),
+        timestamp in any::<u64>(),
+    ) {
+        let mut value = serde_json::json!({
+            "payload": payload,
+            "signature": signature,
+            "signer": signer,
+            "scheme": if eip712 { "eip712" } else { "eip191" },
+        });
+        if base64 {
+            value["encoding"] = "base64".into();
+        }
+        if eip712 {
+            value["device"] = "pmu-1".into();
+            value["timestamp"] = timestamp.into();
+        }
+        let text = value.to_string();
+        let envelope = SignedEnvelope::from_json(text.as_bytes()).unwrap();
+        let _ = envelope.payload_bytes();
+        prop_assert!(envelope.recover_signer(1).is_err() || signature.len() >= 130);
     }
 
     #[test]
