@@ -337,7 +337,7 @@ def check(s, area_hops):
            "offers": {o["id"]: x[v] if x else 0.0 for o, v in zip(offs, a)},
            "requests": {r["id"]: x[v] if x else 0.0 for r, v in zip(reqs, d)},
            "range": {}}
-    floor = welfare - 1e-9 * max(1.0, abs(welfare))
+    floor = welfare - 1e-7 * max(1.0, abs(welfare))
     optimal_face = [(floor, INF, {v: c for v, c in enumerate(cost) if c != 0.0})]
     for order, v in [(o["id"], v) for o, v in zip(offs, a)] + [(r["id"], v) for r, v in zip(reqs, d)]:
         unit = [0.0] * len(lo)
