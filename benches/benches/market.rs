@@ -6,9 +6,9 @@
 //! can time the same model in Python + HiGHS on identical input.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use platone_market::Scenario;
 use platone_market::clearing::{ClearingAlgorithm, Optimal, PayAsBid, PayAsClear, SolverBackend};
 use platone_market::generate::{GeneratorConfig, generate};
+use platone_market::{LocationRule, Scenario};
 
 /// (buses, offers, requests, slots) of the radial cases; seed 1, default block fraction.
 pub const RADIAL_CASES: [(usize, usize, usize, usize); 3] =
@@ -25,6 +25,11 @@ fn merit_order(c: &mut Criterion) {
         locations: 100,
     })
     .expect("generate");
+    // The book as first measured: DSO requests take offers at their own location only.
+    let scenario = Scenario {
+        location_rule: Some(LocationRule::SameBus),
+        ..scenario
+    };
     let mut group = c.benchmark_group("market/merit_order_100k_orders_96_slots");
     group.throughput(Throughput::Elements(scenario.book.len() as u64));
     group.sample_size(20);

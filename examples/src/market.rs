@@ -6,7 +6,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use platone_market::Scenario;
 use platone_market::clearing::{
     ClearingAlgorithm, ClearingConfig, ClearingResult, Continuous, Coordination, DsoFirst, Optimal,
     PayAsBid, PayAsClear, SolverBackend,
@@ -16,6 +15,7 @@ use platone_market::settlement::{MeterReading, PenaltyRule, settle_result};
 use platone_market::validation::{
     AfterValidation, Cut, LineLoadingValidator, Verdict, validate_result,
 };
+use platone_market::{LocationRule, Scenario};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -45,6 +45,18 @@ pub enum SolverName {
     Highs,
 }
 
+/// Location rules: which offers a local (DSO or role-less) request may take.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LocationRuleName {
+    /// Offers at the request's own location only.
+    SameBus,
+    /// Offers anywhere (a copper plate without a network; the branch limits decide with one).
+    Any,
+    /// Offers within `--area-hops` branches of the request's bus (own location without a
+    /// network).
+    Area,
+}
+
 /// TSO–DSO coordination schemes for `dso-first`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CoordinationName {
@@ -68,7 +80,11 @@ pub struct AlgorithmOptions {
     /// `dso-first`: coordination scheme.
     #[arg(long, value_enum, default_value = "local")]
     coordination: CoordinationName,
-    /// `dso-first`: area radius in branch hops around a DSO request's bus.
+    /// Which offers a local (DSO or role-less) request may take: same-bus, any or area
+    /// (default: the scenario's `location_rule`, else any; area for dso-first with a network).
+    #[arg(long, value_enum)]
+    location_rule: Option<LocationRuleName>,
+    /// Area radius in branch hops around a local request's bus (location rule `area`).
     #[arg(long, default_value_t = 0)]
     area_hops: usize,
     /// `dso-first`: extra in-area reserve as a fraction of each DSO request's quantity.
@@ -84,8 +100,10 @@ pub struct AlgorithmOptions {
 pub enum MarketCommand {
     /// Clear a `platone-market-scenario/1` file and write the result JSON.
     ///
-    /// The result is `{algorithm, welfare, volume, accepted_offers: [{id, quantity}],
-    /// accepted_requests: [{id, quantity}], matches: [...], prices: {...}, solve_ms}`.
+    /// The result is `{algorithm, location_rule, welfare, volume, accepted_offers: [{id,
+    /// quantity}], accepted_requests: [{id, quantity}], matches: [...], prices: {...},
+    /// diagnostics: {rejected_blocks, unbalanceable_blocks, notes}, solve_ms}`. A block no
+    /// request can balance is a diagnostic, not an error.
     Clear {
         /// The scenario file, or `-` for standard input.
         scenario: PathBuf,
@@ -221,6 +239,12 @@ fn parse_area_limit(text: &str) -> Result<(String, f64), String> {
 fn algorithm(name: AlgorithmName, options: AlgorithmOptions) -> Box<dyn ClearingAlgorithm> {
     let config = ClearingConfig {
         seed: options.seed,
+        location_rule: options.location_rule.map(|r| match r {
+            LocationRuleName::SameBus => LocationRule::SameBus,
+            LocationRuleName::Any => LocationRule::Any,
+            LocationRuleName::Area => LocationRule::Area,
+        }),
+        area_hops: options.area_hops,
         ..ClearingConfig::default()
     };
     match name {
@@ -244,7 +268,6 @@ fn algorithm(name: AlgorithmName, options: AlgorithmOptions) -> Box<dyn Clearing
                     vetoed: options.veto.into_iter().collect::<HashSet<_>>(),
                 },
             },
-            area_hops: options.area_hops,
             reliability_margin: options.reliability_margin,
         }),
     }

@@ -59,6 +59,8 @@ fn clear_writes_the_result_contract_for_every_algorithm() {
                 "accepted_offers",
                 "accepted_requests",
                 "algorithm",
+                "diagnostics",
+                "location_rule",
                 "matches",
                 "prices",
                 "solve_ms",
@@ -67,6 +69,13 @@ fn clear_writes_the_result_contract_for_every_algorithm() {
             ]
         );
         assert_eq!(v["algorithm"], algorithm);
+        // With a network: any, but the congested area for dso-first.
+        let rule = if algorithm == "dso-first" {
+            "area"
+        } else {
+            "any"
+        };
+        assert_eq!(v["location_rule"], rule);
         for a in v["accepted_offers"].as_array().unwrap() {
             let mut k: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
             k.sort_unstable();
@@ -195,6 +204,11 @@ fn invalid_scenarios_exit_1_naming_the_order() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn clear_reports_a_block_no_request_can_balance_as_a_diagnostic() {
+    // o2 becomes a one-member block offering down, which no request asks for.
     let block = SCENARIO
         .replace(
             "\"price\":20.0}",
@@ -204,16 +218,82 @@ fn invalid_scenarios_exit_1_naming_the_order() {
             "\"direction\":\"up\",\"slot\":\"t1\",\"quantity\":1.0,",
             "\"slot\":\"t1\",\"quantity\":1.0,",
         );
+    for algorithm in [
+        "pay-as-bid",
+        "pay-as-clear",
+        "dso-first",
+        "optimal",
+        "continuous",
+    ] {
+        let out = platone(&["market", "clear", "-", "--algorithm", algorithm], &block);
+        assert!(out.status.success(), "{algorithm}: {}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(accepted(&v, "accepted_offers"), pairs(&[("o1", 1.5)]));
+        let d = &v["diagnostics"]["unbalanceable_blocks"];
+        assert_eq!(d.as_array().unwrap().len(), 1, "{algorithm}: {v}");
+        assert_eq!(d[0]["block"], "k1");
+        assert_eq!(d[0]["offer"], "o2");
+        assert!(
+            d[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no request asks for down"),
+            "{d}"
+        );
+    }
+}
+
+/// A DSO request at z1 and a cheaper offer at z2, without a network.
+const OTHER_BUS: &str = r#"{"format":"platone-market-scenario/1","unit":"MW","slots":["t1"],
+ "requests":[{"id":"r1","participant":"dso-1","role":"dso","location":"z1","direction":"up","slot":"t1","quantity":2.0,"price":60.0}],
+ "offers":[{"id":"o1","participant":"agg-1","location":"z2","direction":"up","slot":"t1","quantity":3.0,"price":10.0}]}"#;
+
+#[test]
+fn clear_location_rule_from_the_flag_or_the_scenario() {
+    let clear = |scenario: &str, extra: &[&str]| {
+        let mut args = vec!["market", "clear", "-", "--algorithm", "optimal"];
+        args.extend_from_slice(extra);
+        let out = platone(&args, scenario);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // No network, no rule: any, so the DSO request is served from z2.
+    let v = clear(OTHER_BUS, &[]);
+    assert_eq!(v["location_rule"], "any");
+    assert_eq!(accepted(&v, "accepted_offers"), pairs(&[("o1", 2.0)]));
+    assert_eq!(v["welfare"], 100.0);
+    // Today's rule on request.
+    let v = clear(OTHER_BUS, &["--location-rule", "same-bus"]);
+    assert_eq!(v["location_rule"], "same-bus");
+    assert_eq!(v["volume"], 0.0);
+    // The scenario's rule, and the flag over it.
+    let same_bus = OTHER_BUS.replacen('{', r#"{"location_rule":"same-bus","#, 1);
+    let v = clear(&same_bus, &[]);
+    assert_eq!(v["location_rule"], "same-bus");
+    assert_eq!(v["volume"], 0.0);
+    let v = clear(&same_bus, &["--location-rule", "any"]);
+    assert_eq!(v["location_rule"], "any");
+    assert_eq!(v["welfare"], 100.0);
+    // An unknown rule: usage error on the flag, input error (line and column) in the file.
     let out = platone(
-        &["market", "clear", "-", "--algorithm", "pay-as-bid"],
-        &block,
+        &[
+            "market",
+            "clear",
+            "-",
+            "--algorithm",
+            "optimal",
+            "--location-rule",
+            "near",
+        ],
+        OTHER_BUS,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = platone(
+        &["market", "clear", "-", "--algorithm", "optimal"],
+        &OTHER_BUS.replacen('{', r#"{"location_rule":"near","#, 1),
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains(r#"block "k1" (offer "o2")"#),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("near"), "{}", text(&out.stderr));
 }
 
 #[test]

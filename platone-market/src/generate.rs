@@ -217,6 +217,7 @@ pub fn generate(config: &GeneratorConfig) -> Result<Scenario> {
             offers,
         },
         network,
+        location_rule: None,
     })
 }
 

@@ -29,6 +29,7 @@
 pub mod clearing;
 pub mod error;
 pub mod generate;
+pub mod location;
 pub mod network;
 pub mod order;
 pub mod participant;
@@ -39,6 +40,7 @@ pub mod token;
 pub mod validation;
 
 pub use error::{MarketError, Result};
+pub use location::LocationRule;
 pub use order::{Direction, FlexOffer, FlexRequest, OrderBook, QuantityUnit, RequestRole};
 pub use participant::{MarketRole, Participant};
 pub use scenario::{SCENARIO_FORMAT, Scenario, ScenarioFile};

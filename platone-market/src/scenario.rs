@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MarketError, Result};
+use crate::location::LocationRule;
 use crate::network::{Branch, Network};
 use crate::order::{Direction, FlexOffer, FlexRequest, OrderBook, QuantityUnit, RequestRole};
 
@@ -32,6 +33,9 @@ pub struct ScenarioFile {
     /// Optional DC network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkFile>,
+    /// Optional location rule (`same-bus`, `any` or `area`); see [`LocationRule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_rule: Option<LocationRule>,
 }
 
 /// A request as written in a scenario file.
@@ -132,6 +136,8 @@ pub struct Scenario {
     pub book: OrderBook,
     /// The DC network, if any; then every location is a bus of it.
     pub network: Option<Network>,
+    /// The location rule the scenario asks for, if any (a clearing configuration's rule wins).
+    pub location_rule: Option<LocationRule>,
 }
 
 impl Scenario {
@@ -236,8 +242,11 @@ impl Scenario {
             requests,
             offers,
         };
-        check_blocks(&book)?;
-        Ok(Scenario { book, network })
+        Ok(Scenario {
+            book,
+            network,
+            location_rule: file.location_rule,
+        })
     }
 
     /// The scenario as a file structure (for writing).
@@ -279,6 +288,7 @@ impl Scenario {
                 })
                 .collect(),
             network: self.network.as_ref().map(|n| network_file(n, &book.slots)),
+            location_rule: self.location_rule,
         }
     }
 
@@ -371,44 +381,6 @@ fn check_quantity(q: f64) -> std::result::Result<(), String> {
     }
     if q <= 0.0 {
         return Err(format!("quantity {q} must be > 0"));
-    }
-    Ok(())
-}
-
-/// A block must be balanceable: never up and down in the same slot (it would cancel itself), and
-/// every member's slot and direction must have at least one request to absorb it.
-fn check_blocks(book: &OrderBook) -> Result<()> {
-    let mut demanded = HashSet::new();
-    for r in &book.requests {
-        demanded.insert((r.slot, r.direction));
-    }
-    for (block, members) in book.blocks() {
-        let mut seen: HashMap<usize, Direction> = HashMap::new();
-        for &i in &members {
-            let Some(o) = book.offers.get(i) else {
-                continue;
-            };
-            let err = |m: String| MarketError::Block {
-                block: block.clone(),
-                offer: o.id.clone(),
-                message: m,
-            };
-            let slot_name = book.slots.get(o.slot).map_or("?", |s| s.as_str());
-            if let Some(d) = seen.insert(o.slot, o.direction)
-                && d != o.direction
-            {
-                return Err(err(format!(
-                    "offers both up and down in slot {slot_name:?}, which cannot be balanced"
-                )));
-            }
-            if !demanded.contains(&(o.slot, o.direction)) {
-                return Err(err(format!(
-                    "offers {} in slot {slot_name:?} but no request asks for {} there, so the block can never be balanced",
-                    o.direction.as_str(),
-                    o.direction.as_str()
-                )));
-            }
-        }
     }
     Ok(())
 }

@@ -110,6 +110,7 @@ impl MarketSession {
                     offers: Vec::new(),
                 },
                 network,
+                location_rule: None,
             },
             ids: HashSet::new(),
             result: None,

@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 
-use platone_market::Scenario;
 use platone_market::clearing::{
     ClearingAlgorithm, ClearingConfig, Continuous, Coordination, DsoFirst, Optimal, PayAsBid,
     PayAsClear, SolverBackend, algorithm_by_name, tie_key,
 };
+use platone_market::{LocationRule, Scenario};
 
 fn scenario(slots: &str, requests: &str, offers: &str, network: Option<&str>) -> Scenario {
     let network = network.map_or(String::new(), |n| format!(r#","network":{n}"#));
@@ -118,8 +118,16 @@ fn optimal_with_highs_prices_from_duals() {
     assert!(close(r.prices["t1"].up.unwrap(), 30.0), "{:?}", r.prices);
 }
 
+/// The same scenario with a `location_rule`.
+fn with_rule(s: Scenario, rule: LocationRule) -> Scenario {
+    Scenario {
+        location_rule: Some(rule),
+        ..s
+    }
+}
+
 #[test]
-fn local_requests_only_take_offers_at_their_location() {
+fn local_requests_only_take_offers_at_their_location_under_same_bus() {
     let s = scenario(
         r#"["t1"]"#,
         &req("r1", "dso", "z1", "up", "t1", 2.0, 60.0),
@@ -130,6 +138,7 @@ fn local_requests_only_take_offers_at_their_location() {
         .join(","),
         None,
     );
+    let s = with_rule(s, LocationRule::SameBus);
     for name in [
         "pay-as-bid",
         "pay-as-clear",
@@ -194,7 +203,7 @@ fn blocks_are_all_or_nothing_in_every_algorithm() {
 /// A DSO request (2 @ 40 at z1) and a TSO request (3 @ 100), offers 2 @ 10 at z1 and
 /// 2 @ 20 at z2.
 fn coordination_case() -> Scenario {
-    scenario(
+    let s = scenario(
         r#"["t1"]"#,
         &[
             req("r1", "dso", "z1", "up", "t1", 2.0, 40.0),
@@ -207,7 +216,8 @@ fn coordination_case() -> Scenario {
         ]
         .join(","),
         None,
-    )
+    );
+    with_rule(s, LocationRule::SameBus)
 }
 
 #[test]

@@ -1,8 +1,12 @@
 //! Properties of every algorithm on random small books: no order over-accepted, per-slot
-//! balance, blocks all-or-nothing, line limits hold, local requests served locally, and
-//! `optimal` welfare at least every other algorithm's. After random validation cuts without
+//! balance, blocks all-or-nothing, line limits hold, local requests served where the location
+//! rule allows, and `optimal` welfare at least every other algorithm's. Over arbitrary valid
+//! scenarios (any blocks, roles, prices, networks) every algorithm clears without error under
+//! every location rule. After random validation cuts without
 //! re-clearing, the same invariants hold (but line limits, which removing orders may break and
 //! the next validation round checks), nothing grows and welfare does not rise.
+
+mod common;
 
 use std::collections::HashMap;
 
@@ -11,7 +15,7 @@ use platone_market::clearing::{
 };
 use platone_market::generate::{GeneratorConfig, generate};
 use platone_market::validation::{Cut, OrderKind};
-use platone_market::{Direction, Scenario};
+use platone_market::{Direction, LocationRule, Scenario};
 use proptest::prelude::*;
 
 const TOL: f64 = 1e-6;
@@ -92,13 +96,19 @@ fn check_with(s: &Scenario, r: &ClearingResult, lines: bool) -> Result<(), Strin
                 }
             }
         }
-    } else if s.network.is_none() {
+    }
+    // With `area_hops` 0 (these tests), `same-bus` and `area` both keep a local request at its
+    // own location, with or without a network.
+    if matches!(
+        r.location_rule,
+        Some(LocationRule::SameBus | LocationRule::Area)
+    ) {
         for m in &r.matches {
             let q = requests[m.request.as_str()];
             if q.is_local() && offers[m.offer.as_str()].location != q.location {
                 return Err(format!(
-                    "{}: local request {} served from elsewhere",
-                    r.algorithm, q.id
+                    "{}: local request {} served from elsewhere under {:?}",
+                    r.algorithm, q.id, r.location_rule
                 ));
             }
         }
@@ -106,13 +116,13 @@ fn check_with(s: &Scenario, r: &ClearingResult, lines: bool) -> Result<(), Strin
     let welfare: f64 = r
         .accepted_requests
         .iter()
-        .map(|a| requests[a.id.as_str()].price.unwrap() * a.quantity)
+        .map(|a| requests[a.id.as_str()].price.unwrap_or(1000.0) * a.quantity)
         .sum::<f64>()
         - r.accepted_offers
             .iter()
             .map(|a| offers[a.id.as_str()].price * a.quantity)
             .sum::<f64>();
-    if (welfare - r.welfare).abs() > 1e-6 {
+    if (welfare - r.welfare).abs() > 1e-6 * welfare.abs().max(1.0) {
         return Err(format!(
             "{}: welfare {} reported, {welfare} computed",
             r.algorithm, r.welfare
@@ -160,6 +170,86 @@ proptest! {
         let best = welfare["optimal"];
         for (name, w) in &welfare {
             prop_assert!(best >= w - 1e-6, "optimal {} < {} {}\n{}", best, name, w, s.to_json());
+        }
+    }
+}
+
+fn config(rule: LocationRule, area_hops: usize) -> ClearingConfig {
+    ClearingConfig {
+        location_rule: Some(rule),
+        area_hops,
+        ..ClearingConfig::default()
+    }
+}
+
+/// An arbitrary scenario valid by the documented format (see `common::random_scenario_json`).
+fn arbitrary() -> impl Strategy<Value = Scenario> {
+    (
+        any::<u64>(),
+        any::<bool>(),
+        prop_oneof![
+            Just(None),
+            Just(Some("same-bus")),
+            Just(Some("any")),
+            Just(Some("area"))
+        ],
+    )
+        .prop_map(|(seed, network, rule)| {
+            let text = common::random_scenario_json(seed, network, rule);
+            Scenario::from_json(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_valid_scenario_clears_under_every_algorithm_and_rule(s in arbitrary()) {
+        // The scenario's own rule, else the documented default.
+        for name in ALGORITHMS {
+            let r = algorithm_by_name(name, ClearingConfig::default()).unwrap().clear(&s);
+            let r = r.map_err(|e| TestCaseError::fail(format!("{name}: {e}\n{}", s.to_json())))?;
+            let default = if name == "dso-first" && s.network.is_some() {
+                LocationRule::Area
+            } else {
+                LocationRule::Any
+            };
+            prop_assert_eq!(r.location_rule, Some(s.location_rule.unwrap_or(default)));
+        }
+        for rule in LocationRule::ALL {
+            for hops in [0, 1] {
+                let mut welfare = HashMap::new();
+                for name in ALGORITHMS {
+                    let algorithm = algorithm_by_name(name, config(rule, hops)).unwrap();
+                    let (r, d) = algorithm.clear_with_diagnostics(&s).map_err(|e| {
+                        TestCaseError::fail(format!("{name} {rule}: {e}\n{}", s.to_json()))
+                    })?;
+                    prop_assert_eq!(r.location_rule, Some(rule));
+                    prop_assert_eq!(&r.diagnostics, &d);
+                    let checked = if hops == 0 { check(&s, &r) } else {
+                        let mut plain = r.clone();
+                        plain.location_rule = None;
+                        check(&s, &plain)
+                    };
+                    if let Err(e) = checked {
+                        prop_assert!(false, "{} ({rule}, {hops} hops)\n{}", e, s.to_json());
+                    }
+                    // A block no request can balance is never accepted.
+                    for b in &d.unbalanceable_blocks {
+                        for o in s.book.offers.iter().filter(|o| o.block.as_deref() == Some(&b.block)) {
+                            prop_assert!(r.offer_quantity(&o.id) == 0.0, "{name}: {} accepted", o.id);
+                        }
+                    }
+                    welfare.insert(name, r.welfare);
+                }
+                let best = welfare["optimal"];
+                for (name, w) in &welfare {
+                    prop_assert!(
+                        best >= w - 1e-6 * w.abs().max(1.0),
+                        "{rule} ({hops} hops): optimal {} < {} {}\n{}", best, name, w, s.to_json()
+                    );
+                }
+            }
         }
     }
 }

@@ -146,7 +146,14 @@ fn validation_removes_red_orders_and_reclears() {
     )
     .unwrap();
     s.close(at(12)).unwrap();
-    s.clear(&PayAsBid::default()).unwrap();
+    // Local requests take offers at their own location only.
+    let same_bus = PayAsBid {
+        config: platone_market::clearing::ClearingConfig {
+            location_rule: Some(platone_market::LocationRule::SameBus),
+            ..Default::default()
+        },
+    };
+    s.clear(&same_bus).unwrap();
     // The DSO caps accepted flexibility at z1 to 1.5: o1 (2.0) goes red and is removed.
     let validator = LineLoadingValidator {
         area_limits: BTreeMap::from([("z1".to_string(), 1.5)]),
@@ -158,7 +165,7 @@ fn validation_removes_red_orders_and_reclears() {
             .iter()
             .any(|v| v.order == "o1" && v.light == Light::Red && v.reason.contains("area \"z1\""))
     );
-    s.validate(&validator, &PayAsBid::default(), 3).unwrap();
+    s.validate(&validator, &same_bus, 3).unwrap();
     let r = s.publish().unwrap();
     assert_eq!(r.offer_quantity("o1"), 0.0);
     assert_eq!(r.offer_quantity("o2"), 1.0);
@@ -223,6 +230,7 @@ fn line_loading_validator_flags_overloads() {
     // the slack bus does not move any flow and stays green. 0.95 of the limit is amber.
     let mut result = platone_market::clearing::ClearingResult {
         algorithm: "manual".into(),
+        location_rule: None,
         welfare: 80.0,
         volume: 2.0,
         accepted_offers: vec![platone_market::clearing::Accepted {
@@ -235,6 +243,7 @@ fn line_loading_validator_flags_overloads() {
         }],
         matches: vec![],
         prices: BTreeMap::new(),
+        diagnostics: Default::default(),
         solve_ms: 0.0,
     };
     let v = LineLoadingValidator::default().validate(&scenario, &result);

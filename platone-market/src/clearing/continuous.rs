@@ -1,8 +1,8 @@
 //! `continuous`: first-come-first-served matching in arrival order, as in the local flexibility
 //! market of Prat et al. (IEEE PowerTech 2021).
 //!
-//! Location: with a network any pairing is allowed and the branch limits decide; without one a
-//! local (DSO or role-less) request only takes offers at its own location.
+//! Location: a local (DSO or role-less) request takes the offers the location rule allows
+//! (default `any`; with a network the branch limits decide what can be delivered).
 //!
 //! Offers are taken in arrival order (by `arrival`, offers without one first, then file order).
 //! Each arriving offer is compared with the open requests of its slot and direction, highest
@@ -20,9 +20,10 @@ use super::merit::transfer_buses;
 use super::prune::{PriceRule, prune_matched};
 use super::{
     ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, QUANTITY_EPSILON, RawMatch,
-    assemble, average_prices, request_value, tie_key,
+    assemble, average_prices, request_value, tie_key, with_diagnostics,
 };
 use crate::error::Result;
+use crate::location::{Locality, LocationRule, unbalanceable_blocks};
 use crate::network::{FlowState, Network};
 use crate::order::OrderBook;
 use crate::scenario::Scenario;
@@ -46,6 +47,7 @@ struct Market<'a> {
     book: &'a OrderBook,
     network: Option<&'a Network>,
     config: &'a ClearingConfig,
+    locality: &'a Locality<'a>,
     /// Request indexes per slot and direction in visiting order.
     requests: Vec<Vec<usize>>,
 }
@@ -67,8 +69,7 @@ impl Market<'_> {
             let Some(req) = self.book.requests.get(r) else {
                 continue;
             };
-            // Without a network, local requests only take offers at their own location.
-            if self.network.is_none() && req.is_local() && req.location != offer.location {
+            if !self.locality.allows(offer, req) {
                 continue;
             }
             let open = state.request_left.get(r).copied().unwrap_or(0.0);
@@ -152,10 +153,16 @@ impl ClearingAlgorithm for Continuous {
                     .then(a.cmp(&b))
             });
         }
+        let locality = Locality::new(
+            self.config.location_rule_for(scenario, LocationRule::Any),
+            self.config.area_hops,
+            scenario,
+        );
         let market = Market {
             book,
             network,
             config: &self.config,
+            locality: &locality,
             requests,
         };
         let mut state = State {
@@ -221,6 +228,7 @@ impl ClearingAlgorithm for Continuous {
         let prices = average_prices(book, &state.matches);
         let result = assemble(
             self.name(),
+            Some(locality.rule()),
             book,
             &self.config,
             &offer_q,
@@ -239,10 +247,11 @@ impl ClearingAlgorithm for Continuous {
                 Pending::Single { .. } => None,
             })
             .collect();
-        Ok((
+        Ok(with_diagnostics(
             result,
             Diagnostics {
                 rejected_blocks,
+                unbalanceable_blocks: unbalanceable_blocks(book, &locality),
                 notes: Vec::new(),
             },
         ))

@@ -7,6 +7,7 @@ use super::merit::{Phase, Rule, clear_greedy, economic_order};
 use super::prune::{PriceRule, prune_matched};
 use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, average_prices};
 use crate::error::{MarketError, Result};
+use crate::location::{Locality, LocationRule};
 use crate::order::RequestRole;
 use crate::scenario::Scenario;
 use crate::validation::Cut;
@@ -28,9 +29,10 @@ pub enum Coordination {
 
 /// DSO-first clearing (pay-as-bid prices).
 ///
-/// A DSO request (or one without a role) only takes offers inside its congested area: with a
-/// network the buses within `area_hops` branches of the request bus, without one the same
-/// location. For reliability it also reserves `reliability_margin` × its accepted quantity from
+/// A DSO request (or one without a role) takes the offers its location rule allows
+/// ([`ClearingConfig::location_rule`]; by default `area` with a network — the congested area,
+/// the buses within [`ClearingConfig::area_hops`] branches of the request bus — and `any`
+/// without one). For reliability it also reserves `reliability_margin` × its accepted quantity from
 /// further in-area offers (reported as matches with `"reserve": true`). An offer is never sold
 /// twice.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +41,6 @@ pub struct DsoFirst {
     pub config: ClearingConfig,
     /// The coordination scheme.
     pub coordination: Coordination,
-    /// Area radius in branch hops around a DSO request's bus (network only).
-    pub area_hops: usize,
     /// Extra in-area flexibility reserved per DSO request, as a fraction of its accepted
     /// quantity (0 = none).
     pub reliability_margin: f64,
@@ -51,7 +51,6 @@ impl Default for DsoFirst {
         Self {
             config: ClearingConfig::default(),
             coordination: Coordination::Local,
-            area_hops: 0,
             reliability_margin: 0.0,
         }
     }
@@ -79,18 +78,25 @@ impl ClearingAlgorithm for DsoFirst {
             });
         economic_order(book, &self.config, &mut dso);
         economic_order(book, &self.config, &mut tso);
-        let area = Rule::Area {
-            hops: self.area_hops,
+        let default_rule = if scenario.network.is_some() {
+            LocationRule::Area
+        } else {
+            LocationRule::Any
         };
+        let locality = Locality::new(
+            self.config.location_rule_for(scenario, default_rule),
+            self.config.area_hops,
+            scenario,
+        );
         let phases = match &self.coordination {
             Coordination::Local => vec![
                 Phase {
                     requests: dso,
-                    rule: area,
+                    rule: Rule::Located,
                 },
                 Phase {
                     requests: tso,
-                    rule: Rule::Default,
+                    rule: Rule::Located,
                 },
             ],
             Coordination::Common => {
@@ -98,7 +104,7 @@ impl ClearingAlgorithm for DsoFirst {
                 economic_order(book, &self.config, &mut all);
                 vec![Phase {
                     requests: all,
-                    rule: area,
+                    rule: Rule::Located,
                 }]
             }
             Coordination::TsoWithDsoVeto { vetoed } => vec![
@@ -108,7 +114,7 @@ impl ClearingAlgorithm for DsoFirst {
                 },
                 Phase {
                     requests: dso,
-                    rule: area,
+                    rule: Rule::Located,
                 },
             ],
         };
@@ -116,11 +122,12 @@ impl ClearingAlgorithm for DsoFirst {
             book,
             scenario.network.as_ref(),
             &self.config,
+            &locality,
             &phases,
             self.reliability_margin,
         );
         let prices = average_prices(book, &out.matches);
-        Ok(out.finish(self.name(), book, &self.config, prices, started))
+        Ok(out.finish(self.name(), book, &self.config, &locality, prices, started))
     }
 
     fn prune(

@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use super::{
     ClearingConfig, ClearingResult, Diagnostics, QUANTITY_EPSILON, RawMatch, assemble,
-    request_value, tie_key,
+    request_value, tie_key, with_diagnostics,
 };
+use crate::location::{Locality, unbalanceable_blocks};
 use crate::network::{FlowState, Network};
 use crate::order::{Direction, FlexOffer, FlexRequest, OrderBook};
 use crate::scenario::Scenario;
@@ -24,12 +25,9 @@ const TRANSFER_EPSILON: f64 = 1e-9;
 /// Which offers a request of a phase may take.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Rule {
-    /// Local (DSO or role-less) requests: same location without a network, any bus with one
-    /// (the branch limits decide); TSO requests: any location.
-    Default,
-    /// Local requests: offers within `hops` branches of the request bus (same location without a
-    /// network); TSO requests: any location.
-    Area { hops: usize },
+    /// Local (DSO or role-less) requests: the offers the location rule allows; TSO requests:
+    /// any location.
+    Located,
     /// Any location except the listed ones (a DSO veto on TSO procurement).
     AnyExcept(HashSet<String>),
 }
@@ -58,11 +56,13 @@ impl GreedyOutcome {
         name: &str,
         book: &OrderBook,
         config: &ClearingConfig,
+        locality: &Locality<'_>,
         prices: Vec<[Option<f64>; 2]>,
         started: Instant,
     ) -> (ClearingResult, Diagnostics) {
         let result = assemble(
             name,
+            Some(locality.rule()),
             book,
             config,
             &self.offer_q,
@@ -73,23 +73,35 @@ impl GreedyOutcome {
         );
         let diagnostics = Diagnostics {
             rejected_blocks: self.rejected_blocks,
+            unbalanceable_blocks: unbalanceable_blocks(book, locality),
             notes: Vec::new(),
         };
-        (result, diagnostics)
+        with_diagnostics(result, diagnostics)
     }
 }
 
 /// Plain merit order: every request in economic order, each taking any location-compatible
 /// offer, no reliability margin. The acceptance of `pay-as-bid` and `pay-as-clear`.
-pub(crate) fn merit_order(scenario: &Scenario, config: &ClearingConfig) -> GreedyOutcome {
+pub(crate) fn merit_order(
+    scenario: &Scenario,
+    config: &ClearingConfig,
+    locality: &Locality<'_>,
+) -> GreedyOutcome {
     let book = &scenario.book;
     let mut requests: Vec<usize> = (0..book.requests.len()).collect();
     economic_order(book, config, &mut requests);
     let phases = [Phase {
         requests,
-        rule: Rule::Default,
+        rule: Rule::Located,
     }];
-    clear_greedy(book, scenario.network.as_ref(), config, &phases, 0.0)
+    clear_greedy(
+        book,
+        scenario.network.as_ref(),
+        config,
+        locality,
+        &phases,
+        0.0,
+    )
 }
 
 struct Group<'a> {
@@ -122,6 +134,7 @@ pub(crate) fn clear_greedy(
     book: &OrderBook,
     network: Option<&Network>,
     config: &ClearingConfig,
+    locality: &Locality<'_>,
     phases: &[Phase],
     reserve_margin: f64,
 ) -> GreedyOutcome {
@@ -134,6 +147,7 @@ pub(crate) fn clear_greedy(
             book,
             network,
             config,
+            locality,
             phases,
             reserve_margin,
             &sorted,
@@ -181,10 +195,12 @@ fn sorted_groups(book: &OrderBook, config: &ClearingConfig) -> Vec<Vec<usize>> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_once(
     book: &OrderBook,
     network: Option<&Network>,
     config: &ClearingConfig,
+    locality: &Locality<'_>,
     phases: &[Phase],
     reserve_margin: f64,
     sorted: &[Vec<usize>],
@@ -219,8 +235,6 @@ fn run_once(
         })
         .collect();
     let mut flows = network.map(|n| FlowState::new(n, book.slots.len()));
-    let hops_cache: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut hops_cache = hops_cache;
 
     for phase in phases {
         for &r in &phase.requests {
@@ -231,31 +245,11 @@ fn run_once(
                 continue;
             };
             let value = request_value(book, r, config);
-            let same_location = req.is_local()
-                && match &phase.rule {
-                    Rule::Default | Rule::Area { .. } => network.is_none(),
-                    Rule::AnyExcept(_) => false,
-                };
-            let area: Option<&Vec<usize>> = match (&phase.rule, network) {
-                (Rule::Area { hops }, Some(net)) if req.is_local() => {
-                    let bus = net.bus(&req.location).unwrap_or(usize::MAX);
-                    let dist = hops_cache.entry(bus).or_insert_with(|| net.hops_from(bus));
-                    let _ = hops;
-                    Some(dist)
-                }
-                _ => None,
-            };
+            let same_location = phase.rule == Rule::Located && locality.same_location_only(req);
             let compatible = |o: &FlexOffer| -> bool {
                 match &phase.rule {
                     Rule::AnyExcept(excluded) => !excluded.contains(&o.location),
-                    Rule::Area { hops } => match (area, network) {
-                        (Some(dist), Some(net)) => net
-                            .bus(&o.location)
-                            .and_then(|b| dist.get(b))
-                            .is_some_and(|d| d <= hops),
-                        _ => true,
-                    },
-                    Rule::Default => true,
+                    Rule::Located => locality.allows(o, req),
                 }
             };
             let (list, cursor) = if same_location {

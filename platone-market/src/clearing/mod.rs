@@ -25,6 +25,7 @@ pub use pay_as_bid::PayAsBid;
 pub use pay_as_clear::PayAsClear;
 
 use crate::error::{MarketError, Result};
+use crate::location::{BlockDiagnostic, LocationRule};
 use crate::order::{Direction, OrderBook};
 use crate::scenario::Scenario;
 use crate::validation::Cut;
@@ -39,6 +40,13 @@ pub struct ClearingConfig {
     pub seed: u64,
     /// The value per unit given to requests without a price (a firm need).
     pub unpriced_request_value: f64,
+    /// Which offers a local request may take by location; `None` takes the scenario's rule,
+    /// else the algorithm's default (`any`; `area` for `dso-first` with a network). See
+    /// [`LocationRule`].
+    pub location_rule: Option<LocationRule>,
+    /// Radius of an area in branch hops around a local request's bus (rule `area`, with a
+    /// network; 0 = the request's own bus).
+    pub area_hops: usize,
 }
 
 impl Default for ClearingConfig {
@@ -46,7 +54,17 @@ impl Default for ClearingConfig {
         Self {
             seed: 0,
             unpriced_request_value: 1000.0,
+            location_rule: None,
+            area_hops: 0,
         }
+    }
+}
+
+impl ClearingConfig {
+    /// The location rule used on `scenario`: this configuration's, else the scenario's, else
+    /// `default`.
+    pub fn location_rule_for(&self, scenario: &Scenario, default: LocationRule) -> LocationRule {
+        LocationRule::resolve(self.location_rule, scenario, default)
     }
 }
 
@@ -122,11 +140,15 @@ impl SlotPrices {
 }
 
 /// The outcome of a clearing, in the result-file shape
-/// `{algorithm, welfare, volume, accepted_offers, accepted_requests, matches, prices, solve_ms}`.
+/// `{algorithm, location_rule, welfare, volume, accepted_offers, accepted_requests, matches,
+/// prices, diagnostics, solve_ms}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClearingResult {
     /// Algorithm name (`pay-as-bid`, …).
     pub algorithm: String,
+    /// The location rule the result was cleared with (absent in hand-made results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_rule: Option<LocationRule>,
     /// Σ request value × accepted − Σ offer price × accepted.
     pub welfare: f64,
     /// Σ accepted offer quantity.
@@ -139,6 +161,9 @@ pub struct ClearingResult {
     pub matches: Vec<Match>,
     /// Slot name → price per direction (see each algorithm's price rule).
     pub prices: BTreeMap<String, SlotPrices>,
+    /// What the clearing noticed beside the result: blocks never or not accepted, solver notes.
+    #[serde(default)]
+    pub diagnostics: Diagnostics,
     /// Wall time of the clearing in milliseconds.
     pub solve_ms: f64,
 }
@@ -186,16 +211,28 @@ impl ClearingResult {
     }
 }
 
-/// Diagnostics an algorithm reports beside its result.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Diagnostics an algorithm reports beside its result (also the result's `diagnostics`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Diagnostics {
     /// Blocks rejected because they could not be accepted in full.
+    #[serde(default)]
     pub rejected_blocks: Vec<String>,
+    /// Blocks no request can balance under the location rule (a member whose slot and
+    /// direction no compatible request asks for, or asks for less than the member): never
+    /// accepted, not an error.
+    #[serde(default)]
+    pub unbalanceable_blocks: Vec<BlockDiagnostic>,
     /// Free-form notes (solver status, iterations, …).
+    #[serde(default)]
     pub notes: Vec<String>,
 }
 
 /// A clearing algorithm: book + network in, result out. Implementations are deterministic.
+///
+/// Contract: every scenario that [`Scenario::from_json`] accepts clears without error (a block
+/// that cannot be accepted is a diagnostic, not an error); the result reports the location rule
+/// it was cleared with ([`ClearingConfig::location_rule_for`]) and carries the diagnostics
+/// that [`ClearingAlgorithm::clear_with_diagnostics`] returns beside it.
 pub trait ClearingAlgorithm {
     /// The algorithm's name as used on the command line.
     fn name(&self) -> &'static str;
@@ -283,6 +320,7 @@ pub(crate) struct RawMatch {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn assemble(
     algorithm: &str,
+    location_rule: Option<LocationRule>,
     book: &OrderBook,
     config: &ClearingConfig,
     offer_q: &[f64],
@@ -345,14 +383,25 @@ pub(crate) fn assemble(
     }
     ClearingResult {
         algorithm: algorithm.to_string(),
+        location_rule,
         welfare,
         volume,
         accepted_offers,
         accepted_requests,
         matches,
         prices: price_map,
+        diagnostics: Diagnostics::default(),
         solve_ms: started.elapsed().as_secs_f64() * 1e3,
     }
+}
+
+/// Puts `diagnostics` into the result as well and returns both.
+pub(crate) fn with_diagnostics(
+    mut result: ClearingResult,
+    diagnostics: Diagnostics,
+) -> (ClearingResult, Diagnostics) {
+    result.diagnostics = diagnostics.clone();
+    (result, diagnostics)
 }
 
 /// Volume-weighted average match price per slot and direction.

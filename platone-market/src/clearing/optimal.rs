@@ -2,28 +2,30 @@
 //!
 //! Variables: accepted quantity `d_r ∈ [0, q_r]` per request and `a_o ∈ [0, q_o]` per offer;
 //! one binary `z_b` per block with `a_o = q_o z_b` for its members. Objective:
-//! `max Σ v_r d_r − Σ p_o a_o`. Balance per slot and direction: `Σ a_o = Σ d_r`. Without a
-//! network, location matters as in the merit-order algorithms: local (DSO or role-less)
-//! requests are balanced per location with the offers there, TSO requests by the whole slot and
-//! direction (each offer's quantity is split between the two). With a network, balance is per
-//! slot and direction and every branch flow `f0 + Σ_n PTDF[l][n] Δinj_n` stays within the
-//! branch bounds (PTDF form).
+//! `max Σ v_r d_r − Σ p_o a_o`. Balance per demand group: the requests of one slot and
+//! direction that may take the same offers under the location rule — the slot-wide group
+//! (TSO requests, and every request under `any`) and, under `same-bus` and `area`, one group
+//! per location of local requests. `Σ a_o = Σ d_r` per group, an offer that may serve several
+//! groups being split between them, an offer no request may take fixed at 0. With a network,
+//! every branch flow `f0 + Σ_n PTDF[l][n] Δinj_n` also stays within the branch bounds (PTDF
+//! form).
 //!
 //! Prices: with HiGHS the blocks are fixed at their MILP values, the LP is solved again and the
 //! price of a slot and direction is the dual of its balance constraint. The pure-Rust backend
 //! reports no duals, so there the price is the highest price among the offers accepted in that
 //! slot and direction (the marginal accepted offer, as in `pay-as-clear`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use good_lp::{Expression, ProblemVariables, Solution, SolverModel, Variable, variable};
 
 use super::{
     ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, QUANTITY_EPSILON, assemble,
-    request_value,
+    request_value, with_diagnostics,
 };
 use crate::error::{MarketError, Result};
+use crate::location::{Locality, LocationRule, unbalanceable_blocks};
 use crate::order::Direction;
 use crate::scenario::Scenario;
 use crate::validation::Cut;
@@ -70,6 +72,9 @@ pub struct Optimal {
 
 /// Linear terms: (variable, coefficient).
 type Terms = Vec<(usize, f64)>;
+/// Balance groups: (slot × 2 + direction, location of local requests or `None` for the
+/// slot-wide group) → (terms of the balance row, index of a request of the group).
+type Groups<'a> = BTreeMap<(usize, Option<&'a str>), (Terms, usize)>;
 /// Builds a solver expression from terms.
 type ExprFn<'a> = dyn Fn(&[(usize, f64)]) -> Expression + 'a;
 
@@ -103,7 +108,7 @@ struct Built {
     balance_rows: Vec<(usize, Direction, usize, bool)>,
 }
 
-fn build(scenario: &Scenario, config: &ClearingConfig) -> Built {
+fn build(scenario: &Scenario, config: &ClearingConfig, locality: &Locality<'_>) -> Built {
     let book = &scenario.book;
     let mut m = Model::default();
     let request_var: Vec<usize> = book
@@ -135,35 +140,71 @@ fn build(scenario: &Scenario, config: &ClearingConfig) -> Built {
             }
         }
     }
-    let mut balance_rows = Vec::new();
     let key = |slot: usize, d: Direction| slot * 2 + d.index();
-    if let Some(net) = &scenario.network {
-        let mut groups: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
-        for (o, &v) in book.offers.iter().zip(&offer_var) {
-            groups
-                .entry(key(o.slot, o.direction))
-                .or_default()
-                .push((v, 1.0));
+    let direction = |k: usize| {
+        if k.is_multiple_of(2) {
+            Direction::Up
+        } else {
+            Direction::Down
         }
-        for (r, &v) in book.requests.iter().zip(&request_var) {
-            groups
-                .entry(key(r.slot, r.direction))
-                .or_default()
-                .push((v, -1.0));
-        }
-        let mut keys: Vec<usize> = groups.keys().copied().collect();
-        keys.sort_unstable();
-        for k in keys {
-            if let Some(terms) = groups.remove(&k) {
-                let row = m.row(terms, 0.0, 0.0);
-                let d = if k % 2 == 0 {
-                    Direction::Up
-                } else {
-                    Direction::Down
-                };
-                balance_rows.push((k / 2, d, row, true));
+    };
+    // Demand groups: requests of one slot and direction that may take the same offers. TSO
+    // requests (and every request under `any`) form the slot-wide group (location `None`);
+    // otherwise local requests are grouped by location. Each group has one balance row.
+    let mut groups: Groups<'_> = BTreeMap::new();
+    for (i, (r, &v)) in book.requests.iter().zip(&request_var).enumerate() {
+        let location =
+            (locality.rule() != LocationRule::Any && r.is_local()).then_some(r.location.as_str());
+        groups
+            .entry((key(r.slot, r.direction), location))
+            .or_insert_with(|| (Vec::new(), i))
+            .0
+            .push((v, -1.0));
+    }
+    for (o, &a) in book.offers.iter().zip(&offer_var) {
+        let k = key(o.slot, o.direction);
+        let mine: Vec<(usize, Option<&str>)> = groups
+            .range((k, None)..)
+            .take_while(|(g, _)| g.0 == k)
+            .filter(|(_, (_, first))| {
+                book.requests
+                    .get(*first)
+                    .is_some_and(|r| locality.allows(o, r))
+            })
+            .map(|(g, _)| *g)
+            .collect();
+        match mine.as_slice() {
+            // No request may take it: never accepted.
+            [] => {
+                if let Some(var) = m.vars.get_mut(a) {
+                    var.1 = 0.0;
+                }
+            }
+            [only] => {
+                if let Some(g) = groups.get_mut(only) {
+                    g.0.push((a, 1.0));
+                }
+            }
+            several => {
+                // a_o is split between the groups it may serve.
+                let mut split = vec![(a, 1.0)];
+                for g in several {
+                    let s = m.var(0.0, o.quantity, false);
+                    if let Some(g) = groups.get_mut(g) {
+                        g.0.push((s, 1.0));
+                    }
+                    split.push((s, -1.0));
+                }
+                m.row(split, 0.0, 0.0);
             }
         }
+    }
+    let mut balance_rows = Vec::new();
+    for ((k, location), (terms, _)) in groups {
+        let row = m.row(terms, 0.0, 0.0);
+        balance_rows.push((k / 2, direction(k), row, location.is_none()));
+    }
+    if let Some(net) = &scenario.network {
         // Injection change per slot and bus.
         let mut injections: HashMap<usize, Vec<(usize, usize, f64)>> = HashMap::new();
         for (o, &v) in book.offers.iter().zip(&offer_var) {
@@ -211,61 +252,6 @@ fn build(scenario: &Scenario, config: &ClearingConfig) -> Built {
                 let f0 = base.get(l).copied().unwrap_or(0.0);
                 m.row(terms, lo - f0, hi - f0);
             }
-        }
-    } else {
-        // Slot-wide rows for TSO requests, per-location rows for local requests.
-        let mut system: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
-        let mut local: HashMap<(usize, &str), Vec<(usize, f64)>> = HashMap::new();
-        for (r, &v) in book.requests.iter().zip(&request_var) {
-            if r.is_local() {
-                local
-                    .entry((key(r.slot, r.direction), r.location.as_str()))
-                    .or_default()
-                    .push((v, -1.0));
-            } else {
-                system
-                    .entry(key(r.slot, r.direction))
-                    .or_default()
-                    .push((v, -1.0));
-            }
-        }
-        for (o, &a) in book.offers.iter().zip(&offer_var) {
-            let k = key(o.slot, o.direction);
-            let mut split = vec![(a, 1.0)];
-            if let Some(terms) = system.get_mut(&k) {
-                let s = m.var(0.0, o.quantity, false);
-                terms.push((s, 1.0));
-                split.push((s, -1.0));
-            }
-            if let Some(terms) = local.get_mut(&(k, o.location.as_str())) {
-                let s = m.var(0.0, o.quantity, false);
-                terms.push((s, 1.0));
-                split.push((s, -1.0));
-            }
-            // a_o equals the sum of its parts (0 when no request can take it).
-            m.row(split, 0.0, 0.0);
-        }
-        let mut system: Vec<_> = system.into_iter().collect();
-        system.sort_unstable_by_key(|e| e.0);
-        for (k, terms) in system {
-            let row = m.row(terms, 0.0, 0.0);
-            let d = if k % 2 == 0 {
-                Direction::Up
-            } else {
-                Direction::Down
-            };
-            balance_rows.push((k / 2, d, row, true));
-        }
-        let mut local: Vec<_> = local.into_iter().collect();
-        local.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for ((k, _), terms) in local {
-            let row = m.row(terms, 0.0, 0.0);
-            let d = if k % 2 == 0 {
-                Direction::Up
-            } else {
-                Direction::Down
-            };
-            balance_rows.push((k / 2, d, row, false));
         }
     }
     Built {
@@ -420,7 +406,12 @@ impl ClearingAlgorithm for Optimal {
     fn clear_with_diagnostics(&self, scenario: &Scenario) -> Result<(ClearingResult, Diagnostics)> {
         let started = Instant::now();
         let book = &scenario.book;
-        let mut built = build(scenario, &self.config);
+        let locality = Locality::new(
+            self.config.location_rule_for(scenario, LocationRule::Any),
+            self.config.area_hops,
+            scenario,
+        );
+        let mut built = build(scenario, &self.config, &locality);
         let has_blocks = !built.block_vars.is_empty();
         let (values, duals) = solve(&built.model, self.backend, !has_blocks)?;
         let mut rejected_blocks = Vec::new();
@@ -507,6 +498,7 @@ impl ClearingAlgorithm for Optimal {
         }
         let result = assemble(
             self.name(),
+            Some(locality.rule()),
             book,
             &self.config,
             &offer_q,
@@ -515,10 +507,11 @@ impl ClearingAlgorithm for Optimal {
             prices,
             started,
         );
-        Ok((
+        Ok(with_diagnostics(
             result,
             Diagnostics {
                 rejected_blocks,
+                unbalanceable_blocks: unbalanceable_blocks(book, &locality),
                 notes,
             },
         ))

@@ -6,6 +6,7 @@ use super::merit::merit_order;
 use super::prune::{PriceRule, prune_matched};
 use super::{ClearingAlgorithm, ClearingConfig, ClearingResult, Diagnostics, RawMatch};
 use crate::error::Result;
+use crate::location::{Locality, LocationRule};
 use crate::order::OrderBook;
 use crate::scenario::Scenario;
 use crate::validation::Cut;
@@ -29,9 +30,14 @@ impl ClearingAlgorithm for PayAsClear {
     fn clear_with_diagnostics(&self, scenario: &Scenario) -> Result<(ClearingResult, Diagnostics)> {
         let started = Instant::now();
         let book = &scenario.book;
-        let mut out = merit_order(scenario, &self.config);
+        let locality = Locality::new(
+            self.config.location_rule_for(scenario, LocationRule::Any),
+            self.config.area_hops,
+            scenario,
+        );
+        let mut out = merit_order(scenario, &self.config, &locality);
         let prices = uniform_prices(book, &mut out.matches);
-        Ok(out.finish(self.name(), book, &self.config, prices, started))
+        Ok(out.finish(self.name(), book, &self.config, &locality, prices, started))
     }
 
     fn prune(

@@ -273,6 +273,7 @@ pub(crate) fn prune_matched(
     };
     let mut pruned = assemble(
         &result.algorithm,
+        result.location_rule,
         book,
         config,
         &offer_q,
@@ -324,7 +325,13 @@ pub(crate) fn prune_by_optimisation(
                 .collect(),
         },
         network: scenario.network.clone(),
+        location_rule: scenario.location_rule,
     };
+    // Re-optimise under the rule the result was cleared with.
+    let mut optimal = optimal.clone();
+    if result.location_rule.is_some() {
+        optimal.config.location_rule = result.location_rule;
+    }
     let mut pruned = optimal.clear(&restricted)?;
     pruned.algorithm.clone_from(&result.algorithm);
     pruned.solve_ms += result.solve_ms;
