@@ -1,14 +1,12 @@
 //! `platone bridge`: forward topics between two buses, remapping names like a mosquitto bridge.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use platone_bus::{
-    Bridge, BridgeConfig, Bus, MemoryBus, MqttBus, MqttConfig, Route, TlsConfig, TopicMap,
+    Bridge, BridgeConfig, Bus, BusUrl, MemoryBus, MqttBus, MqttConfig, Route, TlsConfig, TopicMap,
 };
 use serde::Deserialize;
 
@@ -156,9 +154,7 @@ pub fn run(args: BridgeArgs) -> CliResult {
             .max(1),
     );
     // A stable identity per (source, sink) pair keeps the broker sessions across restarts.
-    let mut h = DefaultHasher::new();
-    (&source_url, &sink_url).hash(&mut h);
-    let identity = format!("platone-bridge-{:08x}", h.finish() as u32);
+    let identity = platone_bus::bridge_identity(&source_url, &sink_url);
 
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
@@ -214,40 +210,20 @@ fn read_file(what: &str, path: &Path) -> CliResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError::input(format!("{what} {}: {e}", path.display())))
 }
 
-fn host_port(side: &str, url: &str, rest: &str, default_port: u16) -> CliResult<(String, u16)> {
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => {
-            let port = p.parse::<u16>().map_err(|_| {
-                CliError::input(format!(
-                    "--{side} {url}: port {p:?} is not a number 0-65535"
-                ))
-            })?;
-            (h, port)
-        }
-        None => (rest, default_port),
-    };
-    if host.is_empty() {
-        return Err(CliError::input(format!("--{side} {url}: missing host")));
-    }
-    Ok((host.to_owned(), port))
-}
-
 fn open_bus(side: &str, url: &str, end: &EndConfig, client_id: &str) -> CliResult<Arc<dyn Bus>> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        CliError::input(format!(
-            "--{side} {url}: expected mqtt://, mqtts://, kafka:// or memory://"
-        ))
-    })?;
+    let parsed = BusUrl::parse(url).map_err(|e| CliError::input(format!("--{side}: {e}")))?;
     let client_id = end
         .client_id
         .clone()
         .unwrap_or_else(|| client_id.to_owned());
-    match scheme {
-        "memory" => Ok(Arc::new(MemoryBus::new())),
-        "mqtt" | "mqtts" => {
-            let tls = scheme == "mqtts";
-            let (host, port) = host_port(side, url, rest, if tls { 8883 } else { 1883 })?;
+    match parsed {
+        BusUrl::Memory => Ok(Arc::new(MemoryBus::new())),
+        BusUrl::Mqtt {
+            host,
+            port,
+            tls,
+            credentials,
+        } => {
             let mut c = MqttConfig::new(host, port, client_id);
             if tls {
                 let ca = end.ca.as_deref().ok_or_else(|| {
@@ -269,33 +245,30 @@ fn open_bus(side: &str, url: &str, end: &EndConfig, client_id: &str) -> CliResul
                     client_pem: client,
                 });
             }
+            c.credentials = credentials;
             if let Some(u) = &end.username {
                 c.credentials = Some((u.clone(), end.password.clone().unwrap_or_default()));
             }
             Ok(Arc::new(MqttBus::connect(c).map_err(CliError::input)?))
         }
-        "kafka" => open_kafka(side, url, rest, end, &client_id),
+        BusUrl::Kafka { servers } => open_kafka(side, url, &servers, end, &client_id),
         other => Err(CliError::input(format!(
-            "--{side} {url}: unknown scheme {other:?}; expected mqtt, mqtts, kafka or memory"
+            "--{side} {url}: {other:?} is not supported by this command"
         ))),
     }
 }
 
 #[cfg(feature = "kafka")]
 fn open_kafka(
-    side: &str,
-    url: &str,
-    rest: &str,
+    _side: &str,
+    _url: &str,
+    servers: &[String],
     end: &EndConfig,
     client_id: &str,
 ) -> CliResult<Arc<dyn Bus>> {
     use platone_bus::{KafkaBus, KafkaConfig, KafkaSasl};
-    let servers = rest.trim_end_matches('/');
-    for s in servers.split(',') {
-        host_port(side, url, s, 9092)?;
-    }
     let group = end.group.clone().unwrap_or_else(|| client_id.to_owned());
-    let mut c = KafkaConfig::new(servers, group);
+    let mut c = KafkaConfig::new(servers.join(","), group);
     let text = |what, p: &Path| {
         read_file(what, p).and_then(|b| {
             String::from_utf8(b)
@@ -322,7 +295,7 @@ fn open_kafka(
 fn open_kafka(
     side: &str,
     url: &str,
-    _rest: &str,
+    _servers: &[String],
     end: &EndConfig,
     _client_id: &str,
 ) -> CliResult<Arc<dyn Bus>> {

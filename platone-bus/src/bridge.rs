@@ -50,6 +50,36 @@ pub const ORIGINAL_TOPIC: &str = "platone-original-topic";
 /// Header naming the bridge that forwarded a message.
 pub const BRIDGE_ORIGIN: &str = "platone-bridge";
 
+/// The broker-session identity of a bridge between `source` and `sink` (bus URLs as given):
+/// `platone-bridge-` and eight hex digits, the same for the same pair of URLs in every build
+/// and on every platform, so that a restarted bridge resumes its persistent sessions (and the
+/// messages its source broker kept for it). Only the exact URL strings count (`mqtt://h:1883`
+/// and `mqtt://h:1883/` are different pairs).
+///
+/// The digits are the first four bytes of SHA-256 over the two URLs, each preceded by its
+/// length as a 64-bit big-endian number, so that no two pairs share an encoding.
+///
+/// ```
+/// assert_eq!(
+///     platone_bus::bridge_identity("mqtt://127.0.0.1:1883", "mqtt://127.0.0.1:1884"),
+///     platone_bus::bridge_identity("mqtt://127.0.0.1:1883", "mqtt://127.0.0.1:1884"),
+/// );
+/// ```
+pub fn bridge_identity(source: &str, sink: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for url in [source, sink] {
+        h.update((url.len() as u64).to_be_bytes());
+        h.update(url.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut id = String::from("platone-bridge-");
+    for b in &digest[..4] {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
+}
+
 /// One route: a source bus, a sink bus and a mosquitto-style topic mapping.
 #[derive(Clone)]
 pub struct Route {
@@ -366,15 +396,44 @@ async fn run_leg(
 ) {
     let mut in_flight = FuturesUnordered::new();
     let max = shared.config.max_in_flight;
+    // A target that is down does not fail its publishes: its connection holds them until the
+    // broker is back, and the bridge waits (the source keeps the deliveries unacknowledged).
+    // Say so while nothing completes, so that a paused bridge is visible.
+    let mut check = tokio::time::interval(WAITING_REPORT);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut progress = Instant::now();
+    let mut paused = false;
     loop {
         tokio::select! {
             biased;
             _ = stop.changed() => break,
-            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {
+                progress = Instant::now();
+                if std::mem::take(&mut paused) {
+                    tracing::info!(from = %leg.from.describe(), to = %leg.to.describe(), "forwarding resumed");
+                }
+            }
             d = sub.next_delivery(), if in_flight.len() < max => match d {
-                Some(d) => in_flight.push(forward(shared.clone(), leg.clone(), d, stop.clone())),
+                Some(d) => {
+                    if in_flight.is_empty() {
+                        progress = Instant::now();
+                    }
+                    in_flight.push(forward(shared.clone(), leg.clone(), d, stop.clone()));
+                }
                 None => break,
             },
+            _ = check.tick() => {
+                if !in_flight.is_empty() && progress.elapsed() >= WAITING_REPORT {
+                    paused = true;
+                    tracing::warn!(
+                        from = %leg.from.describe(),
+                        to = %leg.to.describe(),
+                        waiting = in_flight.len(),
+                        since = ?progress.elapsed(),
+                        "forwarding paused: the target has confirmed nothing lately; the deliveries stay unacknowledged at the source and go on when it does"
+                    );
+                }
+            }
         }
     }
     let drain = async { while in_flight.next().await.is_some() {} };
@@ -396,18 +455,27 @@ async fn publish_confirmed(
 ) -> Option<Result<(), BusError>> {
     let mut delay = shared.config.retry_min;
     let mut stopping_since: Option<Instant> = None;
+    let mut attempt = 0u32;
     loop {
-        match to.publish(message.clone(), qos).await {
+        attempt += 1;
+        let result = to.publish(message.clone(), qos).await;
+        if attempt > 1 && result.is_ok() {
+            tracing::info!(to = %to.describe(), topic = %message.topic, attempt, "forwarded after retrying");
+        }
+        match result {
             Ok(()) => return Some(Ok(())),
             Err(
                 e @ (BusError::InvalidTopic { .. }
                 | BusError::TooLarge { .. }
                 | BusError::KafkaName { .. }
                 | BusError::UnsupportedQos { .. }),
-            ) => return Some(Err(e)),
+            ) => {
+                tracing::warn!(to = %to.describe(), topic = %message.topic, error = %e, "the target refuses the message for good");
+                return Some(Err(e));
+            }
             Err(e) => {
                 BridgeCounters::add(&shared.counters.retried);
-                tracing::debug!(to = %to.describe(), topic = %message.topic, error = %e, retry_in = ?delay, "retrying");
+                tracing::warn!(to = %to.describe(), topic = %message.topic, error = %e, attempt, retry_in = ?delay, "forwarding failed; retrying");
                 if *stop.borrow() {
                     let since = *stopping_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= shared.config.drain_timeout {
@@ -420,6 +488,10 @@ async fn publish_confirmed(
         }
     }
 }
+
+/// How long a direction may go without a confirmed publish, while some wait, before it is
+/// reported as paused (and how often it is reported again).
+const WAITING_REPORT: Duration = Duration::from_secs(5);
 
 async fn forward(shared: Arc<Shared>, leg: Arc<Leg>, d: Delivery, mut stop: watch::Receiver<bool>) {
     let counters = &shared.counters;
@@ -530,5 +602,26 @@ async fn dead_letter(
             tracing::error!(error = %e, "dead-letter topic refused the message; it is lost");
             Some(Err(()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bridge_identity;
+
+    /// The identity names persistent sessions on the brokers: it must not change between
+    /// builds. The value was computed independently (Python's hashlib over the same bytes).
+    #[test]
+    fn bridge_identity_is_pinned() {
+        assert_eq!(
+            bridge_identity("mqtt://bal.example:1883", "mqtts://dsotp.example:8883"),
+            "platone-bridge-e56322d7"
+        );
+    }
+
+    #[test]
+    fn bridge_identity_separates_the_two_urls() {
+        assert_ne!(bridge_identity("ab", "c"), bridge_identity("a", "bc"));
+        assert_ne!(bridge_identity("a", "b"), bridge_identity("b", "a"));
     }
 }

@@ -48,10 +48,11 @@ mod message;
 mod mqtt;
 mod topic;
 mod topic_map;
+mod url;
 
 pub use bridge::{
     BRIDGE_ORIGIN, Bridge, BridgeConfig, BridgeCounters, CounterSnapshot, DEAD_LETTER_REASON,
-    ORIGINAL_TOPIC, Route,
+    ORIGINAL_TOPIC, Route, bridge_identity,
 };
 pub use bus::{Bus, Publisher, Subscriber, Subscription};
 pub use error::{BusError, BusResult};
@@ -66,3 +67,4 @@ pub use mqtt::{DEFAULT_MAX_PACKET, MqttBus, MqttConfig, TlsConfig};
 pub use rdkafka;
 pub use topic::{MAX_TOPIC_LEN, TopicFilter, validate_topic};
 pub use topic_map::{Direction, TopicMap};
+pub use url::BusUrl;

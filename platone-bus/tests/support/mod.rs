@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod outage;
+
 use platone_testkit::{Mosquitto, MosquittoOptions};
 
 use rcgen::{

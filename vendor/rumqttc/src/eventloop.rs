@@ -190,6 +190,19 @@ impl EventLoop {
         // let await_acks = self.state.await_acks;
         let inflight_full = self.state.inflight >= self.mqtt_options.inflight;
         let collision = self.state.collision.is_some();
+        // Pending requests from the last connection go out first. Those already sent then
+        // (publishes with a packet id, releases) are resent whatever the window; a publish that
+        // was never sent (drained from the request channel, no packet id yet) takes a new packet
+        // id and must wait for room in the window like any other, or it collides with one of
+        // the resent publishes and a second collision overwrites the first (vendored change,
+        // see vendor/README.md).
+        let pending_ready = match self.pending.front() {
+            None => false,
+            Some(Request::Publish(p)) if p.pkid == 0 && p.qos != crate::QoS::AtMostOnce => {
+                !inflight_full && !collision
+            }
+            Some(_) => true,
+        };
         let network_timeout = Duration::from_secs(self.network_options.connection_timeout());
 
         // Read buffered events from previous polls before calling a new poll
@@ -243,7 +256,7 @@ impl EventLoop {
                 &mut self.pending,
                 &self.requests_rx,
                 self.mqtt_options.pending_throttle
-            ), if !self.pending.is_empty() || (!inflight_full && !collision) => match o {
+            ), if pending_ready || (self.pending.is_empty() && !inflight_full && !collision) => match o {
                 Ok(request) => {
                     if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
                         network.write(outgoing).await?;
