@@ -8,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use platone_testkit::mosquitto::{Mosquitto, MosquittoOptions};
 use platone_bus::{Message, MqttBus, Publisher, QoS};
 use platone_certify::{FileLedger, Ledger};
 use platone_scd::{MeasurementQuery, Principal, Store};
+use platone_testkit::mosquitto::{Mosquitto, MosquittoOptions};
 
 /// Packets published (two measurements each).
 const PACKETS: u32 = 1_500;
@@ -63,7 +63,11 @@ fn start_bal(mqtt: &str, data: &Path) -> RunningBal {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if !sent && let Some(at) = line.find("REST API on http://") {
                 let rest = &line[at + "REST API on http://".len()..];
-                let addr = rest.split_whitespace().next().unwrap_or("").trim_end_matches(';');
+                let addr = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(';');
                 let _ = tx.send(addr.to_owned());
                 sent = true;
             }
@@ -186,12 +190,10 @@ fn sigkill_at_random_points_loses_nothing_acknowledged_and_certifies_it_once() {
 
     runtime.block_on(async {
         let expected = u64::from(PACKETS) * 2;
-        let store = platone_scd::AnyStore::open(&format!(
-            "sqlite://{}",
-            data.join("scd.db").display()
-        ))
-        .await
-        .unwrap();
+        let store =
+            platone_scd::AnyStore::open(&format!("sqlite://{}", data.join("scd.db").display()))
+                .await
+                .unwrap();
         let query = MeasurementQuery::device("pmu-1".parse().unwrap()).limit(10_000);
         let page = store
             .query_measurements(&Principal::Operator, &query)
@@ -207,7 +209,10 @@ fn sigkill_at_random_points_loses_nothing_acknowledged_and_certifies_it_once() {
             .iter()
             .filter(|i| i.certification.is_none())
             .count();
-        assert_eq!(uncertified, 0, "every stored measurement is certified (seed {seed})");
+        assert_eq!(
+            uncertified, 0,
+            "every stored measurement is certified (seed {seed})"
+        );
         let ledger = FileLedger::open_read_only(data.join("ledger")).unwrap();
         let entries = ledger.list("pmu-1/pmu", 0..u64::MAX).await.unwrap();
         let leaves: u64 = entries.iter().map(|e| e.certificate.leaf_count).sum();

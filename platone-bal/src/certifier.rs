@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use platone_bus::Delivery;
-use platone_certify::{Batcher, FileLedger, SealedBatch};
+use platone_certify::{Batcher, Ledger, SealedBatch};
 use platone_model::{DeviceId, Timestamp};
 use platone_scd::{AnyStore, MeasurementQuery, Principal, Store};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -75,7 +75,7 @@ impl Certifier {
     pub async fn open(
         config: &BalConfig,
         store: AnyStore,
-        ledger: Arc<FileLedger>,
+        ledger: Arc<dyn Ledger>,
         metrics: Arc<Metrics>,
         health: Health,
         stop: watch::Receiver<bool>,
@@ -114,8 +114,8 @@ impl Certifier {
             health,
             stop,
         };
-        for source in ledger.sources() {
-            if let Some(last) = ledger.last_certificate(&source) {
+        for source in ledger.sources().await? {
+            if let Some(last) = ledger.last_certificate(&source).await? {
                 if source.ends_with("/cim") {
                     certifier.cim.resume(&last)?;
                 } else if source.ends_with("/pmu") {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use platone_certify::{BatchPolicy, Batcher, FileLedger, Ledger, Proof, Scheme, SealedBatch};
+use platone_certify::{BatchPolicy, Batcher, Ledger, Proof, Scheme, SealedBatch};
 use platone_model::ParticipantId;
 use platone_scd::{AnyStore, Principal};
 use serde::Serialize;
@@ -69,7 +69,7 @@ pub struct RecordCertifier {
 
 impl RecordCertifier {
     /// A certifier whose chains continue those already in `ledger`.
-    pub fn new(scheme: Scheme, ledger: &FileLedger) -> Result<Self> {
+    pub async fn open(scheme: Scheme, ledger: &dyn Ledger) -> Result<Self> {
         let mut batcher = Batcher::new(
             scheme,
             BatchPolicy {
@@ -77,7 +77,7 @@ impl RecordCertifier {
                 window: chrono::TimeDelta::days(1),
             },
         );
-        if let Some(last) = ledger.last_certificate(SUBSCRIPTION_SOURCE) {
+        if let Some(last) = ledger.last_certificate(SUBSCRIPTION_SOURCE).await? {
             batcher.resume(&last)?;
         }
         Ok(RecordCertifier {
@@ -90,7 +90,7 @@ impl RecordCertifier {
         &self,
         source: &str,
         record: &T,
-        ledger: &FileLedger,
+        ledger: &dyn Ledger,
     ) -> Result<CertifiedRecord> {
         let value = serde_json::to_value(record)
             .map_err(|e| platone_certify::CertifyError::Serialise(e.to_string()))?;
@@ -122,14 +122,14 @@ impl RecordCertifier {
 }
 
 /// Everything the REST API needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BalContext {
     /// The configuration the BAL runs with.
     pub config: Arc<BalConfig>,
     /// The Shared Customer Database.
     pub store: AnyStore,
     /// The ledger certificates are anchored on.
-    pub ledger: Arc<FileLedger>,
+    pub ledger: Arc<dyn Ledger>,
     /// The counters.
     pub metrics: Arc<Metrics>,
     /// The callers.
@@ -140,15 +140,31 @@ pub struct BalContext {
     pub health: crate::health::Health,
 }
 
+impl std::fmt::Debug for BalContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BalContext")
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .field("ledger", &self.ledger.name())
+            .field("metrics", &self.metrics)
+            .field("health", &self.health)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use platone_certify::FileLedger;
+
     use super::*;
 
     #[tokio::test]
     async fn single_records_are_certified_anchored_and_chained() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = FileLedger::open(dir.path()).unwrap();
-        let certifier = RecordCertifier::new(Scheme::Keccak, &ledger).unwrap();
+        let certifier = RecordCertifier::open(Scheme::Keccak, &ledger)
+            .await
+            .unwrap();
         let first = certifier
             .certify(SUBSCRIPTION_SOURCE, &serde_json::json!({"id": 1}), &ledger)
             .await
@@ -173,7 +189,9 @@ mod tests {
         drop(certifier);
         drop(ledger);
         let ledger = FileLedger::open(dir.path()).unwrap();
-        let certifier = RecordCertifier::new(Scheme::Keccak, &ledger).unwrap();
+        let certifier = RecordCertifier::open(Scheme::Keccak, &ledger)
+            .await
+            .unwrap();
         let third = certifier
             .certify(SUBSCRIPTION_SOURCE, &serde_json::json!({"id": 3}), &ledger)
             .await

@@ -11,10 +11,10 @@ use std::path::Path;
 
 use alloy_primitives::Address;
 
+use platone_certify::envelope::VerifiedPacket;
 use platone_certify::registry::{
     DeviceRegistry, FileRegistry, KeyAction, Receipt, SignedKeyChange,
 };
-use platone_certify::envelope::VerifiedPacket;
 use platone_certify::signature::{Eip712Domain, deployment_domain, parse_address};
 use platone_certify::{DeviceKey, SignedEnvelope};
 use platone_model::{DeviceId, Measurement, MeterId, ParticipantId, PodId, Timestamp};

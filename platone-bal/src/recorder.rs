@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platone_certify::{CertifyError, FileLedger, Ledger, Proof};
+use platone_certify::{CertifyError, Ledger, Proof};
 use platone_scd::{AnyStore, CertificationRecord, CertificationRef, ScdError, Store};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -47,7 +47,7 @@ pub(crate) type Recorded = Vec<(String, i64)>;
 
 pub(crate) struct Recorder {
     store: AnyStore,
-    ledger: Arc<FileLedger>,
+    ledger: Arc<dyn Ledger>,
     metrics: Arc<Metrics>,
     sealed: SealedBatches,
     rejected: RejectedReferences,
@@ -60,7 +60,7 @@ pub(crate) struct Recorder {
 impl Recorder {
     pub fn new(
         store: AnyStore,
-        ledger: Arc<FileLedger>,
+        ledger: Arc<dyn Ledger>,
         metrics: Arc<Metrics>,
         sealed: SealedBatches,
         rejected: RejectedReferences,
@@ -198,8 +198,7 @@ impl Recorder {
                 all.len()
             );
             for span in spans {
-                self.attach_batch(all.get(span).unwrap_or_default())
-                    .await?;
+                self.attach_batch(all.get(span).unwrap_or_default()).await?;
             }
         }
         Metrics::add(&self.metrics.measurements_certified, all.len() as u64);
@@ -277,7 +276,7 @@ impl Recorder {
 /// Ledger errors that say the ledger cannot be written now (its file system, or the node
 /// behind it) rather than that a certificate is refused.
 fn ledger_unavailable(e: &CertifyError) -> bool {
-    matches!(e, CertifyError::Io { .. } | CertifyError::Locked(_))
+    e.is_retryable()
 }
 
 fn proof_json(proof: &Proof) -> Result<serde_json::Value> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use platone_bus::{Bus, MqttBus, MqttConfig, QoS, Subscriber, TlsConfig, TopicFilter};
-use platone_certify::FileLedger;
+use platone_certify::{FileLedger, Ledger};
 use platone_scd::AnyStore;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -130,9 +130,18 @@ impl Bal {
     pub async fn start(config: BalConfig) -> Result<Bal> {
         config.validate()?;
         std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
+        let ledger = Arc::new(FileLedger::open(config.data.join("ledger"))?);
+        Self::start_with_ledger(config, ledger).await
+    }
+
+    /// [`start`](Self::start) with another ledger than the embedded file ledger in the data
+    /// directory (an Ethereum ledger, say): certificates are anchored on `ledger`, which must
+    /// keep the [`Ledger`] contract.
+    pub async fn start_with_ledger(config: BalConfig, ledger: Arc<dyn Ledger>) -> Result<Bal> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
         let config = Arc::new(config);
         let store = AnyStore::open(&config.store_url()).await?;
-        let ledger = Arc::new(FileLedger::open(config.data.join("ledger"))?);
         let metrics = Arc::new(Metrics::default());
         let health = Health::new();
         let directory = Directory::open(&config, &store).await?;
@@ -142,7 +151,7 @@ impl Bal {
             ledger: ledger.clone(),
             metrics: metrics.clone(),
             tokens: Arc::new(Tokens::from_config(&config)?),
-            records: Arc::new(RecordCertifier::new(config.scheme, &ledger)?),
+            records: Arc::new(RecordCertifier::open(config.scheme, &*ledger).await?),
             health: health.clone(),
         };
         let (stop, stopped) = watch::channel(false);

@@ -185,12 +185,17 @@ mod tests {
         let task = supervisor.spawn("ingest", async { Err(BalError::Stopped("certifier")) });
         failures.changed().await.unwrap();
         let first = failures.borrow().clone().unwrap();
-        assert!(first.contains("ingest") && first.contains("certifier"), "{first}");
+        assert!(
+            first.contains("ingest") && first.contains("certifier"),
+            "{first}"
+        );
         assert!(task.join("ingest").await.is_err());
         assert_eq!(health.report().status, "failed");
 
         // On a thread of its own, a task that ends while the BAL runs is a failure too.
-        let task = supervisor.spawn_thread("recorder", async { Ok(()) }).unwrap();
+        let task = supervisor
+            .spawn_thread("recorder", async { Ok(()) })
+            .unwrap();
         task.join("recorder").await.unwrap();
         assert!(health.report().failed_tasks.contains_key("recorder"));
 
@@ -198,7 +203,9 @@ mod tests {
         let health = Health::new();
         let (_, stopping) = watch::channel(true);
         let supervisor = Supervisor::new(health.clone(), stopping);
-        let task = supervisor.spawn_thread("certifier", async { Ok(()) }).unwrap();
+        let task = supervisor
+            .spawn_thread("certifier", async { Ok(()) })
+            .unwrap();
         task.join("certifier").await.unwrap();
         assert!(health.report().is_ready());
         drop(stop);

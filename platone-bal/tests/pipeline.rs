@@ -490,21 +490,30 @@ async fn keys_are_checked_at_receipt_claims_within_the_skew_and_revoked_keys_ref
     publish(&bus, topic, sign(&old, "pmu-1", unix_now())).await;
     let letter = next_json(&mut dlq).await;
     assert!(
-        letter["reason"].as_str().unwrap().contains("before its receipt"),
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("before its receipt"),
         "{letter}"
     );
     // The current key, but a claim an hour off: refused.
     publish(&bus, topic, sign(&new, "pmu-1", unix_now() - 3_600)).await;
     let letter = next_json(&mut dlq).await;
     assert!(
-        letter["reason"].as_str().unwrap().contains("s from its receipt"),
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("s from its receipt"),
         "{letter}"
     );
     // The current key, signed for another device than the topic's: refused.
     publish(&bus, topic, sign(&new, "pmu-2", unix_now())).await;
     let letter = next_json(&mut dlq).await;
     assert!(
-        letter["reason"].as_str().unwrap().contains("signed for device"),
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("signed for device"),
         "{letter}"
     );
     // The current key, now: accepted.
@@ -563,5 +572,75 @@ async fn a_device_of_a_pod_may_not_report_for_another_pods_meter() {
         m.measurements_batched == 2
     })
     .await;
+    bal.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_goes_down_pauses_ingest_and_nothing_is_lost() {
+    let postgres = platone_testkit::TempPostgres::start(platone_testkit::Durability::Fast)
+        .expect("PostgreSQL (Debian package postgresql)");
+    let url = postgres.create_database("bal_down").unwrap();
+    let mosquitto = Mosquitto::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let devices = client(&mosquitto.url(), "db-down-devices").await;
+    let topic = "platone/bal/devices/pmu-1/pmu";
+    let mut config = config(dir.path(), &[], Some(mosquitto.url()));
+    config.store = Some(url.clone());
+    let bal = Bal::start(config).await.unwrap();
+    for second in 0..4 {
+        publish(&devices, topic, sogno("pmu-1", second, 230.0)).await;
+    }
+    wait_for(&bal, "the first packets", |m| m.measurements_batched == 8).await;
+
+    // The database goes down: packets wait at the broker, /ready says why, nothing is
+    // dead-lettered and the BAL keeps running.
+    postgres.stop().unwrap();
+    for second in 4..10 {
+        publish(&devices, topic, sogno("pmu-1", second, 231.0)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = bal.health();
+        if health.engines["store"].status == "unavailable" {
+            assert_eq!(health.status, "degraded", "{health:?}");
+            assert!(health.is_alive());
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the store never showed as unavailable: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let http = format!("http://{}/ready", bal.http_addr());
+    let ready = reqwest::get(&http).await.unwrap();
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["engines"]["store"]["status"], "unavailable", "{body}");
+    assert_eq!(bal.metrics().packets_dead_lettered, 0);
+
+    // Back up: everything published meanwhile is stored and certified, once.
+    postgres.restart().unwrap();
+    wait_for(&bal, "the packets held during the outage", |m| {
+        m.measurements_batched == 20
+    })
+    .await;
+    assert!(bal.health().is_ready(), "{:?}", bal.health());
+    assert_eq!(
+        reqwest::get(&http).await.unwrap().status(),
+        reqwest::StatusCode::OK
+    );
+    bal.flush().await.unwrap();
+    let store = platone_scd::AnyStore::open(&url).await.unwrap();
+    let page = store
+        .query_measurements(
+            &Principal::Operator,
+            &MeasurementQuery::device("pmu-1".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 20);
+    assert!(page.items.iter().all(|i| i.certification.is_some()));
+    assert_eq!(bal.metrics().packets_dead_lettered, 0);
     bal.shutdown().await.unwrap();
 }

@@ -105,9 +105,7 @@ impl ScdError {
     /// aside (dead-lettered) while the rest flows on.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            ScdError::Io { .. } | ScdError::Pool(_) | ScdError::Server(_) | ScdError::Task(_) => {
-                true
-            }
+            ScdError::Io { .. } | ScdError::Pool(_) | ScdError::Task(_) => true,
             ScdError::Sqlite { source, .. } => sqlite_unavailable(source),
             ScdError::Postgres { source, .. } => postgres_unavailable(source),
             _ => false,

@@ -86,6 +86,6 @@ pub use records::{
     Resource, SetPointAck, StoredSetPoint, Subscription, SubscriptionStatus,
 };
 pub use retention::{ArchiveManifest, ArchivedDay, RestoreReport, RetentionPolicy};
-pub use sqlite::SqliteStore;
 pub use row::check_measurement;
+pub use sqlite::SqliteStore;
 pub use store::{Conflict, InsertReport, Store};

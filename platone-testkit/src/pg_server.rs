@@ -21,6 +21,8 @@ pub struct TempPostgres {
     bin: PathBuf,
     port: u16,
     as_postgres_user: bool,
+    /// The `pg_ctl -o` options it runs with (port included), for a restart.
+    start_options: String,
 }
 
 /// How durable the throwaway server is.
@@ -127,6 +129,7 @@ impl TempPostgres {
             bin,
             port: 0,
             as_postgres_user,
+            start_options: String::new(),
         };
         let data = server.data_dir();
         let out = server.run(
@@ -168,6 +171,7 @@ impl TempPostgres {
             )?;
             if out.status.success() {
                 server.port = port;
+                server.start_options = opts;
                 return Ok(server);
             }
             last = Some(server_error("pg_ctl start", &out));
@@ -228,6 +232,42 @@ impl TempPostgres {
             .stderr(std::process::Stdio::null())
             .spawn()
             .map_err(|e| TestkitError::Postgres(format!("starting the watchdog: {e}")))?;
+        Ok(())
+    }
+
+    /// Stops the server (fast shutdown: open connections are closed), keeping its data, to test
+    /// what a client does while the database is down.
+    pub fn stop(&self) -> Result<()> {
+        let data = self.data_dir();
+        let out = self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])?;
+        if !out.status.success() {
+            return Err(server_error("pg_ctl stop", &out));
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped server again, on the same port with the same data.
+    pub fn restart(&self) -> Result<()> {
+        let data = self.data_dir();
+        let log = self.dir.path().join("server.log").display().to_string();
+        let out = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-l",
+                &log,
+                "-o",
+                &self.start_options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )?;
+        if !out.status.success() {
+            return Err(server_error("pg_ctl start", &out));
+        }
         Ok(())
     }
 

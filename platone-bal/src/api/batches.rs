@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use platone_certify::{AnchorStatus, BatchCertificate, Digest, Ledger};
+use platone_certify::{AnchorStatus, BatchCertificate, Digest};
 use serde::Serialize;
 
 use super::auth::Caller;

@@ -196,7 +196,7 @@ async fn certified(
 ) -> Result<Json<CertifiedSubscription>, ApiError> {
     let certificate = ctx
         .records
-        .certify(SUBSCRIPTION_SOURCE, &subscription, &ctx.ledger)
+        .certify(SUBSCRIPTION_SOURCE, &subscription, &*ctx.ledger)
         .await
         .map_err(|e| ApiError::internal("ledger", e))?;
     Ok(Json(CertifiedSubscription {
@@ -212,7 +212,7 @@ struct CertificateFinder {
 }
 
 impl CertificateFinder {
-    async fn load<L: Ledger>(ledger: &L) -> Result<Self, ApiError> {
+    async fn load<L: Ledger + ?Sized>(ledger: &L) -> Result<Self, ApiError> {
         let entries = ledger
             .list(SUBSCRIPTION_SOURCE, 0..u64::MAX)
             .await
@@ -225,7 +225,7 @@ impl CertificateFinder {
         Ok(CertificateFinder { by_root })
     }
 
-    async fn find<L: Ledger>(
+    async fn find<L: Ledger + ?Sized>(
         &self,
         subscription: &Subscription,
         ledger: &L,

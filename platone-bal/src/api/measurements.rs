@@ -172,7 +172,7 @@ impl AnchorCache {
     /// The proof to serve and its anchor status. A stored proof that already names its anchor
     /// is served as stored; one stored before its batch was confirmed is brought up to date
     /// from the ledger (and stays `pending` while the ledger has not confirmed it).
-    pub async fn resolve<L: Ledger>(
+    pub async fn resolve<L: Ledger + ?Sized>(
         &mut self,
         certification: &CertificationRef,
         ledger: &L,

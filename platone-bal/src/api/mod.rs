@@ -36,12 +36,13 @@
 //! let dir = tempfile::tempdir()?;
 //! let mut config = BalConfig::default();
 //! config.add_token("cust-1=secret")?;
-//! let ledger = Arc::new(FileLedger::open(dir.path().join("ledger"))?);
+//! let ledger: Arc<dyn platone_certify::Ledger> =
+//!     Arc::new(FileLedger::open(dir.path().join("ledger"))?);
 //! let ctx = BalContext {
 //!     tokens: Arc::new(Tokens::from_config(&config)?),
 //!     config: Arc::new(config),
 //!     store: AnyStore::Sqlite(SqliteStore::open(dir.path().join("scd.db")).await?),
-//!     records: Arc::new(RecordCertifier::new(Scheme::Keccak, &ledger)?),
+//!     records: Arc::new(RecordCertifier::open(Scheme::Keccak, &*ledger).await?),
 //!     ledger,
 //!     metrics: Arc::new(Metrics::default()),
 //!     health: platone_bal::Health::new(),
@@ -212,8 +213,6 @@ pub struct Health {
     pub version: &'static str,
     /// The ledger's name.
     pub ledger: String,
-    /// How many entries the ledger holds.
-    pub ledger_entries: usize,
     /// Each engine's state, and the tasks that stopped.
     #[serde(flatten)]
     pub report: crate::health::HealthReport,
@@ -222,13 +221,11 @@ pub struct Health {
 }
 
 fn health_of(ctx: &BalContext) -> Health {
-    use platone_certify::Ledger as _;
     let report = ctx.health.report();
     Health {
         status: report.status,
         version: env!("CARGO_PKG_VERSION"),
         ledger: ctx.ledger.name(),
-        ledger_entries: ctx.ledger.len(),
         report,
         metrics: ctx.metrics.snapshot(),
     }
