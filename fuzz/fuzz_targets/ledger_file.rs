@@ -50,7 +50,9 @@ fuzz_target!(|bytes: &[u8]| {
             }
         }
         for source in &sources {
-            for range in [0..u64::MAX, 1..3, 5..2] {
+            // The whole chain, a window, and a reversed range (which must list nothing).
+            let reversed = std::ops::Range { start: 5, end: 2 };
+            for range in [0..u64::MAX, 1..3, reversed] {
                 let Ok(entries) = ledger.list(source, range.clone()).await else {
                     continue;
                 };
