@@ -1,10 +1,11 @@
 //! `platone grid`: power flow and state estimation on MATPOWER cases.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use platone_grid::{
-    EstimationOptions, GridError, PowerFlowOptions, estimate, parse_case_bytes, parse_measurement_file, run_ac, run_dc,
+    EstimationOptions, GridError, PowerFlowOptions, estimate, parse_case_bytes,
+    parse_measurement_file, run_ac, run_dc,
 };
 use serde_json::json;
 
@@ -53,21 +54,34 @@ pub enum GridCommand {
     },
 }
 
-fn read(path: &PathBuf) -> CliResult<Vec<u8>> {
-    std::fs::read(path).map_err(|e| CliError::input(format!("{}: cannot read: {e}", path.display())))
+fn read(path: &Path) -> CliResult<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| CliError::input(format!("{}: cannot read: {e}", path.display())))
 }
 
-fn load_case(path: &PathBuf) -> CliResult<platone_grid::Network> {
+fn load_case(path: &Path) -> CliResult<platone_grid::Network> {
     parse_case_bytes(&read(path)?).map_err(|e| CliError::input(format!("{}:{e}", path.display())))
 }
 
 /// Runs a `platone grid` subcommand.
 pub fn run(command: GridCommand) -> CliResult {
     let out = match command {
-        GridCommand::Pf { case, dc, enforce_q_limits, format: Format::Json } => {
+        GridCommand::Pf {
+            case,
+            dc,
+            enforce_q_limits,
+            format: Format::Json,
+        } => {
             let net = load_case(&case)?;
-            let options = PowerFlowOptions { enforce_q_limits, ..PowerFlowOptions::default() };
-            let flow = if dc { run_dc(&net) } else { run_ac(&net, &options) };
+            let options = PowerFlowOptions {
+                enforce_q_limits,
+                ..PowerFlowOptions::default()
+            };
+            let flow = if dc {
+                run_dc(&net)
+            } else {
+                run_ac(&net, &options)
+            };
             let flow = flow.map_err(|e| CliError::input(format!("{}: {e}", case.display())))?;
             json!({
                 "converged": flow.converged,
@@ -76,7 +90,11 @@ pub fn run(command: GridCommand) -> CliResult {
                 "branches": flow.branches.iter().map(|b| json!({"index": b.index, "pf": b.pf, "qf": b.qf, "pt": b.pt, "qt": b.qt})).collect::<Vec<_>>(),
             })
         }
-        GridCommand::Se { case, measurements, format: Format::Json } => {
+        GridCommand::Se {
+            case,
+            measurements,
+            format: Format::Json,
+        } => {
             let net = load_case(&case)?;
             let set = parse_measurement_file(&read(&measurements)?)
                 .map_err(|e| CliError::input(format!("{}: {e}", measurements.display())))?;

@@ -51,7 +51,12 @@ impl Ybus {
         for j in 0..n {
             col_ptr[j + 1] += col_ptr[j];
         }
-        Ybus { n, col_ptr, row_idx, val }
+        Ybus {
+            n,
+            col_ptr,
+            row_idx,
+            val,
+        }
     }
 
     /// Bus current injections `I = Ybus V`.
@@ -105,8 +110,7 @@ impl Roles {
         let n = net.buses.len();
         let adjacency = adjacency(net);
         let mut seen = vec![false; n];
-        let mut stack: Vec<usize> =
-            (0..n).filter(|&i| self.kind[i] == BusType::Slack).collect();
+        let mut stack: Vec<usize> = (0..n).filter(|&i| self.kind[i] == BusType::Slack).collect();
         for &s in &stack {
             seen[s] = true;
         }
@@ -122,7 +126,11 @@ impl Roles {
             .filter(|&i| !seen[i] && self.kind[i] != BusType::Isolated)
             .map(|i| net.buses[i].number)
             .collect();
-        if stranded.is_empty() { Ok(()) } else { Err(GridError::Islands { buses: stranded }) }
+        if stranded.is_empty() {
+            Ok(())
+        } else {
+            Err(GridError::Islands { buses: stranded })
+        }
     }
 }
 

@@ -35,7 +35,12 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        Cursor { bytes, pos: 0, line: 1, column: 1 }
+        Cursor {
+            bytes,
+            pos: 0,
+            line: 1,
+            column: 1,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -59,7 +64,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn error(&self, message: impl Into<String>) -> GridError {
-        GridError::Case { line: self.line, column: self.column, message: message.into() }
+        GridError::Case {
+            line: self.line,
+            column: self.column,
+            message: message.into(),
+        }
     }
 
     /// Skips to the end of the line, leaving the newline unread.
@@ -134,7 +143,11 @@ impl<'a> Cursor<'a> {
         }
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("");
         match text.parse::<f64>() {
-            Ok(value) => Ok(Cell { value, line, column }),
+            Ok(value) => Ok(Cell {
+                value,
+                line,
+                column,
+            }),
             Err(_) => Err(GridError::Case {
                 line,
                 column,
@@ -162,7 +175,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn matrix(&mut self) -> Result<Matrix> {
-        let mut matrix = Matrix { rows: Vec::new(), line: self.line, column: self.column };
+        let mut matrix = Matrix {
+            rows: Vec::new(),
+            line: self.line,
+            column: self.column,
+        };
         self.bump(); // '['
         let mut row = Vec::new();
         loop {
@@ -185,7 +202,10 @@ impl<'a> Cursor<'a> {
                 Some(b',') => {
                     self.bump();
                 }
-                Some(b) if b.is_ascii_digit() || matches!(b, b'.' | b'+' | b'-' | b'I' | b'i' | b'N' | b'n') => {
+                Some(b)
+                    if b.is_ascii_digit()
+                        || matches!(b, b'.' | b'+' | b'-' | b'I' | b'i' | b'N' | b'n') =>
+                {
                     row.push(self.number()?);
                 }
                 Some(b) => {
@@ -254,7 +274,10 @@ pub fn parse_case_bytes(bytes: &[u8]) -> Result<Network> {
 }
 
 fn missing(field: &str) -> GridError {
-    GridError::Network { place: format!("mpc.{field}"), message: "missing".into() }
+    GridError::Network {
+        place: format!("mpc.{field}"),
+        message: "missing".into(),
+    }
 }
 
 fn read_fields(bytes: &[u8]) -> Result<Fields> {
@@ -277,7 +300,11 @@ fn read_fields(bytes: &[u8]) -> Result<Fields> {
             continue;
         }
         let Some((_, field)) = name.split_once('.') else {
-            return Err(GridError::Case { line, column, message: format!("unexpected statement {name:?}") });
+            return Err(GridError::Case {
+                line,
+                column,
+                message: format!("unexpected statement {name:?}"),
+            });
         };
         c.skip_blanks();
         if c.peek() != Some(b'=') {
@@ -328,11 +355,17 @@ fn read_fields(bytes: &[u8]) -> Result<Fields> {
 
 fn check_row(table: &str, m: &Matrix, i: usize, row: &[Cell], min: usize) -> Result<()> {
     if row.len() < min {
-        let at = row.first().map_or((m.line, m.column), |c| (c.line, c.column));
+        let at = row
+            .first()
+            .map_or((m.line, m.column), |c| (c.line, c.column));
         return Err(GridError::Case {
             line: at.0,
             column: at.1,
-            message: format!("{table} row {} has {} columns, needs at least {min}", i + 1, row.len()),
+            message: format!(
+                "{table} row {} has {} columns, needs at least {min}",
+                i + 1,
+                row.len()
+            ),
         });
     }
     Ok(())
@@ -340,7 +373,11 @@ fn check_row(table: &str, m: &Matrix, i: usize, row: &[Cell], min: usize) -> Res
 
 fn finite(c: Cell, what: &str) -> Result<f64> {
     if c.value.is_nan() {
-        return Err(GridError::Case { line: c.line, column: c.column, message: format!("{what} is NaN") });
+        return Err(GridError::Case {
+            line: c.line,
+            column: c.column,
+            message: format!("{what} is NaN"),
+        });
     }
     Ok(c.value)
 }
@@ -361,12 +398,17 @@ fn bus_table(m: &Matrix) -> Result<Vec<Bus>> {
     let mut buses = Vec::with_capacity(m.rows.len());
     for (i, r) in m.rows.iter().enumerate() {
         check_row("bus", m, i, r, 13)?;
-        let kind = match r[1].value {
-            t if t == 1.0 => BusType::Pq,
-            t if t == 2.0 => BusType::Pv,
-            t if t == 3.0 => BusType::Slack,
-            t if t == 4.0 => BusType::Isolated,
-            t => {
+        let t = r[1].value;
+        let kind = if t == 1.0 {
+            BusType::Pq
+        } else if t == 2.0 {
+            BusType::Pv
+        } else if t == 3.0 {
+            BusType::Slack
+        } else if t == 4.0 {
+            BusType::Isolated
+        } else {
+            {
                 return Err(GridError::Case {
                     line: r[1].line,
                     column: r[1].column,
@@ -467,7 +509,11 @@ mod tests {
     fn locates_a_short_row() {
         let text = CASE.replace(" 2 1 50 10 0 0 1 1 0 230 1 1.1 0.9", " 2 1 50 10");
         match parse_case(&text) {
-            Err(GridError::Case { line, column, message }) => {
+            Err(GridError::Case {
+                line,
+                column,
+                message,
+            }) => {
                 assert_eq!((line, column), (5, 2), "{message}");
                 assert!(message.contains("bus row 2"));
             }

@@ -50,7 +50,12 @@ pub(crate) fn angles(
     }
     let mut triplets = Vec::new();
     let mut values = Vec::new();
-    for (index, br) in net.branches.iter().enumerate().filter(|(_, b)| b.in_service) {
+    for (index, br) in net
+        .branches
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.in_service)
+    {
         let (b, pshift) = branch_b(net, index)?;
         let (f, t) = (net.idx(br.from), net.idx(br.to));
         p[f] -= pshift;
@@ -67,9 +72,9 @@ pub(crate) fn angles(
             }
         }
     }
-    for i in 0..n {
-        if col[i] != none {
-            triplets.push((col[i], col[i]));
+    for &c in col.iter().filter(|c| **c != none) {
+        {
+            triplets.push((c, c));
             values.push(0.0);
         }
     }
@@ -131,5 +136,11 @@ pub fn run_dc(net: &Network) -> Result<PowerFlowResult> {
             q: 0.0,
         })
         .collect();
-    Ok(PowerFlowResult { converged: true, iterations: 1, buses, branches, switched_to_pq: Vec::new() })
+    Ok(PowerFlowResult {
+        converged: true,
+        iterations: 1,
+        buses,
+        branches,
+        switched_to_pq: Vec::new(),
+    })
 }

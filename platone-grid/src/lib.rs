@@ -22,6 +22,7 @@ pub mod dc;
 mod error;
 pub mod estimation;
 pub mod linalg;
+pub mod mapping;
 pub mod network;
 pub mod powerflow;
 
@@ -33,6 +34,7 @@ pub use estimation::{
     Side, estimate, estimate_with, parse_measurement_file,
 };
 pub use linalg::{CscMatrix, LinearSolver, SparseCholesky, SparseLu};
+pub use mapping::{MappedSet, MeasurementMap, MeasurementRoute};
 pub use network::{Branch, Bus, BusType, Generator, Network};
 pub use powerflow::{
     BranchResult, BusResult, PowerFlowOptions, PowerFlowResult, Start, run_ac, run_ac_with,

@@ -23,7 +23,12 @@ impl CscMatrix {
     /// Assembles a matrix from its pattern; the caller guarantees sorted, in-range rows.
     pub(crate) fn from_parts(n: usize, col_ptr: Vec<usize>, row_idx: Vec<usize>) -> Self {
         let nnz = row_idx.len();
-        CscMatrix { n, col_ptr, row_idx, values: vec![0.0; nnz] }
+        CscMatrix {
+            n,
+            col_ptr,
+            row_idx,
+            values: vec![0.0; nnz],
+        }
     }
 
     /// The dimension.
@@ -62,8 +67,13 @@ impl CscMatrix {
     }
 
     fn faer(&self) -> SparseColMatRef<'_, usize, f64> {
-        let symbolic =
-            SymbolicSparseColMatRef::new_checked(self.n, self.n, &self.col_ptr, None, &self.row_idx);
+        let symbolic = SymbolicSparseColMatRef::new_checked(
+            self.n,
+            self.n,
+            &self.col_ptr,
+            None,
+            &self.row_idx,
+        );
         SparseColMatRef::new(symbolic, &self.values)
     }
 }
@@ -77,8 +87,13 @@ impl CscMatrix {
 /// next matrix has the same pattern (Newton iterations do).
 pub trait LinearSolver: Send {
     /// Solves `a x = b` in place for `nrhs` right-hand sides.
-    fn solve(&mut self, a: &CscMatrix, b: &mut [f64], nrhs: usize, what: &'static str)
-    -> Result<()>;
+    fn solve(
+        &mut self,
+        a: &CscMatrix,
+        b: &mut [f64],
+        nrhs: usize,
+        what: &'static str,
+    ) -> Result<()>;
 }
 
 /// The default general solver: faer's sparse LU with partial pivoting (fill-reducing COLAMD
@@ -102,7 +117,9 @@ impl LinearSolver for SparseLu {
             let symbolic = SymbolicLu::try_new(a.faer().symbolic()).map_err(|_| singular())?;
             self.pattern = Some((a.col_ptr.clone(), a.row_idx.clone(), symbolic));
         }
-        let Some((_, _, symbolic)) = &self.pattern else { return Err(singular()) };
+        let Some((_, _, symbolic)) = &self.pattern else {
+            return Err(singular());
+        };
         let lu = Lu::try_new_with_symbolic(symbolic.clone(), a.faer()).map_err(|_| singular())?;
         solve_with(&lu, b, a.n, nrhs, what)
     }
@@ -131,7 +148,9 @@ impl LinearSolver for SparseCholesky {
                 SymbolicLlt::try_new(a.faer().symbolic(), Side::Lower).map_err(|_| singular())?;
             self.pattern = Some((a.col_ptr.clone(), a.row_idx.clone(), symbolic));
         }
-        let Some((_, _, symbolic)) = &self.pattern else { return Err(singular()) };
+        let Some((_, _, symbolic)) = &self.pattern else {
+            return Err(singular());
+        };
         let llt = Llt::try_new_with_symbolic(symbolic.clone(), a.faer(), Side::Lower)
             .map_err(|_| singular())?;
         solve_with(&llt, b, a.n, nrhs, what)
@@ -150,7 +169,11 @@ fn solve_with<S: Solve<f64>>(
     }
     let rhs = MatMut::from_column_major_slice_mut(b, n, nrhs);
     factor.solve_in_place(rhs);
-    if b.iter().all(|v| v.is_finite()) { Ok(()) } else { Err(GridError::Singular { what }) }
+    if b.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(GridError::Singular { what })
+    }
 }
 
 /// Builds a CSC pattern from (row, column) pairs; duplicates merged. Returns the matrix and,
@@ -193,7 +216,9 @@ mod tests {
         SparseLu::default().solve(&a, &mut b, 1, "test").unwrap();
         assert!((b[0] - expected[0]).abs() < 1e-14 && (b[1] - expected[1]).abs() < 1e-14);
         let mut b = [1.0, 2.0];
-        SparseCholesky::default().solve(&a, &mut b, 1, "test").unwrap();
+        SparseCholesky::default()
+            .solve(&a, &mut b, 1, "test")
+            .unwrap();
         assert!((b[0] - expected[0]).abs() < 1e-14 && (b[1] - expected[1]).abs() < 1e-14);
     }
 
@@ -204,6 +229,10 @@ mod tests {
             a.values_mut()[slot[k]] = v;
         }
         let mut b = [1.0, 2.0];
-        assert!(SparseCholesky::default().solve(&a, &mut b, 1, "test").is_err());
+        assert!(
+            SparseCholesky::default()
+                .solve(&a, &mut b, 1, "test")
+                .is_err()
+        );
     }
 }

@@ -160,7 +160,10 @@ impl Network {
             });
         }
         if buses.is_empty() {
-            return Err(GridError::Network { place: "bus".into(), message: "no buses".into() });
+            return Err(GridError::Network {
+                place: "bus".into(),
+                message: "no buses".into(),
+            });
         }
         let mut index = HashMap::with_capacity(buses.len());
         for (i, b) in buses.iter().enumerate() {
@@ -201,7 +204,13 @@ impl Network {
                 });
             }
         }
-        Ok(Network { base_mva, buses, generators, branches, index })
+        Ok(Network {
+            base_mva,
+            buses,
+            generators,
+            branches,
+            index,
+        })
     }
 
     /// The position in [`Network::buses`] of the bus with this number.

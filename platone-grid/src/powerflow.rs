@@ -128,11 +128,15 @@ pub fn run_ac_with(
             newton(&ybus, &roles.kind, &sbus, &mut vm, &mut va, options, solver)?;
         iterations += its;
         if !converged || !options.enforce_q_limits {
-            return Ok(finish(net, &ybus, &vm, &va, converged, iterations, switched));
+            return Ok(finish(
+                net, &ybus, &vm, &va, converged, iterations, switched,
+            ));
         }
         let violations = q_limit_violations(net, &ybus, &roles, &vm, &va);
         if violations.is_empty() {
-            return Ok(finish(net, &ybus, &vm, &va, converged, iterations, switched));
+            return Ok(finish(
+                net, &ybus, &vm, &va, converged, iterations, switched,
+            ));
         }
         for (bus, q_limit) in violations {
             roles.kind[bus] = BusType::Pq;
@@ -238,7 +242,13 @@ fn newton(
                 for k in y.col_ptr[j]..y.col_ptr[j + 1] {
                     let i = y.row_idx[k];
                     if (if reactive { mag[i] } else { ang[i] }) != none {
-                        entries.push(Entry { i: i as u32, j: j as u32, k: k as u32, wrt_vm, reactive });
+                        entries.push(Entry {
+                            i: i as u32,
+                            j: j as u32,
+                            k: k as u32,
+                            wrt_vm,
+                            reactive,
+                        });
                     }
                 }
             }
@@ -248,14 +258,22 @@ fn newton(
     let row_idx: Vec<usize> = entries
         .iter()
         .map(|e| {
-            if e.reactive { (npvpq + mag[e.i as usize]) as usize } else { ang[e.i as usize] as usize }
+            if e.reactive {
+                (npvpq + mag[e.i as usize]) as usize
+            } else {
+                ang[e.i as usize] as usize
+            }
         })
         .collect();
     let mut jac = CscMatrix::from_parts(dim, col_ptr, row_idx);
     let mut iterations = 0;
     while iterations < options.max_iterations {
         iterations += 1;
-        let unit: Vec<c64> = v.iter().zip(vm.iter()).map(|(v, m)| if *m != 0.0 { v / m } else { *v }).collect();
+        let unit: Vec<c64> = v
+            .iter()
+            .zip(vm.iter())
+            .map(|(v, m)| if *m != 0.0 { v / m } else { *v })
+            .collect();
         for (value, e) in jac.values_mut().iter_mut().zip(&entries) {
             let (i, j, k) = (e.i as usize, e.j as usize, e.k as usize);
             let yij = y.val[k];
@@ -306,7 +324,11 @@ fn q_limit_violations(
     vm: &[f64],
     va: &[f64],
 ) -> Vec<(usize, f64)> {
-    let v: Vec<c64> = vm.iter().zip(va).map(|(m, a)| c64::from_polar(*m, *a)).collect();
+    let v: Vec<c64> = vm
+        .iter()
+        .zip(va)
+        .map(|(m, a)| c64::from_polar(*m, *a))
+        .collect();
     let current = y.currents(&v);
     let n = net.buses.len();
     let (mut qmax, mut qmin) = (vec![0.0; n], vec![0.0; n]);
@@ -342,7 +364,11 @@ pub(crate) fn finish(
     switched_to_pq: Vec<u64>,
 ) -> PowerFlowResult {
     let base = net.base_mva;
-    let v: Vec<c64> = vm.iter().zip(va).map(|(m, a)| c64::from_polar(*m, *a)).collect();
+    let v: Vec<c64> = vm
+        .iter()
+        .zip(va)
+        .map(|(m, a)| c64::from_polar(*m, *a))
+        .collect();
     let current = y.currents(&v);
     let buses = net
         .buses
@@ -350,7 +376,13 @@ pub(crate) fn finish(
         .enumerate()
         .map(|(i, b)| {
             let s = v[i] * current[i].conj() * base;
-            BusResult { bus: b.number, vm: vm[i], va: va[i].to_degrees(), p: s.re, q: s.im }
+            BusResult {
+                bus: b.number,
+                vm: vm[i],
+                va: va[i].to_degrees(),
+                p: s.re,
+                q: s.im,
+            }
         })
         .collect();
     let branches = net
@@ -375,5 +407,11 @@ pub(crate) fn finish(
             }
         })
         .collect();
-    PowerFlowResult { converged, iterations, buses, branches, switched_to_pq }
+    PowerFlowResult {
+        converged,
+        iterations,
+        buses,
+        branches,
+        switched_to_pq,
+    }
 }

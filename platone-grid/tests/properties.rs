@@ -3,8 +3,8 @@
 mod common;
 
 use platone_grid::{
-    Branch, Bus, BusType, EstimationOptions, Generator, Network, PowerFlowOptions, estimate, parse_case_bytes, run_ac,
-    run_dc,
+    Branch, Bus, BusType, EstimationOptions, Generator, Network, PowerFlowOptions, estimate,
+    parse_case_bytes, run_ac, run_dc,
 };
 use proptest::prelude::*;
 
@@ -16,7 +16,13 @@ fn network() -> impl Strategy<Value = Network> {
         let buses = (0..n)
             .map(|i| Bus {
                 number: (i as u64 + 1) * 3,
-                kind: if i == 0 { BusType::Slack } else if i % 7 == 3 { BusType::Pv } else { BusType::Pq },
+                kind: if i == 0 {
+                    BusType::Slack
+                } else if i % 7 == 3 {
+                    BusType::Pv
+                } else {
+                    BusType::Pq
+                },
                 pd: if i == 0 { 0.0 } else { 5.0 + 20.0 * u() },
                 qd: 5.0 * u(),
                 gs: 0.0,

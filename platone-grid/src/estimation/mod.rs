@@ -18,7 +18,7 @@ use crate::error::{GridError, Result};
 use crate::linalg::{LinearSolver, SparseCholesky};
 use crate::network::{BusType, Network};
 
-pub use file::{parse_measurement_file, MEASUREMENT_FORMAT};
+pub use file::{MEASUREMENT_FORMAT, parse_measurement_file};
 
 /// What a measurement measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,7 +46,10 @@ impl Quantity {
     pub fn on_branch(self) -> bool {
         matches!(
             self,
-            Quantity::ActiveFlow | Quantity::ReactiveFlow | Quantity::CurrentMagnitude | Quantity::CurrentAngle
+            Quantity::ActiveFlow
+                | Quantity::ReactiveFlow
+                | Quantity::CurrentMagnitude
+                | Quantity::CurrentAngle
         )
     }
 }
@@ -184,26 +187,33 @@ pub fn estimate_with(
     let model = model::Model::new(net, &roles, &rows);
     let unobservable = observability::unobservable(net, &roles, &rows, &active);
     if !unobservable.is_empty() {
-        return Err(GridError::Unobservable { buses: unobservable });
+        return Err(GridError::Unobservable {
+            buses: unobservable,
+        });
     }
     let mut bad_data = Vec::new();
     let mut state = model.flat_start(net);
     loop {
         let run = model.gauss_newton(&rows, &active, &mut state, options, solver)?;
         let threshold = bad_data::chi_square_threshold(run.dof, options.chi_square_confidence);
-        let done = |state: &model::State, run: &model::Run, bad_data: Vec<BadDatum>| EstimationResult {
-            converged: run.converged,
-            iterations: run.iterations,
-            objective: run.objective,
-            chi_square_threshold: threshold,
-            buses: net
-                .buses
-                .iter()
-                .enumerate()
-                .map(|(i, b)| BusState { bus: b.number, vm: state.vm[i], va: state.va[i].to_degrees() })
-                .collect(),
-            bad_data,
-        };
+        let done =
+            |state: &model::State, run: &model::Run, bad_data: Vec<BadDatum>| EstimationResult {
+                converged: run.converged,
+                iterations: run.iterations,
+                objective: run.objective,
+                chi_square_threshold: threshold,
+                buses: net
+                    .buses
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| BusState {
+                        bus: b.number,
+                        vm: state.vm[i],
+                        va: state.va[i].to_degrees(),
+                    })
+                    .collect(),
+                bad_data,
+            };
         if !options.bad_data
             || !run.converged
             || run.objective <= threshold
@@ -220,7 +230,10 @@ pub fn estimate_with(
                     active[row] = true;
                     return Ok(done(&state, &run, bad_data));
                 }
-                bad_data.push(BadDatum { index: rows[row].input.unwrap_or(row), normalised_residual: r });
+                bad_data.push(BadDatum {
+                    index: rows[row].input.unwrap_or(row),
+                    normalised_residual: r,
+                });
             }
             _ => return Ok(done(&state, &run, bad_data)),
         }

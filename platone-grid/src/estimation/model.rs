@@ -23,7 +23,11 @@ pub(crate) struct Row {
 }
 
 /// Converts and checks the measurements, then adds zero-injection pseudo-measurements.
-pub(crate) fn rows(net: &Network, measurements: &[GridMeasurement], zero_sigma: f64) -> Result<Vec<Row>> {
+pub(crate) fn rows(
+    net: &Network,
+    measurements: &[GridMeasurement],
+    zero_sigma: f64,
+) -> Result<Vec<Row>> {
     let base = net.base_mva;
     let mut rows = Vec::with_capacity(measurements.len());
     for (k, m) in measurements.iter().enumerate() {
@@ -32,10 +36,16 @@ pub(crate) fn rows(net: &Network, measurements: &[GridMeasurement], zero_sigma: 
             message,
         };
         if !(m.sigma.is_finite() && m.sigma > 0.0) {
-            return Err(bad(".sigma", format!("must be a positive number, found {}", m.sigma)));
+            return Err(bad(
+                ".sigma",
+                format!("must be a positive number, found {}", m.sigma),
+            ));
         }
         if !m.value.is_finite() {
-            return Err(bad(".value", format!("must be a finite number, found {}", m.value)));
+            return Err(bad(
+                ".value",
+                format!("must be a finite number, found {}", m.value),
+            ));
         }
         let scale = match m.quantity {
             Quantity::VoltageMagnitude | Quantity::CurrentMagnitude => 1.0,
@@ -59,7 +69,10 @@ pub(crate) fn rows(net: &Network, measurements: &[GridMeasurement], zero_sigma: 
                     .ok_or_else(|| bad(".branch", format!("no branch row {index}")))?;
                 let (p, b) = br;
                 if !b.in_service {
-                    return Err(bad(".branch", format!("branch row {index} is out of service")));
+                    return Err(bad(
+                        ".branch",
+                        format!("branch row {index} is out of service"),
+                    ));
                 }
                 let (f, t) = (net.idx(b.from), net.idx(b.to));
                 match side {
@@ -67,10 +80,21 @@ pub(crate) fn rows(net: &Network, measurements: &[GridMeasurement], zero_sigma: 
                     Side::To => (t, Some((p, side, f))),
                 }
             }
-            (Location::Bus(_), true) => return Err(bad("", "a branch quantity needs a branch".into())),
-            (Location::Branch { .. }, false) => return Err(bad("", "a bus quantity needs a bus".into())),
+            (Location::Bus(_), true) => {
+                return Err(bad("", "a branch quantity needs a branch".into()));
+            }
+            (Location::Branch { .. }, false) => {
+                return Err(bad("", "a bus quantity needs a bus".into()));
+            }
         };
-        rows.push(Row { quantity: m.quantity, bus, branch, value: m.value * scale, sigma: m.sigma * scale, input: Some(k) });
+        rows.push(Row {
+            quantity: m.quantity,
+            bus,
+            branch,
+            value: m.value * scale,
+            sigma: m.sigma * scale,
+            input: Some(k),
+        });
     }
     // Zero-injection buses without an injection measurement of that kind, as pandapower.
     let n = net.buses.len();
@@ -83,9 +107,19 @@ pub(crate) fn rows(net: &Network, measurements: &[GridMeasurement], zero_sigma: 
         }
     }
     for i in net.zero_injection_buses() {
-        for (quantity, has) in [(Quantity::ActiveInjection, has_p[i]), (Quantity::ReactiveInjection, has_q[i])] {
+        for (quantity, has) in [
+            (Quantity::ActiveInjection, has_p[i]),
+            (Quantity::ReactiveInjection, has_q[i]),
+        ] {
             if !has {
-                rows.push(Row { quantity, bus: i, branch: None, value: 0.0, sigma: zero_sigma, input: None });
+                rows.push(Row {
+                    quantity,
+                    bus: i,
+                    branch: None,
+                    value: 0.0,
+                    sigma: zero_sigma,
+                    input: None,
+                });
             }
         }
     }
@@ -145,24 +179,33 @@ impl Model {
             }
         }
         // PMU angles make every angle a state; else slack angles are the reference.
-        let pmu = rows.iter().any(|r| r.quantity == Quantity::VoltageAngle || r.quantity == Quantity::CurrentAngle);
+        let pmu = rows
+            .iter()
+            .any(|r| r.quantity == Quantity::VoltageAngle || r.quantity == Quantity::CurrentAngle);
         let (mut ang, mut mag) = (vec![NONE; n], vec![NONE; n]);
         let mut dim = 0;
-        for i in 0..n {
-            let k = roles.kind[i];
+        for (a, &k) in ang.iter_mut().zip(&roles.kind) {
             if energised(k) && (pmu || k != BusType::Slack) {
-                ang[i] = dim;
+                *a = dim;
                 dim += 1;
             }
         }
-        for i in 0..n {
-            if energised(roles.kind[i]) {
-                mag[i] = dim;
+        for (m, &k) in mag.iter_mut().zip(&roles.kind) {
+            if energised(k) {
+                *m = dim;
                 dim += 1;
             }
         }
         let admittances = net.branches.iter().map(|b| b.admittances()).collect();
-        Model { row_ptr, col_idx, row_val, ang, mag, dim, admittances }
+        Model {
+            row_ptr,
+            col_idx,
+            row_val,
+            ang,
+            mag,
+            dim,
+            admittances,
+        }
     }
 
     /// 1 p.u. and the slack's case angle everywhere.
@@ -173,7 +216,10 @@ impl Model {
             .zip(&self.ang)
             .find(|(_, a)| **a == NONE)
             .map_or(0.0, |(b, _)| b.va.to_radians());
-        State { vm: vec![1.0; net.buses.len()], va: vec![slack; net.buses.len()] }
+        State {
+            vm: vec![1.0; net.buses.len()],
+            va: vec![slack; net.buses.len()],
+        }
     }
 
     /// `h(x)` of a row and its non-zero derivatives `(column, ∂h/∂x)`, always in one order.
@@ -217,10 +263,19 @@ impl Model {
                 }
                 part(v[i] * current.conj())
             }
-            Quantity::ActiveFlow | Quantity::ReactiveFlow | Quantity::CurrentMagnitude | Quantity::CurrentAngle => {
-                let Some((p, side, far)) = row.branch else { return 0.0 };
+            Quantity::ActiveFlow
+            | Quantity::ReactiveFlow
+            | Quantity::CurrentMagnitude
+            | Quantity::CurrentAngle => {
+                let Some((p, side, far)) = row.branch else {
+                    return 0.0;
+                };
                 let [yff, yft, ytf, ytt] = self.admittances[p];
-                let (yaa, yab) = if side == Side::From { (yff, yft) } else { (ytt, ytf) };
+                let (yaa, yab) = if side == Side::From {
+                    (yff, yft)
+                } else {
+                    (ytt, ytf)
+                };
                 let (a, b) = (i, far);
                 let current = yaa * v[a] + yab * v[b];
                 // Derivatives of the current into the branch at end a.
@@ -248,7 +303,11 @@ impl Model {
                     Quantity::CurrentMagnitude => {
                         let m = current.norm();
                         for (col, dic) in di {
-                            let value = if m > 1e-12 { (current.conj() * dic).re / m } else { 0.0 };
+                            let value = if m > 1e-12 {
+                                (current.conj() * dic).re / m
+                            } else {
+                                0.0
+                            };
                             push(d, col, value);
                         }
                         m
@@ -256,7 +315,11 @@ impl Model {
                     _ => {
                         let m2 = current.norm_sqr();
                         for (col, dic) in di {
-                            let value = if m2 > 1e-24 { (dic * current.conj()).im / m2 } else { 0.0 };
+                            let value = if m2 > 1e-24 {
+                                (dic * current.conj()).im / m2
+                            } else {
+                                0.0
+                            };
                             push(d, col, value);
                         }
                         current.arg()
@@ -268,7 +331,10 @@ impl Model {
 
     fn residual(row: &Row, h: f64) -> f64 {
         let r = row.value - h;
-        if matches!(row.quantity, Quantity::VoltageAngle | Quantity::CurrentAngle) {
+        if matches!(
+            row.quantity,
+            Quantity::VoltageAngle | Quantity::CurrentAngle
+        ) {
             // Angles compare on the circle.
             (r + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI
         } else {
@@ -278,7 +344,12 @@ impl Model {
 
     /// The gain matrix pattern (lower triangle) of the active rows, with the slot of each
     /// derivative product in row order.
-    fn gain_pattern(&self, rows: &[Row], active: &[bool], state: &State) -> (CscMatrix, Vec<usize>) {
+    fn gain_pattern(
+        &self,
+        rows: &[Row],
+        active: &[bool],
+        state: &State,
+    ) -> (CscMatrix, Vec<usize>) {
         let v = voltages(state);
         let mut pairs = Vec::new();
         let mut d = Vec::new();
@@ -299,7 +370,15 @@ impl Model {
     }
 
     /// Fills the gain matrix and `Hᵀ W r`; returns `J(x)`.
-    fn assemble(&self, rows: &[Row], active: &[bool], state: &State, gain: &mut CscMatrix, slot: &[usize], rhs: &mut [f64]) -> f64 {
+    fn assemble(
+        &self,
+        rows: &[Row],
+        active: &[bool],
+        state: &State,
+        gain: &mut CscMatrix,
+        slot: &[usize],
+        rhs: &mut [f64],
+    ) -> f64 {
         let v = voltages(state);
         gain.values_mut().iter_mut().for_each(|x| *x = 0.0);
         rhs.iter_mut().for_each(|x| *x = 0.0);
@@ -369,7 +448,12 @@ impl Model {
             }
         }
         let objective = self.assemble(rows, active, state, &mut gain, &slot, &mut rhs);
-        Ok(Run { converged, iterations, objective, dof })
+        Ok(Run {
+            converged,
+            iterations,
+            objective,
+            dof,
+        })
     }
 
     /// The active (non-pseudo) row with the largest normalised residual
@@ -385,8 +469,9 @@ impl Model {
         let mut rhs = vec![0.0; self.dim];
         self.assemble(rows, active, state, &mut gain, &slot, &mut rhs);
         let v = voltages(state);
-        let candidates: Vec<usize> =
-            (0..rows.len()).filter(|&k| active[k] && rows[k].input.is_some()).collect();
+        let candidates: Vec<usize> = (0..rows.len())
+            .filter(|&k| active[k] && rows[k].input.is_some())
+            .collect();
         const BLOCK: usize = 64;
         let mut best: Option<(usize, f64)> = None;
         let mut d = Vec::new();
@@ -406,7 +491,10 @@ impl Model {
             let cols = chunk.len();
             solver.solve(&gain, &mut block[..self.dim * cols], cols, "gain matrix")?;
             for (c, &k) in chunk.iter().enumerate() {
-                let hgh: f64 = derivs[c].iter().map(|&(col, value)| value * block[c * self.dim + col]).sum();
+                let hgh: f64 = derivs[c]
+                    .iter()
+                    .map(|&(col, value)| value * block[c * self.dim + col])
+                    .sum();
                 let variance = rows[k].sigma * rows[k].sigma;
                 let omega = variance - hgh;
                 if omega <= 1e-10 * variance {
@@ -423,5 +511,10 @@ impl Model {
 }
 
 fn voltages(state: &State) -> Vec<c64> {
-    state.vm.iter().zip(&state.va).map(|(m, a)| c64::from_polar(*m, *a)).collect()
+    state
+        .vm
+        .iter()
+        .zip(&state.va)
+        .map(|(m, a)| c64::from_polar(*m, *a))
+        .collect()
 }

@@ -38,20 +38,46 @@ impl Islands {
 }
 
 /// MATPOWER numbers of the buses the active rows leave unobservable, in case order.
-pub(crate) fn unobservable(net: &Network, roles: &Roles, rows: &[Row], active: &[bool]) -> Vec<u64> {
+pub(crate) fn unobservable(
+    net: &Network,
+    roles: &Roles,
+    rows: &[Row],
+    active: &[bool],
+) -> Vec<u64> {
     let n = net.buses.len();
-    let live: Vec<&Row> = rows.iter().zip(active).filter(|(_, a)| **a).map(|(r, _)| r).collect();
-    let pmu = live.iter().any(|r| matches!(r.quantity, Quantity::VoltageAngle | Quantity::CurrentAngle));
-    let angle = observed(net, &live, |q| matches!(q, Quantity::ActiveFlow | Quantity::CurrentAngle), Quantity::ActiveInjection, |i, r| {
-        if pmu {
-            r.iter().any(|r| r.bus == i && r.quantity == Quantity::VoltageAngle)
-        } else {
-            roles.kind[i] == BusType::Slack
-        }
-    });
-    let magnitude = observed(net, &live, |q| q == Quantity::ReactiveFlow, Quantity::ReactiveInjection, |i, r| {
-        r.iter().any(|r| r.bus == i && r.quantity == Quantity::VoltageMagnitude)
-    });
+    let live: Vec<&Row> = rows
+        .iter()
+        .zip(active)
+        .filter(|(_, a)| **a)
+        .map(|(r, _)| r)
+        .collect();
+    let pmu = live
+        .iter()
+        .any(|r| matches!(r.quantity, Quantity::VoltageAngle | Quantity::CurrentAngle));
+    let angle = observed(
+        net,
+        &live,
+        |q| matches!(q, Quantity::ActiveFlow | Quantity::CurrentAngle),
+        Quantity::ActiveInjection,
+        |i, r| {
+            if pmu {
+                r.iter()
+                    .any(|r| r.bus == i && r.quantity == Quantity::VoltageAngle)
+            } else {
+                roles.kind[i] == BusType::Slack
+            }
+        },
+    );
+    let magnitude = observed(
+        net,
+        &live,
+        |q| q == Quantity::ReactiveFlow,
+        Quantity::ReactiveInjection,
+        |i, r| {
+            r.iter()
+                .any(|r| r.bus == i && r.quantity == Quantity::VoltageMagnitude)
+        },
+    );
     (0..n)
         .filter(|&i| roles.kind[i] != BusType::Isolated && !(angle[i] && magnitude[i]))
         .map(|i| net.buses[i].number)
@@ -66,7 +92,9 @@ fn observed(
     anchor: impl Fn(usize, &[&Row]) -> bool,
 ) -> Vec<bool> {
     let n = net.buses.len();
-    let mut islands = Islands { parent: (0..n).collect() };
+    let mut islands = Islands {
+        parent: (0..n).collect(),
+    };
     // Incident in-service branches of every bus, as far-end buses.
     let mut incident = vec![Vec::new(); n];
     for br in net.branches.iter().filter(|b| b.in_service) {
@@ -79,7 +107,11 @@ fn observed(
             islands.join(r.bus, far);
         }
     }
-    let mut pending: Vec<usize> = rows.iter().filter(|r| r.quantity == injection).map(|r| r.bus).collect();
+    let mut pending: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.quantity == injection)
+        .map(|r| r.bus)
+        .collect();
     loop {
         let mut changed = false;
         pending.retain(|&i| {

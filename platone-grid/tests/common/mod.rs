@@ -10,7 +10,9 @@ use platone_grid::{GridMeasurement, Location, Network, PowerFlowResult, Quantity
 pub fn grid_reference() -> Option<PathBuf> {
     let base = std::env::var_os("PLATONE_REFERENCE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference")
+        });
     let dir = base.join("grid");
     if dir.join("pglib_opf_case14_ieee.m").exists() {
         return Some(dir);
@@ -23,13 +25,19 @@ pub fn grid_reference() -> Option<PathBuf> {
 
 /// The Python interpreter with pandapower, or `None` (a failure under `CI`).
 pub fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("PLATONE_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/platone-venv/bin/python")
-    });
+    let path = std::env::var_os("PLATONE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/platone-venv/bin/python")
+        });
     if path.exists() {
         return Some(path);
     }
-    let message = format!("no Python with pandapower at {} (set PLATONE_PYTHON or run scripts/test)", path.display());
+    let message = format!(
+        "no Python with pandapower at {} (set PLATONE_PYTHON or run scripts/test)",
+        path.display()
+    );
     assert!(std::env::var_os("CI").is_none(), "{message}");
     eprintln!("skipped: {message}");
     None
@@ -38,9 +46,20 @@ pub fn python() -> Option<PathBuf> {
 /// Runs the pandapower peer script and parses its JSON output.
 pub fn pandapower(python: &PathBuf, args: &[&str]) -> serde_json::Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pandapower_ref.py");
-    let out = Command::new(python).arg(script).args(args).output().expect("run python");
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let tail: String = stderr.chars().rev().take(3000).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = stderr
+        .chars()
+        .rev()
+        .take(3000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     assert!(out.status.success(), "pandapower failed: …{tail}");
     serde_json::from_slice(&out.stdout).expect("pandapower JSON")
 }
@@ -55,20 +74,51 @@ pub fn noise(seed: &mut u64) -> f64 {
 
 /// A fully measured set from a solved power flow: |V|, P and Q at every bus, P and Q flows at
 /// the from end of every in-service branch; `noise` scales a uniform error of ±sigma.
-pub fn full_set(net: &Network, flow: &PowerFlowResult, noise_scale: f64, seed: u64) -> Vec<GridMeasurement> {
+pub fn full_set(
+    net: &Network,
+    flow: &PowerFlowResult,
+    noise_scale: f64,
+    seed: u64,
+) -> Vec<GridMeasurement> {
     let mut seed = seed.max(1);
     let mut out = Vec::new();
     let mut push = |quantity, location, value: f64, sigma: f64, seed: &mut u64| {
-        out.push(GridMeasurement { quantity, location, value: value + noise_scale * sigma * noise(seed), sigma });
+        out.push(GridMeasurement {
+            quantity,
+            location,
+            value: value + noise_scale * sigma * noise(seed),
+            sigma,
+        });
     };
     for b in &flow.buses {
-        push(Quantity::VoltageMagnitude, Location::Bus(b.bus), b.vm, 0.004, &mut seed);
-        push(Quantity::ActiveInjection, Location::Bus(b.bus), b.p, 1.0, &mut seed);
-        push(Quantity::ReactiveInjection, Location::Bus(b.bus), b.q, 1.0, &mut seed);
+        push(
+            Quantity::VoltageMagnitude,
+            Location::Bus(b.bus),
+            b.vm,
+            0.004,
+            &mut seed,
+        );
+        push(
+            Quantity::ActiveInjection,
+            Location::Bus(b.bus),
+            b.p,
+            1.0,
+            &mut seed,
+        );
+        push(
+            Quantity::ReactiveInjection,
+            Location::Bus(b.bus),
+            b.q,
+            1.0,
+            &mut seed,
+        );
     }
     for (br, f) in net.branches.iter().zip(&flow.branches) {
         if br.in_service {
-            let at = Location::Branch { index: f.index, side: Side::From };
+            let at = Location::Branch {
+                index: f.index,
+                side: Side::From,
+            };
             push(Quantity::ActiveFlow, at, f.pf, 0.5, &mut seed);
             push(Quantity::ReactiveFlow, at, f.qf, 0.5, &mut seed);
         }
@@ -98,5 +148,6 @@ pub fn measurement_file(set: &[GridMeasurement]) -> String {
             }
         })
         .collect();
-    serde_json::json!({"format": "platone-grid-measurements/1", "measurements": entries}).to_string()
+    serde_json::json!({"format": "platone-grid-measurements/1", "measurements": entries})
+        .to_string()
 }

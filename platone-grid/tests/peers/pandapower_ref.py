@@ -122,7 +122,7 @@ def state_estimation(path, measurements_path):
                 side = "hv" if hv_is_from == at_from else "lv"
                 pp.create_measurement(net, mtype, "trafo", value, sigma, e, side=side)
     ok = estimate(net, algorithm="wls", init="flat", tolerance=1e-10, maximum_iterations=50,
-                  calculate_voltage_angles=True, zero_injection="auto")
+                  calculate_voltage_angles=True, zero_injection="no_inj_bus")
     return {"converged": bool(ok), "buses": buses(net, net.res_bus_est)}
 
 
