@@ -16,6 +16,7 @@ mod certify;
 mod cim;
 mod demo;
 mod error;
+mod grid;
 mod io;
 mod logging;
 mod market;
@@ -80,6 +81,9 @@ enum Command {
     /// Flexibility market: clear scenarios, validate, settle results, generate scenarios.
     #[command(subcommand)]
     Market(market::MarketCommand),
+    /// Power flow and state estimation on MATPOWER cases.
+    #[command(subcommand)]
+    Grid(grid::GridCommand),
     /// Forward topics between two buses (MQTT, Kafka, memory), remapped like a mosquitto bridge.
     Bridge(bridge::BridgeArgs),
     /// Simulate field devices (PMUs, a DSO data server) publishing to a BAL's MQTT broker.
@@ -100,6 +104,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Keys(c) => certify::run_keys(c),
         Command::Scd(c) => scd::run(c),
         Command::Market(c) => market::run(c),
+        Command::Grid(c) => grid::run(c),
         Command::Bridge(a) => bridge::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Bal(a) => bal::run(a),
