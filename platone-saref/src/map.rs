@@ -199,6 +199,12 @@ impl Mapper {
         &self.options
     }
 
+    /// How many node IRIs the mapper remembers as described: it grows with the number of
+    /// devices, features of interest and properties (at most 65,536), not with readings.
+    pub fn described(&self) -> usize {
+        self.seen.len()
+    }
+
     /// Whether `key` is new; remembers it.
     fn first_time(&mut self, key: &str) -> bool {
         if self.seen.contains(key) {

@@ -263,3 +263,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn jsonld_is_compact_and_a_referenced_context_resolves_offline() {
+    use platone_saref::{JsonLdContext, RdfWriter};
+    let mut w = RdfWriter::with_context(
+        Vec::new(),
+        Format::JsonLd,
+        MappingOptions::default(),
+        JsonLdContext::Reference,
+    )
+    .unwrap();
+    w.write_measurement(&meter_reading(), None).unwrap();
+    let doc = w.finish().unwrap();
+    let text = String::from_utf8(doc.clone()).unwrap();
+    assert!(
+        text.contains("\"@context\": \"https://w3id.org/platone/saref/context.jsonld\""),
+        "{text}"
+    );
+    assert!(text.contains("\"hasValue\": \"1.234\""), "{text}");
+    assert!(
+        text.contains("\"isMeasuredIn\": \"unit:KiloW-HR\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("https://saref.etsi.org/core/hasValue"),
+        "{text}"
+    );
+    let back = read_measurements(doc.as_slice(), Format::JsonLd).unwrap();
+    assert_eq!(back, vec![meter_reading()]);
+}
