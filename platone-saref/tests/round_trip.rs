@@ -293,3 +293,11 @@ fn jsonld_is_compact_and_a_referenced_context_resolves_offline() {
     let back = read_measurements(doc.as_slice(), Format::JsonLd).unwrap();
     assert_eq!(back, vec![meter_reading()]);
 }
+
+#[test]
+fn the_context_in_docs_is_the_published_one() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/saref-context.jsonld");
+    let docs = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(docs, platone_saref::CONTEXT, "{} is stale", path.display());
+}
