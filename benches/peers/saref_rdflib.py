@@ -1,4 +1,4 @@
-"""Peer for benches/benches/saref.rs: builds the same graph with rdflib and serialises it.
+"""Peer for the platone-saref writer (docs/benchmarks.md): builds the same graph with rdflib and serialises it.
 
 Same input as platone_benches::measurement_lines (100 meters, consecutive 15-minute intervals,
 forward active energy in kWh, at a PoD) and the same triples platone-saref writes for it
