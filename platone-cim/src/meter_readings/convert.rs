@@ -1,7 +1,8 @@
 //! Conversion between readings and [`platone_model::Measurement`].
 //!
 //! A reading becomes a measurement with `source` = `meter` = the meter's mRID (else its first
-//! name), the usage point, the timestamp with its offset, and kind, unit, multiplier, phases,
+//! name) — or, for a reading a head-end system identifies by its usage point alone, `source` =
+//! the usage point's mRID and no meter —, the usage point, the timestamp with its offset, and kind, unit, multiplier, phases,
 //! direction, accumulation with interval, and aggregate decoded from the ReadingType. The
 //! canonical 18-field ReadingType code goes into `channel`, so readings of distinct reading
 //! types (say two TOU registers, or quadrant and forward energy, which the model's fields alone
@@ -140,7 +141,7 @@ fn aggregate_of(a: AggregateKind) -> Aggregate {
 
 impl ReadingRecord {
     /// This reading as a [`Measurement`] (see the module docs for the mapping). Fails when
-    /// the reading has no meter, no valid timestamp, no number, or a ReadingType whose
+    /// the reading names neither a meter nor a usage point, or has no valid timestamp, no number, or a ReadingType whose
     /// quantity or unit the SDK model has no name for.
     pub fn to_measurement(&self) -> Result<Measurement, MeterReadingsError> {
         let at = || {
@@ -154,10 +155,17 @@ impl ReadingRecord {
             )
         };
         let fail = |reason: String| MeterReadingsError::Conversion { at: at(), reason };
-        let meter = self
-            .meter
-            .as_deref()
-            .ok_or_else(|| fail("the MeterReading names no meter".into()))?;
+        // A reading identified by its usage point alone is still a measurement of that usage
+        // point: the usage point is then its source, and it has no meter.
+        let (source, meter) = match (self.meter.as_deref(), self.usage_point.as_deref()) {
+            (Some(meter), _) => (meter, Some(meter)),
+            (None, Some(usage_point)) => (usage_point, None),
+            (None, None) => {
+                return Err(fail(
+                    "the MeterReading names neither a meter nor a usage point".into(),
+                ));
+            }
+        };
         let timestamp = self
             .timestamp
             .as_ref()
@@ -199,14 +207,13 @@ impl ReadingRecord {
                 q.flags().fold(acc, |acc, flag| acc.with(flag))
             });
         let mut m = Measurement::new(
-            DeviceId::new(meter).map_err(model)?,
+            DeviceId::new(source).map_err(model)?,
             timestamp,
             kind,
             unit,
             value,
         )
         .map_err(model)?
-        .with_meter(MeterId::new(meter).map_err(model)?)
         .with_multiplier(multiplier)
         .with_phases(rt.phases.phase_set())
         .with_direction(direction_of(rt.flow_direction))
@@ -215,6 +222,9 @@ impl ReadingRecord {
         .with_quality(quality)
         .with_channel(code.canonical())
         .map_err(model)?;
+        if let Some(meter) = meter {
+            m = m.with_meter(MeterId::new(meter).map_err(model)?);
+        }
         if let Some(up) = &self.usage_point {
             m = m.with_usage_point(UsagePointId::new(up.as_str()).map_err(model)?);
         }
@@ -357,5 +367,64 @@ impl MeterReadingsDocument {
             .iter()
             .flat_map(MeterReading::measurements)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Mode, Record, parse_str};
+
+    fn readings(xml: &str) -> Vec<super::ReadingRecord> {
+        parse_str(xml, Mode::Strict)
+            .unwrap()
+            .document
+            .records()
+            .filter_map(|r| match r {
+                Record::Reading(r) => Some(r),
+                Record::Event(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reading_identified_by_its_usage_point_alone_is_kept() {
+        let xml = r#"<mr:MeterReadings xmlns:mr="http://iec.ch/TC57/2011/MeterReadings#">
+          <mr:MeterReading>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+              <mr:value>1.234</mr:value>
+              <mr:ReadingType ref="0.0.2.4.1.1.12.0.0.0.0.0.0.0.224.3.72.0"/>
+            </mr:Readings>
+            <mr:UsagePoint><mr:mRID>UP-4711</mr:mRID></mr:UsagePoint>
+          </mr:MeterReading>
+        </mr:MeterReadings>"#;
+        let records = readings(xml);
+        assert_eq!(records.len(), 1);
+        let m = records[0].to_measurement().unwrap();
+        assert_eq!(m.source.as_str(), "UP-4711");
+        assert_eq!(m.meter, None);
+        assert_eq!(m.usage_point.as_ref().map(|u| u.as_str()), Some("UP-4711"));
+        assert_eq!(m.base_value(), 1234.0);
+        let doc = parse_str(xml, Mode::Strict).unwrap().document;
+        assert!(doc.measurements().iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn a_reading_with_neither_meter_nor_usage_point_is_rejected() {
+        let xml = r#"<mr:MeterReadings xmlns:mr="http://iec.ch/TC57/2011/MeterReadings#">
+          <mr:MeterReading>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+              <mr:value>1.234</mr:value>
+              <mr:ReadingType ref="0.0.2.4.1.1.12.0.0.0.0.0.0.0.224.3.72.0"/>
+            </mr:Readings>
+          </mr:MeterReading>
+        </mr:MeterReadings>"#;
+        let err = readings(xml)[0].to_measurement().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("neither a meter nor a usage point"),
+            "{err}"
+        );
     }
 }
