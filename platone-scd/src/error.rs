@@ -70,6 +70,7 @@ pub enum ScdError {
         source: std::io::Error,
     },
     /// The embedded SQLite database reported an error.
+    #[cfg(feature = "sqlite")]
     #[error("sqlite: {context}: {source}")]
     Sqlite {
         /// What the store was doing.
@@ -78,6 +79,7 @@ pub enum ScdError {
         source: rusqlite::Error,
     },
     /// The PostgreSQL server reported an error.
+    #[cfg(feature = "postgres")]
     #[error("postgres: {context}: {source}")]
     Postgres {
         /// What the store was doing.
@@ -116,6 +118,7 @@ impl ScdError {
 }
 
 /// Attaches a context to a SQLite error.
+#[cfg(feature = "sqlite")]
 pub(crate) trait SqliteContext<T> {
     /// Names what the store was doing when the error happened.
     fn ctx(self, context: &str) -> Result<T>;
@@ -124,6 +127,7 @@ pub(crate) trait SqliteContext<T> {
     fn ctx_with(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
+#[cfg(feature = "sqlite")]
 impl<T> SqliteContext<T> for std::result::Result<T, rusqlite::Error> {
     fn ctx(self, context: &str) -> Result<T> {
         self.map_err(|source| ScdError::Sqlite {
@@ -141,6 +145,7 @@ impl<T> SqliteContext<T> for std::result::Result<T, rusqlite::Error> {
 }
 
 /// Attaches a context to a PostgreSQL error.
+#[cfg(feature = "postgres")]
 pub(crate) trait PgContext<T> {
     /// Names what the store was doing when the error happened.
     fn pg(self, context: &str) -> Result<T>;
@@ -149,6 +154,7 @@ pub(crate) trait PgContext<T> {
     fn pg_with(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
+#[cfg(feature = "postgres")]
 impl<T> PgContext<T> for std::result::Result<T, tokio_postgres::Error> {
     fn pg(self, context: &str) -> Result<T> {
         self.map_err(|source| ScdError::Postgres {
