@@ -51,7 +51,7 @@ pub trait MeasurementStore: Send + Sync {
     /// Stores a batch, idempotently, in one transaction.
     fn write_measurements<'a>(&'a self, batch: &'a [Measurement]) -> StoreFuture<'a, InsertReport>;
 
-    /// One page (at most [`MeasurementQuery::limit`] items) of what `query` selects within
+    /// One page (at most the query's `limit` of items) of what `query` selects within
     /// `within`, with the token of the next page when there is more.
     fn read_page<'a>(
         &'a self,
