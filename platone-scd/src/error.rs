@@ -70,6 +70,7 @@ pub enum ScdError {
         source: std::io::Error,
     },
     /// The embedded SQLite database reported an error.
+    #[cfg(feature = "sqlite")]
     #[error("sqlite: {context}: {source}")]
     Sqlite {
         /// What the store was doing.
@@ -78,6 +79,7 @@ pub enum ScdError {
         source: rusqlite::Error,
     },
     /// The PostgreSQL server reported an error.
+    #[cfg(feature = "postgres")]
     #[error("postgres: {context}: {source}")]
     Postgres {
         /// What the store was doing.
@@ -106,7 +108,9 @@ impl ScdError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             ScdError::Io { .. } | ScdError::Pool(_) | ScdError::Task(_) => true,
+            #[cfg(feature = "sqlite")]
             ScdError::Sqlite { source, .. } => sqlite_unavailable(source),
+            #[cfg(feature = "postgres")]
             ScdError::Postgres { source, .. } => postgres_unavailable(source),
             _ => false,
         }
@@ -128,6 +132,7 @@ impl ScdError {
 }
 
 /// SQLite errors that come from the engine's state, not from a statement's data.
+#[cfg(feature = "sqlite")]
 fn sqlite_unavailable(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode::{
         CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, FileLockingProtocolFailed,
@@ -154,6 +159,7 @@ fn sqlite_unavailable(e: &rusqlite::Error) -> bool {
 /// insufficient resources, 57 operator intervention, 58 system error, and errors with no
 /// SQLSTATE: a closed connection, a timeout); data and constraint errors (classes 22, 23, …)
 /// are about the records.
+#[cfg(feature = "postgres")]
 fn postgres_unavailable(e: &tokio_postgres::Error) -> bool {
     match e.code() {
         None => true,
@@ -165,6 +171,7 @@ fn postgres_unavailable(e: &tokio_postgres::Error) -> bool {
 }
 
 /// Attaches a context to a SQLite error.
+#[cfg(feature = "sqlite")]
 pub(crate) trait SqliteContext<T> {
     /// Names what the store was doing when the error happened.
     fn ctx(self, context: &str) -> Result<T>;
@@ -173,6 +180,7 @@ pub(crate) trait SqliteContext<T> {
     fn ctx_with(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
+#[cfg(feature = "sqlite")]
 impl<T> SqliteContext<T> for std::result::Result<T, rusqlite::Error> {
     fn ctx(self, context: &str) -> Result<T> {
         self.map_err(|source| ScdError::Sqlite {
@@ -190,6 +198,7 @@ impl<T> SqliteContext<T> for std::result::Result<T, rusqlite::Error> {
 }
 
 /// Attaches a context to a PostgreSQL error.
+#[cfg(feature = "postgres")]
 pub(crate) trait PgContext<T> {
     /// Names what the store was doing when the error happened.
     fn pg(self, context: &str) -> Result<T>;
@@ -198,6 +207,7 @@ pub(crate) trait PgContext<T> {
     fn pg_with(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
+#[cfg(feature = "postgres")]
 impl<T> PgContext<T> for std::result::Result<T, tokio_postgres::Error> {
     fn pg(self, context: &str) -> Result<T> {
         self.map_err(|source| ScdError::Postgres {
@@ -214,7 +224,7 @@ impl<T> PgContext<T> for std::result::Result<T, tokio_postgres::Error> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod unavailable_tests {
     use super::*;
 

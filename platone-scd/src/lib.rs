@@ -1,10 +1,17 @@
 //! The Shared Customer Database (SCD) of the Platone SDK.
 //!
 //! Stores every measurement, set point and certification record collected from the field and
-//! gives each stakeholder access to exactly the data it may see. One async [`Store`] trait, two
-//! backends behind it: the embedded default [`SqliteStore`] (one SQLite file in WAL mode, no
-//! server) and [`PostgresStore`] for deployments (day-partitioned tables, binary `COPY` bulk
-//! loads); [`AnyStore`] picks one from a `sqlite://PATH` or `postgres://…` URL.
+//! gives each stakeholder access to exactly the data it may see.
+//!
+//! **Engines and the layer above them.** A storage engine implements seven small object-safe
+//! traits of raw storage operations — [`MeasurementStore`], [`PodRegistry`],
+//! [`SetPointStore`], [`CertificationStore`], [`SubscriptionStore`], [`AuditLog`] and
+//! [`Retention`] (together: [`Backend`]) — and never checks the access policy nor writes the
+//! audit log. The crate's one policy and audit layer turns every [`Backend`] into a [`Store`],
+//! the API the rest of the SDK uses, object-safe (`Arc<dyn Store>`). Two backends are built in:
+//! the embedded default [`SqliteStore`] (feature `sqlite`, on by default: one SQLite file in WAL
+//! mode, no server) and [`PostgresStore`] (feature `postgres`: day-partitioned tables, binary
+//! `COPY` bulk loads); [`AnyStore`] picks one from a `sqlite://PATH` or `postgres://…` URL.
 //!
 //! - **Measurements** are stored idempotently by series key and timestamp: a repeated delivery
 //!   is a duplicate and changes nothing; the same key with another value is a [`Conflict`],
@@ -15,7 +22,7 @@
 //!   aggregator with validity periods, and an opaque customer reference.
 //! - **Set points** with their acknowledgements, **certification references** per measurement
 //!   (returned with the data), and **subscriptions** (D2.13 Table 1).
-//! - **The access policy** ([`policy`]) is enforced inside the store: every read names a
+//! - **The access policy** ([`policy`]) is enforced by the store's layer: every read names a
 //!   [`Principal`], is checked, and is written to the audit log — allowed or denied. Reads are
 //!   limited to the validity periods of the PoD links that entitle the reader (a meter that
 //!   moved to another PoD shows each PoD's customer only its own time).
@@ -54,29 +61,43 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+// Without a backend feature, the code the backends share has no user in the crate.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod any;
+mod backend;
 mod certification;
 mod error;
+mod guard;
 mod period;
 pub mod policy;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod query;
 mod records;
 pub mod retention;
 mod row;
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod subscription;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use any::AnyStore;
+pub use backend::{
+    AuditLog, Backend, CertificationStore, MeasurementStore, PodRegistry, Retention, SetPointStore,
+    StoreFuture, SubscriptionStore,
+};
 pub use error::{Result, ScdError};
+pub use period::Periods;
 pub use policy::Decision;
+#[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use query::{
     Bucket, IntervalAggregate, MAX_PAGE, MeasurementQuery, Page, PageToken, StoredMeasurement,
@@ -87,5 +108,6 @@ pub use records::{
 };
 pub use retention::{ArchiveManifest, ArchivedDay, RestoreReport, RetentionPolicy};
 pub use row::check_measurement;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Conflict, InsertReport, Store};

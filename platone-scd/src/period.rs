@@ -1,5 +1,6 @@
 //! Sets of half-open time periods in UTC nanoseconds: when a participant may see a resource's
-//! data (the validity periods of the PoD links that entitle it).
+//! data (the validity periods of the PoD links that entitle it). The policy layer hands them to
+//! the backends' reads, which return only data inside them.
 
 use platone_model::{Timestamp, format_timestamp};
 
@@ -8,7 +9,7 @@ use crate::row::utc_from_ns;
 /// Sorted, disjoint, non-empty half-open periods `[start, end)` in UTC nanoseconds.
 /// `i64::MIN` as a start and `i64::MAX` as an end mean "unbounded".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Periods(Vec<(i64, i64)>);
+pub struct Periods(Vec<(i64, i64)>);
 
 /// The UTC nanoseconds of `t`, saturating to the unbounded ends outside 1677–2262.
 pub(crate) fn saturating_ns(t: &Timestamp) -> i64 {
@@ -94,7 +95,6 @@ impl Periods {
     }
 
     /// Whether instant `ns` is covered.
-    #[cfg(test)]
     pub fn contains(&self, ns: i64) -> bool {
         self.0
             .iter()

@@ -13,7 +13,8 @@
 //! that overlap them.
 //!
 //! A resource the registry does not know is denied to every participant. The store's operator
-//! may read everything. Every decision is written to the audit log by the store.
+//! may read everything. Every decision is written to the audit log by the store's policy and
+//! audit layer, the same for every backend.
 
 use platone_model::{ParticipantId, PodId};
 
@@ -73,9 +74,13 @@ impl AccessFacts {
     }
 
     /// The topics whose subscriptions matter: the resource and each of its PoDs.
-    pub fn topics(&self, resource: &Resource) -> Vec<String> {
-        let mut topics = vec![resource.to_string()];
-        topics.extend(self.pods.iter().map(|f| format!("pod/{}", f.record.pod)));
+    pub fn topics(&self, resource: &Resource) -> Vec<Resource> {
+        let mut topics = vec![resource.clone()];
+        topics.extend(
+            self.pods
+                .iter()
+                .map(|f| Resource::Pod(f.record.pod.clone())),
+        );
         topics.dedup();
         topics
     }

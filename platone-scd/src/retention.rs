@@ -245,42 +245,6 @@ pub(crate) fn read_archive(dir: &Path) -> Result<(ArchiveManifest, Vec<Vec<Store
     Ok((manifest, days))
 }
 
-/// Restores the archive in `dir` into `store`: checks every file first, then inserts each day
-/// (idempotently, so a restore can be repeated) and re-attaches the certification references.
-pub(crate) async fn restore_into<S: crate::store::Store>(
-    store: &S,
-    dir: &Path,
-) -> Result<RestoreReport> {
-    let owned = dir.to_path_buf();
-    let (_manifest, days) = tokio::task::spawn_blocking(move || read_archive(&owned))
-        .await
-        .map_err(|e| ScdError::Task(e.to_string()))??;
-    let mut report = RestoreReport::default();
-    for rows in days {
-        let measurements: Vec<platone_model::Measurement> =
-            rows.iter().map(|r| r.measurement.clone()).collect();
-        for chunk in measurements.chunks(50_000) {
-            report
-                .measurements
-                .absorb(store.insert_measurements(chunk).await?);
-        }
-        let certs: Vec<crate::records::CertificationRecord> = rows
-            .iter()
-            .filter_map(|r| {
-                r.certification
-                    .clone()
-                    .map(|c| crate::records::CertificationRecord::of(&r.measurement, c))
-            })
-            .collect();
-        for chunk in certs.chunks(50_000) {
-            store.attach_certifications(chunk).await?;
-        }
-        report.certifications += certs.len() as u64;
-        report.days += 1;
-    }
-    Ok(report)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

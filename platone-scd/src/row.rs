@@ -312,6 +312,7 @@ impl SeriesTemplate {
 }
 
 /// The UTC day (days since 1970-01-01) of nanoseconds `ns`.
+#[cfg(any(feature = "postgres", test))]
 pub(crate) fn day_of(ns: i64) -> i64 {
     ns.div_euclid(DAY_NS)
 }

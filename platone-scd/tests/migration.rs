@@ -6,9 +6,10 @@ mod common;
 
 use common::quarter_hours;
 use platone_model::PodId;
+#[cfg(feature = "postgres")]
+use platone_scd::PostgresStore;
 use platone_scd::{
-    CertificationRecord, CertificationRef, MeasurementQuery, PostgresStore, Principal, SqliteStore,
-    Store,
+    CertificationRecord, CertificationRef, MeasurementQuery, Principal, SqliteStore, Store,
 };
 
 /// The first layout's table, as both backends created it.
@@ -106,6 +107,7 @@ async fn sqlite_first_layout_is_migrated() {
     store.integrity_check().await.unwrap();
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_first_layout_is_migrated() {
     let url = common::pg_database("first_layout");

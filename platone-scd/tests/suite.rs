@@ -1,5 +1,5 @@
-//! The store test suite, run against both backends: the embedded SQLite store and a real
-//! PostgreSQL server started by the test binary.
+//! The store test suite, run against both backends: the embedded SQLite store and (feature
+//! `postgres`) a real PostgreSQL server started by the test binary.
 
 mod common;
 
@@ -964,6 +964,7 @@ macro_rules! suite {
                 }
             )*
         }
+        #[cfg(feature = "postgres")]
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1001,6 +1002,7 @@ async fn sqlite_killed_mid_insert_leaves_a_consistent_file() {
     s.integrity_check().await.unwrap();
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_mid_insert_leaves_a_consistent_database() {
     killed_mid_insert(common::pg_database("crash")).await;

@@ -19,16 +19,21 @@ use platone_model::{Measurement, ParticipantId, PodId, SetPoint, Timestamp};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use crate::backend::{
+    AuditLog, CertificationStore, MeasurementStore, PodRegistry, Retention, SetPointStore,
+    StoreFuture, SubscriptionStore,
+};
 use crate::error::{PgContext, Result, ScdError};
 use crate::period::Periods;
-use crate::query::{Bucket, IntervalAggregate, MeasurementQuery, Page, aggregate};
+use crate::policy::Decision;
+use crate::query::{MeasurementQuery, Page, StoredMeasurement};
 use crate::records::{
     AuditEntry, CertificationRecord, PodLink, PodRecord, Principal, Resource, SetPointAck,
-    StoredSetPoint, Subscription,
+    StoredSetPoint, Subscription, SubscriptionStatus,
 };
-use crate::retention::{ArchiveManifest, ArchiveWriter, RestoreReport, cutoff_ns};
+use crate::retention::{ArchiveManifest, ArchiveWriter, cutoff_ns};
 use crate::row::{DAY_NS, day_of, encode_batch, to_ns, utc_from_ns};
-use crate::store::{InsertReport, Store};
+use crate::store::InsertReport;
 
 struct Inner {
     pool: Pool,
@@ -106,28 +111,13 @@ impl PostgresStore {
             .map_err(|e| ScdError::Pool(e.to_string()))
     }
 
-    /// Checks `resources` for `who` and writes the audit entry (see [`ops::audit`] for its
-    /// durability); gives the granted data periods, or an error when denied.
-    async fn guard(
+    /// Runs `f` with a pooled connection.
+    async fn with<T>(
         &self,
-        client: &deadpool_postgres::Object,
-        who: &Principal,
-        action: &str,
-        what: String,
-        resources: &[Resource],
-    ) -> Result<Periods> {
-        let c: &tokio_postgres::Client = client;
-        let grant = ops::check(c, who, resources).await?;
-        ops::audit(c, who, action, &what, &grant.decision).await?;
-        if grant.decision.allowed {
-            Ok(grant.periods)
-        } else {
-            Err(ScdError::AccessDenied {
-                who: who.to_string(),
-                what,
-                reason: grant.decision.reason,
-            })
-        }
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T>,
+    ) -> Result<T> {
+        let client = self.client().await?;
+        f(&client).await
     }
 
     async fn insert_once(
@@ -161,173 +151,187 @@ fn is_missing_partition(e: &ScdError) -> bool {
         if source.code() == Some(&SqlState::CHECK_VIOLATION))
 }
 
-impl Store for PostgresStore {
-    async fn insert_measurements(&self, batch: &[Measurement]) -> Result<InsertReport> {
-        let encoded = encode_batch(batch)?;
-        if encoded.is_empty() {
-            return Ok(InsertReport::default());
-        }
-        match self.insert_once(&encoded).await {
-            // Another process archived (dropped) a partition this one thought existed.
-            Err(e) if is_missing_partition(&e) => {
-                lock(&self.inner.partitions)?.clear();
-                self.insert_once(&encoded).await
+impl MeasurementStore for PostgresStore {
+    fn write_measurements<'a>(&'a self, batch: &'a [Measurement]) -> StoreFuture<'a, InsertReport> {
+        Box::pin(async move {
+            let encoded = encode_batch(batch)?;
+            if encoded.is_empty() {
+                return Ok(InsertReport::default());
             }
-            other => other,
-        }
+            match self.insert_once(&encoded).await {
+                // Another process archived (dropped) a partition this one thought existed.
+                Err(e) if is_missing_partition(&e) => {
+                    lock(&self.inner.partitions)?.clear();
+                    self.insert_once(&encoded).await
+                }
+                other => other,
+            }
+        })
     }
 
-    async fn query_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<Page> {
-        let client = self.client().await?;
-        let within = self
-            .guard(
-                &client,
-                who,
-                "query_measurements",
-                query.describe(),
-                &query.resources(),
-            )
-            .await?;
-        let c: &tokio_postgres::Client = &client;
-        ops::fetch(c, query, &within, true).await
+    fn read_page<'a>(
+        &'a self,
+        query: &'a MeasurementQuery,
+        within: &'a Periods,
+    ) -> StoreFuture<'a, Page> {
+        Box::pin(self.with(async |c| ops::fetch(c, query, within, true).await))
     }
 
-    async fn count_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<u64> {
-        let client = self.client().await?;
-        let within = self
-            .guard(
-                &client,
-                who,
-                "count_measurements",
-                query.describe(),
-                &query.resources(),
-            )
-            .await?;
-        let c: &tokio_postgres::Client = &client;
-        ops::count(c, query, &within).await
+    fn read_all<'a>(
+        &'a self,
+        query: &'a MeasurementQuery,
+        within: &'a Periods,
+    ) -> StoreFuture<'a, Vec<StoredMeasurement>> {
+        Box::pin(self.with(async |c| Ok(ops::fetch(c, query, within, false).await?.items)))
     }
 
-    async fn aggregate_measurements(
-        &self,
-        who: &Principal,
-        query: &MeasurementQuery,
-        bucket: Bucket,
-    ) -> Result<Vec<IntervalAggregate>> {
-        let client = self.client().await?;
-        let within = self
-            .guard(
-                &client,
-                who,
-                "aggregate_measurements",
-                query.describe(),
-                &query.resources(),
-            )
-            .await?;
-        let c: &tokio_postgres::Client = &client;
-        Ok(aggregate(
-            &ops::fetch(c, query, &within, false).await?.items,
-            bucket,
-        ))
+    fn read_count<'a>(
+        &'a self,
+        query: &'a MeasurementQuery,
+        within: &'a Periods,
+    ) -> StoreFuture<'a, u64> {
+        Box::pin(self.with(async |c| ops::count(c, query, within).await))
+    }
+}
+
+impl PodRegistry for PostgresStore {
+    fn write_pod<'a>(&'a self, pod: &'a PodRecord) -> StoreFuture<'a, ()> {
+        Box::pin(self.with(async |c| ops::register_pod(c, pod).await))
     }
 
-    async fn register_pod(&self, pod: &PodRecord) -> Result<()> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        ops::register_pod(c, pod).await
+    fn write_pod_link<'a>(&'a self, link: &'a PodLink) -> StoreFuture<'a, ()> {
+        Box::pin(self.with(async |c| ops::add_pod_link(c, link).await))
     }
 
-    async fn add_pod_link(&self, link: &PodLink) -> Result<()> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        ops::add_pod_link(c, link).await
+    fn pod_record<'a>(&'a self, pod: &'a PodId) -> StoreFuture<'a, Option<PodRecord>> {
+        Box::pin(self.with(async |c| ops::pod_record(c, pod.as_str()).await))
     }
 
-    async fn pod_links(&self, who: &Principal, pod: &PodId) -> Result<Vec<PodLink>> {
-        let client = self.client().await?;
-        let r = Resource::Pod(pod.clone());
-        let within = self
-            .guard(&client, who, "pod_links", r.to_string(), &[r])
-            .await?;
-        let c: &tokio_postgres::Client = &client;
-        ops::pod_links(c, pod, &within).await
+    fn links_of<'a>(&'a self, resource: &'a Resource) -> StoreFuture<'a, Vec<PodLink>> {
+        Box::pin(self.with(async |c| match resource {
+            Resource::Pod(p) => ops::links_by(c, "pod", p.as_str()).await,
+            Resource::Meter(m) => ops::links_by(c, "meter", m.as_str()).await,
+            Resource::Device(d) => ops::links_by(c, "device", d.as_str()).await,
+        }))
+    }
+}
+
+impl SetPointStore for PostgresStore {
+    fn write_set_point<'a>(&'a self, set_point: &'a SetPoint) -> StoreFuture<'a, ()> {
+        Box::pin(self.with(async |c| set_points::put_set_point(c, set_point).await))
     }
 
-    async fn put_set_point(&self, set_point: &SetPoint) -> Result<()> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        set_points::put_set_point(c, set_point).await
+    fn write_set_point_ack<'a>(&'a self, ack: &'a SetPointAck) -> StoreFuture<'a, ()> {
+        Box::pin(self.with(async |c| set_points::acknowledge(c, ack).await))
     }
 
-    async fn acknowledge_set_point(&self, ack: &SetPointAck) -> Result<()> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        set_points::acknowledge(c, ack).await
+    fn set_points_overlapping<'a>(
+        &'a self,
+        pod: &'a PodId,
+        from: &'a Timestamp,
+        to: &'a Timestamp,
+    ) -> StoreFuture<'a, Vec<StoredSetPoint>> {
+        Box::pin(async move {
+            let from = to_ns(from, || "set point query bound `from`".into())?;
+            let to = to_ns(to, || "set point query bound `to`".into())?;
+            self.with(async |c| set_points::set_points(c, pod, from, to).await)
+                .await
+        })
+    }
+}
+
+impl CertificationStore for PostgresStore {
+    fn write_certifications<'a>(
+        &'a self,
+        records: &'a [CertificationRecord],
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client
+                .transaction()
+                .await
+                .pg("beginning the certification insert")?;
+            certifications::attach(&*tx, records).await?;
+            tx.commit().await.pg("committing certifications")
+        })
+    }
+}
+
+impl SubscriptionStore for PostgresStore {
+    fn add_subscription<'a>(
+        &'a self,
+        consumer: &'a ParticipantId,
+        provider: &'a ParticipantId,
+        topic: &'a Resource,
+        at: &'a Timestamp,
+    ) -> StoreFuture<'a, Subscription> {
+        Box::pin(self.with(async |c| {
+            subscriptions::add_subscription(c, consumer, provider, topic, at).await
+        }))
     }
 
-    async fn set_points(
-        &self,
-        who: &Principal,
-        pod: &PodId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<StoredSetPoint>> {
-        let from = to_ns(&from, || "set point query bound `from`".into())?;
-        let to = to_ns(&to, || "set point query bound `to`".into())?;
-        let client = self.client().await?;
-        let r = Resource::Pod(pod.clone());
-        let within = self
-            .guard(&client, who, "set_points", r.to_string(), &[r])
-            .await?;
-        let c: &tokio_postgres::Client = &client;
-        set_points::set_points(c, pod, from, to, &within).await
+    fn subscription(&self, id: i64) -> StoreFuture<'_, Option<Subscription>> {
+        Box::pin(self.with(async move |c| subscriptions::subscription(c, id).await))
     }
 
-    async fn attach_certifications(&self, records: &[CertificationRecord]) -> Result<()> {
-        let mut client = self.client().await?;
-        let tx = client
-            .transaction()
-            .await
-            .pg("beginning the certification insert")?;
-        certifications::attach(&*tx, records).await?;
-        tx.commit().await.pg("committing certifications")
-    }
-
-    async fn request_subscription(
-        &self,
-        consumer: &ParticipantId,
-        provider: &ParticipantId,
-        topic: &Resource,
-    ) -> Result<Subscription> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        subscriptions::request_subscription(c, consumer, provider, topic).await
-    }
-
-    async fn decide_subscription(
-        &self,
-        provider: &ParticipantId,
+    fn decide<'a>(
+        &'a self,
         id: i64,
-        accept: bool,
-    ) -> Result<Subscription> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        subscriptions::decide_subscription(c, provider, id, accept).await
+        expected: SubscriptionStatus,
+        status: SubscriptionStatus,
+        at: &'a Timestamp,
+    ) -> StoreFuture<'a, Option<Subscription>> {
+        Box::pin(self.with(async move |c| subscriptions::decide(c, id, expected, status, at).await))
     }
 
-    async fn subscriptions(&self, who: &ParticipantId) -> Result<Vec<Subscription>> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        subscriptions::subscriptions(c, who).await
+    fn subscriptions_involving<'a>(
+        &'a self,
+        who: &'a ParticipantId,
+    ) -> StoreFuture<'a, Vec<Subscription>> {
+        Box::pin(self.with(async |c| subscriptions::subscriptions(c, who).await))
     }
 
-    async fn audit_log(&self, after_seq: i64) -> Result<Vec<AuditEntry>> {
-        let client = self.client().await?;
-        let c: &tokio_postgres::Client = &client;
-        ops::audit_log(c, after_seq).await
+    fn subscriptions_to<'a>(
+        &'a self,
+        consumer: &'a ParticipantId,
+        topics: &'a [Resource],
+    ) -> StoreFuture<'a, Vec<Subscription>> {
+        Box::pin(self.with(async |c| subscriptions::subscriptions_to(c, consumer, topics).await))
+    }
+}
+
+impl AuditLog for PostgresStore {
+    fn append_audit<'a>(
+        &'a self,
+        at: &'a Timestamp,
+        who: &'a Principal,
+        action: &'a str,
+        what: &'a str,
+        decision: &'a Decision,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(self.with(async |c| ops::audit(c, at, who, action, what, decision).await))
     }
 
-    async fn archive(&self, before: Timestamp, dir: &Path) -> Result<ArchiveManifest> {
-        let cutoff = cutoff_ns(&before)?;
+    fn audit_entries(&self, after_seq: i64) -> StoreFuture<'_, Vec<AuditEntry>> {
+        Box::pin(self.with(async move |c| ops::audit_log(c, after_seq).await))
+    }
+}
+
+impl Retention for PostgresStore {
+    fn archive_days<'a>(
+        &'a self,
+        before: &'a Timestamp,
+        dir: &'a Path,
+    ) -> StoreFuture<'a, ArchiveManifest> {
+        Box::pin(self.export_and_drop(before, dir))
+    }
+}
+
+impl PostgresStore {
+    /// Exports every whole UTC day before `before` and drops its partitions, in one
+    /// transaction holding the DDL lock.
+    async fn export_and_drop(&self, before: &Timestamp, dir: &Path) -> Result<ArchiveManifest> {
+        let cutoff = cutoff_ns(before)?;
         let mut writer = ArchiveWriter::create(dir)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.pg("beginning the archive")?;
@@ -367,9 +371,5 @@ impl Store for PostgresStore {
             known.remove(day);
         }
         Ok(manifest)
-    }
-
-    async fn restore(&self, dir: &Path) -> Result<RestoreReport> {
-        crate::retention::restore_into(self, dir).await
     }
 }

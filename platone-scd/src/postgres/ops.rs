@@ -3,26 +3,24 @@
 use std::collections::{BTreeSet, HashMap};
 
 use futures::pin_mut;
-use platone_model::{ParticipantId, PodId, format_timestamp, parse_timestamp};
+use platone_model::{ParticipantId, PodId, Timestamp, format_timestamp, parse_timestamp};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{GenericClient, Row, Transaction};
 
 use crate::error::{PgContext, Result, ScdError};
 use crate::period::Periods;
-use crate::policy::{AccessFacts, Decision, Grant, decide_all};
+use crate::policy::Decision;
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
-use crate::records::{AuditEntry, PodLink, PodRecord, Principal, Resource};
+use crate::records::{AuditEntry, PodLink, PodRecord, Principal};
 use crate::row::{
     DAY_NS, EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, from_ns,
-    now,
 };
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
 
 use super::certifications;
 use super::schema::{DDL_LOCK, partition_name};
-use super::subscriptions::subscription_of;
 use crate::certification::SharedFields;
 
 pub(crate) fn corrupt(record: &str, e: impl std::fmt::Display) -> ScdError {
@@ -364,7 +362,11 @@ pub(crate) async fn count<C: GenericClient + Sync>(
 }
 
 /// The links whose `column` (`pod`, `meter` or `device`) is `id`, in order.
-async fn links_by<C: GenericClient + Sync>(c: &C, column: &str, id: &str) -> Result<Vec<PodLink>> {
+pub(crate) async fn links_by<C: GenericClient + Sync>(
+    c: &C,
+    column: &str,
+    id: &str,
+) -> Result<Vec<PodLink>> {
     let sql = format!("SELECT body FROM pod_links WHERE {column} = $1 ORDER BY id");
     c.query_typed(sql.as_str(), &[(&id, Type::TEXT)])
         .await
@@ -377,7 +379,10 @@ async fn links_by<C: GenericClient + Sync>(c: &C, column: &str, id: &str) -> Res
         .collect()
 }
 
-async fn pod_record<C: GenericClient + Sync>(c: &C, pod: &str) -> Result<Option<PodRecord>> {
+pub(crate) async fn pod_record<C: GenericClient + Sync>(
+    c: &C,
+    pod: &str,
+) -> Result<Option<PodRecord>> {
     let Some(row) = c
         .query_typed_opt(
             "SELECT dso, customer FROM pods WHERE pod = $1",
@@ -403,100 +408,19 @@ async fn pod_record<C: GenericClient + Sync>(c: &C, pod: &str) -> Result<Option<
 pub(crate) const SUBSCRIPTION_COLUMNS: &str =
     "SELECT id, provider, consumer, topic, status, requested_at, decided_at FROM subscriptions";
 
-/// Gathers what the policy needs to decide on `resource` for `who`.
-pub(crate) async fn facts<C: GenericClient + Sync>(
-    c: &C,
-    who: Option<&ParticipantId>,
-    resource: &Resource,
-) -> Result<AccessFacts> {
-    let mut facts = AccessFacts::default();
-    let links = match resource {
-        Resource::Pod(p) => {
-            if let Some(record) = pod_record(c, p.as_str()).await? {
-                facts.add_pod(record, Periods::all());
-            }
-            Vec::new()
-        }
-        Resource::Meter(m) => links_by(c, "meter", m.as_str()).await?,
-        Resource::Device(d) => links_by(c, "device", d.as_str()).await?,
-    };
-    for link in links {
-        if let Some(record) = pod_record(c, link.pod.as_str()).await? {
-            facts.add_pod(
-                record,
-                Periods::of_validity(&link.valid_from, link.valid_to.as_ref()),
-            );
-        }
-    }
-    let pods: Vec<String> = facts
-        .pods
-        .iter()
-        .map(|f| f.record.pod.to_string())
-        .collect();
-    if !pods.is_empty() {
-        for r in c
-            .query_typed(
-                "SELECT pod, body FROM pod_links WHERE pod = ANY($1) AND aggregator IS NOT NULL \
-                 ORDER BY id",
-                &[(&pods, Type::TEXT_ARRAY)],
-            )
-            .await
-            .pg("looking up aggregators")?
-        {
-            let pod: String = g(&r, 0)?;
-            let link: PodLink = serde_json::from_str(&g::<String>(&r, 1)?)
-                .map_err(|e| corrupt(&format!("link of pod {pod}"), e))?;
-            facts.add_aggregator_link(&link);
-        }
-    }
-    if let Some(who) = who {
-        let topics = facts.topics(resource);
-        let sql =
-            format!("{SUBSCRIPTION_COLUMNS} WHERE consumer = $1 AND topic = ANY($2) ORDER BY id");
-        for r in c
-            .query_typed(
-                sql.as_str(),
-                &[(&who.as_str(), Type::TEXT), (&topics, Type::TEXT_ARRAY)],
-            )
-            .await
-            .pg("looking up subscriptions")?
-        {
-            facts.subscriptions.push(subscription_of(&r)?);
-        }
-    }
-    Ok(facts)
-}
-
-/// Decides on every resource (all must be allowed) and gives the data periods granted; denies
-/// a participant that names none.
-pub(crate) async fn check<C: GenericClient + Sync>(
-    c: &C,
-    who: &Principal,
-    resources: &[Resource],
-) -> Result<Grant> {
-    let participant = match who {
-        Principal::Operator => return Ok(Grant::operator()),
-        Principal::Participant(p) => p,
-    };
-    let mut facts = Vec::with_capacity(resources.len());
-    for r in resources {
-        facts.push((r.clone(), self::facts(c, Some(participant), r).await?));
-    }
-    Ok(decide_all(who, &facts))
-}
-
 /// Writes one audit entry, in one round trip. Its commit does not wait for the WAL flush
 /// (`synchronous_commit` is turned off for this statement's own transaction only), like the
 /// embedded store's `synchronous = NORMAL`: a server crash may lose the last fraction of a
 /// second of audit entries, never stored data, and a read does not wait for an `fsync`.
 pub(crate) async fn audit<C: GenericClient + Sync>(
     c: &C,
+    at: &Timestamp,
     who: &Principal,
     action: &str,
     what: &str,
     decision: &Decision,
 ) -> Result<()> {
-    let (at, who) = (format_timestamp(&now()), who.to_string());
+    let (at, who) = (format_timestamp(at), who.to_string());
     c.execute_typed(
         "INSERT INTO audit (at, who, action, what, allowed, reason) \
          SELECT $1, $2, $3, $4, $5, $6 \
@@ -596,19 +520,6 @@ pub(crate) async fn add_pod_link<C: GenericClient + Sync>(c: &C, link: &PodLink)
     .await
     .pg(&format!("linking pod {}", link.pod))?;
     Ok(())
-}
-
-/// The links of `pod` valid at some time in `periods`.
-pub(crate) async fn pod_links<C: GenericClient + Sync>(
-    c: &C,
-    pod: &PodId,
-    periods: &Periods,
-) -> Result<Vec<PodLink>> {
-    Ok(links_by(c, "pod", pod.as_str())
-        .await?
-        .into_iter()
-        .filter(|l| crate::policy::link_overlaps(l, periods))
-        .collect())
 }
 
 /// The days of the existing measurement partitions, in order.

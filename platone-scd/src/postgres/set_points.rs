@@ -4,7 +4,6 @@ use platone_model::{PodId, SetPoint};
 use tokio_postgres::GenericClient;
 
 use crate::error::{PgContext, Result, ScdError};
-use crate::period::Periods;
 use crate::records::{SetPointAck, StoredSetPoint};
 use crate::row::to_ns;
 
@@ -72,13 +71,12 @@ pub(crate) async fn acknowledge<C: GenericClient + Sync>(c: &C, ack: &SetPointAc
     Ok(())
 }
 
-/// The set points of `pod` overlapping `[from, to)` and `periods`, with their acks.
+/// The set points of `pod` overlapping `[from, to)`, with their acks.
 pub(crate) async fn set_points<C: GenericClient + Sync>(
     c: &C,
     pod: &PodId,
     from: i64,
     to: i64,
-    periods: &Periods,
 ) -> Result<Vec<StoredSetPoint>> {
     let rows = c
         .query(
@@ -93,9 +91,6 @@ pub(crate) async fn set_points<C: GenericClient + Sync>(
         let id: String = g(&r, 0)?;
         let set_point: SetPoint = serde_json::from_str(&g::<String>(&r, 1)?)
             .map_err(|e| corrupt(&format!("set point {id}"), e))?;
-        if !crate::policy::set_point_visible(&set_point, periods) {
-            continue;
-        }
         let acks = c
             .query(
                 "SELECT body FROM set_point_acks WHERE set_point = $1 ORDER BY at_ns",

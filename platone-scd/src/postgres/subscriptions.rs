@@ -1,14 +1,13 @@
-//! Subscriptions (D2.13 Table 1) in the PostgreSQL store: request, decide, list.
+//! Subscriptions (D2.13 Table 1) in the PostgreSQL store: add, decide, list.
 
-use platone_model::{ParticipantId, format_timestamp, parse_timestamp};
+use platone_model::{ParticipantId, Timestamp, format_timestamp, parse_timestamp};
+use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, Row};
 
-use crate::error::{PgContext, Result, ScdError};
-use crate::policy::decide;
-use crate::records::{Principal, Resource, Subscription, SubscriptionStatus};
-use crate::row::now;
+use crate::error::{PgContext, Result};
+use crate::records::{Resource, Subscription, SubscriptionStatus};
 
-use super::ops::{SUBSCRIPTION_COLUMNS, corrupt, facts, g};
+use super::ops::{SUBSCRIPTION_COLUMNS, corrupt, g};
 
 pub(crate) fn subscription_of(r: &Row) -> Result<Subscription> {
     let id: i64 = g(r, 0)?;
@@ -29,28 +28,14 @@ pub(crate) fn subscription_of(r: &Row) -> Result<Subscription> {
     })
 }
 
-pub(crate) async fn request_subscription<C: GenericClient + Sync>(
+/// Stores a new subscription in status Requested.
+pub(crate) async fn add_subscription<C: GenericClient + Sync>(
     c: &C,
     consumer: &ParticipantId,
     provider: &ParticipantId,
     topic: &Resource,
+    at: &Timestamp,
 ) -> Result<Subscription> {
-    let d = decide(
-        &Principal::Participant(provider.clone()),
-        topic,
-        &facts(c, None, topic).await?,
-        false,
-    );
-    if !d.decision.allowed {
-        return Err(ScdError::InvalidRecord {
-            record: format!("subscription of {consumer} to {topic}"),
-            reason: format!(
-                "provider {provider} may not provide it: {}",
-                d.decision.reason
-            ),
-        });
-    }
-    let at = now();
     let row = c
         .query_one(
             "INSERT INTO subscriptions (provider, consumer, topic, status, requested_at) \
@@ -60,7 +45,7 @@ pub(crate) async fn request_subscription<C: GenericClient + Sync>(
                 &consumer.as_str(),
                 &topic.to_string(),
                 &SubscriptionStatus::Requested.as_str(),
-                &format_timestamp(&at),
+                &format_timestamp(at),
             ],
         )
         .await
@@ -71,41 +56,75 @@ pub(crate) async fn request_subscription<C: GenericClient + Sync>(
         consumer: consumer.clone(),
         topic: topic.clone(),
         status: SubscriptionStatus::Requested,
-        requested_at: at,
+        requested_at: *at,
         decided_at: None,
     })
 }
 
-pub(crate) async fn decide_subscription<C: GenericClient + Sync>(
+pub(crate) async fn subscription<C: GenericClient + Sync>(
     c: &C,
-    provider: &ParticipantId,
     id: i64,
-    accept: bool,
-) -> Result<Subscription> {
+) -> Result<Option<Subscription>> {
     let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE id = $1");
-    let row = c
-        .query_opt(sql.as_str(), &[&id])
+    c.query_opt(sql.as_str(), &[&id])
         .await
         .pg(&format!("reading subscription {id}"))?
-        .ok_or_else(|| ScdError::NotFound {
-            record: format!("subscription {id}"),
-        })?;
-    let mut s = subscription_of(&row)?;
-    crate::subscription::check_decision(&s, provider, accept)?;
-    let at = now();
-    s.status = if accept {
-        SubscriptionStatus::Accepted
-    } else {
-        SubscriptionStatus::Declined
-    };
-    s.decided_at = Some(at);
-    c.execute(
-        "UPDATE subscriptions SET status = $1, decided_at = $2 WHERE id = $3",
-        &[&s.status.as_str(), &format_timestamp(&at), &id],
+        .as_ref()
+        .map(subscription_of)
+        .transpose()
+}
+
+/// Sets the status of subscription `id` if it is `expected`.
+pub(crate) async fn decide<C: GenericClient + Sync>(
+    c: &C,
+    id: i64,
+    expected: SubscriptionStatus,
+    status: SubscriptionStatus,
+    at: &Timestamp,
+) -> Result<Option<Subscription>> {
+    let sql = format!(
+        "UPDATE subscriptions SET status = $1, decided_at = $2 WHERE id = $3 AND status = $4 \
+         RETURNING {}",
+        SUBSCRIPTION_COLUMNS
+            .trim_start_matches("SELECT ")
+            .trim_end_matches(" FROM subscriptions")
+    );
+    c.query_opt(
+        sql.as_str(),
+        &[
+            &status.as_str(),
+            &format_timestamp(at),
+            &id,
+            &expected.as_str(),
+        ],
     )
     .await
-    .pg(&format!("deciding subscription {id}"))?;
-    Ok(s)
+    .pg(&format!("deciding subscription {id}"))?
+    .as_ref()
+    .map(subscription_of)
+    .transpose()
+}
+
+/// `consumer`'s subscriptions to any of `topics`, in id order.
+pub(crate) async fn subscriptions_to<C: GenericClient + Sync>(
+    c: &C,
+    consumer: &ParticipantId,
+    topics: &[Resource],
+) -> Result<Vec<Subscription>> {
+    let topics: Vec<String> = topics.iter().map(ToString::to_string).collect();
+    let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE consumer = $1 AND topic = ANY($2) ORDER BY id");
+    c.query_typed(
+        sql.as_str(),
+        &[
+            (&consumer.as_str(), Type::TEXT),
+            (&topics, Type::TEXT_ARRAY),
+        ],
+    )
+    .await
+    .pg("looking up subscriptions")?
+    .iter()
+    .map(subscription_of)
+    .collect()
 }
 
 pub(crate) async fn subscriptions<C: GenericClient + Sync>(

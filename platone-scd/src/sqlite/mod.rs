@@ -24,16 +24,21 @@ use std::time::{Duration, Instant};
 use platone_model::{Measurement, ParticipantId, PodId, SetPoint, Timestamp};
 use rusqlite::{Connection, TransactionBehavior};
 
+use crate::backend::{
+    AuditLog, CertificationStore, MeasurementStore, PodRegistry, Retention, SetPointStore,
+    StoreFuture, SubscriptionStore,
+};
 use crate::error::{Result, ScdError, SqliteContext};
 use crate::period::Periods;
-use crate::query::{Bucket, IntervalAggregate, MeasurementQuery, Page, aggregate};
+use crate::policy::Decision;
+use crate::query::{MeasurementQuery, Page, StoredMeasurement};
 use crate::records::{
     AuditEntry, CertificationRecord, PodLink, PodRecord, Principal, Resource, SetPointAck,
-    StoredSetPoint, Subscription,
+    StoredSetPoint, Subscription, SubscriptionStatus,
 };
-use crate::retention::{ArchiveManifest, ArchiveWriter, RestoreReport, cutoff_ns};
+use crate::retention::{ArchiveManifest, ArchiveWriter, cutoff_ns};
 use crate::row::{DAY_NS, encode_batch, to_ns};
-use crate::store::{InsertReport, Store};
+use crate::store::InsertReport;
 
 struct Writer {
     conn: Connection,
@@ -210,51 +215,20 @@ impl SqliteStore {
         .await
     }
 
+    /// Runs a read. Every policy-checked read appends to the audit log, and every write makes
+    /// the other connections drop their page caches; so a read runs on the writer's
+    /// connection, whose cache stays current, when no write is in progress, and on a pooled
+    /// reader connection while one is.
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.blocking(move |inner| with_reader(inner, f)).await
-    }
-
-    /// Checks `resources` for `who`, writes the audit entry, and runs `f` with the granted data
-    /// periods when allowed.
-    ///
-    /// Every read writes its audit entry, and every write makes the other connections drop
-    /// their page caches. So a read runs on the writer's connection, whose cache stays current,
-    /// when no write is in progress, and on a pooled reader connection while one is.
-    async fn guarded<T: Send + 'static>(
-        &self,
-        who: &Principal,
-        action: &'static str,
-        what: String,
-        resources: Vec<Resource>,
-        f: impl FnOnce(&Connection, &Periods) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let who = who.clone();
-        self.blocking(move |inner| {
-            let read = |conn: &Connection, audit: &Connection| {
-                let grant = ops::check(conn, &who, &resources)?;
-                ops::audit(audit, &who, action, &what, &grant.decision)?;
-                inner.written();
-                if !grant.decision.allowed {
-                    return Err(ScdError::AccessDenied {
-                        who: who.to_string(),
-                        what,
-                        reason: grant.decision.reason,
-                    });
-                }
-                f(conn, &grant.periods)
-            };
-            match inner.writer.try_lock() {
-                Ok(writer) => read(&writer.conn, &writer.conn),
-                Err(TryLockError::Poisoned(_)) => Err(ScdError::Task(
-                    "a store lock was poisoned by a panic".into(),
-                )),
-                Err(TryLockError::WouldBlock) => {
-                    with_reader(inner, |conn| read(conn, &lock(&inner.writer)?.conn))
-                }
-            }
+        self.blocking(move |inner| match inner.writer.try_lock() {
+            Ok(writer) => f(&writer.conn),
+            Err(TryLockError::Poisoned(_)) => Err(ScdError::Task(
+                "a store lock was poisoned by a panic".into(),
+            )),
+            Err(TryLockError::WouldBlock) => with_reader(inner, f),
         })
         .await
     }
@@ -274,180 +248,217 @@ fn with_reader<T>(inner: &Inner, f: impl FnOnce(&Connection) -> Result<T>) -> Re
     out
 }
 
-impl Store for SqliteStore {
-    async fn insert_measurements(&self, batch: &[Measurement]) -> Result<InsertReport> {
-        let encoded = encode_batch(batch)?;
-        self.write(move |w| ops::insert(&mut w.conn, &encoded, &mut w.series))
-            .await
-    }
-
-    async fn query_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<Page> {
-        let q = query.clone();
-        self.guarded(
-            who,
-            "query_measurements",
-            query.describe(),
-            query.resources(),
-            move |c, within| ops::fetch(c, &q, within, true),
-        )
-        .await
-    }
-
-    async fn count_measurements(&self, who: &Principal, query: &MeasurementQuery) -> Result<u64> {
-        let q = query.clone();
-        self.guarded(
-            who,
-            "count_measurements",
-            query.describe(),
-            query.resources(),
-            move |c, within| ops::count(c, &q, within),
-        )
-        .await
-    }
-
-    async fn aggregate_measurements(
-        &self,
-        who: &Principal,
-        query: &MeasurementQuery,
-        bucket: Bucket,
-    ) -> Result<Vec<IntervalAggregate>> {
-        let q = query.clone();
-        self.guarded(
-            who,
-            "aggregate_measurements",
-            query.describe(),
-            query.resources(),
-            move |c, within| Ok(aggregate(&ops::fetch(c, &q, within, false)?.items, bucket)),
-        )
-        .await
-    }
-
-    async fn register_pod(&self, pod: &PodRecord) -> Result<()> {
-        let pod = pod.clone();
-        self.write(move |w| ops::register_pod(&w.conn, &pod)).await
-    }
-
-    async fn add_pod_link(&self, link: &PodLink) -> Result<()> {
-        let link = link.clone();
-        self.write(move |w| ops::add_pod_link(&w.conn, &link)).await
-    }
-
-    async fn pod_links(&self, who: &Principal, pod: &PodId) -> Result<Vec<PodLink>> {
-        let p = pod.clone();
-        self.guarded(
-            who,
-            "pod_links",
-            Resource::Pod(pod.clone()).to_string(),
-            vec![Resource::Pod(pod.clone())],
-            move |c, within| ops::pod_links(c, &p, within),
-        )
-        .await
-    }
-
-    async fn put_set_point(&self, set_point: &SetPoint) -> Result<()> {
-        let sp = set_point.clone();
-        self.write(move |w| set_points::put_set_point(&w.conn, &sp))
-            .await
-    }
-
-    async fn acknowledge_set_point(&self, ack: &SetPointAck) -> Result<()> {
-        let ack = ack.clone();
-        self.write(move |w| set_points::acknowledge(&w.conn, &ack))
-            .await
-    }
-
-    async fn set_points(
-        &self,
-        who: &Principal,
-        pod: &PodId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<StoredSetPoint>> {
-        let p = pod.clone();
-        let from = to_ns(&from, || "set point query bound `from`".into())?;
-        let to = to_ns(&to, || "set point query bound `to`".into())?;
-        self.guarded(
-            who,
-            "set_points",
-            Resource::Pod(pod.clone()).to_string(),
-            vec![Resource::Pod(pod.clone())],
-            move |c, within| set_points::set_points(c, &p, from, to, within),
-        )
-        .await
-    }
-
-    async fn attach_certifications(&self, records: &[CertificationRecord]) -> Result<()> {
-        let batches = crate::certification::encode(records)?;
-        self.write(move |w| certifications::attach(&mut w.conn, &batches, &w.series))
-            .await
-    }
-
-    async fn request_subscription(
-        &self,
-        consumer: &ParticipantId,
-        provider: &ParticipantId,
-        topic: &Resource,
-    ) -> Result<Subscription> {
-        let (c, p, t) = (consumer.clone(), provider.clone(), topic.clone());
-        self.write(move |w| subscriptions::request_subscription(&w.conn, &c, &p, &t))
-            .await
-    }
-
-    async fn decide_subscription(
-        &self,
-        provider: &ParticipantId,
-        id: i64,
-        accept: bool,
-    ) -> Result<Subscription> {
-        let p = provider.clone();
-        self.write(move |w| subscriptions::decide_subscription(&w.conn, &p, id, accept))
-            .await
-    }
-
-    async fn subscriptions(&self, who: &ParticipantId) -> Result<Vec<Subscription>> {
-        let who = who.clone();
-        self.read(move |c| subscriptions::subscriptions(c, &who))
-            .await
-    }
-
-    async fn audit_log(&self, after_seq: i64) -> Result<Vec<AuditEntry>> {
-        self.read(move |c| ops::audit_log(c, after_seq)).await
-    }
-
-    async fn archive(&self, before: Timestamp, dir: &Path) -> Result<ArchiveManifest> {
-        let cutoff = cutoff_ns(&before)?;
-        let dir = dir.to_path_buf();
-        self.write(move |w| {
-            let mut writer = ArchiveWriter::create(&dir)?;
-            // One write transaction: no writer can add old data between export and delete.
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .ctx("beginning the archive")?;
-            let mut start = i64::MIN;
-            while let Some(first) = ops::first_at(&tx, start, cutoff)? {
-                let day = first.div_euclid(DAY_NS);
-                let end = (day + 1).saturating_mul(DAY_NS).min(cutoff);
-                let q = MeasurementQuery {
-                    from: Some(crate::row::utc_from_ns(first)),
-                    to: Some(crate::row::utc_from_ns(end)),
-                    ..MeasurementQuery::default()
-                };
-                let rows = ops::fetch(&tx, &q, &Periods::all(), false)?;
-                writer.write_day(day, &rows.items)?;
-                start = end;
-            }
-            let manifest = writer.finish(cutoff)?;
-            ops::delete_before(&tx, cutoff)?;
-            tx.commit().ctx("committing the archive")?;
-            Ok(manifest)
+impl MeasurementStore for SqliteStore {
+    fn write_measurements<'a>(&'a self, batch: &'a [Measurement]) -> StoreFuture<'a, InsertReport> {
+        Box::pin(async move {
+            let encoded = encode_batch(batch)?;
+            self.write(move |w| ops::insert(&mut w.conn, &encoded, &mut w.series))
+                .await
         })
-        .await
     }
 
-    async fn restore(&self, dir: &Path) -> Result<RestoreReport> {
-        crate::retention::restore_into(self, dir).await
+    fn read_page<'a>(
+        &'a self,
+        query: &'a MeasurementQuery,
+        within: &'a Periods,
+    ) -> StoreFuture<'a, Page> {
+        let (q, within) = (query.clone(), within.clone());
+        Box::pin(self.read(move |c| ops::fetch(c, &q, &within, true)))
     }
+
+    fn read_all<'a>(
+        &'a self,
+        query: &'a MeasurementQuery,
+        within: &'a Periods,
+    ) -> StoreFuture<'a, Vec<StoredMeasurement>> {
+        let (q, within) = (query.clone(), within.clone());
+        Box::pin(self.read(move |c| Ok(ops::fetch(c, &q, &within, false)?.items)))
+    }
+
+    fn read_count<'a>(
+        &'a self,
+        query: &'a MeasurementQuery,
+        within: &'a Periods,
+    ) -> StoreFuture<'a, u64> {
+        let (q, within) = (query.clone(), within.clone());
+        Box::pin(self.read(move |c| ops::count(c, &q, &within)))
+    }
+}
+
+impl PodRegistry for SqliteStore {
+    fn write_pod<'a>(&'a self, pod: &'a PodRecord) -> StoreFuture<'a, ()> {
+        let pod = pod.clone();
+        Box::pin(self.write(move |w| ops::register_pod(&w.conn, &pod)))
+    }
+
+    fn write_pod_link<'a>(&'a self, link: &'a PodLink) -> StoreFuture<'a, ()> {
+        let link = link.clone();
+        Box::pin(self.write(move |w| ops::add_pod_link(&w.conn, &link)))
+    }
+
+    fn pod_record<'a>(&'a self, pod: &'a PodId) -> StoreFuture<'a, Option<PodRecord>> {
+        let pod = pod.clone();
+        Box::pin(self.read(move |c| ops::pod_record(c, pod.as_str())))
+    }
+
+    fn links_of<'a>(&'a self, resource: &'a Resource) -> StoreFuture<'a, Vec<PodLink>> {
+        let resource = resource.clone();
+        Box::pin(self.read(move |c| match &resource {
+            Resource::Pod(p) => ops::links_by(c, "pod", p.as_str()),
+            Resource::Meter(m) => ops::links_by(c, "meter", m.as_str()),
+            Resource::Device(d) => ops::links_by(c, "device", d.as_str()),
+        }))
+    }
+}
+
+impl SetPointStore for SqliteStore {
+    fn write_set_point<'a>(&'a self, set_point: &'a SetPoint) -> StoreFuture<'a, ()> {
+        let sp = set_point.clone();
+        Box::pin(self.write(move |w| set_points::put_set_point(&w.conn, &sp)))
+    }
+
+    fn write_set_point_ack<'a>(&'a self, ack: &'a SetPointAck) -> StoreFuture<'a, ()> {
+        let ack = ack.clone();
+        Box::pin(self.write(move |w| set_points::acknowledge(&w.conn, &ack)))
+    }
+
+    fn set_points_overlapping<'a>(
+        &'a self,
+        pod: &'a PodId,
+        from: &'a Timestamp,
+        to: &'a Timestamp,
+    ) -> StoreFuture<'a, Vec<StoredSetPoint>> {
+        Box::pin(async move {
+            let from = to_ns(from, || "set point query bound `from`".into())?;
+            let to = to_ns(to, || "set point query bound `to`".into())?;
+            let p = pod.clone();
+            self.read(move |c| set_points::set_points(c, &p, from, to))
+                .await
+        })
+    }
+}
+
+impl CertificationStore for SqliteStore {
+    fn write_certifications<'a>(
+        &'a self,
+        records: &'a [CertificationRecord],
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let batches = crate::certification::encode(records)?;
+            self.write(move |w| certifications::attach(&mut w.conn, &batches, &w.series))
+                .await
+        })
+    }
+}
+
+impl SubscriptionStore for SqliteStore {
+    fn add_subscription<'a>(
+        &'a self,
+        consumer: &'a ParticipantId,
+        provider: &'a ParticipantId,
+        topic: &'a Resource,
+        at: &'a Timestamp,
+    ) -> StoreFuture<'a, Subscription> {
+        let (c, p, t, at) = (consumer.clone(), provider.clone(), topic.clone(), *at);
+        Box::pin(self.write(move |w| subscriptions::add_subscription(&w.conn, &c, &p, &t, &at)))
+    }
+
+    fn subscription(&self, id: i64) -> StoreFuture<'_, Option<Subscription>> {
+        Box::pin(self.read(move |c| subscriptions::subscription(c, id)))
+    }
+
+    fn decide<'a>(
+        &'a self,
+        id: i64,
+        expected: SubscriptionStatus,
+        status: SubscriptionStatus,
+        at: &'a Timestamp,
+    ) -> StoreFuture<'a, Option<Subscription>> {
+        let at = *at;
+        Box::pin(self.write(move |w| subscriptions::decide(&w.conn, id, expected, status, &at)))
+    }
+
+    fn subscriptions_involving<'a>(
+        &'a self,
+        who: &'a ParticipantId,
+    ) -> StoreFuture<'a, Vec<Subscription>> {
+        let who = who.clone();
+        Box::pin(self.read(move |c| subscriptions::subscriptions(c, &who)))
+    }
+
+    fn subscriptions_to<'a>(
+        &'a self,
+        consumer: &'a ParticipantId,
+        topics: &'a [Resource],
+    ) -> StoreFuture<'a, Vec<Subscription>> {
+        let (consumer, topics) = (consumer.clone(), topics.to_vec());
+        Box::pin(self.read(move |c| subscriptions::subscriptions_to(c, &consumer, &topics)))
+    }
+}
+
+impl AuditLog for SqliteStore {
+    fn append_audit<'a>(
+        &'a self,
+        at: &'a Timestamp,
+        who: &'a Principal,
+        action: &'a str,
+        what: &'a str,
+        decision: &'a Decision,
+    ) -> StoreFuture<'a, ()> {
+        let (at, who, action, what, decision) = (
+            *at,
+            who.clone(),
+            action.to_owned(),
+            what.to_owned(),
+            decision.clone(),
+        );
+        Box::pin(self.write(move |w| ops::audit(&w.conn, &at, &who, &action, &what, &decision)))
+    }
+
+    fn audit_entries(&self, after_seq: i64) -> StoreFuture<'_, Vec<AuditEntry>> {
+        Box::pin(self.read(move |c| ops::audit_log(c, after_seq)))
+    }
+}
+
+impl Retention for SqliteStore {
+    fn archive_days<'a>(
+        &'a self,
+        before: &'a Timestamp,
+        dir: &'a Path,
+    ) -> StoreFuture<'a, ArchiveManifest> {
+        Box::pin(async move {
+            let cutoff = cutoff_ns(before)?;
+            let dir = dir.to_path_buf();
+            self.write(move |w| archive(&mut w.conn, cutoff, &dir))
+                .await
+        })
+    }
+}
+
+/// Exports every whole UTC day before `cutoff` to `dir` and deletes it, in one write
+/// transaction: no writer can add old data between export and delete.
+fn archive(conn: &mut Connection, cutoff: i64, dir: &Path) -> Result<ArchiveManifest> {
+    let mut writer = ArchiveWriter::create(dir)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx("beginning the archive")?;
+    let mut start = i64::MIN;
+    while let Some(first) = ops::first_at(&tx, start, cutoff)? {
+        let day = first.div_euclid(DAY_NS);
+        let end = (day + 1).saturating_mul(DAY_NS).min(cutoff);
+        let q = MeasurementQuery {
+            from: Some(crate::row::utc_from_ns(first)),
+            to: Some(crate::row::utc_from_ns(end)),
+            ..MeasurementQuery::default()
+        };
+        let rows = ops::fetch(&tx, &q, &Periods::all(), false)?;
+        writer.write_day(day, &rows.items)?;
+        start = end;
+    }
+    let manifest = writer.finish(cutoff)?;
+    ops::delete_before(&tx, cutoff)?;
+    tx.commit().ctx("committing the archive")?;
+    Ok(manifest)
 }
 
 #[cfg(test)]

@@ -3,22 +3,21 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use platone_model::{ParticipantId, PodId, format_timestamp, parse_timestamp};
+use platone_model::{ParticipantId, PodId, Timestamp, format_timestamp, parse_timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::{Result, ScdError, SqliteContext};
 use crate::period::Periods;
-use crate::policy::{AccessFacts, Decision, Grant, decide_all};
+use crate::policy::Decision;
 use crate::query::{MeasurementQuery, Page, PageToken, StoredMeasurement};
-use crate::records::{AuditEntry, PodLink, PodRecord, Principal, Resource};
-use crate::row::{EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value, now};
+use crate::records::{AuditEntry, PodLink, PodRecord, Principal};
+use crate::row::{EncodedMeasurement, SeriesTemplate, StoredSeries, ValueColumns, base_value};
 use crate::sql::{COUNT_MEASUREMENTS, Param, SELECT_MEASUREMENTS, measurement_filter};
 use crate::store::{Conflict, InsertReport};
 
 use super::certifications;
 use super::schema::{PRAGMAS, SCHEMA};
-use super::subscriptions::{subscription_of, subscription_row};
 use crate::certification::SharedFields;
 
 /// Opens (creating if needed) the database file and its schema.
@@ -249,7 +248,7 @@ pub(crate) fn count(conn: &Connection, q: &MeasurementQuery, periods: &Periods) 
 }
 
 /// The links whose `column` (`pod`, `meter` or `device`) is `id`, in order.
-fn links_by(conn: &Connection, column: &str, id: &str) -> Result<Vec<PodLink>> {
+pub(crate) fn links_by(conn: &Connection, column: &str, id: &str) -> Result<Vec<PodLink>> {
     let sql = format!("SELECT body FROM pod_links WHERE {column} = ?1 ORDER BY id");
     let mut stmt = conn
         .prepare_cached(&sql)
@@ -264,7 +263,7 @@ fn links_by(conn: &Connection, column: &str, id: &str) -> Result<Vec<PodLink>> {
     .collect()
 }
 
-fn pod_record(conn: &Connection, pod: &str) -> Result<Option<PodRecord>> {
+pub(crate) fn pod_record(conn: &Connection, pod: &str) -> Result<Option<PodRecord>> {
     let row: Option<(String, Option<String>)> = conn
         .prepare_cached("SELECT dso, customer FROM pods WHERE pod = ?1")
         .ctx("preparing the pod lookup")?
@@ -284,90 +283,10 @@ fn pod_record(conn: &Connection, pod: &str) -> Result<Option<PodRecord>> {
     }))
 }
 
-/// Gathers what the policy needs to decide on `resource` for `who`.
-pub(crate) fn facts(
-    conn: &Connection,
-    who: Option<&ParticipantId>,
-    resource: &Resource,
-) -> Result<AccessFacts> {
-    let mut facts = AccessFacts::default();
-    let links = match resource {
-        Resource::Pod(p) => {
-            if let Some(record) = pod_record(conn, p.as_str())? {
-                facts.add_pod(record, Periods::all());
-            }
-            Vec::new()
-        }
-        Resource::Meter(m) => links_by(conn, "meter", m.as_str())?,
-        Resource::Device(d) => links_by(conn, "device", d.as_str())?,
-    };
-    for link in links {
-        if let Some(record) = pod_record(conn, link.pod.as_str())? {
-            facts.add_pod(
-                record,
-                Periods::of_validity(&link.valid_from, link.valid_to.as_ref()),
-            );
-        }
-    }
-    let pods: Vec<String> = facts
-        .pods
-        .iter()
-        .map(|f| f.record.pod.to_string())
-        .collect();
-    for pod in &pods {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT body FROM pod_links WHERE pod = ?1 AND aggregator IS NOT NULL ORDER BY id",
-            )
-            .ctx("preparing the aggregator lookup")?;
-        for body in stmt
-            .query_map([pod], |r| r.get::<_, String>(0))
-            .ctx("looking up aggregators")?
-        {
-            let body = body.ctx("reading a pod link")?;
-            let link: PodLink = serde_json::from_str(&body)
-                .map_err(|e| corrupt(&format!("link of pod {pod}"), e))?;
-            facts.add_aggregator_link(&link);
-        }
-    }
-    if let Some(who) = who {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
-                 FROM subscriptions WHERE consumer = ?1 AND topic = ?2 ORDER BY id",
-            )
-            .ctx("preparing the subscription lookup")?;
-        for topic in facts.topics(resource) {
-            for s in stmt
-                .query_map(params![who.as_str(), topic], subscription_row)
-                .ctx("looking up subscriptions")?
-            {
-                facts
-                    .subscriptions
-                    .push(subscription_of(s.ctx("reading a subscription")?)?);
-            }
-        }
-    }
-    Ok(facts)
-}
-
-/// Decides on every resource (all must be allowed) and gives the data periods granted; denies
-/// a participant that names none.
-pub(crate) fn check(conn: &Connection, who: &Principal, resources: &[Resource]) -> Result<Grant> {
-    let participant = match who {
-        Principal::Operator => return Ok(Grant::operator()),
-        Principal::Participant(p) => p,
-    };
-    let facts = resources
-        .iter()
-        .map(|r| Ok((r.clone(), facts(conn, Some(participant), r)?)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(decide_all(who, &facts))
-}
-
 /// Writes one audit entry.
 pub(crate) fn audit(
     conn: &Connection,
+    at: &Timestamp,
     who: &Principal,
     action: &str,
     what: &str,
@@ -378,7 +297,7 @@ pub(crate) fn audit(
     )
     .ctx("preparing the audit insert")?
     .execute(params![
-        format_timestamp(&now()),
+        format_timestamp(at),
         who.to_string(),
         action,
         what,
@@ -478,14 +397,6 @@ pub(crate) fn add_pod_link(conn: &Connection, link: &PodLink) -> Result<()> {
     )
     .ctx(&format!("linking pod {}", link.pod))?;
     Ok(())
-}
-
-/// The links of `pod` valid at some time in `periods`.
-pub(crate) fn pod_links(conn: &Connection, pod: &PodId, periods: &Periods) -> Result<Vec<PodLink>> {
-    Ok(links_by(conn, "pod", pod.as_str())?
-        .into_iter()
-        .filter(|l| crate::policy::link_overlaps(l, periods))
-        .collect())
 }
 
 /// The earliest UTC nanosecond with data in `[from, to)`, if any.

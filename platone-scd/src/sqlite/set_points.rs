@@ -4,7 +4,6 @@ use platone_model::{PodId, SetPoint};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Result, ScdError, SqliteContext};
-use crate::period::Periods;
 use crate::records::{SetPointAck, StoredSetPoint};
 use crate::row::to_ns;
 
@@ -74,13 +73,12 @@ pub(crate) fn acknowledge(conn: &Connection, ack: &SetPointAck) -> Result<()> {
     Ok(())
 }
 
-/// The set points of `pod` overlapping `[from, to)` and `periods`, with their acks.
+/// The set points of `pod` overlapping `[from, to)`, with their acks.
 pub(crate) fn set_points(
     conn: &Connection,
     pod: &PodId,
     from: i64,
     to: i64,
-    periods: &Periods,
 ) -> Result<Vec<StoredSetPoint>> {
     let mut stmt = conn
         .prepare_cached(
@@ -101,9 +99,6 @@ pub(crate) fn set_points(
         let (id, body) = row.ctx("reading a set point")?;
         let set_point: SetPoint =
             serde_json::from_str(&body).map_err(|e| corrupt(&format!("set point {id}"), e))?;
-        if !crate::policy::set_point_visible(&set_point, periods) {
-            continue;
-        }
         let list = acks
             .query_map([&id], |r| r.get::<_, String>(0))
             .ctx("reading acknowledgements")?

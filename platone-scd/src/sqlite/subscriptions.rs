@@ -1,14 +1,12 @@
-//! Subscriptions (D2.13 Table 1) in the embedded store: request, decide, list.
+//! Subscriptions (D2.13 Table 1) in the embedded store: add, decide, list.
 
-use platone_model::{ParticipantId, format_timestamp, parse_timestamp};
+use platone_model::{ParticipantId, Timestamp, format_timestamp, parse_timestamp};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::error::{Result, ScdError, SqliteContext};
-use crate::policy::decide;
-use crate::records::{Principal, Resource, Subscription, SubscriptionStatus};
-use crate::row::now;
+use crate::error::{Result, SqliteContext};
+use crate::records::{Resource, Subscription, SubscriptionStatus};
 
-use super::ops::{corrupt, facts};
+use super::ops::corrupt;
 
 /// A subscription row: id, provider, consumer, topic, status, requested at, decided at.
 pub(crate) type SubscriptionRow = (i64, String, String, String, String, String, Option<String>);
@@ -42,28 +40,14 @@ pub(crate) fn subscription_of(row: SubscriptionRow) -> Result<Subscription> {
     })
 }
 
-pub(crate) fn request_subscription(
+/// Stores a new subscription in status Requested.
+pub(crate) fn add_subscription(
     conn: &Connection,
     consumer: &ParticipantId,
     provider: &ParticipantId,
     topic: &Resource,
+    at: &Timestamp,
 ) -> Result<Subscription> {
-    let d = decide(
-        &Principal::Participant(provider.clone()),
-        topic,
-        &facts(conn, None, topic)?,
-        false,
-    );
-    if !d.decision.allowed {
-        return Err(ScdError::InvalidRecord {
-            record: format!("subscription of {consumer} to {topic}"),
-            reason: format!(
-                "provider {provider} may not provide it: {}",
-                d.decision.reason
-            ),
-        });
-    }
-    let at = now();
     conn.execute(
         "INSERT INTO subscriptions (provider, consumer, topic, status, requested_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -72,7 +56,7 @@ pub(crate) fn request_subscription(
             consumer.as_str(),
             topic.to_string(),
             SubscriptionStatus::Requested.as_str(),
-            format_timestamp(&at)
+            format_timestamp(at)
         ],
     )
     .ctx("storing a subscription")?;
@@ -82,48 +66,70 @@ pub(crate) fn request_subscription(
         consumer: consumer.clone(),
         topic: topic.clone(),
         status: SubscriptionStatus::Requested,
-        requested_at: at,
+        requested_at: *at,
         decided_at: None,
     })
 }
 
-fn subscription(conn: &Connection, id: i64) -> Result<Subscription> {
-    let row = conn
-        .query_row(
-            "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
-             FROM subscriptions WHERE id = ?1",
-            [id],
-            subscription_row,
-        )
-        .optional()
-        .ctx(&format!("reading subscription {id}"))?
-        .ok_or_else(|| ScdError::NotFound {
-            record: format!("subscription {id}"),
-        })?;
-    subscription_of(row)
+pub(crate) fn subscription(conn: &Connection, id: i64) -> Result<Option<Subscription>> {
+    conn.prepare_cached(
+        "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
+         FROM subscriptions WHERE id = ?1",
+    )
+    .ctx("preparing the subscription read")?
+    .query_row([id], subscription_row)
+    .optional()
+    .ctx(&format!("reading subscription {id}"))?
+    .map(subscription_of)
+    .transpose()
 }
 
-pub(crate) fn decide_subscription(
+/// Sets the status of subscription `id` if it is `expected`.
+pub(crate) fn decide(
     conn: &Connection,
-    provider: &ParticipantId,
     id: i64,
-    accept: bool,
-) -> Result<Subscription> {
-    let mut s = subscription(conn, id)?;
-    crate::subscription::check_decision(&s, provider, accept)?;
-    let at = now();
-    s.status = if accept {
-        SubscriptionStatus::Accepted
-    } else {
-        SubscriptionStatus::Declined
-    };
-    s.decided_at = Some(at);
-    conn.execute(
-        "UPDATE subscriptions SET status = ?1, decided_at = ?2 WHERE id = ?3",
-        params![s.status.as_str(), format_timestamp(&at), id],
-    )
-    .ctx(&format!("deciding subscription {id}"))?;
-    Ok(s)
+    expected: SubscriptionStatus,
+    status: SubscriptionStatus,
+    at: &Timestamp,
+) -> Result<Option<Subscription>> {
+    let n = conn
+        .execute(
+            "UPDATE subscriptions SET status = ?1, decided_at = ?2 WHERE id = ?3 AND status = ?4",
+            params![status.as_str(), format_timestamp(at), id, expected.as_str()],
+        )
+        .ctx(&format!("deciding subscription {id}"))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    subscription(conn, id)
+}
+
+/// `consumer`'s subscriptions to any of `topics`, in id order.
+pub(crate) fn subscriptions_to(
+    conn: &Connection,
+    consumer: &ParticipantId,
+    topics: &[Resource],
+) -> Result<Vec<Subscription>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, provider, consumer, topic, status, requested_at, decided_at \
+             FROM subscriptions WHERE consumer = ?1 AND topic = ?2 ORDER BY id",
+        )
+        .ctx("preparing the subscription lookup")?;
+    let mut out = Vec::new();
+    for topic in topics {
+        for s in stmt
+            .query_map(
+                params![consumer.as_str(), topic.to_string()],
+                subscription_row,
+            )
+            .ctx("looking up subscriptions")?
+        {
+            out.push(subscription_of(s.ctx("reading a subscription")?)?);
+        }
+    }
+    out.sort_by_key(|s| s.id);
+    Ok(out)
 }
 
 pub(crate) fn subscriptions(conn: &Connection, who: &ParticipantId) -> Result<Vec<Subscription>> {

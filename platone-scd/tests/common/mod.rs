@@ -8,7 +8,9 @@ use platone_model::{
     Accumulation, DeviceId, FlowDirection, Measurement, MeasurementKind, MeasuringPeriod, MeterId,
     PodId, Timestamp, Unit, parse_timestamp,
 };
-use platone_scd::{PostgresStore, SqliteStore};
+#[cfg(feature = "postgres")]
+use platone_scd::PostgresStore;
+use platone_scd::SqliteStore;
 use platone_testkit::{Durability, TempPostgres};
 
 /// One PostgreSQL server per test binary, stopped when the binary exits.
@@ -29,6 +31,7 @@ pub fn pg_database(name: &str) -> String {
     server().create_database(&format!("t{n}_{name}")).unwrap()
 }
 
+#[cfg(feature = "postgres")]
 pub async fn postgres(name: &str) -> (PostgresStore, String) {
     let url = pg_database(name);
     (PostgresStore::connect(&url).await.unwrap(), url)
