@@ -17,6 +17,7 @@ mod cim;
 mod demo;
 mod error;
 mod grid;
+mod saref;
 mod io;
 mod logging;
 mod market;
@@ -84,6 +85,10 @@ enum Command {
     /// Power flow and state estimation on MATPOWER cases.
     #[command(subcommand)]
     Grid(grid::GridCommand),
+    /// SAREF / SAREF4GRID / SARGON linked data: map readings to Turtle, N-Triples or JSON-LD,
+    /// and read it back.
+    #[command(subcommand)]
+    Saref(saref::SarefCommand),
     /// Forward topics between two buses (MQTT, Kafka, memory), remapped like a mosquitto bridge.
     Bridge(bridge::BridgeArgs),
     /// Simulate field devices (PMUs, a DSO data server) publishing to a BAL's MQTT broker.
@@ -105,6 +110,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Scd(c) => scd::run(c),
         Command::Market(c) => market::run(c),
         Command::Grid(c) => grid::run(c),
+        Command::Saref(c) => saref::run(c),
         Command::Bridge(a) => bridge::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Bal(a) => bal::run(a),
