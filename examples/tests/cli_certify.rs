@@ -255,6 +255,13 @@ fn keys_generate_address_sign_verify() {
         address.starts_with("0x") && address.len() == 42,
         "{address}"
     );
+    // The secret is readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "key file mode {mode:o}");
+    }
     // Refuses to overwrite a key.
     assert_eq!(
         platone(&["keys", "generate", "--out", key]).status.code(),
@@ -290,7 +297,8 @@ fn keys_generate_address_sign_verify() {
     ]);
     assert_eq!(bad.status.code(), Some(1));
 
-    // EIP-712 device packet over a record's canonical form: key order does not matter.
+    // EIP-712 device packet over the payload bytes exactly as given: the same record written
+    // differently is another payload.
     let record = dir.path().join("r.json");
     std::fs::write(&record, r#"{"value": 1.50, "source": "ln-1"}"#).unwrap();
     let same = dir.path().join("s.json");
@@ -327,7 +335,25 @@ fn keys_generate_address_sign_verify() {
         same.to_str().unwrap(),
     ];
     args.extend_from_slice(&typed);
+    assert_eq!(platone(&args).status.code(), Some(1));
+    let mut args = vec![
+        "keys",
+        "verify",
+        "--address",
+        &address,
+        "--signature",
+        &sig,
+        "--file",
+        record.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&typed);
     assert!(platone(&args).status.success());
+    // Bound to the deployment: another verifying contract is another domain.
+    args.extend_from_slice(&[
+        "--verifying-contract",
+        "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
+    ]);
+    assert_eq!(platone(&args).status.code(), Some(1));
 
     // The EIP-191 vector of web3.js, through the command line.
     let known = dir.path().join("known.key");
@@ -347,5 +373,60 @@ fn keys_generate_address_sign_verify() {
     assert_eq!(
         text(&out.stdout).trim(),
         "0xb91467e570a6466aa9e9876cbcd013baba02900b8979d43fe208a4a4f339f5fd6007e74cd82e037b800186422fc2da167c747ef045e5d18a5f5d4300f8e1a0291c"
+    );
+}
+
+/// The first EIP-712 vector of docs/certification.md, through the command line: the signature
+/// covers the payload bytes exactly as given.
+#[test]
+fn keys_sign_typed_matches_the_documented_vector() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("vector.key");
+    std::fs::write(
+        &key,
+        "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318\n",
+    )
+    .unwrap();
+    let payload = r#"{"device":"ln-1","timestamp":"2024-03-01T12:00:00Z","readings":[{"meter":"M-1","value":230.1}]}"#;
+    let out = platone(&[
+        "keys",
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--message",
+        payload,
+        "--typed",
+        "--device",
+        "ln-1",
+        "--timestamp",
+        "1709294400",
+        "--chain-id",
+        "2020",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "0x45072fd94f67204e250d970cd41286098a9ab6d522815778ed7fa2c22b7b7b8602c36fd05bcb118cbf174d7dcf1c13140c74178761c1abedb58523293bd803341b"
+    );
+    let out = platone(&[
+        "keys",
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--message",
+        payload,
+        "--typed",
+        "--device",
+        "ln-1",
+        "--timestamp",
+        "1709294400",
+        "--chain-id",
+        "2020",
+        "--verifying-contract",
+        "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
+    ]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "0x58390841985b201df887e73a3e339033e9e31ff4bbb38b410ecb892093f93c137dd1d207bd6fad08aa55fecdb82d1b9fd92d301da3b7f033241694351bb903ee1b"
     );
 }

@@ -303,6 +303,24 @@ mod tests {
     }
 
     #[test]
+    fn saved_keys_are_private_and_load_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.key");
+        let key = DeviceKey::generate().unwrap();
+        key.save(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+        }
+        assert_eq!(DeviceKey::load(&path).unwrap().address(), key.address());
+        // An existing file is never overwritten.
+        assert!(DeviceKey::generate().unwrap().save(&path).is_err());
+        assert_eq!(DeviceKey::load(&path).unwrap().address(), key.address());
+    }
+
+    #[test]
     fn packets_sign_and_recover() {
         let key = DeviceKey::generate().unwrap();
         let packet = device_packet("light-node-1", br#"{"v":1}"#, 1_700_000_000);

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use platone_certify::DeviceKey;
 use platone_certify::signature::{
-    device_packet, format_signature, parse_address, parse_signature, platone_domain,
-    recover_personal, recover_typed,
+    Eip712Domain, deployment_domain, device_packet, format_signature, parse_address,
+    parse_signature, recover_personal, recover_typed,
 };
-use platone_certify::{Certifiable, DeviceKey, JsonRecord};
 
 use crate::error::{CliError, CliResult};
 
@@ -60,7 +60,8 @@ pub struct MessageArgs {
     #[arg(long)]
     file: Option<PathBuf>,
     /// Sign EIP-712 typed data `DevicePacket(string device,bytes32 contentHash,uint64
-    /// timestamp)` over the record's canonical form instead of EIP-191 `personal_sign`.
+    /// timestamp)` instead of EIP-191 `personal_sign`: `contentHash` is keccak256 of the
+    /// message bytes exactly as given (the file's bytes, a trailing newline included).
     #[arg(long, requires_all = ["device", "timestamp"])]
     typed: bool,
     /// The device identifier (with `--typed`).
@@ -72,6 +73,22 @@ pub struct MessageArgs {
     /// The EIP-712 domain's chain id (with `--typed`).
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
+    /// The EIP-712 domain's verifying contract: the deployment's registry contract, if it has
+    /// one (with `--typed`).
+    #[arg(long)]
+    verifying_contract: Option<String>,
+}
+
+impl MessageArgs {
+    fn domain(&self) -> CliResult<Eip712Domain> {
+        let contract = self
+            .verifying_contract
+            .as_deref()
+            .map(parse_address)
+            .transpose()
+            .map_err(|e| CliError::usage(format!("--verifying-contract: {e}")))?;
+        Ok(deployment_domain(self.chain_id, contract))
+    }
 }
 
 /// Runs a `platone keys` subcommand.
@@ -85,7 +102,7 @@ pub fn run(command: KeysCommand) -> CliResult {
         KeysCommand::Sign { key, input } => {
             let key = read_key(&key)?;
             let signature = if input.typed {
-                key.sign_packet(&packet(&input)?, input.chain_id)
+                key.sign_typed(&packet(&input)?, &input.domain()?)
             } else {
                 key.sign_personal(&message(&input)?)
             }
@@ -102,11 +119,7 @@ pub fn run(command: KeysCommand) -> CliResult {
             let signature =
                 parse_signature(&signature).map_err(|e| CliError::input(e.to_string()))?;
             let signer = if input.typed {
-                recover_typed(
-                    &packet(&input)?,
-                    &platone_domain(input.chain_id),
-                    &signature,
-                )
+                recover_typed(&packet(&input)?, &input.domain()?, &signature)
             } else {
                 recover_personal(&message(&input)?, &signature)
             }
@@ -126,7 +139,8 @@ fn generate(out: Option<&Path>) -> CliResult {
     let key = DeviceKey::generate().map_err(|e| CliError::input(e.to_string()))?;
     match out {
         Some(path) => {
-            write_secret(path, &key.to_hex())?;
+            key.save(path)
+                .map_err(|e| CliError::input(format!("cannot write the key: {e}")))?;
             println!("{}", key.address());
         }
         None => {
@@ -137,28 +151,8 @@ fn generate(out: Option<&Path>) -> CliResult {
     Ok(())
 }
 
-fn write_secret(path: &Path, secret: &str) -> CliResult {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| CliError::input(format!("{}: cannot create: {e}", path.display())))?;
-    writeln!(file, "{secret}")
-        .and_then(|()| file.sync_all())
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))
-}
-
 fn read_key(path: &Path) -> CliResult<DeviceKey> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::input(format!("{}: cannot read: {e}", path.display())))?;
-    DeviceKey::from_hex(text.trim())
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+    DeviceKey::load(path).map_err(|e| CliError::input(e.to_string()))
 }
 
 fn message(input: &MessageArgs) -> CliResult<Vec<u8>> {
@@ -170,13 +164,9 @@ fn message(input: &MessageArgs) -> CliResult<Vec<u8>> {
     }
 }
 
+/// The EIP-712 packet of the message bytes exactly as given.
 fn packet(input: &MessageArgs) -> CliResult<platone_certify::DevicePacket> {
-    let bytes = message(input)?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| CliError::input("the record is not UTF-8 text"))?;
-    let canonical = JsonRecord::parse(text.trim())
-        .and_then(|r| r.canonical_bytes())
-        .map_err(|e| CliError::input(e.to_string()))?;
+    let payload = message(input)?;
     let device = input
         .device
         .as_deref()
@@ -184,5 +174,5 @@ fn packet(input: &MessageArgs) -> CliResult<platone_certify::DevicePacket> {
     let timestamp = input
         .timestamp
         .ok_or_else(|| CliError::usage("--typed needs --timestamp"))?;
-    Ok(device_packet(device, &canonical, timestamp))
+    Ok(device_packet(device, &payload, timestamp))
 }

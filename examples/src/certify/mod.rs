@@ -68,6 +68,11 @@ pub struct VerifyArgs {
     /// The file ledger's directory.
     #[arg(long)]
     pub ledger: PathBuf,
+    /// Skip the consistency check of the whole ledger (every entry, the entry chain, every
+    /// source's chain, the index), whose problems are printed as warnings; each record's own
+    /// batch and its link to the batch before are checked either way.
+    #[arg(long)]
+    pub no_ledger_check: bool,
 }
 
 fn parse_scheme(text: &str) -> Result<Scheme, String> {

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, Write};
 
-use platone_certify::{FileLedger, LedgerVerifier, Proof, Verification, canonicalize_json};
+use platone_certify::{FileLedger, Ledger, LedgerVerifier, Proof, Verification, canonicalize_json};
 
 use super::{VerifyArgs, block_on};
 use crate::error::{CliError, CliResult};
@@ -24,7 +24,14 @@ fn records(path: &std::path::Path) -> CliResult<impl Iterator<Item = CliResult<(
 pub fn run(args: &VerifyArgs) -> CliResult {
     let ledger = FileLedger::open_read_only(&args.ledger)
         .map_err(|e| CliError::input(format!("ledger: {e}")))?;
-    for problem in ledger.problems() {
+    let problems = if args.no_ledger_check {
+        ledger.problems()
+    } else {
+        block_on(ledger.check_consistency())?
+            .map_err(|e| CliError::input(format!("ledger: {e}")))?
+            .problems
+    };
+    for problem in problems {
         eprintln!("warning: ledger {}: {problem}", ledger.path().display());
     }
     let mut verifier = LedgerVerifier::new(&ledger);
