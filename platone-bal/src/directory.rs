@@ -280,32 +280,13 @@ impl Directory {
 /// The DSO's registry key, made on first start and kept in `DATA/dso.key`.
 pub fn dso_key(data: &Path) -> Result<DeviceKey> {
     let path = data.join("dso.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(DeviceKey::from_hex(&text)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = DeviceKey::generate()?;
-            write_secret(&path, key.to_hex().as_bytes())?;
-            Ok(key)
-        }
-        Err(e) => Err(BalError::io(&path, e)),
+    if path.exists() {
+        return Ok(DeviceKey::load(&path)?);
     }
-}
-
-/// Writes a secret (a private key) to a new file readable by its owner only (mode 0600 on
-/// Unix), synced to disk. An existing file is not overwritten.
-pub fn write_secret(path: &Path, secret: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| BalError::io(path, e))?;
-    file.write_all(secret)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| BalError::io(path, e))
+    // Written readable by its owner only (0600), synced with its directory.
+    let key = DeviceKey::generate()?;
+    key.save(&path)?;
+    Ok(key)
 }
 
 #[cfg(test)]
