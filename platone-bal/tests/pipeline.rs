@@ -64,6 +64,16 @@ async fn client(url: &str, id: &str) -> MqttBus {
     bus
 }
 
+/// A subscription to every dead letter the BAL publishes.
+async fn dead_letters(bus: &MqttBus) -> Subscription {
+    bus.subscribe(
+        TopicFilter::new("platone/bal/dlq/#").unwrap(),
+        QoS::AtLeastOnce,
+    )
+    .await
+    .unwrap()
+}
+
 async fn publish(bus: &MqttBus, topic: &str, payload: impl Into<bytes::Bytes>) {
     bus.publish(Message::new(topic, payload), QoS::AtLeastOnce)
         .await
@@ -108,13 +118,7 @@ async fn packets_of_every_format_are_stored_certified_forwarded_or_dead_lettered
     .await
     .unwrap();
     let bus = client(bal.mqtt_url(), "test-devices").await;
-    let mut dlq = bus
-        .subscribe(
-            TopicFilter::new("platone/bal/dlq/#").unwrap(),
-            QoS::AtLeastOnce,
-        )
-        .await
-        .unwrap();
+    let mut dlq = dead_letters(&bus).await;
     let mut forwarded = bus
         .subscribe(
             TopicFilter::new("platone/dsotp/devices/pmu-1/pmu").unwrap(),
@@ -407,13 +411,7 @@ async fn a_record_the_store_cannot_hold_is_dead_lettered_and_ingest_goes_on() {
     let mosquitto = Mosquitto::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let devices = client(&mosquitto.url(), "poison-devices").await;
-    let mut dlq = devices
-        .subscribe(
-            TopicFilter::new("platone/bal/dlq/#").unwrap(),
-            QoS::AtLeastOnce,
-        )
-        .await
-        .unwrap();
+    let mut dlq = dead_letters(&devices).await;
     let topic = "platone/bal/devices/pmu-1/pmu";
     let bal = Bal::start(config(dir.path(), &[], Some(mosquitto.url())))
         .await
@@ -467,13 +465,7 @@ async fn keys_are_checked_at_receipt_claims_within_the_skew_and_revoked_keys_ref
         .await
         .unwrap();
     let bus = client(bal.mqtt_url(), "rotation-devices").await;
-    let mut dlq = bus
-        .subscribe(
-            TopicFilter::new("platone/bal/dlq/#").unwrap(),
-            QoS::AtLeastOnce,
-        )
-        .await
-        .unwrap();
+    let mut dlq = dead_letters(&bus).await;
     let topic = "platone/bal/devices/pmu-1/pmu";
     let payload = sogno("pmu-1", 0, 230.0);
     let sign = |key: &DeviceKey, device: &str, at: u64| {
@@ -526,13 +518,7 @@ async fn keys_are_checked_at_receipt_claims_within_the_skew_and_revoked_keys_ref
     revoked.devices[0].revoked_at = Some(chrono::Utc::now().to_rfc3339());
     let bal = Bal::start(revoked).await.unwrap();
     let bus = client(bal.mqtt_url(), "revoked-devices").await;
-    let mut dlq = bus
-        .subscribe(
-            TopicFilter::new("platone/bal/dlq/#").unwrap(),
-            QoS::AtLeastOnce,
-        )
-        .await
-        .unwrap();
+    let mut dlq = dead_letters(&bus).await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     publish(&bus, topic, sign(&new, "pmu-1", unix_now())).await;
     let letter = next_json(&mut dlq).await;
@@ -549,13 +535,7 @@ async fn a_device_of_a_pod_may_not_report_for_another_pods_meter() {
     let dir = tempfile::tempdir().unwrap();
     let bal = Bal::start(config(dir.path(), &[], None)).await.unwrap();
     let bus = client(bal.mqtt_url(), "scope-devices").await;
-    let mut dlq = bus
-        .subscribe(
-            TopicFilter::new("platone/bal/dlq/#").unwrap(),
-            QoS::AtLeastOnce,
-        )
-        .await
-        .unwrap();
+    let mut dlq = dead_letters(&bus).await;
     // pmu-2 serves POD-2; MTR-1 is POD-1's meter.
     publish(&bus, "platone/bal/devices/pmu-2/cim", CIM).await;
     let letter = next_json(&mut dlq).await;
