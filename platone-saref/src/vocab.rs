@@ -278,7 +278,8 @@ pub(crate) fn quantity_kind(kind: MeasurementKind, unit: Unit) -> Option<&'stati
         (K::RateOfChangeOfFrequency, _) => "RateOfChangeOfFrequency",
         (K::PowerFactor, _) => "PowerFactor",
         (K::Temperature, _) => "Temperature",
-        (K::TotalHarmonicDistortion | K::Count, _) => return None,
+        // No QUDT quantity kind, or a kind added to the model after this mapping.
+        _ => return None,
     })
 }
 
@@ -444,6 +445,8 @@ pub(crate) fn kind_local(kind: MeasurementKind) -> &'static str {
         K::TotalHarmonicDistortion => "MeasurementKind.totalHarmonicDistortion",
         K::Temperature => "MeasurementKind.temperature",
         K::Count => "MeasurementKind.count",
+        // A kind added to the model after this mapping: named as not mapped yet.
+        _ => "MeasurementKind.unmapped",
     }
 }
 
@@ -460,6 +463,8 @@ pub(crate) fn quality_local(flag: QualityFlag) -> &'static str {
         QualityFlag::DeviceError => "Quality.deviceError",
         QualityFlag::Test => "Quality.test",
         QualityFlag::Modified => "Quality.modified",
+        // A flag added to the model after this mapping: named as not mapped yet.
+        _ => "Quality.unmapped",
     }
 }
 

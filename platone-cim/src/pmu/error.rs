@@ -164,6 +164,7 @@ impl PmuError {
         }
     }
 
+    #[cfg(feature = "pmu-client")]
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         PmuError::Io {
             context: context.into(),
