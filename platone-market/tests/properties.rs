@@ -206,7 +206,7 @@ proptest! {
     #[test]
     fn every_valid_scenario_clears_under_every_algorithm_and_rule(s in arbitrary()) {
         // The scenario's own rule, else the documented default.
-        for name in ALGORITHMS {
+        for &name in ALGORITHMS {
             let r = algorithm_by_name(name, ClearingConfig::default()).unwrap().clear(&s);
             let r = r.map_err(|e| TestCaseError::fail(format!("{name}: {e}\n{}", s.to_json())))?;
             let default = if name == "dso-first" && s.network.is_some() {
@@ -219,7 +219,7 @@ proptest! {
         for rule in LocationRule::ALL {
             for hops in [0, 1] {
                 let mut welfare = HashMap::new();
-                for name in ALGORITHMS {
+                for &name in ALGORITHMS {
                     let algorithm = algorithm_by_name(name, config(rule, hops)).unwrap();
                     let (r, d) = algorithm.clear_with_diagnostics(&s).map_err(|e| {
                         TestCaseError::fail(format!("{name} {rule}: {e}\n{}", s.to_json()))
