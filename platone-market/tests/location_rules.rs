@@ -27,7 +27,7 @@ const LONE_BLOCK: &str = r#"{"format":"platone-market-scenario/1","unit":"MW","s
 #[test]
 fn a_lone_unbalanceable_block_is_a_diagnostic_not_an_error() {
     let s = Scenario::from_json(LONE_BLOCK).expect("a block no request can balance is valid");
-    for name in ALGORITHMS {
+    for &name in ALGORITHMS {
         let algorithm = algorithm_by_name(name, ClearingConfig::default()).unwrap();
         let (r, d) = algorithm.clear_with_diagnostics(&s).unwrap();
         assert!(close(r.offer_quantity("o1"), 1.0), "{name}");
@@ -60,7 +60,7 @@ fn a_block_larger_than_what_its_compatible_requests_ask_is_never_accepted() {
                   {"id":"r2","participant":"tso-1","role":"tso","location":"z1","direction":"up","slot":"t2","quantity":5,"price":50}],
       "offers":[{"id":"o1","participant":"b","location":"z1","direction":"down","slot":"t1","quantity":3,"price":5,"block":"k1"},
                 {"id":"o2","participant":"b","location":"z1","direction":"up","slot":"t2","quantity":3,"price":5,"block":"k1"}]}"#).unwrap();
-    for name in ALGORITHMS {
+    for &name in ALGORITHMS {
         let (r, d) = algorithm_by_name(name, ClearingConfig::default())
             .unwrap()
             .clear_with_diagnostics(&s)
@@ -85,7 +85,7 @@ fn a_block_up_and_down_in_one_slot_is_valid_and_balanced_per_direction() {
                   {"id":"r2","participant":"tso-1","role":"tso","location":"z1","direction":"down","slot":"t1","quantity":1,"price":50}],
       "offers":[{"id":"o1","participant":"b","location":"z1","direction":"up","slot":"t1","quantity":1,"price":5,"block":"k1"},
                 {"id":"o2","participant":"b","location":"z1","direction":"down","slot":"t1","quantity":1,"price":5,"block":"k1"}]}"#).unwrap();
-    for name in ALGORITHMS {
+    for &name in ALGORITHMS {
         let (r, d) = algorithm_by_name(name, ClearingConfig::default())
             .unwrap()
             .clear_with_diagnostics(&s)
@@ -103,7 +103,7 @@ const OTHER_BUS: &str = r#"{"format":"platone-market-scenario/1","unit":"MW","sl
 #[test]
 fn without_a_network_a_dso_request_is_served_from_another_bus_by_default() {
     let s = Scenario::from_json(OTHER_BUS).unwrap();
-    for name in ALGORITHMS {
+    for &name in ALGORITHMS {
         let r = algorithm_by_name(name, ClearingConfig::default())
             .unwrap()
             .clear(&s)
@@ -134,7 +134,7 @@ fn the_configured_rule_wins_over_the_scenarios_and_the_result_reports_it() {
         Scenario::from_json(&s.to_json()).unwrap().location_rule,
         Some(LocationRule::SameBus)
     );
-    for name in ALGORITHMS {
+    for &name in ALGORITHMS {
         let r = algorithm_by_name(name, ClearingConfig::default())
             .unwrap()
             .clear(&s)
@@ -181,7 +181,7 @@ fn with_a_network_the_area_rule_takes_offers_within_its_hops() {
         (LocationRule::Area, 2, 90.0),
         (LocationRule::Any, 0, 90.0),
     ];
-    for name in ALGORITHMS {
+    for &name in ALGORITHMS {
         for (rule, hops, welfare) in cases {
             let r = algorithm_by_name(name, config(Some(rule), hops))
                 .unwrap()
