@@ -337,21 +337,23 @@ impl Ingest {
                     .directory
                     .verify(envelope, &device, now)
                     .map_err(|reason| reject(Some(&device), "signature", reason))?;
-                Metrics::add(&self.metrics.packets_signed, 1);
                 (
                     Some(verified.signer.to_checksum(None)),
                     std::borrow::Cow::Owned(verified.payload),
                 )
             }
-            None => {
-                Metrics::add(&self.metrics.packets_unsigned, 1);
-                (None, std::borrow::Cow::Borrowed(raw))
-            }
+            None => (None, std::borrow::Cow::Borrowed(raw)),
         };
         let decoded = self
             .decoder
             .decode(&device, kind, &payload)
             .map_err(|reason| reject(Some(&device), "decode", reason))?;
+        // Counted once the packet is accepted: a malformed packet is a dead letter only.
+        let counter = match signer {
+            Some(_) => &self.metrics.packets_signed,
+            None => &self.metrics.packets_unsigned,
+        };
+        Metrics::add(counter, 1);
         let mut problems: Vec<Problem> = decoded
             .problems
             .into_iter()

@@ -485,7 +485,7 @@ async fn keys_are_checked_at_receipt_claims_within_the_skew_and_revoked_keys_ref
         letter["reason"]
             .as_str()
             .unwrap()
-            .contains("before its receipt"),
+            .contains("the key registered at its receipt"),
         "{letter}"
     );
     // The current key, but a claim an hour off: refused.

@@ -96,12 +96,10 @@ async fn publishes_queued_behind_a_full_window_survive_a_broker_crash() {
         "window of 2, 40 queued, broker killed: {} missing, {duplicates} duplicates, {failures} publishes retried",
         missing.len()
     );
+    // Whether the session survived the kill (no publish retried) or not (every publish made
+    // again) depends on the broker's last autosave; either way nothing may be missing.
     assert!(
         missing.is_empty(),
         "confirmed but never delivered: {missing:?}"
-    );
-    assert_eq!(
-        failures, 0,
-        "the session survived: nothing needed a second publish"
     );
 }
