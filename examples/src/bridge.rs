@@ -68,7 +68,13 @@ struct BridgeSection {
     dead_letter_topic: Option<String>,
     stats_interval: Option<u64>,
     drain_timeout: Option<u64>,
+    hold_after_state_loss: Option<u64>,
 }
+
+/// Seconds a bridge connection sends nothing after finding that its broker lost its state,
+/// unless `hold_after_state_loss` in `[bridge]` says otherwise: time for the broker's durable
+/// subscribers to reconnect and subscribe again before the backlog goes out.
+const HOLD_AFTER_STATE_LOSS_SECS: u64 = 5;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +159,11 @@ pub fn run(args: BridgeArgs) -> CliResult {
             .unwrap_or(args.stats_interval)
             .max(1),
     );
+    let hold = Duration::from_secs(
+        file.bridge
+            .hold_after_state_loss
+            .unwrap_or(HOLD_AFTER_STATE_LOSS_SECS),
+    );
     // A stable identity per (source, sink) pair keeps the broker sessions across restarts.
     let identity = platone_bus::bridge_identity(&source_url, &sink_url);
 
@@ -164,11 +175,12 @@ pub fn run(args: BridgeArgs) -> CliResult {
             &source_url,
             &source,
             &format!("{identity}-source"),
+            hold,
         )?;
         let sink_bus = if sink_url == source_url && source_url == "memory://" {
             source_bus.clone()
         } else {
-            open_bus("sink", &sink_url, &sink, &format!("{identity}-sink"))?
+            open_bus("sink", &sink_url, &sink, &format!("{identity}-sink"), hold)?
         };
         let routes: Vec<Route> = maps
             .into_iter()
@@ -210,7 +222,13 @@ fn read_file(what: &str, path: &Path) -> CliResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError::input(format!("{what} {}: {e}", path.display())))
 }
 
-fn open_bus(side: &str, url: &str, end: &EndConfig, client_id: &str) -> CliResult<Arc<dyn Bus>> {
+fn open_bus(
+    side: &str,
+    url: &str,
+    end: &EndConfig,
+    client_id: &str,
+    hold_after_state_loss: Duration,
+) -> CliResult<Arc<dyn Bus>> {
     let parsed = BusUrl::parse(url).map_err(|e| CliError::input(format!("--{side}: {e}")))?;
     let client_id = end
         .client_id
@@ -225,6 +243,7 @@ fn open_bus(side: &str, url: &str, end: &EndConfig, client_id: &str) -> CliResul
             credentials,
         } => {
             let mut c = MqttConfig::new(host, port, client_id);
+            c.hold_after_state_loss = hold_after_state_loss;
             if tls {
                 let ca = end.ca.as_deref().ok_or_else(|| {
                     CliError::usage(format!(

@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     qos0_queue: usize,
     describe: String,
+    /// Reconnects of a persistent session that the broker answered with "no session present".
+    sessions_lost: AtomicU64,
 }
 
 pub(crate) struct TaskGuard(JoinHandle<()>);
@@ -132,6 +134,10 @@ fn ack_without_blocking(client: &AsyncClient, publish: &Publish) {
 }
 
 impl Shared {
+    pub fn sessions_lost(&self) -> u64 {
+        self.sessions_lost.load(Ordering::Relaxed)
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the queues inconsistent in a way that
         // matters more than stopping; recover the guard.
@@ -253,31 +259,55 @@ pub(crate) fn spawn(
         state: Mutex::new(State::default()),
         qos0_queue: config.qos0_queue,
         describe,
+        sessions_lost: AtomicU64::new(0),
     });
-    let task = tokio::spawn(drive(
-        client,
-        eventloop,
-        shared.clone(),
-        config.reconnect_min,
-        config.reconnect_max,
-    ));
+    let task = tokio::spawn(drive(client, eventloop, shared.clone(), Timing::of(config)));
     (shared, TaskGuard(task))
 }
 
-async fn drive(
-    client: AsyncClient,
-    mut eventloop: EventLoop,
-    shared: Arc<Shared>,
+/// The connection's timing settings.
+struct Timing {
     backoff_min: Duration,
     backoff_max: Duration,
-) {
-    let mut backoff = backoff_min;
+    persistent: bool,
+    hold_after_state_loss: Duration,
+}
+
+impl Timing {
+    fn of(config: &MqttConfig) -> Timing {
+        Timing {
+            backoff_min: config.reconnect_min,
+            backoff_max: config.reconnect_max,
+            persistent: !config.clean_session,
+            // Not polling the connection for longer than the keep-alive would end it.
+            hold_after_state_loss: config.hold_after_state_loss.min(config.keep_alive),
+        }
+    }
+}
+
+async fn drive(client: AsyncClient, mut eventloop: EventLoop, shared: Arc<Shared>, timing: Timing) {
+    let mut backoff = timing.backoff_min;
+    let mut connected_before = false;
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
-                backoff = backoff_min;
+                backoff = timing.backoff_min;
                 tracing::debug!(broker = %shared.describe, session_present = ack.session_present, "connected");
+                let state_lost = connected_before && timing.persistent && !ack.session_present;
+                connected_before = true;
                 on_connected(&shared, &client, ack.session_present);
+                if state_lost {
+                    let n = shared.sessions_lost.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::error!(
+                        broker = %shared.describe,
+                        times = n,
+                        hold = ?timing.hold_after_state_loss,
+                        "the broker lost this persistent session: it restarted without its state (is its persistence file writable?), so the durable subscriptions of its clients are gone too and what is published to it before they subscribe again is discarded; holding publishes for the time given"
+                    );
+                    // Nothing is sent meanwhile: publishes wait in the request channel,
+                    // unconfirmed.
+                    tokio::time::sleep(timing.hold_after_state_loss).await;
+                }
                 shared.connected.send_replace(true);
             }
             Ok(Event::Incoming(Incoming::Publish(p))) => {
@@ -349,7 +379,7 @@ async fn drive(
                 }
                 tracing::warn!(broker = %shared.describe, error = %e, retry_in = ?backoff, "MQTT connection");
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(backoff_max);
+                backoff = (backoff * 2).min(timing.backoff_max);
             }
         }
     }

@@ -18,6 +18,14 @@
 //!   are discarded, counted in [`Subscription::lagged`](crate::Subscription::lagged) and logged.
 //! * **Sessions.** `clean_session = false` by default; when the broker answers a (re)connect
 //!   with "no session present", every subscription is made again.
+//! * **A broker that lost its state.** A broker that answers a *re*connect of a persistent
+//!   session with "no session present" has lost its sessions (restarted without its persistence
+//!   file, or one it could not write): the durable subscriptions of its other clients are gone
+//!   too, and until those clients subscribe again the broker acknowledges what is published to
+//!   it and discards it. The connection logs this as an error, counts it
+//!   ([`MqttBus::sessions_lost`]) and, for [`MqttConfig::hold_after_state_loss`], sends nothing
+//!   (publishes wait, unconfirmed), so that those clients can come back before a backlog goes
+//!   out.
 //! * **Reconnects** back off exponentially between [`MqttConfig::reconnect_min`] and
 //!   [`MqttConfig::reconnect_max`].
 //! * **Shared subscriptions.** [`Subscriber::subscribe_shared`] with `n` > 1 connections opens
@@ -89,6 +97,13 @@ pub struct MqttConfig {
     pub qos0_queue: usize,
     /// Sets `TCP_NODELAY` on the connection, turning Nagle's algorithm off (default `false`).
     pub tcp_nodelay: bool,
+    /// How long to send nothing after the broker turns out to have lost its state (a reconnect
+    /// of this persistent session answered with "no session present"; see the module docs).
+    /// Default zero. A bridge or forwarder that delivers a backlog to durable subscribers sets
+    /// a few seconds: time for them to reconnect and subscribe again before the backlog, which
+    /// the broker would otherwise discard, is sent. At most [`MqttConfig::keep_alive`]: the
+    /// connection is not polled meanwhile.
+    pub hold_after_state_loss: Duration,
 }
 
 impl MqttConfig {
@@ -108,6 +123,7 @@ impl MqttConfig {
             reconnect_max: Duration::from_secs(5),
             qos0_queue: 4096,
             tcp_nodelay: false,
+            hold_after_state_loss: Duration::ZERO,
         }
     }
 
@@ -184,6 +200,13 @@ impl MqttBus {
             config: Arc::new(config),
             _task: Arc::new(task),
         })
+    }
+
+    /// How many times the broker answered a reconnect of this persistent session with "no
+    /// session present": it lost its state, and with it the durable subscriptions of its other
+    /// clients (see the module docs). Always zero with [`MqttConfig::clean_session`].
+    pub fn sessions_lost(&self) -> u64 {
+        self.shared.sessions_lost()
     }
 
     /// Waits until the broker has accepted the connection, for at most `timeout`.
