@@ -304,9 +304,9 @@ fn cim_dump_reimport(db: &str, dir: &Path) {
     let end = xml.find("<mr:mRID>MTR00000008</mr:mRID>").unwrap();
     let mut meter7 = xml[start..end].to_string();
     let first = meter7.find("<mr:value>").unwrap() + "<mr:value>".len();
-    meter7.insert_str(first, "9");
+    meter7.insert(first, '9');
     let last = meter7.rfind("<mr:value>").unwrap() + "<mr:value>".len();
-    meter7.insert_str(last, "8");
+    meter7.insert(last, '8');
     let changed = format!("{}{meter7}{}", &xml[..start], &xml[end..]);
     let out = import("-", &changed);
     assert!(out.status.success(), "{}", text(&out.stderr));
