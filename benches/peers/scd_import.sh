@@ -5,11 +5,13 @@
 # benches/peers/out/cim-dump.xml by `cargo bench -p platone-benches --bench cim`).
 #
 # Each side imports into a fresh SQLite file, then imports the same dump again: the second run
-# must insert nothing (idempotence). Prints wall-clock seconds and readings/s for each run.
+# must insert nothing (idempotence). Prints wall-clock seconds, readings/s and the process CPU
+# time (user + system, /usr/bin/time) for each run, and the load average after each round.
 #
 # Usage: benches/peers/scd_import.sh [DUMP.xml] [RUNS]
 #   PLATONE_BIN  the binary (default: target/release/platone; build it with
 #                `cargo build --release -p platone-examples --bin platone`)
+#   CARGO_TARGET_DIR  where that build went (default: target/)
 #   PYTHON       the interpreter for the peer (default: python3)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,16 +27,27 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 rate() { awk -v n="$readings" -v s="$1" 'BEGIN { printf "%.3f s, %.0f readings/s", s, n / s }'; }
-timed() { local t0 t1; t0=$(date +%s.%N); "$@" > "$work/out" 2>&1; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'; }
+# Runs a command; prints its wall-clock and CPU (user + system) seconds, its output kept in
+# $work/out.
+timed() {
+  local t
+  t=$( { /usr/bin/time -f "%e %U %S" "$@" > "$work/out" 2>"$work/err"; } 2>&1; tail -1 "$work/err")
+  awk '{ printf "%s %.2f", $1, $2 + $3 }' <<< "$t"
+}
+run() {
+  local label="$1"; shift
+  local wall cpu
+  read -r wall cpu <<< "$(timed "$@")"
+  printf '%-30s %s (CPU %s s)  [%s]\n' "$label" "$(rate "$wall")" "$cpu" "$(grep -v '^conflict' "$work/out" | tail -1)"
+}
 
 echo "dump: $dump ($readings readings), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$runs"); do
   rm -f "$work"/rust.db*
-  s=$(timed "$bin" scd import --db "sqlite://$work/rust.db" --from-cim "$dump")
-  echo "platone scd import, fresh:    $(rate "$s")  [$(tail -1 "$work/out")]"
-  s=$(timed "$bin" scd import --db "sqlite://$work/rust.db" --from-cim "$dump")
-  echo "platone scd import, again:    $(rate "$s")  [$(tail -1 "$work/out")]"
+  run "platone scd import, fresh:" "$bin" scd import --db "sqlite://$work/rust.db" --from-cim "$dump"
+  run "platone scd import, again:" "$bin" scd import --db "sqlite://$work/rust.db" --from-cim "$dump"
   rm -f "$work"/py.db*
-  echo "python peer, fresh:           $("$python" "$here/scd_import_python.py" "$dump" "$work/py.db")"
-  echo "python peer, again:           $("$python" "$here/scd_import_python.py" "$dump" "$work/py.db")"
+  run "python peer, fresh:" "$python" "$here/scd_import_python.py" "$dump" "$work/py.db"
+  run "python peer, again:" "$python" "$here/scd_import_python.py" "$dump" "$work/py.db"
+  echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
 done

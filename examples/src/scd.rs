@@ -9,7 +9,7 @@ use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use platone_cim::meter_readings::Mode;
+use platone_cim::meter_readings::{MeasurementConverter, Mode};
 use platone_model::{Measurement, Timestamp, format_timestamp, parse_timestamp};
 use platone_scd::{AnyStore, InsertReport, MeasurementQuery, Principal, ScdError, Store};
 
@@ -236,45 +236,127 @@ async fn import(args: ImportArgs) -> CliResult {
     Ok(())
 }
 
+/// Converted readings on their way from the parsing thread to the store: the measurements
+/// and, for each, its reading number in the document (for messages).
+struct ConvertedBatch {
+    measurements: Vec<Measurement>,
+    numbers: Vec<usize>,
+}
+
+/// Parses and converts a MeterReadings document on the thread that calls it, sending batches
+/// of [`IMPORT_BATCH`] measurements to the store as they are ready (so conversion and storage
+/// overlap). A document that cannot be read at all fails before anything is sent. Returns the
+/// number of readings skipped.
+fn convert_cim(
+    bytes: &[u8],
+    label: &str,
+    out: &tokio::sync::mpsc::Sender<CliResult<ConvertedBatch>>,
+) -> CliResult<u64> {
+    let parsed = platone_cim::meter_readings::parse_slice(bytes, Mode::Lenient)
+        .map_err(|e| CliError::input(format!("{label}:{e}")))?;
+    for w in &parsed.warnings {
+        eprintln!("warning: {label}:{w}");
+    }
+    let mut invalid = 0u64;
+    for s in &parsed.skipped {
+        invalid += 1;
+        eprintln!("error: {label}:{s}");
+    }
+    let mut converter = MeasurementConverter::new();
+    let mut results = Vec::new();
+    let mut batch = ConvertedBatch {
+        measurements: Vec::with_capacity(IMPORT_BATCH),
+        numbers: Vec::with_capacity(IMPORT_BATCH),
+    };
+    let mut number = 0usize;
+    for mr in &parsed.document.meter_readings {
+        converter.convert(mr, &mut results);
+        for m in results.drain(..) {
+            number += 1;
+            match m {
+                Ok(m) => {
+                    batch.measurements.push(m);
+                    batch.numbers.push(number);
+                }
+                Err(e) => {
+                    invalid += 1;
+                    eprintln!("error: {label}: reading {number}: {e}");
+                }
+            }
+        }
+        if batch.measurements.len() >= IMPORT_BATCH {
+            let full = std::mem::replace(
+                &mut batch,
+                ConvertedBatch {
+                    measurements: Vec::with_capacity(IMPORT_BATCH),
+                    numbers: Vec::with_capacity(IMPORT_BATCH),
+                },
+            );
+            if out.blocking_send(Ok(full)).is_err() {
+                // The store side stopped (and reports why).
+                return Ok(invalid);
+            }
+        }
+    }
+    if !batch.measurements.is_empty() {
+        let _ = out.blocking_send(Ok(batch));
+    }
+    Ok(invalid)
+}
+
+/// Imports a MeterReadings document: one thread parses and converts, this one stores, batch
+/// by batch, so the two overlap.
 async fn import_cim(db: &str, file: &Path) -> CliResult {
     let mut bytes = Vec::new();
     open_input(file)?
         .read_to_end(&mut bytes)
         .map_err(|e| CliError::input(format!("{}: cannot read: {e}", file.display())))?;
-    let parsed = platone_cim::meter_readings::parse_slice(&bytes, Mode::Lenient)
-        .map_err(|e| CliError::input(format!("{}:{e}", file.display())))?;
-    for w in &parsed.warnings {
-        eprintln!("warning: {}:{w}", file.display());
-    }
-    let mut invalid = 0u64;
-    for s in &parsed.skipped {
-        invalid += 1;
-        eprintln!("error: {}:{s}", file.display());
-    }
-    let mut batch = Vec::new();
-    let mut lines = Vec::new();
-    for (i, m) in parsed.document.measurements().into_iter().enumerate() {
-        match m {
-            Ok(m) => {
-                batch.push(m);
-                lines.push(i + 1);
+    let label = file.display().to_string();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let converter = std::thread::Builder::new()
+        .name("cim-convert".into())
+        .spawn(move || {
+            let outcome = convert_cim(&bytes, &label, &tx);
+            // A document that cannot be read is reported first and ends the import.
+            match outcome {
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    0
+                }
+                Ok(invalid) => invalid,
             }
-            Err(e) => {
-                invalid += 1;
-                eprintln!("error: {}: reading {}: {e}", file.display(), i + 1);
-            }
-        }
+        })
+        .map_err(|e| CliError::input(format!("cannot start the converting thread: {e}")))?;
+    let first = rx.recv().await;
+    if let Some(Err(e)) = first {
+        return Err(e);
     }
-    let store = open(db).await?;
     let mut total = InsertReport::default();
-    let mut start = 0;
-    while start < batch.len() {
-        let end = (start + IMPORT_BATCH).min(batch.len());
-        let mut chunk = batch[start..end].to_vec();
-        let mut numbers = lines[start..end].to_vec();
-        flush(&store, &mut chunk, &mut numbers, file, &mut total).await?;
-        start = end;
+    if let Some(Ok(first)) = first {
+        let store = open(db).await?;
+        let mut next = Some(first);
+        while let Some(mut batch) = next {
+            flush(
+                &store,
+                &mut batch.measurements,
+                &mut batch.numbers,
+                file,
+                &mut total,
+            )
+            .await?;
+            next = match rx.recv().await {
+                Some(Ok(b)) => Some(b),
+                Some(Err(e)) => return Err(e),
+                None => None,
+            };
+        }
+    } else {
+        // No readings: the store is still opened (created if new), as every import does.
+        open(db).await?;
     }
+    let invalid = converter
+        .join()
+        .map_err(|_| CliError::input("the converting thread failed"))?;
     println!(
         "imported {}, duplicates {}, conflicts {}",
         total.inserted,

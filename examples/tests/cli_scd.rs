@@ -260,3 +260,95 @@ fn import_from_cim_meter_readings() {
         text(&out.stderr)
     );
 }
+
+/// A generated 15-minute dump (as a DSO sends it) imported, imported again, then imported
+/// with changed values, on the store at `db`: the second import changes nothing and the
+/// changed values are reported as conflicts with their reading numbers, the stored values
+/// kept.
+fn cim_dump_reimport(db: &str, dir: &Path) {
+    use platone_cim::meter_readings::generate::{READINGS_PER_METER, dump_document};
+    const METERS: usize = 30;
+    let n = METERS * READINGS_PER_METER;
+    let xml = dump_document(METERS);
+    let path = dir.join("dump.xml");
+    std::fs::write(&path, &xml).unwrap();
+    let path = path.to_str().unwrap();
+    let import = |file: &str, stdin: &str| {
+        platone(&["scd", "import", "--db", db, "--from-cim", file], stdin)
+    };
+    let out = import(path, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("imported {n}, duplicates 0, conflicts 0\n")
+    );
+    let count = || text(&platone(&["scd", "query", "--db", db, "--count"], "").stdout);
+    assert_eq!(count(), format!("{n}\n"));
+    let meter =
+        || text(&platone(&["scd", "query", "--db", db, "--meter", "MTR00000007"], "").stdout);
+    let before = meter();
+    assert_eq!(before.lines().count(), READINGS_PER_METER);
+
+    let out = import("-", &xml);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("imported 0, duplicates {n}, conflicts 0\n")
+    );
+    assert_eq!(count(), format!("{n}\n"));
+    assert_eq!(meter(), before, "a re-import changes nothing");
+
+    // Meter 7's first register reading (reading 7 × 108 + 1) and its last interval reading
+    // (reading 8 × 108) get other values.
+    let start = xml.find("<mr:mRID>MTR00000007</mr:mRID>").unwrap();
+    let end = xml.find("<mr:mRID>MTR00000008</mr:mRID>").unwrap();
+    let mut meter7 = xml[start..end].to_string();
+    let first = meter7.find("<mr:value>").unwrap() + "<mr:value>".len();
+    meter7.insert(first, '9');
+    let last = meter7.rfind("<mr:value>").unwrap() + "<mr:value>".len();
+    meter7.insert(last, '8');
+    let changed = format!("{}{meter7}{}", &xml[..start], &xml[end..]);
+    let out = import("-", &changed);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("imported 0, duplicates {}, conflicts 2\n", n - 2)
+    );
+    let stderr = text(&out.stderr);
+    let conflicts: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("conflict: "))
+        .collect();
+    assert_eq!(conflicts.len(), 2, "{stderr}");
+    assert!(
+        conflicts[0].starts_with(&format!(
+            "conflict: -:{}: MTR00000007|",
+            7 * READINGS_PER_METER + 1
+        )),
+        "{stderr}"
+    );
+    assert!(
+        conflicts[1].starts_with(&format!(
+            "conflict: -:{}: MTR00000007|",
+            8 * READINGS_PER_METER
+        )),
+        "{stderr}"
+    );
+    assert!(conflicts.iter().all(|c| c.ends_with("(kept)")), "{stderr}");
+    assert_eq!(meter(), before, "the stored values are kept");
+}
+
+#[test]
+fn cim_dump_reimport_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("scd.db").display());
+    cim_dump_reimport(&db, dir.path());
+}
+
+#[test]
+fn cim_dump_reimport_on_postgres() {
+    let server = TempPostgres::start(Durability::Fast).unwrap();
+    let db = server.create_database("cim").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    cim_dump_reimport(&db, dir.path());
+}

@@ -9,14 +9,16 @@
 //! cannot tell apart) never share a [`SeriesKey`](platone_model::SeriesKey). Quality flags come
 //! from the reading qualities ([`ReadingQualityCode::flags`](super::ReadingQualityCode::flags)).
 
+use std::collections::HashMap;
+
 use platone_model::{
     Accumulation, Aggregate, DeviceId, FlowDirection, Measurement, MeasurementKind,
     MeasuringPeriod, MeterId, Quality, Unit, UnitMultiplier, UsagePointId,
 };
 
-use super::MeterReadingsError;
 use super::model::{Meter, MeterReading, MeterReadingsDocument, Reading, UsagePoint};
 use super::quality::ReadingQualityCode;
+use super::reading_type::ReadingTypeCode;
 use super::reading_type::{
     AccumulationKind, AggregateKind, FlowDirectionKind, MeasurementKindCode, PhaseCode,
     ReadingType, UnitSymbol,
@@ -24,6 +26,7 @@ use super::reading_type::{
 use super::record::ReadingRecord;
 use super::time::CimDateTime;
 use super::value::ReadingValue;
+use super::{MeterReadingsError, Mode};
 
 fn kind_of(rt: &ReadingType) -> Option<MeasurementKind> {
     use MeasurementKindCode as K;
@@ -144,91 +147,283 @@ impl ReadingRecord {
     /// the reading names neither a meter nor a usage point, or has no valid timestamp, no number, or a ReadingType whose
     /// quantity or unit the SDK model has no name for.
     pub fn to_measurement(&self) -> Result<Measurement, MeterReadingsError> {
-        let at = || {
-            format!(
+        let ids = Identities::of(self.meter.as_deref(), self.usage_point.as_deref());
+        let fields = self.reading_type.as_deref().map(CodeFields::decode);
+        convert(
+            &ReadingView {
+                meter: self.meter.as_deref(),
+                timestamp: self.timestamp.as_ref(),
+                value: &self.value,
+                reading_type: self.reading_type.as_deref(),
+            },
+            &ids,
+            fields.as_ref(),
+            self.qualities.iter().map(String::as_str),
+        )
+    }
+}
+
+/// What the conversion reads of one reading, borrowed from a record or a document.
+struct ReadingView<'a> {
+    meter: Option<&'a str>,
+    timestamp: Option<&'a CimDateTime>,
+    value: &'a ReadingValue,
+    reading_type: Option<&'a str>,
+}
+
+impl ReadingView<'_> {
+    fn fail(&self, reason: String) -> MeterReadingsError {
+        MeterReadingsError::Conversion {
+            at: format!(
                 "meter {}, {}, ReadingType {}",
-                self.meter.as_deref().unwrap_or("?"),
+                self.meter.unwrap_or("?"),
                 self.timestamp
-                    .as_ref()
                     .map_or_else(|| "no timestamp".to_string(), ToString::to_string),
-                self.reading_type.as_deref().unwrap_or("?")
-            )
-        };
-        let fail = |reason: String| MeterReadingsError::Conversion { at: at(), reason };
+                self.reading_type.unwrap_or("?")
+            ),
+            reason,
+        }
+    }
+}
+
+/// The identifiers of one `MeterReading` (or record), checked once for all its readings.
+/// `None` when it names neither a meter nor a usage point.
+struct Identities {
+    ids: Option<IdResults>,
+}
+
+struct IdResults {
+    source: Result<DeviceId, platone_model::ModelError>,
+    meter: Option<Result<MeterId, platone_model::ModelError>>,
+    usage_point: Option<Result<UsagePointId, platone_model::ModelError>>,
+}
+
+impl Identities {
+    fn of(meter: Option<&str>, usage_point: Option<&str>) -> Self {
         // A reading identified by its usage point alone is still a measurement of that usage
         // point: the usage point is then its source, and it has no meter.
-        let (source, meter) = match (self.meter.as_deref(), self.usage_point.as_deref()) {
-            (Some(meter), _) => (meter, Some(meter)),
-            (None, Some(usage_point)) => (usage_point, None),
-            (None, None) => {
-                return Err(fail(
-                    "the MeterReading names neither a meter nor a usage point".into(),
-                ));
-            }
+        let source = match (meter, usage_point) {
+            (Some(meter), _) => meter,
+            (None, Some(usage_point)) => usage_point,
+            (None, None) => return Identities { ids: None },
         };
-        let timestamp = self
-            .timestamp
-            .as_ref()
-            .and_then(CimDateTime::time)
-            .ok_or_else(|| fail("no valid timeStamp".into()))?;
-        let value = self
-            .value
-            .number()
-            .ok_or_else(|| fail("the value is not a number".into()))?;
-        let code = self
-            .reading_type_code()
-            .ok_or_else(|| fail("no ReadingType".into()))?;
+        Identities {
+            ids: Some(IdResults {
+                source: DeviceId::new(source),
+                meter: meter.map(MeterId::new),
+                usage_point: usage_point.map(UsagePointId::new),
+            }),
+        }
+    }
+}
+
+/// What a ReadingType code decodes to, or why it cannot be converted. It depends on the code
+/// alone, so a [`MeasurementConverter`] decodes each distinct code once.
+#[derive(Debug, Clone)]
+struct CodeFields(Result<DecodedFields, String>);
+
+#[derive(Debug, Clone)]
+struct DecodedFields {
+    kind: MeasurementKind,
+    unit: Unit,
+    multiplier: UnitMultiplier,
+    interval: Option<MeasuringPeriod>,
+    phases: platone_model::PhaseSet,
+    direction: FlowDirection,
+    accumulation: Accumulation,
+    aggregate: Aggregate,
+    channel: String,
+}
+
+impl CodeFields {
+    fn decode(text: &str) -> Self {
+        CodeFields(Self::try_decode(text))
+    }
+
+    fn try_decode(text: &str) -> Result<DecodedFields, String> {
+        let code = ReadingTypeCode::parse(text, Mode::Lenient)
+            .map_err(|_| "no ReadingType".to_string())?;
         let rt = code
             .reading_type()
-            .ok_or_else(|| fail(format!("ReadingType `{code}` cannot be decoded")))?;
+            .ok_or_else(|| format!("ReadingType `{code}` cannot be decoded"))?;
         let kind = kind_of(&rt).ok_or_else(|| {
-            fail(format!(
+            format!(
                 "measurementKind {} has no SDK measurement kind",
                 rt.measurement_kind.code()
-            ))
+            )
         })?;
-        let unit =
-            unit_of(rt.unit).ok_or_else(|| fail(format!("unit {} has no SDK unit", rt.unit.0)))?;
+        let unit = unit_of(rt.unit).ok_or_else(|| format!("unit {} has no SDK unit", rt.unit.0))?;
         let multiplier = i8::try_from(rt.multiplier.0)
             .ok()
             .and_then(|e| UnitMultiplier::new(e).ok())
-            .ok_or_else(|| fail(format!("multiplier {} is out of range", rt.multiplier.0)))?;
-        let model = |e: platone_model::ModelError| fail(e.to_string());
+            .ok_or_else(|| format!("multiplier {} is out of range", rt.multiplier.0))?;
         let interval = rt
             .interval_seconds()
             .map(MeasuringPeriod::from_seconds)
             .transpose()
-            .map_err(model)?;
-        let quality = self
-            .qualities
-            .iter()
-            .map(|q| ReadingQualityCode::parse(q).flags())
-            .fold(Quality::GOOD, |acc, q| {
-                q.flags().fold(acc, |acc, flag| acc.with(flag))
-            });
-        let mut m = Measurement::new(
-            DeviceId::new(source).map_err(model)?,
-            timestamp,
+            .map_err(|e| e.to_string())?;
+        Ok(DecodedFields {
             kind,
             unit,
-            value,
-        )
-        .map_err(model)?
-        .with_multiplier(multiplier)
-        .with_phases(rt.phases.phase_set())
-        .with_direction(direction_of(rt.flow_direction))
-        .with_accumulation(accumulation_of(rt.accumulation), interval)
-        .with_aggregate(aggregate_of(rt.aggregate))
+            multiplier,
+            interval,
+            phases: rt.phases.phase_set(),
+            direction: direction_of(rt.flow_direction),
+            accumulation: accumulation_of(rt.accumulation),
+            aggregate: aggregate_of(rt.aggregate),
+            channel: code.canonical(),
+        })
+    }
+}
+
+/// Converts one reading; `fields` is the decoded ReadingType (`None` when the reading has
+/// none). The checks run in the order the module documents, so the first failure is the one
+/// reported.
+fn convert<'q>(
+    reading: &ReadingView<'_>,
+    ids: &Identities,
+    fields: Option<&CodeFields>,
+    qualities: impl Iterator<Item = &'q str>,
+) -> Result<Measurement, MeterReadingsError> {
+    let Some(ids) = &ids.ids else {
+        return Err(reading.fail("the MeterReading names neither a meter nor a usage point".into()));
+    };
+    let timestamp = reading
+        .timestamp
+        .and_then(CimDateTime::time)
+        .ok_or_else(|| reading.fail("no valid timeStamp".into()))?;
+    let value = reading
+        .value
+        .number()
+        .ok_or_else(|| reading.fail("the value is not a number".into()))?;
+    let f = match fields {
+        None => return Err(reading.fail("no ReadingType".into())),
+        Some(CodeFields(Err(reason))) => return Err(reading.fail(reason.clone())),
+        Some(CodeFields(Ok(f))) => f,
+    };
+    let model = |e: &platone_model::ModelError| reading.fail(e.to_string());
+    let quality = qualities
+        .map(|q| ReadingQualityCode::parse(q).flags())
+        .fold(Quality::GOOD, |acc, q| {
+            q.flags().fold(acc, |acc, flag| acc.with(flag))
+        });
+    let source = ids.source.as_ref().map_err(model)?;
+    let mut m = Measurement::new(source.clone(), timestamp, f.kind, f.unit, value)
+        .map_err(|e| model(&e))?
+        .with_multiplier(f.multiplier)
+        .with_phases(f.phases)
+        .with_direction(f.direction)
+        .with_accumulation(f.accumulation, f.interval)
+        .with_aggregate(f.aggregate)
         .with_quality(quality)
-        .with_channel(code.canonical())
-        .map_err(model)?;
-        if let Some(meter) = meter {
-            m = m.with_meter(MeterId::new(meter).map_err(model)?);
+        .with_channel(f.channel.as_str())
+        .map_err(|e| model(&e))?;
+    if let Some(meter) = &ids.meter {
+        m = m.with_meter(meter.as_ref().map_err(model)?.clone());
+    }
+    if let Some(up) = &ids.usage_point {
+        m = m.with_usage_point(up.as_ref().map_err(model)?.clone());
+    }
+    Ok(m)
+}
+
+/// Converts the readings of `MeterReading`s to measurements, decoding each distinct
+/// ReadingType code once and checking each meter's identifiers once per `MeterReading`
+/// (rather than once per reading, as [`ReadingRecord::to_measurement`] does). The results
+/// are exactly those of [`ReadingRecord::to_measurement`] on the records of the
+/// `MeterReading`, in the same order.
+///
+/// ```
+/// use platone_cim::meter_readings::{parse_str, Mode, MeasurementConverter};
+/// use platone_cim::meter_readings::generate::dump_document;
+///
+/// let doc = parse_str(&dump_document(2), Mode::Strict)?.document;
+/// let mut converter = MeasurementConverter::new();
+/// let mut out = Vec::new();
+/// for mr in &doc.meter_readings {
+///     converter.convert(mr, &mut out);
+/// }
+/// assert_eq!(out.len(), 216);
+/// assert!(out.iter().all(Result::is_ok));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MeasurementConverter {
+    codes: HashMap<String, CodeFields>,
+}
+
+/// The quality codes of a reading, as written.
+fn quality_codes(qualities: &[super::model::ReadingQuality]) -> impl Iterator<Item = &str> + '_ {
+    qualities
+        .iter()
+        .filter_map(|q| q.reading_quality_type.as_deref())
+}
+
+/// Distinct ReadingType codes a [`MeasurementConverter`] remembers; past this it starts over
+/// (a hostile document cannot grow the cache without bound).
+const MAX_CACHED_CODES: usize = 4096;
+
+impl MeasurementConverter {
+    /// A converter with an empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn fields(&mut self, code: Option<&str>) -> Option<CodeFields> {
+        let code = code?;
+        if let Some(f) = self.codes.get(code) {
+            return Some(f.clone());
         }
-        if let Some(up) = &self.usage_point {
-            m = m.with_usage_point(UsagePointId::new(up.as_str()).map_err(model)?);
+        if self.codes.len() >= MAX_CACHED_CODES {
+            self.codes.clear();
         }
-        Ok(m)
+        let f = CodeFields::decode(code);
+        self.codes.insert(code.to_string(), f.clone());
+        Some(f)
+    }
+
+    /// Appends one result per reading and interval reading of `mr` to `out` (readings, then
+    /// the interval readings of each block, in document order).
+    pub fn convert(
+        &mut self,
+        mr: &MeterReading,
+        out: &mut Vec<Result<Measurement, MeterReadingsError>>,
+    ) {
+        let meter = mr.meter_id();
+        let ids = Identities::of(meter, mr.usage_point_id());
+        out.reserve(mr.reading_count());
+        for r in &mr.readings {
+            let fields = self.fields(r.reading_type.as_deref());
+            let view = ReadingView {
+                meter,
+                timestamp: r.time_stamp.as_ref(),
+                value: &r.value,
+                reading_type: r.reading_type.as_deref(),
+            };
+            out.push(convert(
+                &view,
+                &ids,
+                fields.as_ref(),
+                quality_codes(&r.qualities),
+            ));
+        }
+        for block in &mr.interval_blocks {
+            let fields = self.fields(block.reading_type.as_deref());
+            for r in &block.interval_readings {
+                let view = ReadingView {
+                    meter,
+                    timestamp: r.time_stamp.as_ref(),
+                    value: &r.value,
+                    reading_type: block.reading_type.as_deref(),
+                };
+                out.push(convert(
+                    &view,
+                    &ids,
+                    fields.as_ref(),
+                    quality_codes(&r.qualities),
+                ));
+            }
+        }
     }
 }
 
@@ -350,23 +545,21 @@ impl MeterReading {
     /// The readings of this `MeterReading` as measurements, one result per reading and
     /// interval reading.
     pub fn measurements(&self) -> Vec<Result<Measurement, MeterReadingsError>> {
-        super::record::records_of(self)
-            .into_iter()
-            .filter_map(|r| match r {
-                super::record::Record::Reading(r) => Some(r.to_measurement()),
-                super::record::Record::Event(_) => None,
-            })
-            .collect()
+        let mut out = Vec::new();
+        MeasurementConverter::new().convert(self, &mut out);
+        out
     }
 }
 
 impl MeterReadingsDocument {
     /// Every reading of the document as a measurement, one result per reading.
     pub fn measurements(&self) -> Vec<Result<Measurement, MeterReadingsError>> {
-        self.meter_readings
-            .iter()
-            .flat_map(MeterReading::measurements)
-            .collect()
+        let mut converter = MeasurementConverter::new();
+        let mut out = Vec::with_capacity(self.reading_count());
+        for mr in &self.meter_readings {
+            converter.convert(mr, &mut out);
+        }
+        out
     }
 }
 
@@ -426,5 +619,89 @@ mod tests {
                 .contains("neither a meter nor a usage point"),
             "{err}"
         );
+    }
+
+    /// The converter gives exactly what converting the flat records one by one gives, for
+    /// good readings and for every kind of failure (the messages included).
+    #[test]
+    fn the_converter_agrees_with_the_records() {
+        let xml = r#"<mr:MeterReadings xmlns:mr="http://iec.ch/TC57/2011/MeterReadings#">
+          <mr:MeterReading>
+            <mr:Meter><mr:mRID>m-1</mr:mRID></mr:Meter>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00+02:00</mr:timeStamp>
+              <mr:value>1.5</mr:value>
+              <mr:ReadingQualities><mr:ReadingQualityType ref="1.5.257"/></mr:ReadingQualities>
+              <mr:ReadingType ref="0.0.0.1.1.1.12.0.0.0.0.0.0.0.224.3.72.0"/>
+            </mr:Readings>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+              <mr:value>2</mr:value>
+              <mr:ReadingType ref="0.0.0.1.1.1.999.0.0.0.0.0.0.0.224.3.72.0"/>
+            </mr:Readings>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+              <mr:value>3</mr:value>
+              <mr:ReadingType ref="0.0.0.1.1.1.12.0.0.0.0.0.0.0.224.3.999.0"/>
+            </mr:Readings>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+              <mr:value>4</mr:value>
+            </mr:Readings>
+            <mr:IntervalBlocks>
+              <mr:IntervalReadings>
+                <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+                <mr:value>5</mr:value>
+              </mr:IntervalReadings>
+              <mr:IntervalReadings>
+                <mr:timeStamp>2024-05-01T10:30:00Z</mr:timeStamp>
+                <mr:value>6</mr:value>
+              </mr:IntervalReadings>
+              <mr:ReadingType ref="0.0.2.4.1.1.12.0.0.0.0.0.0.0.224.3.72.0"/>
+            </mr:IntervalBlocks>
+            <mr:UsagePoint><mr:mRID>UP-1</mr:mRID></mr:UsagePoint>
+          </mr:MeterReading>
+          <mr:MeterReading>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+              <mr:value>7</mr:value>
+              <mr:ReadingType ref="0.0.0.1.1.1.12.0.0.0.0.0.0.0.224.3.72.0"/>
+            </mr:Readings>
+          </mr:MeterReading>
+          <mr:MeterReading>
+            <mr:Readings>
+              <mr:timeStamp>2024-05-01T10:15:00Z</mr:timeStamp>
+              <mr:value>8</mr:value>
+              <mr:ReadingType ref="0.0.0.1.1.1.12.0.0.0.0.0.0.0.224.3.72.0"/>
+            </mr:Readings>
+            <mr:UsagePoint><mr:mRID>UP-2</mr:mRID></mr:UsagePoint>
+          </mr:MeterReading>
+        </mr:MeterReadings>"#;
+        let doc = parse_str(xml, Mode::Lenient).unwrap().document;
+        let one_by_one: Vec<_> = doc
+            .records()
+            .filter_map(|r| match r {
+                Record::Reading(r) => Some(r.to_measurement()),
+                Record::Event(_) => None,
+            })
+            .collect();
+        assert_eq!(one_by_one.len(), 8);
+        assert!(one_by_one.iter().any(Result::is_err));
+        assert!(one_by_one.iter().filter(|r| r.is_ok()).count() >= 4);
+        let mut converter = super::MeasurementConverter::new();
+        let mut out = Vec::new();
+        for mr in &doc.meter_readings {
+            converter.convert(mr, &mut out);
+        }
+        let text = |v: &[Result<platone_model::Measurement, super::MeterReadingsError>]| {
+            v.iter()
+                .map(|r| match r {
+                    Ok(m) => format!("ok {m:?}"),
+                    Err(e) => format!("err {e}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(text(&out), text(&one_by_one));
+        assert_eq!(text(&doc.measurements()), text(&one_by_one));
     }
 }

@@ -19,7 +19,8 @@
 //!   byte offset, line:column and element path ([`Location`]).
 //! * [`write_document`] writes the 2013 edition in schema order, optionally inside an
 //!   `EventMessage`; `parse(write(doc)) == doc` for every document the reader produces.
-//! * [`ReadingRecord::to_measurement`] converts a reading to a [`platone_model::Measurement`].
+//! * [`ReadingRecord::to_measurement`] converts a reading to a [`platone_model::Measurement`];
+//!   [`MeasurementConverter`] converts whole `MeterReading`s, decoding each ReadingType once.
 //! * [`ReadingTypeCode`] and [`ReadingQualityCode`] decode the dotted codes.
 //!
 //! ```
@@ -54,7 +55,7 @@ mod time;
 mod value;
 mod write;
 
-pub use convert::measurements_to_document;
+pub use convert::{MeasurementConverter, measurements_to_document};
 pub use envelope::{Envelope, Header, MessageKind, Property, Reply, ReplyError};
 pub use error::{Location, MeterReadingsError, Warning};
 pub use model::{

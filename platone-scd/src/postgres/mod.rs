@@ -1,8 +1,10 @@
 //! The PostgreSQL backend for deployments.
 //!
 //! Measurements live in a table partitioned by UTC day on `ts_ns` (one partition per day,
-//! created on first use), so retention drops whole partitions. Bulk loads go through a binary
-//! `COPY` into a session staging table, then one `INSERT … ON CONFLICT DO NOTHING`.
+//! created on first use), so retention drops whole partitions. Bulk loads use binary `COPY`:
+//! rows of series the loading transaction creates go straight into the table (they cannot
+//! meet a stored row); the others go into a session staging table, then one
+//! `INSERT … ON CONFLICT DO NOTHING`, and those not inserted are compared with the stored rows.
 
 mod certifications;
 mod ops;

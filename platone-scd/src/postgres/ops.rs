@@ -71,7 +71,56 @@ pub(crate) async fn ensure_partitions(
     tx.commit().await.pg("committing partition creation")
 }
 
-/// Inserts a batch in the given transaction with a binary COPY into a staging table.
+/// The column types of a measurement row, in table order.
+const ROW_TYPES: [Type; 8] = [
+    Type::INT8,
+    Type::INT8,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::INT2,
+    Type::INT4,
+];
+
+/// Sends `rows` (batch positions with their series ids) with one binary `COPY` statement.
+async fn copy_rows(
+    tx: &Transaction<'_>,
+    statement: &str,
+    batch: &[EncodedMeasurement],
+    rows: &[(usize, i64)],
+) -> Result<()> {
+    let sink = tx.copy_in(statement).await.pg("starting COPY")?;
+    let writer = BinaryCopyInWriter::new(sink, &ROW_TYPES);
+    pin_mut!(writer);
+    for &(i, id) in rows {
+        let v = &batch[i].values;
+        writer
+            .as_mut()
+            .write(&[
+                &id,
+                &v.ts_ns,
+                &v.offset_s,
+                &v.pod,
+                &v.usage_point,
+                &v.value,
+                &v.multiplier,
+                &v.quality,
+            ])
+            .await
+            .pg_with(|| format!("copying measurement {i}"))?;
+    }
+    writer.finish().await.pg("finishing COPY")?;
+    Ok(())
+}
+
+/// Inserts a batch in the given transaction with binary `COPY`.
+///
+/// Rows of a series this transaction creates cannot meet a stored row (their series id is
+/// new), so they are copied straight into `measurements`: a first import costs one `COPY`.
+/// The other rows go through a session staging table and one `INSERT … ON CONFLICT DO
+/// NOTHING`, and those not inserted are compared with the stored ones (duplicate or
+/// conflict). Returns the report and the series ids learnt.
 pub(crate) async fn insert(
     tx: &Transaction<'_>,
     batch: &[EncodedMeasurement],
@@ -106,7 +155,7 @@ pub(crate) async fn insert(
         }
     }
     drop(seen);
-    // Series ids.
+    // Series ids; `created` are those this transaction adds.
     let mut missing: Vec<&EncodedMeasurement> = Vec::new();
     let mut missing_keys: BTreeSet<&str> = BTreeSet::new();
     for &i in &firsts {
@@ -116,6 +165,7 @@ pub(crate) async fn insert(
         }
     }
     let mut new_series = HashMap::new();
+    let mut created: std::collections::HashSet<i64> = std::collections::HashSet::new();
     if !missing.is_empty() {
         let col = |f: fn(&EncodedMeasurement) -> Option<String>| -> Vec<Option<String>> {
             missing.iter().map(|e| f(e)).collect()
@@ -132,35 +182,48 @@ pub(crate) async fn insert(
         let accumulations = col(|e| Some(e.series.accumulation.to_owned()));
         let intervals: Vec<Option<i64>> = missing.iter().map(|e| e.series.interval).collect();
         let aggregates = col(|e| Some(e.series.aggregate.to_owned()));
-        tx.execute(
-            "INSERT INTO series (key, source, meter, component, channel, kind, unit, phases, \
-             direction, accumulation, interval_s, aggregate) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[]) \
-             ON CONFLICT (key) DO NOTHING",
-            &[
-                &keys,
-                &sources,
-                &meters,
-                &components,
-                &channels,
-                &kinds,
-                &units,
-                &phases,
-                &directions,
-                &accumulations,
-                &intervals,
-                &aggregates,
-            ],
-        )
-        .await
-        .pg("storing new series")?;
         for row in tx
-            .query("SELECT id, key FROM series WHERE key = ANY($1)", &[&keys])
+            .query(
+                "INSERT INTO series (key, source, meter, component, channel, kind, unit, phases, \
+                 direction, accumulation, interval_s, aggregate) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[]) \
+                 ON CONFLICT (key) DO NOTHING RETURNING id, key",
+                &[
+                    &keys,
+                    &sources,
+                    &meters,
+                    &components,
+                    &channels,
+                    &kinds,
+                    &units,
+                    &phases,
+                    &directions,
+                    &accumulations,
+                    &intervals,
+                    &aggregates,
+                ],
+            )
             .await
-            .pg("looking up series ids")?
+            .pg("storing new series")?
         {
-            new_series.insert(g::<String>(&row, 1)?, g::<i64>(&row, 0)?);
+            let id = g::<i64>(&row, 0)?;
+            created.insert(id);
+            new_series.insert(g::<String>(&row, 1)?, id);
+        }
+        // Series stored before (by another process, or before this store was connected).
+        let known: Vec<&String> = keys
+            .iter()
+            .filter(|k| !new_series.contains_key(*k))
+            .collect();
+        if !known.is_empty() {
+            for row in tx
+                .query("SELECT id, key FROM series WHERE key = ANY($1)", &[&known])
+                .await
+                .pg("looking up series ids")?
+            {
+                new_series.insert(g::<String>(&row, 1)?, g::<i64>(&row, 0)?);
+            }
         }
     }
     let series_id = |key: &str| -> Result<i64> {
@@ -172,6 +235,38 @@ pub(crate) async fn insert(
                 record: format!("series {key}"),
             })
     };
+    let mut direct: Vec<(usize, i64)> = Vec::new();
+    let mut staged: Vec<(usize, i64)> = Vec::new();
+    let mut previous: Option<(&std::sync::Arc<crate::row::SeriesColumns>, i64)> = None;
+    for &i in &firsts {
+        let e = &batch[i];
+        let id = match previous {
+            Some((p, id)) if std::sync::Arc::ptr_eq(p, &e.series) => id,
+            _ => series_id(&e.series.key)?,
+        };
+        previous = Some((&e.series, id));
+        if created.contains(&id) {
+            direct.push((i, id));
+        } else {
+            staged.push((i, id));
+        }
+    }
+    let mut inserted = 0;
+    if !direct.is_empty() {
+        copy_rows(
+            tx,
+            "COPY measurements (series_id, ts_ns, offset_s, pod, usage_point, value, \
+             multiplier, quality) FROM STDIN (FORMAT binary)",
+            batch,
+            &direct,
+        )
+        .await?;
+        inserted += direct.len() as u64;
+    }
+    if staged.is_empty() {
+        report.inserted = inserted;
+        return Ok((report, new_series));
+    }
     tx.batch_execute(
         "CREATE TEMP TABLE IF NOT EXISTS scd_staging (series_id BIGINT, ts_ns BIGINT, \
          offset_s INTEGER, pod TEXT, usage_point TEXT, value DOUBLE PRECISION, \
@@ -179,58 +274,22 @@ pub(crate) async fn insert(
     )
     .await
     .pg("creating the staging table")?;
-    let sink = tx
-        .copy_in("COPY scd_staging FROM STDIN (FORMAT binary)")
-        .await
-        .pg("starting COPY")?;
-    let writer = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT8,
-            Type::INT8,
-            Type::INT4,
-            Type::TEXT,
-            Type::TEXT,
-            Type::FLOAT8,
-            Type::INT2,
-            Type::INT4,
-        ],
-    );
-    pin_mut!(writer);
-    let mut previous: Option<(&std::sync::Arc<crate::row::SeriesColumns>, i64)> = None;
-    for &i in &firsts {
-        let e = &batch[i];
-        let v = &e.values;
-        let id = match previous {
-            Some((p, id)) if std::sync::Arc::ptr_eq(p, &e.series) => id,
-            _ => series_id(&e.series.key)?,
-        };
-        previous = Some((&e.series, id));
-        writer
-            .as_mut()
-            .write(&[
-                &id,
-                &v.ts_ns,
-                &v.offset_s,
-                &v.pod,
-                &v.usage_point,
-                &v.value,
-                &v.multiplier,
-                &v.quality,
-            ])
-            .await
-            .pg_with(|| format!("copying measurement {i}"))?;
-    }
-    writer.finish().await.pg("finishing COPY")?;
-    let inserted = tx
+    copy_rows(
+        tx,
+        "COPY scd_staging FROM STDIN (FORMAT binary)",
+        batch,
+        &staged,
+    )
+    .await?;
+    let moved = tx
         .execute(
             "INSERT INTO measurements SELECT * FROM scd_staging ON CONFLICT DO NOTHING",
             &[],
         )
         .await
         .pg("moving staged measurements")?;
-    // Everything new (the usual case of a bulk load): nothing to compare.
-    let differing = if inserted == firsts.len() as u64 {
+    // Everything new: nothing to compare.
+    let differing = if moved == staged.len() as u64 {
         Vec::new()
     } else {
         tx.query(
@@ -243,12 +302,12 @@ pub(crate) async fn insert(
         .await
         .pg("comparing with stored measurements")?
     };
-    let mut not_inserted = firsts.len() as u64 - inserted;
+    let mut not_inserted = staged.len() as u64 - moved;
     if !differing.is_empty() {
-        let mut index: HashMap<(i64, i64), usize> = HashMap::new();
-        for &i in &firsts {
-            index.insert((series_id(&batch[i].series.key)?, batch[i].values.ts_ns), i);
-        }
+        let index: HashMap<(i64, i64), usize> = staged
+            .iter()
+            .map(|&(i, id)| ((id, batch[i].values.ts_ns), i))
+            .collect();
         for row in differing {
             let stored = base_value(g(&row, 4)?, g(&row, 5)?);
             let offered = base_value(g(&row, 2)?, g(&row, 3)?);
@@ -268,7 +327,7 @@ pub(crate) async fn insert(
         }
         report.conflicts.sort_by_key(|c| c.index);
     }
-    report.inserted = inserted;
+    report.inserted = inserted + moved;
     report.duplicates += not_inserted;
     Ok((report, new_series))
 }

@@ -93,7 +93,7 @@ pub(crate) fn insert(
             let id = match known {
                 Some(id) => id,
                 None => {
-                    put_series
+                    let n = put_series
                         .execute(params![
                             s.key,
                             s.source,
@@ -109,9 +109,15 @@ pub(crate) fn insert(
                             s.aggregate
                         ])
                         .ctx(&format!("storing series {}", s.key))?;
-                    let id: i64 = get_series
-                        .query_row([&s.key], |r| r.get(0))
-                        .ctx(&format!("looking up series {}", s.key))?;
+                    // A new series has the row id just assigned; only one stored before
+                    // (by another process, or before this store was opened) is looked up.
+                    let id: i64 = if n == 1 {
+                        tx.last_insert_rowid()
+                    } else {
+                        get_series
+                            .query_row([&s.key], |r| r.get(0))
+                            .ctx(&format!("looking up series {}", s.key))?
+                    };
                     new_series.insert(s.key.clone(), id);
                     id
                 }
