@@ -14,6 +14,16 @@ pub enum GridError {
         /// What is wrong there.
         message: String,
     },
+    /// A JSON document (the market's network JSON) is malformed at `line:column` (1-based).
+    #[error("{line}:{column}: {message}")]
+    Json {
+        /// 1-based line of the document.
+        line: usize,
+        /// 1-based column of the document.
+        column: usize,
+        /// What is wrong there.
+        message: String,
+    },
     /// The network data are inconsistent (a branch to an unknown bus, a duplicate bus …);
     /// `place` names the table row, e.g. `branch row 7`.
     #[error("{place}: {message}")]

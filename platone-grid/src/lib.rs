@@ -23,6 +23,7 @@ mod error;
 pub mod estimation;
 pub mod linalg;
 pub mod mapping;
+pub mod market;
 pub mod network;
 pub mod powerflow;
 
@@ -35,6 +36,7 @@ pub use estimation::{
 };
 pub use linalg::{CscMatrix, LinearSolver, SparseCholesky, SparseLu};
 pub use mapping::{MappedSet, MeasurementMap, MeasurementRoute};
+pub use market::{MarketNetwork, MarketNetworkFile, MarketUnit};
 pub use network::{Branch, Bus, BusType, Generator, Network};
 pub use powerflow::{
     BranchResult, BusResult, PowerFlowOptions, PowerFlowResult, Start, run_ac, run_ac_with,

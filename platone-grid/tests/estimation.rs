@@ -50,6 +50,55 @@ fn noise_free_measurements_give_the_true_state() {
 }
 
 #[test]
+fn current_magnitudes_give_the_true_state_noise_free() {
+    for name in ["case14_ieee", "case57_ieee", "case1354_pegase"] {
+        let Some(net) = case(name) else { return };
+        let flow = run_ac(
+            &net,
+            &PowerFlowOptions {
+                tolerance: 1e-12,
+                ..PowerFlowOptions::default()
+            },
+        )
+        .unwrap();
+        // The full set and current magnitudes at both ends of every line, all exact: the
+        // currents must leave J = 0. (Without reactive measurements, |I| alone makes the
+        // problem non-convex: from a flat start Gauss–Newton may stop in another minimum.)
+        let mut set = common::full_set(&net, &flow, 0.0, 1);
+        let currents = common::line_currents(&net, &flow, 1e-3, 0.0, 1);
+        assert!(currents.len() > 10, "{name}");
+        set.extend(currents);
+        let est = estimate(&net, &set, &EstimationOptions::default()).unwrap();
+        assert!(est.converged && est.bad_data.is_empty(), "{name}");
+        assert!(est.objective < 1e-12, "{name}: J = {}", est.objective);
+        for (e, t) in est.buses.iter().zip(&flow.buses) {
+            assert!((e.vm - t.vm).abs() < 1e-8, "{name} bus {}", e.bus);
+            assert!(
+                (e.va - t.va).to_radians().abs() < 1e-8,
+                "{name} bus {}",
+                e.bus
+            );
+        }
+        // The currents are not ignored: one of them off by 2 % leaves a residual.
+        let k = set
+            .iter()
+            .position(|m| m.quantity == Quantity::CurrentMagnitude)
+            .unwrap();
+        set[k].value *= 1.02;
+        let off = estimate(
+            &net,
+            &set,
+            &EstimationOptions {
+                bad_data: false,
+                ..EstimationOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(off.objective > 1e-6, "{name}: J = {}", off.objective);
+    }
+}
+
+#[test]
 fn pmu_angles_are_the_reference_and_currents_count() {
     let Some(net) = case("case14_ieee") else {
         return;
@@ -72,6 +121,26 @@ fn pmu_angles_are_the_reference_and_currents_count() {
             sigma: 0.01,
         });
     }
+    // PMU current phasors at both ends of every line, shifted by the same 10°:
+    // arg(I) = arg(V) − arg(S) at the measured end.
+    for m in common::line_currents(&net, &flow, 1e-3, 0.0, 1) {
+        let Location::Branch { index, side } = m.location else {
+            continue;
+        };
+        let (br, f) = (&net.branches[index - 1], &flow.branches[index - 1]);
+        let (bus, p, q) = match side {
+            Side::From => (br.from, f.pf, f.qf),
+            Side::To => (br.to, f.pt, f.qt),
+        };
+        let va = flow.buses[net.bus_index(bus).unwrap()].va;
+        set.push(GridMeasurement {
+            quantity: Quantity::CurrentAngle,
+            location: m.location,
+            value: va - q.atan2(p).to_degrees() + 10.0,
+            sigma: 0.01,
+        });
+        set.push(m);
+    }
     let est = estimate(
         &net,
         &set,
@@ -82,6 +151,7 @@ fn pmu_angles_are_the_reference_and_currents_count() {
     )
     .unwrap();
     assert!(est.converged);
+    assert!(est.objective < 1e-10, "J = {}", est.objective);
     // Flows and injections say the angle differences; PMUs add 10° everywhere.
     for (e, t) in est.buses.iter().zip(&flow.buses) {
         assert!(

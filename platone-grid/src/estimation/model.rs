@@ -518,3 +518,102 @@ fn voltages(state: &State) -> Vec<c64> {
         .map(|(m, a)| c64::from_polar(*m, *a))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_case;
+
+    /// Three buses, a line with charging, a transformer with tap and phase shift, a shunt.
+    const CASE: &str = "mpc.baseMVA = 100;
+mpc.bus = [1 3 0 0 0 0 1 1 0 230 1 1.1 0.9; 2 1 40 10 0 5 1 1 0 230 1 1.1 0.9; 3 1 30 -8 2 0 1 1 0 115 1 1.1 0.9];
+mpc.gen = [1 0 0 100 -100 1.02 100 1 200 0];
+mpc.branch = [1 2 0.01 0.1 0.04 100 100 100 0 0 1 -360 360; 2 3 0.005 0.08 0 100 100 100 0.97 4 1 -360 360; 1 3 0.02 0.15 0.02 100 100 100 0 0 1 -360 360];";
+
+    /// Every measurement kind at every place, so every derivative is exercised.
+    fn everything(net: &Network) -> Vec<GridMeasurement> {
+        let mut out = Vec::new();
+        for b in &net.buses {
+            for quantity in [
+                Quantity::VoltageMagnitude,
+                Quantity::VoltageAngle,
+                Quantity::ActiveInjection,
+                Quantity::ReactiveInjection,
+            ] {
+                out.push(GridMeasurement {
+                    quantity,
+                    location: Location::Bus(b.number),
+                    value: 0.0,
+                    sigma: 1.0,
+                });
+            }
+        }
+        for index in 1..=net.branches.len() {
+            for side in [Side::From, Side::To] {
+                for quantity in [
+                    Quantity::ActiveFlow,
+                    Quantity::ReactiveFlow,
+                    Quantity::CurrentMagnitude,
+                    Quantity::CurrentAngle,
+                ] {
+                    out.push(GridMeasurement {
+                        quantity,
+                        location: Location::Branch { index, side },
+                        value: 0.0,
+                        sigma: 1.0,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        let net = parse_case(CASE).unwrap();
+        let roles = Roles::new(&net).unwrap();
+        let rows = rows(&net, &everything(&net), 1e-5).unwrap();
+        let model = Model::new(&net, &roles, &rows);
+        let state = State {
+            vm: vec![1.02, 0.97, 1.01],
+            va: vec![0.05, -0.08, -0.12],
+        };
+        let h = 1e-6;
+        let shifted = |col: usize, delta: f64| {
+            let mut s = state.clone();
+            for i in 0..3 {
+                if model.ang[i] == col {
+                    s.va[i] += delta;
+                }
+                if model.mag[i] == col {
+                    s.vm[i] += delta;
+                }
+            }
+            s
+        };
+        let value = |row: &Row, s: &State| {
+            let mut d = Vec::new();
+            model.evaluate(row, &voltages(s), &s.vm, &mut d)
+        };
+        let mut d = Vec::new();
+        let mut checked = 0;
+        for row in rows.iter().filter(|r| r.input.is_some()) {
+            model.evaluate(row, &voltages(&state), &state.vm, &mut d);
+            for col in 0..model.dim {
+                let analytic: f64 = d.iter().filter(|(c, _)| *c == col).map(|(_, v)| v).sum();
+                let numeric =
+                    (value(row, &shifted(col, h)) - value(row, &shifted(col, -h))) / (2.0 * h);
+                assert!(
+                    (analytic - numeric).abs() < 1e-6 * (1.0 + numeric.abs()),
+                    "{:?} at bus {} {:?}, column {col}: {analytic} vs {numeric}",
+                    row.quantity,
+                    row.bus,
+                    row.branch,
+                );
+                checked += 1;
+            }
+        }
+        // 3 buses × 4 kinds + 3 branches × 2 ends × 4 kinds, 6 state columns each.
+        assert_eq!(checked, (12 + 24) * 6);
+    }
+}

@@ -151,3 +151,43 @@ pub fn measurement_file(set: &[GridMeasurement]) -> String {
     serde_json::json!({"format": "platone-grid-measurements/1", "measurements": entries})
         .to_string()
 }
+
+/// Current magnitudes (p.u. of the system base) at both ends of every in-service line (no tap,
+/// no phase shift, one voltage level: the branches pandapower converts to lines), from a
+/// solved power flow: `|I| = |S| / |V|`; `noise` scales a uniform error of ±sigma.
+pub fn line_currents(
+    net: &Network,
+    flow: &PowerFlowResult,
+    sigma: f64,
+    noise_scale: f64,
+    seed: u64,
+) -> Vec<GridMeasurement> {
+    let mut seed = seed.max(1);
+    let mut out = Vec::new();
+    for (br, f) in net.branches.iter().zip(&flow.branches) {
+        let (a, b) = (
+            net.bus_index(br.from).unwrap(),
+            net.bus_index(br.to).unwrap(),
+        );
+        if !br.in_service
+            || br.ratio != 0.0
+            || br.shift != 0.0
+            || net.buses[a].base_kv != net.buses[b].base_kv
+        {
+            continue;
+        }
+        for (side, p, q, bus) in [(Side::From, f.pf, f.qf, a), (Side::To, f.pt, f.qt, b)] {
+            let im = (p * p + q * q).sqrt() / net.base_mva / flow.buses[bus].vm;
+            out.push(GridMeasurement {
+                quantity: Quantity::CurrentMagnitude,
+                location: Location::Branch {
+                    index: f.index,
+                    side,
+                },
+                value: im + noise_scale * sigma * noise(&mut seed),
+                sigma,
+            });
+        }
+    }
+    out
+}

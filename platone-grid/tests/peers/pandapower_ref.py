@@ -1,6 +1,6 @@
 """Reference results from pandapower for the platone-grid tests and benchmarks.
 
-    python pandapower_ref.py pf CASE.m [--dc]
+    python pandapower_ref.py pf CASE.m [--dc] [--enforce-q-limits]
     python pandapower_ref.py se CASE.m MEASUREMENTS.json
 
 Reads the MATPOWER case with its own small reader (independent of the Rust one), converts it
@@ -75,7 +75,7 @@ def buses(net, res):
     ]
 
 
-def power_flow(path, dc):
+def power_flow(path, dc, enforce_q_lims=False):
     import pandapower as pp
 
     ppc, net = network(path)
@@ -83,9 +83,19 @@ def power_flow(path, dc):
         pp.rundcpp(net, trafo_model="pi")
     else:
         pp.runpp(net, algorithm="nr", init="dc", calculate_voltage_angles=True,
-                 trafo_model="pi", tolerance_mva=1e-9, max_iteration=30)
-    return {"converged": bool(net.converged), "buses": buses(net, net.res_bus),
-            "branches": branch_flows(ppc, net)}
+                 trafo_model="pi", tolerance_mva=1e-9, max_iteration=30,
+                 enforce_q_lims=enforce_q_lims)
+    out = {"converged": bool(net.converged), "buses": buses(net, net.res_bus),
+           "branches": branch_flows(ppc, net)}
+    if enforce_q_lims and not dc:
+        # Generator buses whose reactive output ended at a limit (MATPOWER bus numbers).
+        at_limit = set()
+        for g, r in net.res_gen.iterrows():
+            row = net.gen.loc[g]
+            if r.q_mvar >= row.max_q_mvar - 1e-6 or r.q_mvar <= row.min_q_mvar + 1e-6:
+                at_limit.add(int(row.bus))
+        out["at_q_limit"] = sorted(at_limit)
+    return out
 
 
 def state_estimation(path, measurements_path):
@@ -113,7 +123,15 @@ def state_estimation(path, measurements_path):
             e, et = int(lookup["element"][row]), lookup["element_type"][row]
             f = int(ppc["branch"][row, 0])
             at_from = m.get("side", "from") == "from"
-            mtype = {"pf": "p", "qf": "q"}[kind]
+            mtype = {"pf": "p", "qf": "q", "im": "i"}[kind]
+            if kind == "im":
+                # p.u. of the system base at the measured end's bus -> kA
+                end = int(ppc["branch"][row, 0 if at_from else 1])
+                base_kv = ppc["bus"][ppc["bus"][:, 0] == end][0, 9]
+                scale = ppc["baseMVA"] / (np.sqrt(3) * base_kv)
+                value, sigma = value * scale, sigma * scale
+                if et != "line":
+                    raise SystemExit(f"im measurements only on lines, branch {row + 1} is a {et}")
             if et == "line":
                 side = "from" if at_from else "to"
                 pp.create_measurement(net, mtype, "line", value, sigma, e, side=side)
@@ -129,7 +147,7 @@ def state_estimation(path, measurements_path):
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "pf":
-        out = power_flow(path, "--dc" in sys.argv[3:])
+        out = power_flow(path, "--dc" in sys.argv[3:], "--enforce-q-limits" in sys.argv[3:])
     elif mode == "se":
         out = state_estimation(path, sys.argv[3])
     else:
