@@ -131,7 +131,7 @@ impl Certifier {
             }
         }
         certifier.finish(sealed).await?;
-        certifier.compact()?;
+        certifier.compact();
         Ok((certifier, recorder.run(work_rx, recorded_tx)))
     }
 
@@ -150,7 +150,10 @@ impl Certifier {
                 records.push(record);
             }
         }
-        self.journal.append(&records)?;
+        // Nothing is acknowledged before it is journaled: while the data directory cannot
+        // be written (a full disk), the deliveries wait here and ingest waits behind them.
+        let journal = &mut self.journal;
+        on_disk(&self.health, &self.stop, || journal.append(&records)).await?;
         for delivery in job.deliveries {
             if let Err(e) = delivery.ack().await {
                 // The broker will deliver it again; the store and this certifier drop the
@@ -164,7 +167,8 @@ impl Certifier {
             sealed.extend(self.push(record, now)?);
         }
         self.finish(sealed).await?;
-        self.maybe_compact()
+        self.maybe_compact();
+        Ok(())
     }
 
     /// Seals the batches whose window ran out.
@@ -174,7 +178,8 @@ impl Certifier {
         let mut sealed = self.pmu.tick(now)?;
         sealed.extend(self.cim.tick(now)?);
         self.finish(sealed).await?;
-        self.maybe_compact()
+        self.maybe_compact();
+        Ok(())
     }
 
     /// Seals every open batch and waits until the recorder has recorded everything sealed
@@ -188,7 +193,8 @@ impl Certifier {
         self.send(Work::Flush(reply)).await?;
         done.await.map_err(|_| BalError::Stopped("recorder"))??;
         self.release();
-        self.compact()
+        self.compact();
+        Ok(())
     }
 
     /// Forgets the measurements the recorder has recorded since last asked: the SCD now
@@ -288,30 +294,57 @@ impl Certifier {
             .into_iter()
             .map(|batch| self.pending(batch))
             .collect::<Result<Vec<_>>>()?;
-        let Some(file) = self.sealed.write(&batches)? else {
+        let sealed_files = &self.sealed;
+        let Some(file) = on_disk(&self.health, &self.stop, || sealed_files.write(&batches)).await?
+        else {
             return Ok(());
         };
-        self.journal.sealed(
-            batches
-                .iter()
-                .map(|b| (b.certificate.source.as_str(), b.leaves.len())),
-        )?;
+        let journal = &mut self.journal;
+        on_disk(&self.health, &self.stop, || {
+            journal.sealed(
+                batches
+                    .iter()
+                    .map(|b| (b.certificate.source.as_str(), b.leaves.len())),
+            )
+        })
+        .await?;
         self.sealed_since_compact += batches.len();
         Metrics::add(&self.metrics.batches_sealed, batches.len() as u64);
         self.send(Work::Record { batches, file }).await
     }
 
-    fn maybe_compact(&mut self) -> Result<()> {
+    fn maybe_compact(&mut self) {
         if self.sealed_since_compact > 0 && self.journal.len_bytes() > COMPACT_AFTER_BYTES {
-            self.compact()?;
+            self.compact();
         }
-        Ok(())
     }
 
-    fn compact(&mut self) -> Result<()> {
+    /// Rewrites the journal with the open records only. A failure (a full disk) leaves the
+    /// journal as it was, which is correct, only longer: it is logged and tried again later.
+    fn compact(&mut self) {
         // Per source the queue keeps arrival order, which is all a replay needs.
-        self.journal.compact(self.open.values().flatten())?;
-        self.sealed_since_compact = 0;
-        Ok(())
+        match self.journal.compact(self.open.values().flatten()) {
+            Ok(()) => self.sealed_since_compact = 0,
+            Err(e) => tracing::warn!("cannot compact the journal now, kept as it is: {e}"),
+        }
+    }
+}
+
+/// Runs a write to the data directory, retrying while the file system fails it (a full disk,
+/// an I/O error) with the data directory shown unavailable in `/health` meanwhile; gives
+/// [`BalError::Interrupted`] if the BAL stops while it waits. Each write either completes or
+/// leaves its file as it was, so a retry is safe.
+pub(crate) async fn on_disk<T>(
+    health: &Health,
+    stop: &watch::Receiver<bool>,
+    mut write: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    match retry_while_unavailable(health, Engine::Data, stop, BalError::is_storage, || {
+        std::future::ready(write())
+    })
+    .await
+    {
+        Retried::Done(outcome) => outcome,
+        Retried::Stopped => Err(BalError::Interrupted),
     }
 }

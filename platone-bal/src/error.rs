@@ -65,6 +65,12 @@ impl BalError {
         }
     }
 
+    /// Whether this is a failure of the file system under a file the BAL keeps (a full disk,
+    /// an I/O error), which may pass: the write is retried rather than given up.
+    pub fn is_storage(&self) -> bool {
+        matches!(self, BalError::Io { .. })
+    }
+
     pub(crate) fn config(at: impl Into<String>, message: impl ToString) -> Self {
         BalError::Config {
             at: at.into(),

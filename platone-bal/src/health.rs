@@ -1,5 +1,5 @@
 //! What `/health` and `/ready` report: the state of each engine the BAL depends on (the SCD,
-//! the ledger, the broker) and of each long-running task.
+//! the ledger, the broker, the data directory's file system) and of each long-running task.
 //!
 //! A pipeline that finds an engine unavailable marks it here while it retries (with
 //! back-pressure: nothing new is taken meanwhile) and clears the mark once the engine answers
@@ -23,6 +23,9 @@ pub enum Engine {
     Ledger,
     /// The MQTT broker devices publish to.
     Broker,
+    /// The data directory's file system: the journal and the sealed-batch files (a full disk,
+    /// an I/O error).
+    Data,
 }
 
 impl Engine {
@@ -32,6 +35,7 @@ impl Engine {
             Engine::Store => "store",
             Engine::Ledger => "ledger",
             Engine::Broker => "broker",
+            Engine::Data => "data",
         }
     }
 }
@@ -157,7 +161,7 @@ impl Health {
     pub fn report(&self) -> HealthReport {
         let state = self.lock();
         let mut engines: BTreeMap<&'static str, EngineState> =
-            [Engine::Store, Engine::Ledger, Engine::Broker]
+            [Engine::Store, Engine::Ledger, Engine::Broker, Engine::Data]
                 .into_iter()
                 .map(|e| (e.as_str(), EngineState::ok()))
                 .collect();

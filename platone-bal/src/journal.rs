@@ -183,9 +183,15 @@ impl Journal {
                 .map_err(|e| self.corrupt_write(e))?;
             out.push(b'\n');
         }
-        let mut file = File::create(&tmp).map_err(|e| BalError::io(&tmp, e))?;
-        file.write_all(&out).map_err(|e| BalError::io(&tmp, e))?;
-        file.sync_data().map_err(|e| BalError::io(&tmp, e))?;
+        let written = File::create(&tmp).and_then(|mut file| {
+            file.write_all(&out)?;
+            file.sync_data()
+        });
+        if let Err(e) = written {
+            // The journal itself is untouched; the partial copy goes, not to hold the space.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(BalError::io(&tmp, e));
+        }
         std::fs::rename(&tmp, &self.path).map_err(|e| BalError::io(&self.path, e))?;
         sync_dir(&self.path)?;
         self.file = OpenOptions::new()
@@ -196,14 +202,27 @@ impl Journal {
         Ok(())
     }
 
+    /// Appends the buffer and syncs it. On failure (a full disk, an I/O error) the file is
+    /// cut back to its last complete line, so that a retry does not follow a partial line and
+    /// the journal stays readable.
     fn write_buffer(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        self.file
+        let written = self
+            .file
             .write_all(&self.buffer)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| BalError::io(&self.path, e))?;
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            if let Err(cut) = self.file.set_len(self.bytes) {
+                tracing::error!(
+                    journal = %self.path.display(),
+                    "cannot cut a failed append back to {} bytes: {cut}",
+                    self.bytes
+                );
+            }
+            return Err(BalError::io(&self.path, e));
+        }
         self.bytes += self.buffer.len() as u64;
         Ok(())
     }
@@ -476,18 +495,12 @@ impl SealedBatches {
         let path = self.dir.join(format!("{name}+{}.json", batches.len()));
         let tmp = path.with_extension("json.tmp");
         let records: Vec<SealedRecordRef<'_>> = batches.iter().map(SealedRecordRef::of).collect();
-        let file = File::create(&tmp).map_err(|e| BalError::io(&tmp, e))?;
-        // Streamed: a group's file can be megabytes, which would be one large allocation.
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
-        serde_json::to_writer(&mut out, &records).map_err(|e| BalError::Corrupt {
-            path: path.clone(),
-            line: 0,
-            message: e.to_string(),
-        })?;
-        out.into_inner()
-            .map_err(|e| BalError::io(&tmp, e.into_error()))?
-            .sync_data()
-            .map_err(|e| BalError::io(&tmp, e))?;
+        let written = write_synced(&tmp, &records);
+        if written.is_err() {
+            // A partial file (a full disk) is not left to hold the space.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
         std::fs::rename(&tmp, &path).map_err(|e| BalError::io(&path, e))?;
         sync_dir(&path)?;
         Ok(Some(path))
@@ -533,6 +546,26 @@ impl SealedBatches {
             Err(e) => Err(BalError::io(path, e)),
         }
     }
+}
+
+/// Writes `value` as JSON to a new file at `path`, streamed (a group's file can be megabytes,
+/// which would be one large allocation), and syncs it.
+fn write_synced<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let file = File::create(path).map_err(|e| BalError::io(path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    serde_json::to_writer(&mut out, value).map_err(|e| match e.io_error_kind() {
+        // The file system failed, not the serialisation.
+        Some(kind) => BalError::io(path, std::io::Error::new(kind, e)),
+        None => BalError::Corrupt {
+            path: path.to_path_buf(),
+            line: 0,
+            message: e.to_string(),
+        },
+    })?;
+    out.into_inner()
+        .map_err(|e| BalError::io(path, e.into_error()))?
+        .sync_data()
+        .map_err(|e| BalError::io(path, e))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use platone_certify::{CertifyError, Ledger, Proof};
 use platone_scd::{AnyStore, CertificationRecord, CertificationRef, ScdError, Store};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::certifier::on_disk;
 use crate::error::{BalError, Result};
 use crate::health::{Engine, Health, Retried, retry_while_unavailable};
 use crate::journal::{PendingBatch, RejectedReferences, SealedBatches};
@@ -202,12 +203,13 @@ impl Recorder {
             }
         }
         Metrics::add(&self.metrics.measurements_certified, all.len() as u64);
-        let kept = self.sealed.write(&waiting)?;
+        let sealed = &self.sealed;
+        let kept = on_disk(&self.health, &self.stop, || sealed.write(&waiting)).await?;
         for file in files {
             // A file that keeps just the waiting batches can have the name of the one they
             // came in: it stays.
             if kept.as_ref() != Some(&file) {
-                self.sealed.remove(&file)?;
+                on_disk(&self.health, &self.stop, || sealed.remove(&file)).await?;
             }
         }
         if let Some(file) = kept {
@@ -267,7 +269,7 @@ impl Recorder {
         }
         if !refused.is_empty() {
             Metrics::add(&self.metrics.references_rejected, refused.len() as u64);
-            self.rejected.append(&refused)?;
+            on_disk(&self.health, &self.stop, || self.rejected.append(&refused)).await?;
         }
         Ok(())
     }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use platone_bus::{Bus, MqttBus, MqttConfig, QoS, Subscriber, TlsConfig, TopicFilter};
+use platone_bus::{
+    Bus, BusError, BusUrl, MqttBus, MqttConfig, QoS, Subscriber, TlsConfig, TopicFilter,
+};
 use platone_certify::{FileLedger, Ledger};
 use platone_scd::AnyStore;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -44,43 +46,33 @@ pub struct MqttUrl {
 }
 
 impl MqttUrl {
-    /// Parses `mqtt://[user:password@]host[:port]` or `mqtts://…` (ports 1883 and 8883 by
-    /// default).
+    /// Parses `mqtt://[user[:password]@]host[:port]` or `mqtts://…` (ports 1883 and 8883 by
+    /// default) with the bus's URL parser ([`BusUrl::parse`]), so errors name the URL and the
+    /// byte offset at fault. A bus URL of another kind (`kafka://`, `memory://`) is refused.
     pub fn parse(url: &str) -> Result<MqttUrl> {
-        let bad = |message: &str| BalError::config("mqtt", format!("{url:?}: {message}"));
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtt://") {
-            (false, rest)
-        } else if let Some(rest) = url.strip_prefix("mqtts://") {
-            (true, rest)
-        } else {
-            return Err(bad("expected mqtt://HOST:PORT or mqtts://HOST:PORT"));
-        };
-        let rest = rest.trim_end_matches('/');
-        let (credentials, hostport) = match rest.rsplit_once('@') {
-            Some((user, hostport)) => {
-                let (u, p) = user.split_once(':').unwrap_or((user, ""));
-                (Some((u.to_owned(), p.to_owned())), hostport)
-            }
-            None => (None, rest),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| bad("the port is not a number"))?,
-            ),
-            _ => (hostport, if tls { 8883 } else { 1883 }),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(bad("no host"));
+        let parsed = BusUrl::parse(url).map_err(|e| match e {
+            BusError::Config { reason, .. } => BalError::config("mqtt", reason),
+            other => BalError::config("mqtt", format!("{url:?}: {other}")),
+        })?;
+        match parsed {
+            BusUrl::Mqtt {
+                host,
+                port,
+                tls,
+                credentials,
+            } => Ok(MqttUrl {
+                host,
+                port,
+                tls,
+                credentials,
+            }),
+            _ => Err(BalError::config(
+                "mqtt",
+                format!(
+                    "{url:?}: not an MQTT URL; expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+                ),
+            )),
         }
-        Ok(MqttUrl {
-            host: host.to_owned(),
-            port,
-            tls,
-            credentials,
-        })
     }
 
     /// A client configuration for this broker: host, port, credentials and a clean session
@@ -448,6 +440,25 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port), ("::1", 1884));
         for bad in ["http://x", "mqtt://", "mqtt://h:port"] {
             assert!(MqttUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mqtt_url_errors_name_the_url_and_the_byte() {
+        let e = MqttUrl::parse("mqtt://broker:18x3")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"mqtt://broker:18x3\"") && e.contains("byte 14"),
+            "{e}"
+        );
+        let e = MqttUrl::parse("mqtt://@h").unwrap_err().to_string();
+        assert!(e.contains("byte 7"), "{e}");
+        for other in ["kafka://k:9092", "memory://"] {
+            let e = MqttUrl::parse(other).unwrap_err();
+            assert!(matches!(e, BalError::Config { .. }), "{other}: {e:?}");
+            let e = e.to_string();
+            assert!(e.contains(other) && e.contains("not an MQTT URL"), "{e}");
         }
     }
 }

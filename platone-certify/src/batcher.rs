@@ -15,6 +15,12 @@
 //!   batch) is never dropped or rejected: it is certified in the open batch, and counted in
 //!   [`SealedBatch::late_records`] so the caller can report it. A certificate proves a record
 //!   existed no later than the batch's `created_at`, whatever time the record claims.
+//!
+//! A live batcher measures windows on its clock and dates each certificate by it
+//! ([`Batcher::add`]); a replay of recorded data measures them on the records' own times and
+//! dates every certificate at one moment ([`Batcher::add_leaf_with_clock`], used by
+//! [`certify_json_lines`](crate::stream::certify_json_lines)). Both seal through the same code:
+//! [`seal_leaves`] builds the tree and the certificate chained to the source's previous one.
 
 use std::collections::HashMap;
 
@@ -23,7 +29,7 @@ use platone_model::Timestamp;
 
 use crate::canonical::Certifiable;
 use crate::certificate::{AnchorStatus, BatchCertificate};
-use crate::error::Result;
+use crate::error::{CertifyError, Result};
 use crate::proof::{PROOF_FORMAT, Proof};
 use crate::scheme::{Digest, Scheme};
 use crate::tree::MerkleTree;
@@ -66,6 +72,77 @@ pub struct SealedBatch {
     pub proofs: Vec<Proof>,
     /// How many records were late (timestamp before the previous batch's last timestamp).
     pub late_records: u64,
+}
+
+/// A sealed batch as its Merkle tree: the certificate, and the tree from which each record's
+/// proof is made on demand (for large inputs, proofs can be written out without holding a
+/// [`Proof`] per record).
+#[derive(Debug, Clone)]
+pub struct SealedTree {
+    /// The certificate.
+    pub certificate: BatchCertificate,
+    /// The certificate's hash (what the next certificate of the source points back to).
+    pub certificate_hash: Digest,
+    /// The tree over the batch's leaves, in the order the records were added.
+    pub tree: MerkleTree,
+    /// How many records were late (timestamp before the previous batch's last timestamp).
+    pub late_records: u64,
+}
+
+impl SealedTree {
+    /// The proof of the record at `index`, with `anchor`'s status.
+    pub fn proof(&self, index: usize, anchor: &AnchorStatus) -> Result<Proof> {
+        let leaf = self.tree.leaf(index).ok_or_else(|| {
+            CertifyError::Tree(format!(
+                "leaf {index} of a tree of {}",
+                self.tree.leaf_count()
+            ))
+        })?;
+        Ok(Proof {
+            format: PROOF_FORMAT.to_owned(),
+            batch_id: self.certificate.batch_id.clone(),
+            scheme: self.certificate.scheme,
+            leaf_index: index as u64,
+            leaf_count: self.certificate.leaf_count,
+            leaf,
+            siblings: self.tree.path(index)?,
+            root: self.certificate.root,
+            certificate: self.certificate_hash,
+            anchor: anchor.clone(),
+        })
+    }
+
+    /// Appends one proof line (the proof's JSON, as [`Proof::to_json`] writes it, and a newline)
+    /// per record to `out`, in leaf order, each with `anchor`'s status.
+    pub fn write_proof_lines(&self, anchor: &AnchorStatus, out: &mut Vec<u8>) -> Result<()> {
+        let template = Proof {
+            format: PROOF_FORMAT.to_owned(),
+            batch_id: self.certificate.batch_id.clone(),
+            scheme: self.certificate.scheme,
+            leaf_index: 0,
+            leaf_count: self.certificate.leaf_count,
+            leaf: Digest::default(),
+            siblings: Vec::new(),
+            root: self.certificate.root,
+            certificate: self.certificate_hash,
+            anchor: anchor.clone(),
+        };
+        crate::proof::write_json_lines(&self.tree, &template, out)
+    }
+
+    /// The batch with every proof made (anchor pending).
+    pub fn into_batch(self) -> Result<SealedBatch> {
+        let pending = AnchorStatus::Pending;
+        let proofs = (0..self.tree.leaf_count())
+            .map(|index| self.proof(index, &pending))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SealedBatch {
+            certificate: self.certificate,
+            certificate_hash: self.certificate_hash,
+            proofs,
+            late_records: self.late_records,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -138,19 +215,37 @@ impl Batcher {
         timestamp: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<Vec<SealedBatch>> {
+        into_batches(self.add_leaf_with_clock(source, leaf, timestamp, Some(now), now)?)
+    }
+
+    /// [`add_leaf`](Self::add_leaf) with the window's clock and the certificates' creation
+    /// time given apart, and sealed batches returned as trees.
+    ///
+    /// `clock` is the time the window is measured on (a live system's arrival time, or the
+    /// record's own time when replaying recorded data); `None` is a record that does not move
+    /// the clock: it neither opens a window nor closes one, and only counts towards
+    /// `max_records`. Every batch this seals is dated `created_at`.
+    pub fn add_leaf_with_clock(
+        &mut self,
+        source: &str,
+        leaf: Digest,
+        timestamp: Option<Timestamp>,
+        clock: Option<Timestamp>,
+        created_at: Timestamp,
+    ) -> Result<Vec<SealedTree>> {
         let (scheme, policy) = (self.scheme, self.policy);
         let state = match self.sources.get_mut(source) {
             Some(s) => s,
             None => self.sources.entry(source.to_owned()).or_default(),
         };
         let mut sealed = Vec::new();
-        if let Some(opened) = state.opened_at
+        if let (Some(opened), Some(now)) = (state.opened_at, clock)
             && now - opened >= policy.window
         {
-            sealed.push(seal(scheme, source, state, now)?);
+            sealed.push(seal(scheme, source, state, created_at)?);
         }
-        if state.leaves.is_empty() {
-            state.opened_at = Some(now);
+        if state.opened_at.is_none() {
+            state.opened_at = clock;
         }
         state.leaves.push(leaf);
         if let Some(t) = timestamp {
@@ -161,7 +256,7 @@ impl Batcher {
             state.last = Some(state.last.map_or(t, |l| l.max(t)));
         }
         if state.leaves.len() >= policy.max_records {
-            sealed.push(seal(scheme, source, state, now)?);
+            sealed.push(seal(scheme, source, state, created_at)?);
         }
         Ok(sealed)
     }
@@ -177,7 +272,7 @@ impl Batcher {
             if let Some(state) = self.sources.get_mut(&name)
                 && state.opened_at.is_some_and(|o| now - o >= window)
             {
-                sealed.push(seal(scheme, &name, state, now)?);
+                sealed.push(seal(scheme, &name, state, now)?.into_batch()?);
             }
         }
         Ok(sealed)
@@ -185,6 +280,11 @@ impl Batcher {
 
     /// Seals every open batch now (at shutdown or the end of an input).
     pub fn flush(&mut self, now: Timestamp) -> Result<Vec<SealedBatch>> {
+        into_batches(self.flush_trees(now)?)
+    }
+
+    /// [`flush`](Self::flush), dating the certificates `created_at` and returning trees.
+    pub fn flush_trees(&mut self, created_at: Timestamp) -> Result<Vec<SealedTree>> {
         let scheme = self.scheme;
         let mut names: Vec<String> = self.sources.keys().cloned().collect();
         names.sort();
@@ -193,46 +293,49 @@ impl Batcher {
             if let Some(state) = self.sources.get_mut(&name)
                 && !state.leaves.is_empty()
             {
-                sealed.push(seal(scheme, &name, state, now)?);
+                sealed.push(seal(scheme, &name, state, created_at)?);
             }
         }
         Ok(sealed)
     }
 }
 
+fn into_batches(trees: Vec<SealedTree>) -> Result<Vec<SealedBatch>> {
+    trees.into_iter().map(SealedTree::into_batch).collect()
+}
+
+/// Seals `state`'s open batch dated `created_at` and moves its chain on.
 fn seal(
     scheme: Scheme,
     source: &str,
     state: &mut SourceState,
-    now: Timestamp,
-) -> Result<SealedBatch> {
-    let leaves = std::mem::take(&mut state.leaves);
-    let batch = certify_leaves(
+    created_at: Timestamp,
+) -> Result<SealedTree> {
+    let sealed = seal_leaves(
         scheme,
         source,
         state.next_sequence,
         state.previous,
-        &leaves,
+        &state.leaves,
         state.first.take(),
         state.last.take(),
-        now,
+        created_at,
     )?;
-    state.leaves = leaves;
     state.leaves.clear();
     state.opened_at = None;
     state.next_sequence += 1;
-    state.previous = Some(batch.certificate_hash);
-    state.previous_last = batch.certificate.last_timestamp.or(state.previous_last);
-    let late = std::mem::take(&mut state.late);
-    Ok(SealedBatch {
-        late_records: late,
-        ..batch
+    state.previous = Some(sealed.certificate_hash);
+    state.previous_last = sealed.certificate.last_timestamp.or(state.previous_last);
+    Ok(SealedTree {
+        late_records: std::mem::take(&mut state.late),
+        ..sealed
     })
 }
 
-/// Certifies one batch of leaf hashes: builds the tree, the certificate and every proof.
+/// Seals one batch of leaf hashes: builds the tree and the certificate at `sequence` of
+/// `source`'s chain, pointing back to `previous`.
 #[allow(clippy::too_many_arguments)]
-pub fn certify_leaves(
+pub fn seal_leaves(
     scheme: Scheme,
     source: &str,
     sequence: u64,
@@ -241,7 +344,7 @@ pub fn certify_leaves(
     first_timestamp: Option<Timestamp>,
     last_timestamp: Option<Timestamp>,
     created_at: Timestamp,
-) -> Result<SealedBatch> {
+) -> Result<SealedTree> {
     let tree = MerkleTree::new(scheme, leaves)?;
     let certificate = BatchCertificate {
         batch_id: BatchCertificate::batch_id_for(source, sequence),
@@ -256,27 +359,37 @@ pub fn certify_leaves(
         previous,
     };
     let certificate_hash = certificate.hash()?;
-    let mut proofs = Vec::with_capacity(leaves.len());
-    for (index, leaf) in leaves.iter().enumerate() {
-        proofs.push(Proof {
-            format: PROOF_FORMAT.to_owned(),
-            batch_id: certificate.batch_id.clone(),
-            scheme,
-            leaf_index: index as u64,
-            leaf_count: leaves.len() as u64,
-            leaf: *leaf,
-            siblings: tree.path(index)?,
-            root: certificate.root,
-            certificate: certificate_hash,
-            anchor: AnchorStatus::Pending,
-        });
-    }
-    Ok(SealedBatch {
+    Ok(SealedTree {
         certificate,
         certificate_hash,
-        proofs,
+        tree,
         late_records: 0,
     })
+}
+
+/// Certifies one batch of leaf hashes: [`seal_leaves`] and every proof.
+#[allow(clippy::too_many_arguments)]
+pub fn certify_leaves(
+    scheme: Scheme,
+    source: &str,
+    sequence: u64,
+    previous: Option<Digest>,
+    leaves: &[Digest],
+    first_timestamp: Option<Timestamp>,
+    last_timestamp: Option<Timestamp>,
+    created_at: Timestamp,
+) -> Result<SealedBatch> {
+    seal_leaves(
+        scheme,
+        source,
+        sequence,
+        previous,
+        leaves,
+        first_timestamp,
+        last_timestamp,
+        created_at,
+    )?
+    .into_batch()
 }
 
 #[cfg(test)]

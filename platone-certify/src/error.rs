@@ -101,6 +101,24 @@ pub enum CertifyError {
         /// What failed.
         message: String,
     },
+    /// A stream of records could not be read at a line.
+    #[error("line {line}: {source}")]
+    ReadRecords {
+        /// 1-based line.
+        line: u64,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A stream of records held invalid records (each reported on its own); nothing was
+    /// certified.
+    #[error("{count} invalid record(s); nothing was certified")]
+    InvalidRecords {
+        /// How many.
+        count: u64,
+    },
+    /// A stream of records held no record.
+    #[error("no records to certify")]
+    NoRecords,
     /// Another process holds the single-writer lock.
     #[error("{0}: locked by another writer")]
     Locked(PathBuf),

@@ -41,10 +41,11 @@ pub mod proof;
 pub mod registry;
 pub mod scheme;
 pub mod signature;
+pub mod stream;
 pub mod tree;
 pub mod verify;
 
-pub use batcher::{BatchPolicy, Batcher, SealedBatch, certify_leaves};
+pub use batcher::{BatchPolicy, Batcher, SealedBatch, SealedTree, certify_leaves, seal_leaves};
 pub use canonical::{CANONICAL_ENCODING, Certifiable, JsonRecord, canonicalize_json};
 pub use certificate::{Anchor, AnchorStatus, BatchCertificate, now};
 pub use envelope::{SignatureScheme, SignedEnvelope};
@@ -53,6 +54,7 @@ pub use ledger::{BoxFuture, FileLedger, Ledger, LedgerEntry, LedgerVerifier, ver
 pub use proof::{PROOF_FORMAT, Proof};
 pub use scheme::{Digest, Scheme};
 pub use signature::{DeviceKey, DevicePacket};
+pub use stream::{CertifiedStream, StreamOptions, certify_json_lines, write_proof_lines};
 pub use tree::MerkleTree;
 pub use verify::{
     MismatchReason, Verification, verify_canonical, verify_canonical_with_hash, verify_leaf,
