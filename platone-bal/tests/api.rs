@@ -1025,7 +1025,7 @@ async fn measurements_are_served_as_saref_rdf_with_their_certification_reference
     let (a, _) = get_accept(app, &pod_query(), "text/turtle;q=high").await;
     a.assert_error(StatusCode::BAD_REQUEST, "Accept");
     // A stranger is refused in RDF as in JSON.
-    let request = Request::get(&pod_query())
+    let request = Request::get(pod_query())
         .header(header::AUTHORIZATION, "Bearer stranger-token")
         .header(header::ACCEPT, "text/turtle")
         .body(Body::empty())
