@@ -113,6 +113,10 @@ pub struct BalConfig {
     /// Bounds on what one packet, and the decoders' state, may take.
     #[serde(default)]
     pub limits: crate::decode::DecodeLimits,
+    /// The base IRI of the IRIs minted in the REST API's RDF answers (ends with `/` or `#`;
+    /// default [`platone_saref::DEFAULT_BASE`]).
+    #[serde(default)]
+    pub saref_base: Option<String>,
 }
 
 /// When certification batches close.
@@ -269,6 +273,7 @@ impl Default for BalConfig {
             pods: Vec::new(),
             devices: Vec::new(),
             queue: default_queue(),
+            saref_base: None,
         }
     }
 }
@@ -325,6 +330,20 @@ impl BalConfig {
         Ok(())
     }
 
+    /// How the REST API maps measurements to RDF: `platone-saref`'s defaults under
+    /// [`saref_base`](Self::saref_base).
+    pub fn saref_options(&self) -> platone_saref::MappingOptions {
+        let base = self
+            .saref_base
+            .as_deref()
+            .and_then(|b| platone_saref::Base::new(b).ok())
+            .unwrap_or_default();
+        platone_saref::MappingOptions {
+            base,
+            ..platone_saref::MappingOptions::default()
+        }
+    }
+
     /// The SCD URL.
     pub fn store_url(&self) -> String {
         self.store
@@ -342,6 +361,10 @@ impl BalConfig {
         }
         if let Some(url) = &self.mqtt {
             crate::runtime::MqttUrl::parse(url)?;
+        }
+        if let Some(base) = &self.saref_base {
+            platone_saref::Base::new(base.as_str())
+                .map_err(|e| BalError::config("saref_base", e))?;
         }
         if self.queue == 0 {
             return Err(BalError::config("queue", "must be at least 1"));
@@ -417,6 +440,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("devices[0].address"), "{err}");
+        let err = BalConfig::from_toml("saref_base = \"not an iri\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("saref_base"), "{err}");
         let mut config = BalConfig::default();
         assert!(config.add_token("nobody").is_err());
         config.add_token("dso=abc").unwrap();

@@ -879,3 +879,157 @@ proptest::proptest! {
         });
     }
 }
+
+async fn get_accept(app: &Router, uri: &str, accept: &str) -> (Answer, Option<String>) {
+    let request = Request::get(uri)
+        .header(header::AUTHORIZATION, "Bearer cust-token")
+        .header(header::ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let h = response.headers();
+    let content_type = h
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let link = h.get(header::LINK).map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let answer = Answer {
+        status,
+        content_type,
+        text: String::from_utf8(bytes.to_vec()).unwrap(),
+    };
+    (answer, link)
+}
+
+/// The references the JSON answer gives for item `item`, as `platone-saref` carries them.
+fn references_of(item: &Value) -> Option<platone_saref::CertificationRef> {
+    let proof = &item["proof"];
+    if proof.is_null() {
+        return None;
+    }
+    let anchor = &item["anchor"];
+    let anchored = anchor["status"] == "anchored";
+    Some(platone_saref::CertificationRef {
+        batch: proof["batch_id"].as_str().unwrap().to_owned(),
+        root: proof["root"].as_str().unwrap().to_owned(),
+        leaf_index: proof["leaf_index"].as_u64(),
+        anchor: anchored.then(|| anchor["entry"].as_str().unwrap().to_owned()),
+        anchor_ledger: anchored.then(|| anchor["ledger"].as_str().unwrap().to_owned()),
+        anchor_position: anchored.then(|| anchor["position"].as_u64().unwrap()),
+        anchored_at: anchored.then(|| t(anchor["time"].as_str().unwrap())),
+    })
+}
+
+#[tokio::test]
+async fn measurements_are_served_as_saref_rdf_with_their_certification_references() {
+    let f = fixture().await;
+    let app = &f.app;
+    let json = get(app, &pod_query(), "cust-token").await.json();
+    let items = json["items"].as_array().unwrap();
+    let expected: Vec<_> = items
+        .iter()
+        .zip(&f.measurements)
+        .map(|(item, m)| (m.clone(), references_of(item)))
+        .collect();
+    // Anchored (0–3), sealed but pending (4), batch still open (5).
+    assert!(
+        expected[..4]
+            .iter()
+            .all(|(_, c)| c.as_ref().unwrap().anchor.is_some())
+    );
+    assert!(expected[4].1.as_ref().unwrap().anchor.is_none());
+    assert!(expected[5].1.is_none());
+    for (accept, format, media) in [
+        ("text/turtle", platone_saref::Format::Turtle, "text/turtle"),
+        (
+            "application/ld+json",
+            platone_saref::Format::JsonLd,
+            "application/ld+json",
+        ),
+        (
+            "application/n-triples",
+            platone_saref::Format::NTriples,
+            "application/n-triples",
+        ),
+        (
+            "application/json;q=0.1, text/turtle;q=0.9",
+            platone_saref::Format::Turtle,
+            "text/turtle",
+        ),
+        (
+            "text/html, application/*;q=0.5, application/json;q=0",
+            platone_saref::Format::JsonLd,
+            "application/ld+json",
+        ),
+    ] {
+        let (a, link) = get_accept(app, &pod_query(), accept).await;
+        assert_eq!(a.status, StatusCode::OK, "{accept}: {}", a.text);
+        assert_eq!(a.content_type, media, "{accept}");
+        assert_eq!(link, None, "one page");
+        let back = platone_saref::read_certified_measurements(a.text.as_bytes(), format)
+            .unwrap_or_else(|e| panic!("{accept}: {e}\n{}", a.text));
+        assert_eq!(back, expected, "{accept}");
+    }
+    // The RDF names the anchor the ledger holds.
+    let (a, _) = get_accept(app, &pod_query(), "text/turtle").await;
+    let anchored = &items[0]["anchor"];
+    assert!(
+        a.text.contains(&format!(
+            "platone:anchor \"{}\"",
+            anchored["entry"].as_str().unwrap()
+        )),
+        "{}",
+        a.text
+    );
+    // JSON stays the default, and answers to */*.
+    for accept in [
+        "*/*",
+        "application/json",
+        "application/json, text/turtle;q=0.5",
+    ] {
+        let (a, _) = get_accept(app, &pod_query(), accept).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.content_type.starts_with("application/json"), "{accept}");
+        assert_eq!(&a.json(), &json, "{accept}");
+    }
+    // Pages: the next page is named in a Link header.
+    let (a, link) = get_accept(app, &format!("{}&limit=4", pod_query()), "text/turtle").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let link = link.expect("a Link to the next page");
+    let next = link
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+        .unwrap_or_else(|| panic!("{link}"));
+    let first = platone_saref::read_certified_measurements(
+        a.text.as_bytes(),
+        platone_saref::Format::Turtle,
+    )
+    .unwrap();
+    let (b, last) = get_accept(app, next, "text/turtle").await;
+    assert_eq!(b.status, StatusCode::OK, "{next}: {}", b.text);
+    assert_eq!(last, None);
+    let second = platone_saref::read_certified_measurements(
+        b.text.as_bytes(),
+        platone_saref::Format::Turtle,
+    )
+    .unwrap();
+    assert_eq!([first, second].concat(), expected);
+    // Nothing served matches: 406 naming Accept; a malformed weight: 400.
+    for accept in ["text/html", "application/xml, image/*", "*/*;q=0"] {
+        let (a, _) = get_accept(app, &pod_query(), accept).await;
+        a.assert_error(StatusCode::NOT_ACCEPTABLE, "Accept");
+        assert!(a.json()["error"].as_str().unwrap().contains("text/turtle"));
+    }
+    let (a, _) = get_accept(app, &pod_query(), "text/turtle;q=high").await;
+    a.assert_error(StatusCode::BAD_REQUEST, "Accept");
+    // A stranger is refused in RDF as in JSON.
+    let request = Request::get(pod_query())
+        .header(header::AUTHORIZATION, "Bearer stranger-token")
+        .header(header::ACCEPT, "text/turtle")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

@@ -8,9 +8,11 @@
 //!    topic `{dead_letter_topic}/{reason}` on the target bus, with the reason in the
 //!    [`DEAD_LETTER_REASON`] header and the original topic in [`ORIGINAL_TOPIC`] (headers are
 //!    lost on MQTT 3.1.1, the reason code stays in the topic);
-//! 2. otherwise it is published under the mapped topic at the route's QoS, retried with
+//! 2. otherwise [`BridgeConfig::transform`], when set, rewrites it (a [`PayloadTransform`]
+//!    that refuses it sends the original to `{dead_letter_topic}/untransformable`);
+//! 3. then it is published under the mapped topic at the route's QoS, retried with
 //!    exponential back-off until the target confirms (a broker restart only delays it);
-//! 3. only then is the source delivery acknowledged: at least once, end to end.
+//! 4. only then is the source delivery acknowledged: at least once, end to end.
 //!
 //! At most [`BridgeConfig::max_in_flight`] deliveries per direction are being forwarded at a time
 //! (publishes are issued in arrival order, so per-topic order is kept unless a publish has to be
@@ -80,6 +82,32 @@ pub fn bridge_identity(source: &str, sink: &str) -> String {
     id
 }
 
+/// Why a [`PayloadTransform`] refused a message; its text becomes the dead letter's
+/// [`DEAD_LETTER_REASON`].
+pub type TransformError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A hook that rewrites each message the bridge forwards, e.g. to publish JSON-LD instead of
+/// the source format. The bridge itself stays format-agnostic: it only calls the hook.
+///
+/// # Contract
+///
+/// - [`transform`](Self::transform) is called once per delivery that is forwarded, in every
+///   direction of every route, after the topic was mapped (`message.topic` is the target
+///   topic, [`BRIDGE_ORIGIN`] is set) and before the publish. It is not called for echoes,
+///   undecodable or unroutable deliveries, nor for dead letters.
+/// - It may change the payload and headers (and the key). It should leave the topic alone:
+///   a changed topic is published as changed, past the route's mapping.
+/// - An `Err` dead-letters the *original* delivery (untransformed, under its source topic)
+///   to `{dead_letter_topic}/untransformable` with the error's text as the reason; the
+///   delivery is acknowledged and the bridge goes on with the next one.
+/// - It runs on the bridge's task: keep it quick and non-blocking (no I/O). It must not
+///   panic. The result is published, and retried, as returned; a redelivered message is
+///   transformed again, so the hook should be deterministic.
+pub trait PayloadTransform: Send + Sync + fmt::Debug {
+    /// Rewrites `message` in place, or says why it cannot be forwarded.
+    fn transform(&self, message: &mut Message) -> Result<(), TransformError>;
+}
+
 /// One route: a source bus, a sink bus and a mosquitto-style topic mapping.
 #[derive(Clone)]
 pub struct Route {
@@ -127,6 +155,9 @@ pub struct BridgeConfig {
     /// of one topic may be forwarded out of order. Still at least once. Keep it at 1 when
     /// order matters; the memory and Kafka buses ignore it.
     pub source_connections: usize,
+    /// A hook applied to every forwarded message before it is published (none by default);
+    /// see [`PayloadTransform`] for its contract.
+    pub transform: Option<Arc<dyn PayloadTransform>>,
 }
 
 impl Default for BridgeConfig {
@@ -146,6 +177,7 @@ impl Default for BridgeConfig {
             retry_max: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             source_connections: 1,
+            transform: None,
         }
     }
 }
@@ -525,7 +557,18 @@ async fn forward(shared: Arc<Shared>, leg: Arc<Leg>, d: Delivery, mut stop: watc
             let mut m = d.message.clone();
             m.topic = target;
             m.headers.insert(BRIDGE_ORIGIN, shared.config.name.clone());
-            (m, None)
+            match shared
+                .config
+                .transform
+                .as_ref()
+                .map(|t| t.transform(&mut m))
+            {
+                Some(Err(e)) => (
+                    d.message.clone(),
+                    Some(("untransformable", format!("transform: {e}"))),
+                ),
+                _ => (m, None),
+            }
         }
     };
     let outcome = match dead_reason {

@@ -52,7 +52,7 @@ mod url;
 
 pub use bridge::{
     BRIDGE_ORIGIN, Bridge, BridgeConfig, BridgeCounters, CounterSnapshot, DEAD_LETTER_REASON,
-    ORIGINAL_TOPIC, Route, bridge_identity,
+    ORIGINAL_TOPIC, PayloadTransform, Route, TransformError, bridge_identity,
 };
 pub use bus::{Bus, Publisher, Subscriber, Subscription};
 pub use error::{BusError, BusResult};

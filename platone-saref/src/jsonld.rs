@@ -125,6 +125,17 @@ const TERMS: &[(&str, &str, Coerce)] = &[
     ("batchId", t::P_BATCH_ID, Coerce::Plain),
     ("merkleRoot", t::P_MERKLE_ROOT, Coerce::Plain),
     ("anchor", t::P_ANCHOR, Coerce::Plain),
+    ("anchorLedger", t::P_ANCHOR_LEDGER, Coerce::Plain),
+    (
+        "anchorPosition",
+        t::P_ANCHOR_POSITION,
+        Coerce::Datatype(t::XSD_INTEGER),
+    ),
+    (
+        "anchoredAt",
+        t::P_ANCHORED_AT,
+        Coerce::Datatype(t::XSD_DATETIME),
+    ),
 ];
 
 /// Writes `s` as the compact form of an IRI: `prefix:local` under a context prefix, else

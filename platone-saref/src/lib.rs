@@ -68,7 +68,8 @@ pub use map::{
     CertificationRef, DeviceRole, Mapper, MappingOptions, Pattern, TripleSink, ValueDatatype,
 };
 pub use read::{
-    measurements_from_graph, read_graph, read_measurements, read_set_points, set_points_from_graph,
+    certified_measurements_from_graph, measurements_from_graph, read_certified_measurements,
+    read_graph, read_measurements, read_set_points, set_points_from_graph,
 };
 
 /// The base IRI used when none is given.
@@ -213,7 +214,7 @@ impl<W: Write> RdfWriter<W> {
 /// let m = Measurement::new(DeviceId::new("meter-1")?, parse_timestamp("2021-01-01T00:15:00Z")?,
 ///     MeasurementKind::Energy, Unit::WattHour, 5.0)?;
 /// let cert = CertificationRef { batch: "b-7".into(), root: "0xabc".into(),
-///     anchor: Some("0xdef".into()), leaf_index: Some(0) };
+///     anchor: Some("0xdef".into()), leaf_index: Some(0), ..CertificationRef::default() };
 /// let out = write_measurements(Vec::new(), Format::NTriples, &MappingOptions::default(),
 ///     [(&m, Some(&cert))])?;
 /// assert!(String::from_utf8(out)?.contains("<https://w3id.org/platone/ns#merkleRoot> \"0xabc\""));

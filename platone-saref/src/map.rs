@@ -93,18 +93,28 @@ pub struct MappingOptions {
 
 /// A measurement's certification: the batch it was certified in, the batch's Merkle root,
 /// where that root was anchored and the measurement's leaf index. Written with the `platone:`
-/// vocabulary (`platone:certifiedIn`, `platone:CertifiedBatch`, `platone:merkleRoot`,
-/// `platone:anchor`, `platone:leafIndex`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// vocabulary (`platone:certifiedIn`, `platone:leafIndex`, `platone:CertifiedBatch` with
+/// `platone:batchId`, `platone:merkleRoot`, `platone:anchor`, `platone:anchorLedger`,
+/// `platone:anchorPosition`, `platone:anchoredAt`) and read back by
+/// [`read_certified_measurements`](crate::read_certified_measurements). While a batch is not
+/// anchored yet, every `anchor*` field is `None` and nothing of the anchor is written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CertificationRef {
     /// The batch identifier.
     pub batch: String,
     /// The batch's Merkle root, `0x`-prefixed hex.
     pub root: String,
-    /// Where the root was anchored (a transaction hash, a ledger reference), when it was.
+    /// The ledger entry that anchors the root (a transaction hash, an entry hash), once
+    /// anchored.
     pub anchor: Option<String>,
     /// The measurement's leaf index in the batch, when known.
     pub leaf_index: Option<u64>,
+    /// The ledger the root is anchored in (`file:PATH`, a chain id and contract address).
+    pub anchor_ledger: Option<String>,
+    /// The anchoring entry's position in that ledger (entry or block number).
+    pub anchor_position: Option<u64>,
+    /// When the ledger confirmed the anchor.
+    pub anchored_at: Option<platone_model::Timestamp>,
 }
 
 /// Descriptions already written are remembered up to this many nodes; past it the memory is
@@ -162,6 +172,18 @@ fn str_lit(value: &str) -> TermRef<'_> {
     LiteralRef::new_simple_literal(value).into()
 }
 
+/// Whether `key` is new to `seen`; remembers it (copying it only then).
+fn remember(seen: &mut HashSet<String>, key: &str) -> bool {
+    if seen.contains(key) {
+        return false;
+    }
+    if seen.len() >= SEEN_LIMIT {
+        seen.clear();
+    }
+    seen.insert(key.to_string());
+    true
+}
+
 /// Whether a channel name is an IEC 61968-9 18-field ReadingType code.
 fn is_reading_type_code(text: &str) -> bool {
     let mut fields = 0;
@@ -207,14 +229,7 @@ impl Mapper {
 
     /// Whether `key` is new; remembers it.
     fn first_time(&mut self, key: &str) -> bool {
-        if self.seen.contains(key) {
-            return false;
-        }
-        if self.seen.len() >= SEEN_LIMIT {
-            self.seen.clear();
-        }
-        self.seen.insert(key.to_string());
-        true
+        remember(&mut self.seen, key)
     }
 
     fn mint(base: &Base, out: &mut String, path: &str, id: &str) {
@@ -259,7 +274,15 @@ impl Mapper {
         };
         self.value.clear();
         match self.options.value_datatype {
-            ValueDatatype::Double => self.value.push_str(self.number.format(scaled)),
+            ValueDatatype::Double => {
+                let text = self.number.format(scaled);
+                self.value.push_str(text);
+                // A whole number is written `-5.0`, as rdflib and the proposed examples
+                // write doubles (the same value as `-5`).
+                if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                    self.value.push_str(".0");
+                }
+            }
             ValueDatatype::Decimal => {
                 let _ = write!(self.value, "{scaled}");
             }
@@ -282,7 +305,6 @@ impl Mapper {
         certification: Option<&CertificationRef>,
         sink: &mut S,
     ) -> io::Result<()> {
-        let base = self.options.base.clone();
         let meter_is_source = m
             .meter
             .as_ref()
@@ -298,11 +320,21 @@ impl Mapper {
             DeviceRole::Pmu => "pmu/",
             _ => "device/",
         };
-        Self::mint(&base, &mut self.dev, dev_path, m.source.as_str());
+        Self::mint(
+            &self.options.base,
+            &mut self.dev,
+            dev_path,
+            m.source.as_str(),
+        );
         // The meter, when it is not the device node itself.
         let meter_link = match &m.meter {
             Some(meter) if !(meter_is_source && role == DeviceRole::Meter) => {
-                Self::mint(&base, &mut self.meter, "meter/", meter.as_str());
+                Self::mint(
+                    &self.options.base,
+                    &mut self.meter,
+                    "meter/",
+                    meter.as_str(),
+                );
                 true
             }
             _ => false,
@@ -310,13 +342,18 @@ impl Mapper {
         // The feature of interest: the usage point, else the PoD, else the grid component.
         self.foi.clear();
         let foi_kind = if let Some(up) = &m.usage_point {
-            Self::mint(&base, &mut self.foi, "usagepoint/", up.as_str());
+            Self::mint(
+                &self.options.base,
+                &mut self.foi,
+                "usagepoint/",
+                up.as_str(),
+            );
             Some((t::P_USAGE_POINT, "UsagePoint ", up.as_str()))
         } else if let Some(pod) = &m.pod {
-            Self::mint(&base, &mut self.foi, "pod/", pod.as_str());
+            Self::mint(&self.options.base, &mut self.foi, "pod/", pod.as_str());
             Some((t::P_POINT_OF_DELIVERY, "PoD ", pod.as_str()))
         } else if let Some(c) = &m.component {
-            Self::mint(&base, &mut self.foi, "component/", c.as_str());
+            Self::mint(&self.options.base, &mut self.foi, "component/", c.as_str());
             Some((t::P_GRID_COMPONENT, "", c.as_str()))
         } else {
             None
@@ -380,8 +417,7 @@ impl Mapper {
         self.aux2.push_str(&self.dev);
         self.aux2.push(' ');
         self.aux2.push_str(&self.prop);
-        let pair = self.aux2.clone();
-        if self.first_time(&pair) {
+        if remember(&mut self.seen, &self.aux2) {
             self.describe_series(m, role, sink)?;
         }
 
@@ -390,7 +426,7 @@ impl Mapper {
         self.aux.clear();
         self.aux.push_str(vocab::UNIT);
         self.aux.push_str(unit_local);
-        if self.first_time(&self.aux.clone()) {
+        if remember(&mut self.seen, &self.aux) {
             emit_iri(sink, &self.aux, t::RDF_TYPE, vocab::unit_class(m.unit))?;
         }
         let value_dt = self.value_datatype();
@@ -438,13 +474,13 @@ impl Mapper {
         let mut extra = Vec::new();
         if let Some(pod) = extra_pod {
             let mut iri = String::new();
-            Self::mint(&base, &mut iri, "pod/", pod.as_str());
+            Self::mint(&self.options.base, &mut iri, "pod/", pod.as_str());
             emit_iri(sink, m_iri, t::P_POD_LINK, &iri)?;
             extra.push((iri, t::P_POINT_OF_DELIVERY, "PoD ", pod.as_str()));
         }
         if let Some(c) = extra_component {
             let mut iri = String::new();
-            Self::mint(&base, &mut iri, "component/", c.as_str());
+            Self::mint(&self.options.base, &mut iri, "component/", c.as_str());
             emit_iri(sink, m_iri, t::P_COMPONENT_LINK, &iri)?;
             extra.push((iri, t::P_GRID_COMPONENT, "", c.as_str()));
         }
@@ -499,12 +535,12 @@ impl Mapper {
 
     fn first_time_owned(&mut self, key: DescKey) -> bool {
         let text = match key {
-            DescKey::Device => self.dev.clone(),
-            DescKey::Meter => self.meter.clone(),
-            DescKey::Foi => self.foi.clone(),
-            DescKey::Property => self.prop.clone(),
+            DescKey::Device => &self.dev,
+            DescKey::Meter => &self.meter,
+            DescKey::Foi => &self.foi,
+            DescKey::Property => &self.prop,
         };
-        self.first_time(&text)
+        remember(&mut self.seen, text)
     }
 
     fn certification<S: TripleSink>(
@@ -531,6 +567,21 @@ impl Mapper {
             emit(sink, &batch, t::P_MERKLE_ROOT, str_lit(&cert.root))?;
             if let Some(anchor) = &cert.anchor {
                 emit(sink, &batch, t::P_ANCHOR, str_lit(anchor))?;
+            }
+            if let Some(ledger) = &cert.anchor_ledger {
+                emit(sink, &batch, t::P_ANCHOR_LEDGER, str_lit(ledger))?;
+            }
+            if let Some(position) = cert.anchor_position {
+                emit(
+                    sink,
+                    &batch,
+                    t::P_ANCHOR_POSITION,
+                    typed(&position.to_string(), t::XSD_INTEGER),
+                )?;
+            }
+            if let Some(at) = &cert.anchored_at {
+                let at = format_timestamp(at);
+                emit(sink, &batch, t::P_ANCHORED_AT, typed(&at, t::XSD_DATETIME))?;
             }
         }
         Ok(())

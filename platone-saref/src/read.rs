@@ -19,6 +19,7 @@ use crate::Format;
 use crate::error::{Result, SarefError};
 use crate::iri::decode;
 use crate::jsonld::{CONTEXT, CONTEXT_IRI};
+use crate::map::CertificationRef;
 use crate::vocab::{self, t};
 
 /// Reads a whole document into a graph.
@@ -468,15 +469,62 @@ fn unit_of(
 
 /// Reads every measurement (SAREF 3 `saref:Measurement` and SAREF 4 `saref:Observation`).
 pub fn measurements_from_graph(graph: &Graph) -> Result<Vec<Measurement>> {
+    Ok(certified_measurements_from_graph(graph)?
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect())
+}
+
+/// Reads the measurements of a document with their certification references (the
+/// `platone:certifiedIn` batch, its root and anchor, and the leaf index), `None` for a
+/// measurement that names no batch.
+pub fn read_certified_measurements<R: Read>(
+    reader: R,
+    format: Format,
+) -> Result<Vec<(Measurement, Option<CertificationRef>)>> {
+    certified_measurements_from_graph(&read_graph(reader, format)?)
+}
+
+/// Every measurement of the graph with its certification references, as
+/// [`read_certified_measurements`] returns them. A batch without `platone:batchId` or
+/// `platone:merkleRoot`, or with a value of the wrong datatype, is an error naming it.
+pub fn certified_measurements_from_graph(
+    graph: &Graph,
+) -> Result<Vec<(Measurement, Option<CertificationRef>)>> {
     let mut out = Vec::new();
-    for m in subjects_of_type(graph, t::S_MEASUREMENT) {
-        out.push((measurement(&m, false)?, m.name()));
+    for (class, saref4) in [(t::S_MEASUREMENT, false), (t::S4_OBSERVATION, true)] {
+        for m in subjects_of_type(graph, class) {
+            let cert = certification(&m)?;
+            out.push((measurement(&m, saref4)?, cert, m.name()));
+        }
     }
-    for m in subjects_of_type(graph, t::S4_OBSERVATION) {
-        out.push((measurement(&m, true)?, m.name()));
-    }
-    out.sort_by(|(a, an), (b, bn)| a.timestamp.cmp(&b.timestamp).then_with(|| an.cmp(bn)));
-    Ok(out.into_iter().map(|(m, _)| m).collect())
+    out.sort_by(|(a, _, an), (b, _, bn)| a.timestamp.cmp(&b.timestamp).then_with(|| an.cmp(bn)));
+    Ok(out.into_iter().map(|(m, c, _)| (m, c)).collect())
+}
+
+fn certification(m: &Node<'_>) -> Result<Option<CertificationRef>> {
+    let Some(batch) = m.link(t::P_CERTIFIED_IN)? else {
+        return Ok(None);
+    };
+    let text = |node: &Node<'_>, p: &'static str| -> Result<String> {
+        node.string(p)?
+            .map(str::to_string)
+            .ok_or_else(|| node.missing(p))
+    };
+    let count = |node: &Node<'_>, p: &'static str| -> Result<Option<u64>> {
+        node.integer(p)?
+            .map(|i| u64::try_from(i).map_err(|_| node.invalid(p, format!("{i} is negative"))))
+            .transpose()
+    };
+    Ok(Some(CertificationRef {
+        batch: text(&batch, t::P_BATCH_ID)?,
+        root: text(&batch, t::P_MERKLE_ROOT)?,
+        anchor: batch.string(t::P_ANCHOR)?.map(str::to_string),
+        leaf_index: count(m, t::P_LEAF_INDEX)?,
+        anchor_ledger: batch.string(t::P_ANCHOR_LEDGER)?.map(str::to_string),
+        anchor_position: count(&batch, t::P_ANCHOR_POSITION)?,
+        anchored_at: batch.timestamp(t::P_ANCHORED_AT)?,
+    }))
 }
 
 fn measurement(m: &Node<'_>, saref4: bool) -> Result<Measurement> {

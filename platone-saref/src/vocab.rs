@@ -167,6 +167,9 @@ pub mod t {
         P_BATCH_ID = "https://w3id.org/platone/ns#batchId",
         P_MERKLE_ROOT = "https://w3id.org/platone/ns#merkleRoot",
         P_ANCHOR = "https://w3id.org/platone/ns#anchor",
+        P_ANCHOR_LEDGER = "https://w3id.org/platone/ns#anchorLedger",
+        P_ANCHOR_POSITION = "https://w3id.org/platone/ns#anchorPosition",
+        P_ANCHORED_AT = "https://w3id.org/platone/ns#anchoredAt",
     }
 }
 

@@ -10,8 +10,8 @@ use platone_model::{
     UsagePointId,
 };
 use platone_saref::{
-    Format, MappingOptions, Pattern, SarefError, ValueDatatype, read_measurements, read_set_points,
-    vocab,
+    CertificationRef, Format, MappingOptions, Pattern, SarefError, ValueDatatype,
+    read_certified_measurements, read_measurements, read_set_points, vocab, write_measurements,
 };
 use proptest::prelude::*;
 
@@ -57,6 +57,68 @@ fn the_varied_sample_round_trips_in_every_format_and_pattern() {
                 assert_eq!(sps, vec![set_point()], "{pattern:?} {format:?}");
             }
         }
+    }
+}
+
+#[test]
+fn certification_references_round_trip_in_every_format_and_pattern() {
+    let sample = varied();
+    for pattern in [Pattern::Saref3Measurement, Pattern::Saref4Observation] {
+        let options = MappingOptions {
+            pattern,
+            ..MappingOptions::default()
+        };
+        for format in FORMATS {
+            // `document` certifies the first measurement only.
+            let doc = document(format, options.clone(), &sample, &[]);
+            let back = read_certified_measurements(doc.as_slice(), format)
+                .unwrap_or_else(|e| panic!("{pattern:?} {format:?}: {e}"));
+            assert_eq!(back.len(), sample.len());
+            let certified: Vec<_> = back
+                .iter()
+                .filter_map(|(m, c)| Some((m, c.as_ref()?)))
+                .collect();
+            assert_eq!(certified.len(), 1, "{pattern:?} {format:?}");
+            assert_eq!(certified[0].0, &sample[0], "{pattern:?} {format:?}");
+            assert_eq!(certified[0].1, &certification(), "{pattern:?} {format:?}");
+        }
+    }
+    // A pending batch: no anchor is written, none is read.
+    let pending = CertificationRef {
+        batch: "b/1 x".into(),
+        root: "0x01".into(),
+        leaf_index: Some(0),
+        ..CertificationRef::default()
+    };
+    let doc = write_measurements(
+        Vec::new(),
+        Format::Turtle,
+        &MappingOptions::default(),
+        [(&sample[0], Some(&pending))],
+    )
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&doc).contains("platone:anchor"));
+    let back = read_certified_measurements(doc.as_slice(), Format::Turtle).unwrap();
+    assert_eq!(back, vec![(sample[0].clone(), Some(pending))]);
+    // A batch without its root is named in the error.
+    let text = String::from_utf8(document(
+        Format::NTriples,
+        MappingOptions::default(),
+        &sample[..1],
+        &[],
+    ))
+    .unwrap();
+    let without_root: String = text
+        .lines()
+        .filter(|l| !l.contains("#merkleRoot>"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    match read_certified_measurements(without_root.as_bytes(), Format::NTriples) {
+        Err(SarefError::Missing { subject, predicate }) => {
+            assert!(subject.ends_with("/batch/batch-42"), "{subject}");
+            assert_eq!(predicate, vocab::t::P_MERKLE_ROOT);
+        }
+        other => panic!("{other:?}"),
     }
 }
 

@@ -1,17 +1,22 @@
 //! `GET /api/measurements`: the caller's visible measurements, each with its proof and anchor
-//! status.
+//! status — as JSON, or (by `Accept`) as SAREF RDF in Turtle, JSON-LD or N-Triples with the
+//! certification references in the `platone:` vocabulary.
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, LINK, VARY};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use platone_certify::{AnchorStatus, Ledger, Proof};
 use platone_model::{DeviceId, Measurement, MeterId, PodId, Timestamp};
 use platone_scd::{CertificationRef, MeasurementQuery, PageToken, Store};
 use serde::Serialize;
 
 use super::auth::Caller;
+use super::negotiate::{Representation, negotiate};
 use super::problem::ApiError;
 use crate::context::BalContext;
 
@@ -114,12 +119,23 @@ fn parse_limit(value: &str) -> Result<usize, ApiError> {
         })
 }
 
-/// The handler.
+/// The handler: the page as JSON, or as RDF when `Accept` asks for `text/turtle`,
+/// `application/ld+json` or `application/n-triples` (see [`negotiate`]). The RDF answer carries
+/// each measurement's batch, leaf index, Merkle root and anchor (`platone:certifiedIn` …), not
+/// the proof's sibling hashes (ask for JSON to verify), and names the next page in a
+/// `Link: <…>; rel="next"` header.
 pub async fn list(
     State(ctx): State<BalContext>,
     caller: Caller,
+    headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<MeasurementPage>, ApiError> {
+) -> Result<Response, ApiError> {
+    let accept = match headers.get(ACCEPT).map(HeaderValue::to_str) {
+        None => None,
+        Some(Ok(text)) => Some(text),
+        Some(Err(_)) => return Err(ApiError::bad_request("Accept", "not visible ASCII")),
+    };
+    let representation = negotiate(accept)?;
     let Query(pairs) = params.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     let query = parse_query(&pairs)?;
     let page = ctx
@@ -129,6 +145,7 @@ pub async fn list(
         .map_err(|e| ApiError::from_store(scope_of(&query), &e))?;
     let mut anchors = AnchorCache::default();
     let mut items = Vec::with_capacity(page.items.len());
+    let mut references = Vec::with_capacity(page.items.len());
     for stored in page.items {
         let (proof, anchor) = match &stored.certification {
             Some(certification) => {
@@ -137,16 +154,100 @@ pub async fn list(
             }
             None => (None, AnchorStatus::Pending),
         };
+        references.push(
+            stored
+                .certification
+                .as_ref()
+                .map(|c| certification_ref(c, &anchor)),
+        );
         items.push(MeasurementItem {
             measurement: stored.measurement,
             proof,
             anchor,
         });
     }
-    Ok(Json(MeasurementPage {
+    let page = MeasurementPage {
         items,
         next: page.next.map(|t| t.to_string()),
-    }))
+    };
+    let format = match representation {
+        Representation::Json => {
+            let mut response = Json(page).into_response();
+            response
+                .headers_mut()
+                .insert(VARY, HeaderValue::from_static("Accept"));
+            return Ok(response);
+        }
+        Representation::Rdf(format) => format,
+    };
+    let body = platone_saref::write_measurements(
+        Vec::with_capacity(page.items.len() * 1024),
+        format,
+        &ctx.config.saref_options(),
+        page.items
+            .iter()
+            .zip(&references)
+            .map(|(item, cert)| (&item.measurement, cert.as_ref())),
+    )
+    .map_err(|e| ApiError::internal("rdf", e))?;
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    h.insert(VARY, HeaderValue::from_static("Accept"));
+    if let Some(next) = &page.next
+        && let Ok(link) = HeaderValue::from_str(&next_link(&pairs, next))
+    {
+        h.insert(LINK, link);
+    }
+    Ok(response)
+}
+
+/// The `platone-saref` certification references of a stored measurement: its batch, leaf
+/// index and root, and the anchor once the ledger confirmed it.
+pub fn certification_ref(
+    stored: &CertificationRef,
+    anchor: &AnchorStatus,
+) -> platone_saref::CertificationRef {
+    let anchored = anchor.anchor();
+    platone_saref::CertificationRef {
+        batch: stored.batch_id.clone(),
+        root: stored.root_hex.clone(),
+        leaf_index: Some(stored.leaf_index),
+        anchor: anchored.map(|a| a.entry.clone()),
+        anchor_ledger: anchored.map(|a| a.ledger.clone()),
+        anchor_position: anchored.map(|a| a.position),
+        anchored_at: anchored.map(|a| a.time),
+    }
+}
+
+/// `</api/measurements?…&cursor=NEXT>; rel="next"`: the request's parameters with the cursor
+/// replaced, percent-encoded.
+fn next_link(pairs: &[(String, String)], next: &str) -> String {
+    let mut query = String::new();
+    let params = pairs
+        .iter()
+        .filter(|(name, _)| name != "cursor")
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .chain([("cursor", next)]);
+    for (name, value) in params {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        encode_into(&mut query, name);
+        query.push('=');
+        encode_into(&mut query, value);
+    }
+    format!("</api/measurements?{query}>; rel=\"next\"")
+}
+
+fn encode_into(out: &mut String, text: &str) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
 }
 
 /// The parameter a denial concerns: the first resource the query names.
@@ -265,6 +366,22 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn the_next_link_keeps_the_parameters_and_replaces_the_cursor() {
+        let link = next_link(
+            &pairs(&[
+                ("pod", "IT 001/x"),
+                ("from", "2021-06-30T10:15:00+02:00"),
+                ("cursor", "1.2"),
+            ]),
+            "7.9",
+        );
+        assert_eq!(
+            link,
+            "</api/measurements?pod=IT%20001%2Fx&from=2021-06-30T10:15:00%2B02:00&cursor=7.9>; rel=\"next\""
+        );
     }
 
     proptest::proptest! {

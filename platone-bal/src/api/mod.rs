@@ -13,7 +13,7 @@
 //! | GET | `/api/certification/{topic}` | the topic's subscriptions the caller takes part in |
 //! | POST | `/api/certification/{id}/accept` | the accepted, certified subscription |
 //! | POST | `/api/certification/{id}/decline` | the declined, certified subscription |
-//! | GET | `/api/measurements` | `{"items": [{measurement, proof, anchor}], "next"}` |
+//! | GET | `/api/measurements` | `{"items": [{measurement, proof, anchor}], "next"}`; by `Accept`, SAREF RDF (`text/turtle`, `application/ld+json`, `application/n-triples`) with the certification references |
 //! | POST | `/api/verify` | `{"verified", "reason"}` |
 //! | GET | `/api/batches/{id}` | the batch's ledger entry |
 //! | GET | `/health` | liveness: 200 unless a task has stopped (503), with each engine's state |
@@ -64,6 +64,7 @@ mod auth;
 mod batches;
 mod certification;
 mod measurements;
+mod negotiate;
 mod openapi;
 mod problem;
 mod verify;
@@ -84,7 +85,10 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 pub use auth::{Caller, bearer_token};
 pub use batches::BatchAnswer;
 pub use certification::{CertifiedSubscription, SubscriptionRequest};
-pub use measurements::{DEFAULT_LIMIT, MAX_LIMIT, MeasurementItem, MeasurementPage};
+pub use measurements::{
+    DEFAULT_LIMIT, MAX_LIMIT, MeasurementItem, MeasurementPage, certification_ref,
+};
+pub use negotiate::{MEDIA_TYPES, Representation, negotiate};
 pub use openapi::OPENAPI_DOCUMENT;
 pub use problem::ApiError;
 pub use verify::VerifyAnswer;

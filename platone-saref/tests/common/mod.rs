@@ -209,6 +209,9 @@ pub fn certification() -> CertificationRef {
         root: "0x9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         anchor: Some("0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060".into()),
         leaf_index: Some(3),
+        anchor_ledger: Some("file:/var/lib/platone/ledger".into()),
+        anchor_position: Some(17),
+        anchored_at: Some(ts("2024-05-01T10:20:00Z")),
     }
 }
 
