@@ -30,7 +30,16 @@ fn case_text(name: &str) -> Option<String> {
 /// deterministic noise: the set `grid_pandapower.py` builds too.
 fn measurements(text: &str) -> Vec<GridMeasurement> {
     let net = parse_case(text).expect("case");
-    let flow = run_ac(&net, &PowerFlowOptions::default()).expect("power flow");
+    // The solved power flow, or, where the case's dispatch has none (case10000_goc: neither
+    // pandapower nor we converge), the case's own voltages: consistent measurements either way.
+    let mut flow = run_ac(&net, &PowerFlowOptions::default()).expect("power flow");
+    if !flow.converged {
+        let at_case_state = PowerFlowOptions {
+            max_iterations: 0,
+            ..PowerFlowOptions::default()
+        };
+        flow = run_ac(&net, &at_case_state).expect("the case state");
+    }
     let mut seed = 7u64;
     let mut noise = || {
         seed = seed
@@ -74,15 +83,16 @@ fn measurements(text: &str) -> Vec<GridMeasurement> {
 }
 
 fn power_flow(c: &mut Criterion) {
-    for name in ["case1354_pegase", "case10000_goc"] {
-        let Some(text) = case_text(name) else { return };
-        c.bench_function(&format!("grid/pf/{name} (read + solve)"), |b| {
-            b.iter(|| {
-                let net = parse_case(black_box(&text)).expect("case");
-                run_ac(&net, &PowerFlowOptions::default()).expect("power flow")
-            })
-        });
-    }
+    // Not case10000_goc: its stored dispatch has no AC solution (pandapower does not converge
+    // either), so a timing would time ten failed iterations.
+    let name = "case1354_pegase";
+    let Some(text) = case_text(name) else { return };
+    c.bench_function(&format!("grid/pf/{name} (read + solve)"), |b| {
+        b.iter(|| {
+            let net = parse_case(black_box(&text)).expect("case");
+            run_ac(&net, &PowerFlowOptions::default()).expect("power flow")
+        })
+    });
 }
 
 fn state_estimation(c: &mut Criterion) {

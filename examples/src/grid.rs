@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use platone_grid::{
-    EstimationOptions, GridError, PowerFlowOptions, estimate, parse_case_bytes,
+    EstimationOptions, GridError, MarketNetwork, PowerFlowOptions, estimate, parse_case_bytes,
     parse_measurement_file, run_ac, run_dc,
 };
 use serde_json::json;
@@ -21,16 +21,22 @@ pub enum Format {
 /// Subcommands of `platone grid`.
 #[derive(Debug, Subcommand)]
 pub enum GridCommand {
-    /// AC (Newton–Raphson) or DC power flow of a MATPOWER case.
+    /// AC (Newton–Raphson) or DC power flow of a MATPOWER case, or DC power flow of a
+    /// market scenario's network (a `.json` `platone-market-scenario/1` file).
     ///
     /// Prints `{"converged", "iterations", "buses": [{"bus", "vm", "va"}],
-    /// "branches": [{"index", "pf", "qf", "pt", "qt"}]}` (p.u., degrees, MW, Mvar).
+    /// "branches": [{"index", "pf", "qf", "pt", "qt"}]}` (p.u., degrees, MW, Mvar); for a
+    /// market network buses and branches carry their `name`/`id` too.
     Pf {
-        /// The MATPOWER case file (`.m`, version 2).
+        /// The MATPOWER case file (`.m`, version 2) or a market scenario (`.json`).
         case: PathBuf,
-        /// Solve the DC power flow instead.
+        /// Solve the DC power flow instead (the only one a market network supports).
         #[arg(long)]
         dc: bool,
+        /// With a market scenario: the slot whose baseline injections to use (default: the
+        /// first slot).
+        #[arg(long)]
+        slot: Option<String>,
         /// Switch PV buses whose generators leave their reactive limits to PQ.
         #[arg(long)]
         enforce_q_limits: bool,
@@ -63,12 +69,53 @@ fn load_case(path: &Path) -> CliResult<platone_grid::Network> {
     parse_case_bytes(&read(path)?).map_err(|e| CliError::input(format!("{}:{e}", path.display())))
 }
 
+/// DC power flow on a market scenario's network, at one slot's baseline injections.
+fn market_pf(
+    path: &Path,
+    dc: bool,
+    slot: Option<&str>,
+    enforce_q_limits: bool,
+) -> CliResult<serde_json::Value> {
+    let located = |e: GridError| CliError::input(format!("{}: {e}", path.display()));
+    if !dc || enforce_q_limits {
+        return Err(CliError::input(format!(
+            "{}: a market network is a DC model (no resistance, no reactive data): use --dc",
+            path.display()
+        )));
+    }
+    let market = MarketNetwork::from_scenario_json(&read(path)?).map_err(located)?;
+    let slot = match slot {
+        Some(s) => s.to_string(),
+        None => market.slots.first().cloned().ok_or_else(|| {
+            CliError::input(format!("{}: the scenario has no slot", path.display()))
+        })?,
+    };
+    let flow = run_dc(&market.baseline_network(&slot).map_err(located)?).map_err(located)?;
+    Ok(json!({
+        "converged": flow.converged,
+        "iterations": flow.iterations,
+        "slot": slot,
+        "buses": flow.buses.iter().zip(&market.buses).map(|(b, name)| json!({"bus": b.bus, "name": name, "vm": b.vm, "va": b.va})).collect::<Vec<_>>(),
+        "branches": flow.branches.iter().zip(&market.branch_ids).map(|(b, id)| json!({"index": b.index, "id": id, "pf": b.pf, "qf": b.qf, "pt": b.pt, "qt": b.qt})).collect::<Vec<_>>(),
+    }))
+}
+
 /// Runs a `platone grid` subcommand.
 pub fn run(command: GridCommand) -> CliResult {
     let out = match command {
         GridCommand::Pf {
             case,
             dc,
+            slot,
+            enforce_q_limits,
+            format: Format::Json,
+        } if case.extension().is_some_and(|e| e == "json") => {
+            market_pf(&case, dc, slot.as_deref(), enforce_q_limits)?
+        }
+        GridCommand::Pf {
+            case,
+            dc,
+            slot: _,
             enforce_q_limits,
             format: Format::Json,
         } => {
