@@ -189,9 +189,15 @@ async fn a_full_data_directory_pauses_ingest_and_loses_nothing() {
     let (status, body) = ready_status(&bal).await;
     assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["engines"]["data"]["status"], "unavailable", "{body}");
-    // Retried with back-pressure, still waiting a while later.
+    // Retried with back-pressure, still waiting a while later. (A packet or two may have been
+    // journaled into the last, partly used page of the journal before the disk refused one.)
+    let stalled = batched(&bal);
+    assert!(
+        stalled < 24,
+        "{stalled} measurements batched on a full disk"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(batched(&bal), 8);
+    assert_eq!(batched(&bal), stalled, "batched on a full disk");
     assert!(bal.health().engines["data"].retries > 0);
     assert_alive(&bal, &bal.health());
 
