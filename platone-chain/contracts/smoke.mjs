@@ -31,8 +31,12 @@ async function rpc(method, params = []) {
 const keccak = (hex) => rpc("web3_sha3", [hex]);
 async function send(from, to, data) {
   const hash = await rpc("eth_sendTransaction", [{ from, to, data, gas: "0x1e8480" }]);
-  const receipt = await rpc("eth_getTransactionReceipt", [hash]);
-  if (receipt.status !== "0x1") fail(`transaction ${hash} reverted`);
+  let receipt = null;
+  for (let i = 0; receipt === null && i < 100; i++) {
+    receipt = await rpc("eth_getTransactionReceipt", [hash]);
+    if (receipt === null) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (receipt?.status !== "0x1") fail(`transaction ${hash} ${receipt ? "reverted" : "was not mined"}`);
   return receipt;
 }
 
