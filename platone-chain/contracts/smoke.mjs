@@ -1,6 +1,7 @@
 // Smoke test of the committed CertificationAnchor artifact on a real anvil, with raw JSON-RPC
 // only: deploys it, anchors a two-leaf StandardMerkleTree root, reads it back with anchorAt,
-// checks verifyBatch for a good and a tampered proof, and that a stranger cannot anchor.
+// checks verifyBatch for a good and a tampered proof, that a stranger cannot anchor, and that
+// later anchors chain to the previous root (printing the gas each one used).
 //   node platone-chain/contracts/smoke.mjs   (anvil from $PLATONE_ANVIL or node_modules)
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -86,6 +87,17 @@ try {
   }
   if (!refused) fail("a stranger could anchor");
   console.log("a stranger's anchor is refused with AccessControlUnauthorizedAccount");
+
+  // Eight more anchors: each chains to the previous root; gas per anchor once warmed up.
+  const gas = [];
+  for (let p = 1, previous = root; p <= 8; p++) {
+    const next = await keccak("0x" + word(previous));
+    const receipt = await send(admin, contract, "0x" + sel("anchor(bytes32,uint32)") + word(next) + word("b4"));
+    if (receipt.logs[0].data !== "0x" + word(next) + word(previous) + word("b4")) fail(`anchor ${p} does not chain`);
+    gas.push(parseInt(receipt.gasUsed, 16));
+    previous = next;
+  }
+  console.log(`anchors 1..8 chain to their previous roots; gas ${gas.join(" ")}`);
 } finally {
   anvil.kill();
 }
