@@ -431,3 +431,53 @@ fn a_missing_index_is_rebuilt_from_the_file() {
         certs.iter().rfind(|c| c.source == "pmu-a").unwrap().clone()
     );
 }
+
+/// An anchoring whose append was durable but whose index write failed is an error; retrying
+/// it answers from the entries already written and appends nothing twice, in this process and
+/// after a restart.
+#[test]
+fn a_failed_index_write_does_not_make_a_retry_append_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, _) = batches(4);
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    let ledger = FileLedger::open(dir.path()).unwrap();
+    block_on(ledger.anchor_all(&certs[..1])).unwrap();
+
+    // The sequence index of the second source cannot be created: a directory is in its way.
+    let digest = platone_certify::Digest::sha256(certs[1].source.as_bytes());
+    let blocker = dir
+        .path()
+        .join("ledger.sources")
+        .join(format!("{}.seq", &digest.to_string()[2..34]));
+    assert_ne!(certs[1].source, certs[0].source);
+    std::fs::create_dir(&blocker).unwrap();
+    let failed = block_on(ledger.anchor_all(&certs[1..]));
+    assert!(failed.is_err(), "the index write must fail: {failed:?}");
+    let file = dir.path().join(FileLedger::FILE_NAME);
+    let lines_after_failure = std::fs::read_to_string(&file).unwrap().lines().count();
+    assert!(lines_after_failure > 1, "the append itself was durable");
+
+    std::fs::remove_dir(&blocker).unwrap();
+    let retried = block_on(ledger.anchor_all(&certs[1..])).unwrap();
+    assert_eq!(retried.len(), 3);
+    assert!(
+        retried
+            .iter()
+            .all(|s| matches!(s, AnchorStatus::Anchored(_)))
+    );
+    assert_eq!(ledger.len(), 4);
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 4);
+    drop(ledger);
+
+    let reopened = FileLedger::open(dir.path()).unwrap();
+    assert_eq!(reopened.len(), 4);
+    let again = block_on(reopened.anchor_all(&certs)).unwrap();
+    let positions: Vec<u64> = again
+        .iter()
+        .map(|s| match s {
+            AnchorStatus::Anchored(a) => a.position,
+            other => panic!("not anchored: {other:?}"),
+        })
+        .collect();
+    assert_eq!(positions, [0, 1, 2, 3]);
+}

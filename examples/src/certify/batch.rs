@@ -1,11 +1,11 @@
-//! `platone certify batch`.
+//! `platone certify batch`: reads the records, hands them to
+//! [`platone_certify::certify_json_lines`], anchors the certificates and writes the results.
 
-use std::io::{BufRead, Write};
-use std::ops::Range;
+use std::io::Write;
 
 use platone_certify::{
-    AnchorStatus, BatchCertificate, Certifiable, Digest, FileLedger, JsonRecord, Ledger,
-    MerkleTree, PROOF_FORMAT, Proof, Scheme, canonicalize_json,
+    AnchorStatus, BatchCertificate, CertifyError, FileLedger, Ledger, SealedTree, StreamOptions,
+    certify_json_lines, write_proof_lines,
 };
 use platone_model::Timestamp;
 
@@ -13,221 +13,79 @@ use super::{BatchArgs, block_on};
 use crate::error::{CliError, CliResult};
 use crate::io::{open_input, write_failed};
 
-/// Lines hashed per parallel step.
-const CHUNK: usize = 1 << 15;
-
-/// A record reduced to what batching needs.
-struct Leaf {
-    hash: Digest,
-    timestamp: Option<Timestamp>,
+pub fn run(args: &BatchArgs) -> CliResult {
+    certify_at(args, platone_certify::now())
 }
 
-pub fn run(args: &BatchArgs) -> CliResult {
-    let batch_size = usize::try_from(args.batch_size)
+/// Certifies `args.input` with every certificate created at `created_at`.
+fn certify_at(args: &BatchArgs, created_at: Timestamp) -> CliResult {
+    let max_records = usize::try_from(args.batch_size)
         .map_err(|_| CliError::usage("--batch-size is too large"))?;
     let ledger =
         FileLedger::open(&args.ledger).map_err(|e| CliError::input(format!("ledger: {e}")))?;
-    let leaves = read_leaves(args)?;
-    if leaves.is_empty() {
-        return Err(CliError::input(format!(
-            "{}: no records to certify",
-            args.input.display()
-        )));
+    let mut options = StreamOptions::new(args.scheme, args.source.clone(), max_records, created_at);
+    if let Some(window) = args.window {
+        options = options.with_window(
+            i64::try_from(window)
+                .ok()
+                .and_then(chrono::TimeDelta::try_seconds)
+                .unwrap_or(chrono::TimeDelta::MAX),
+        );
     }
-    let ranges = batch_ranges(&leaves, batch_size, args.window);
-
-    // Certificates, chained after whatever the ledger already holds for this source.
-    let (mut sequence, mut previous) = match ledger.last_certificate(&args.source) {
-        Some(last) => (
-            last.sequence + 1,
-            Some(
-                last.hash()
-                    .map_err(|e| CliError::input(format!("ledger: {e}")))?,
-            ),
-        ),
-        None => (0, None),
-    };
-    let created_at = platone_certify::now();
-    let mut trees = Vec::with_capacity(ranges.len());
-    let mut certificates = Vec::with_capacity(ranges.len());
-    let mut hashes = Vec::with_capacity(ranges.len());
-    let mut leaf_hashes: Vec<Digest> = Vec::with_capacity(batch_size);
-    for range in &ranges {
-        leaf_hashes.clear();
-        leaf_hashes.extend(leaves[range.clone()].iter().map(|l| l.hash));
-        let tree = MerkleTree::new(args.scheme, &leaf_hashes)
-            .map_err(|e| CliError::input(e.to_string()))?;
-        let times = leaves[range.clone()].iter().filter_map(|l| l.timestamp);
-        let certificate = BatchCertificate {
-            batch_id: BatchCertificate::batch_id_for(&args.source, sequence),
-            source: args.source.clone(),
-            sequence,
-            scheme: args.scheme,
-            root: tree.root(),
-            leaf_count: range.len() as u64,
-            first_timestamp: times.clone().min(),
-            last_timestamp: times.max(),
-            created_at,
-            previous,
-        };
-        let hash = certificate
-            .hash()
-            .map_err(|e| CliError::input(e.to_string()))?;
-        previous = Some(hash);
-        sequence += 1;
-        trees.push(tree);
-        certificates.push(certificate);
-        hashes.push(hash);
-    }
+    let input_name = args.input.display();
+    let certified = certify_json_lines(
+        open_input(&args.input)?,
+        &options,
+        ledger.last_certificate(&args.source).as_ref(),
+        |line, e| eprintln!("error: {input_name}:{line}: {e}"),
+    )
+    .map_err(|e| match e {
+        CertifyError::ReadRecords { line, source } => {
+            CliError::input(format!("{input_name}:{line}: {source}"))
+        }
+        CertifyError::InvalidRecords { count } => CliError::input(format!(
+            "{count} invalid record(s) in {input_name}; nothing was certified"
+        )),
+        CertifyError::NoRecords => CliError::input(format!("{input_name}: no records to certify")),
+        other => CliError::input(other.to_string()),
+    })?;
+    let batches = certified.batches;
+    let certificates: Vec<BatchCertificate> =
+        batches.iter().map(|b| b.certificate.clone()).collect();
     let anchors = block_on(ledger.anchor_all(&certificates))?
         .map_err(|e| CliError::input(format!("ledger: {e}")))?;
 
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::input(format!("{}: cannot create: {e}", args.out.display())))?;
-    write_certificates(args, &certificates, &hashes, &anchors)?;
-    write_proofs(args, &trees, &certificates, &hashes, &anchors)?;
+    write_certificates(args, &batches, &anchors)?;
+    let mut proofs = create(&args.out.join("proofs.jsonl"))?;
+    write_proof_lines(&batches, &anchors, &mut proofs).map_err(write_failed)?;
+    proofs.flush().map_err(write_failed)?;
     eprintln!(
         "certified {} records in {} batches ({}), ledger {}",
-        leaves.len(),
-        certificates.len(),
+        certified.records,
+        batches.len(),
         args.scheme,
         ledger.path().display()
     );
     Ok(())
 }
 
-/// Reads and hashes every record; reports every bad line, and fails if there was one.
-fn read_leaves(args: &BatchArgs) -> CliResult<Vec<Leaf>> {
-    let input = open_input(&args.input)?;
-    let want_time = args.window.is_some();
-    let mut leaves = Vec::new();
-    let mut chunk: Vec<(usize, String)> = Vec::with_capacity(CHUNK);
-    let mut bad = 0u64;
-    let mut flush = |chunk: &mut Vec<(usize, String)>, leaves: &mut Vec<Leaf>| {
-        for (line_no, result) in hash_parallel(args.scheme, chunk, want_time) {
-            match result {
-                Ok(leaf) => leaves.push(leaf),
-                Err(message) => {
-                    bad += 1;
-                    eprintln!("error: {}:{line_no}: {message}", args.input.display());
-                }
-            }
-        }
-        chunk.clear();
-    };
-    for (index, line) in input.lines().enumerate() {
-        let line = line
-            .map_err(|e| CliError::input(format!("{}:{}: {e}", args.input.display(), index + 1)))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        chunk.push((index + 1, line));
-        if chunk.len() == CHUNK {
-            flush(&mut chunk, &mut leaves);
-        }
-    }
-    flush(&mut chunk, &mut leaves);
-    if bad > 0 {
-        return Err(CliError::input(format!(
-            "{bad} invalid record(s) in {}; nothing was certified",
-            args.input.display()
-        )));
-    }
-    Ok(leaves)
-}
-
-/// Canonicalises and hashes a chunk of lines on every core, keeping their order.
-fn hash_parallel(
-    scheme: Scheme,
-    chunk: &[(usize, String)],
-    want_time: bool,
-) -> Vec<(usize, Result<Leaf, String>)> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let per = chunk.len().div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunk
-            .chunks(per)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut buffer = Vec::with_capacity(512);
-                    part.iter()
-                        .map(|(line_no, text)| {
-                            buffer.clear();
-                            let result = canonicalize_json(text, &mut buffer)
-                                .and_then(|()| {
-                                    let timestamp = if want_time {
-                                        JsonRecord::parse(text)?.timestamp()
-                                    } else {
-                                        None
-                                    };
-                                    Ok(Leaf {
-                                        hash: scheme.leaf_hash(&buffer),
-                                        timestamp,
-                                    })
-                                })
-                                .map_err(|e| e.to_string());
-                            (*line_no, result)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec![(0, Err("worker thread failed".to_owned()))])
-            })
-            .collect()
-    })
-}
-
-/// Splits the records into batches: `batch_size` records, or a window measured on the records'
-/// own timestamps (a record without one does not move the clock).
-fn batch_ranges(leaves: &[Leaf], batch_size: usize, window: Option<u64>) -> Vec<Range<usize>> {
-    let window = window.map(|w| i64::try_from(w).unwrap_or(i64::MAX));
-    let mut ranges = Vec::with_capacity(leaves.len() / batch_size + 1);
-    let mut start = 0;
-    let mut opened: Option<Timestamp> = None;
-    for (i, leaf) in leaves.iter().enumerate() {
-        if let (Some(w), Some(o), Some(t)) = (window, opened, leaf.timestamp)
-            && i > start
-            && (t - o).num_seconds() >= w
-        {
-            ranges.push(start..i);
-            start = i;
-            opened = None;
-        }
-        if opened.is_none() {
-            opened = leaf.timestamp;
-        }
-        if i + 1 - start == batch_size {
-            ranges.push(start..i + 1);
-            start = i + 1;
-            opened = None;
-        }
-    }
-    if start < leaves.len() {
-        ranges.push(start..leaves.len());
-    }
-    ranges
-}
-
 fn write_certificates(
     args: &BatchArgs,
-    certificates: &[BatchCertificate],
-    hashes: &[Digest],
+    batches: &[SealedTree],
     anchors: &[AnchorStatus],
 ) -> CliResult {
     let path = args.out.join("certificates.jsonl");
     let mut out = create(&path)?;
-    for ((certificate, hash), anchor) in certificates.iter().zip(hashes).zip(anchors) {
-        let mut value = serde_json::to_value(certificate)
+    for (batch, anchor) in batches.iter().zip(anchors) {
+        let mut value = serde_json::to_value(&batch.certificate)
             .map_err(|e| CliError::input(format!("certificate: {e}")))?;
         if let Some(object) = value.as_object_mut() {
-            object.insert("certificate_hash".into(), hash.to_string().into());
+            object.insert(
+                "certificate_hash".into(),
+                batch.certificate_hash.to_string().into(),
+            );
             object.insert(
                 "anchor".into(),
                 serde_json::to_value(anchor)
@@ -241,82 +99,98 @@ fn write_certificates(
     out.flush().map_err(write_failed)
 }
 
-fn write_proofs(
-    args: &BatchArgs,
-    trees: &[MerkleTree],
-    certificates: &[BatchCertificate],
-    hashes: &[Digest],
-    anchors: &[AnchorStatus],
-) -> CliResult {
-    let path = args.out.join("proofs.jsonl");
-    let mut out = create(&path)?;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    // Batches are rendered in groups, each group split over the workers, and written in order.
-    let group = 64 * workers;
-    let indices: Vec<usize> = (0..trees.len()).collect();
-    for slice in indices.chunks(group) {
-        let per = slice.len().div_ceil(workers).max(1);
-        let rendered: Vec<Result<Vec<u8>, String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = slice
-                .chunks(per)
-                .map(|part| {
-                    scope.spawn(move || -> Result<Vec<u8>, String> {
-                        let mut text = Vec::with_capacity(part.len() * 180 * 900);
-                        for &b in part {
-                            render_batch(
-                                &trees[b],
-                                &certificates[b],
-                                &hashes[b],
-                                &anchors[b],
-                                &mut text,
-                            )?;
-                        }
-                        Ok(text)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err("worker thread failed".to_owned()))
-                })
-                .collect()
-        });
-        for part in rendered {
-            let text = part.map_err(CliError::input)?;
-            out.write_all(&text).map_err(write_failed)?;
-        }
-    }
-    out.flush().map_err(write_failed)
-}
-
-fn render_batch(
-    tree: &MerkleTree,
-    certificate: &BatchCertificate,
-    hash: &Digest,
-    anchor: &AnchorStatus,
-    text: &mut Vec<u8>,
-) -> Result<(), String> {
-    let template = Proof {
-        format: PROOF_FORMAT.to_owned(),
-        batch_id: certificate.batch_id.clone(),
-        scheme: certificate.scheme,
-        leaf_index: 0,
-        leaf_count: certificate.leaf_count,
-        leaf: Digest::default(),
-        siblings: Vec::new(),
-        root: certificate.root,
-        certificate: *hash,
-        anchor: anchor.clone(),
-    };
-    platone_certify::proof::write_json_lines(tree, &template, text).map_err(|e| e.to_string())
-}
-
 fn create(path: &std::path::Path) -> CliResult<std::io::BufWriter<std::fs::File>> {
     let file = std::fs::File::create(path)
         .map_err(|e| CliError::input(format!("{}: cannot create: {e}", path.display())))?;
     Ok(std::io::BufWriter::with_capacity(1 << 20, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use platone_certify::{Digest, Scheme};
+
+    /// Records with timestamps out of order, some without one, and blank lines.
+    fn input() -> String {
+        let mut text = String::new();
+        for i in 0..1000u32 {
+            let line = match i % 13 {
+                0 => format!("{{\"value\":{i},\"note\":\"no time\"}}"),
+                5 => format!(
+                    "{{\"timestamp\":\"2024-01-01T00:{:02}:{:02}.5Z\",\"value\":{i}}}",
+                    (i / 2) / 60,
+                    (i / 2) % 60
+                ),
+                _ => format!(
+                    "{{\"value\":{i}.25,\"timestamp\":\"2024-01-01T00:{:02}:{:02}Z\"}}",
+                    i / 60,
+                    i % 60
+                ),
+            };
+            text.push_str(&line);
+            text.push('\n');
+            if i % 97 == 0 {
+                text.push_str("  \n");
+            }
+        }
+        text
+    }
+
+    /// The output files with each anchor (whose entry hash and time depend on when and where
+    /// the ledger wrote it) replaced by `{}`.
+    fn digest_of_outputs(out: &std::path::Path) -> String {
+        let mut all = Vec::new();
+        for name in ["certificates.jsonl", "proofs.jsonl"] {
+            let text = std::fs::read_to_string(out.join(name)).unwrap();
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("\"anchor\":{") {
+                let (head, tail) = rest.split_at(at + "\"anchor\":{".len());
+                all.extend_from_slice(head.as_bytes());
+                let end = tail.find('}').unwrap();
+                rest = &tail[end..];
+            }
+            all.extend_from_slice(rest.as_bytes());
+        }
+        Digest::sha256(&all).to_string()
+    }
+
+    /// The files written for one input and one `created_at` do not change: the digests were
+    /// taken from the command's first implementation.
+    #[test]
+    fn output_for_a_fixed_created_at_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("records.jsonl");
+        std::fs::write(&input, self::input()).unwrap();
+        let created_at = platone_model::parse_timestamp("2026-01-02T03:04:05.678Z").unwrap();
+        let args = |scheme, batch_size, window, out: &str| BatchArgs {
+            input: input.clone(),
+            scheme,
+            batch_size,
+            window,
+            out: dir.path().join(out),
+            ledger: dir.path().join("ledger"),
+            source: "pmu-9".into(),
+        };
+        let runs = [
+            args(Scheme::Sha256, 180, None, "a"),
+            args(Scheme::Keccak, 1000, Some(60), "b"),
+            // Continues the chain the two runs above left in the ledger.
+            args(Scheme::Sha256, 7, Some(30), "c"),
+        ];
+        let digests: Vec<String> = runs
+            .iter()
+            .map(|a| {
+                certify_at(a, created_at).unwrap();
+                digest_of_outputs(&a.out)
+            })
+            .collect();
+        assert_eq!(
+            digests,
+            [
+                "0x92b90c7ab806b584a9a42fce7ff490d07a1f4edc863b05bfa92c298c3870fbe2",
+                "0x00b6083c8062def14fbbbcc5d71183b63fdcd0ab28f4589b06b0d50d5b18c1dd",
+                "0x203f9dbc2c620f53d03dae037cd88afa5f9542de777a8d3954e7864e882d90b5",
+            ]
+        );
+    }
 }

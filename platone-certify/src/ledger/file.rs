@@ -268,6 +268,7 @@ impl FileLedger {
                 message: format!("{} is open read-only", self.path.display()),
             });
         }
+        inner.index_unindexed_tail(&self.path)?;
         let now = chrono::Utc::now().fixed_offset();
         let mut statuses = Vec::with_capacity(certificates.len());
         let mut fresh: Vec<LedgerEntry> = Vec::new();
@@ -472,6 +473,28 @@ impl Inner {
             problems: Vec::new(),
             torn_bytes: torn,
             decoded_on_open: 0,
+        }
+    }
+
+    /// Indexes the entries a writer appended but could not index (the index write failed after
+    /// the append was durable), so that retrying their anchoring finds them instead of
+    /// appending them a second time.
+    fn index_unindexed_tail(&mut self, path: &Path) -> Result<()> {
+        let written = self.writer.as_ref().map_or(self.body_len, Writer::len);
+        if written <= self.body_len {
+            return Ok(());
+        }
+        tracing::warn!(ledger = %path.display(), bytes = written - self.body_len, "indexing entries whose index write failed");
+        let problems = self.problems.len();
+        self.scan_tail(path, self.body_len, written, true)?;
+        match self.problems.get(problems) {
+            Some(p) => Err(CertifyError::Corrupt {
+                path: path.to_path_buf(),
+                entry: p.position,
+                offset: p.offset.unwrap_or_default(),
+                message: p.message.clone(),
+            }),
+            None => Ok(()),
         }
     }
 
