@@ -44,12 +44,20 @@ impl ChainClient {
             .parse()
             .map_err(|e| ChainError::Config(format!("rpc URL {:?}: {e}", config.rpc)))?;
         let sender = key.as_ref().map(|k| k.address());
+        // The nonce is asked of the node for every transaction (`pending` count): a cached
+        // nonce would skip one after a transaction the node refused (a revert at estimation),
+        // and every later transaction would wait forever behind the gap.
+        let builder = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id();
         let provider = match key {
-            Some(key) => ProviderBuilder::new()
+            Some(key) => builder
                 .wallet(EthereumWallet::from(key))
                 .connect_http(url)
                 .erased(),
-            None => ProviderBuilder::new().connect_http(url).erased(),
+            None => builder.connect_http(url).erased(),
         };
         let chain_id = provider
             .get_chain_id()
@@ -136,18 +144,27 @@ impl ChainClient {
         self.wait_confirmed(hash).await
     }
 
-    /// Polls until transaction `hash` is mined and confirmed.
+    /// Polls until transaction `hash` is mined and confirmed; a transaction the node no longer
+    /// knows (dropped from its pool, or lost in a restart) is [`ChainError::Unavailable`].
     pub async fn wait_confirmed(&self, hash: B256) -> Result<TransactionReceipt> {
         loop {
-            if let Some(receipt) = self.receipt(hash).await?
-                && self.confirmed(&receipt).await?
-            {
-                if !receipt.status() {
-                    return Err(ChainError::Failed {
-                        transaction: hash.to_string(),
+            match self.receipt(hash).await? {
+                Some(receipt) if self.confirmed(&receipt).await? => {
+                    if !receipt.status() {
+                        return Err(ChainError::Failed {
+                            transaction: hash.to_string(),
+                        });
+                    }
+                    return Ok(receipt);
+                }
+                Some(_) => {}
+                None if !self.knows_transaction(hash).await? => {
+                    return Err(ChainError::Unavailable {
+                        rpc: self.config.rpc.clone(),
+                        reason: format!("the node dropped transaction {hash}"),
                     });
                 }
-                return Ok(receipt);
+                None => {}
             }
             tokio::time::sleep(self.config.poll_interval()).await;
         }

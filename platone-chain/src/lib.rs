@@ -24,9 +24,16 @@ pub mod contracts;
 pub mod deployment;
 mod error;
 pub mod ledger;
+pub mod registries;
 
+/// The address, hash and integer types of the API, from alloy.
+pub use alloy::primitives::{Address, B256, U256};
 pub use client::{ChainClient, parse_private_key, read_key_file};
 pub use config::{ChainConfig, GasPolicy};
 pub use deployment::{Contracts, Deployment, Role};
 pub use error::{ChainError, Result};
 pub use ledger::{ChainAnchor, EthereumLedger, LedgerOptions, Progress};
+pub use registries::{
+    DeviceEntry, DeviceRegistryClient, MarketClient, RegisteredResult, Subscription,
+    SubscriptionClient, SubscriptionStatus,
+};

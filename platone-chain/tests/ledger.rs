@@ -304,4 +304,18 @@ async fn a_key_without_the_anchorer_role_is_refused() {
         "{e}"
     );
     assert!(!e.is_retryable());
+    assert_eq!(ledger.pending_batches(), 2, "nothing is lost");
+
+    // Once granted the role, the same ledger anchors: the refused transaction left no nonce
+    // gap behind it.
+    let admin = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let address = ledger.client().sender().unwrap();
+    chain
+        .deployment
+        .grant(&admin, platone_chain::Role::Anchorer, address)
+        .await
+        .unwrap();
+    ledger.flush(FLUSH).await.unwrap();
+    assert_eq!(ledger.pending_batches(), 0);
+    assert_eq!(ledger.aggregates().len(), 1);
 }
