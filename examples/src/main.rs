@@ -13,6 +13,8 @@
 mod bal;
 mod bridge;
 mod certify;
+#[cfg(feature = "chain")]
+mod chain;
 mod cim;
 mod demo;
 mod error;
@@ -71,6 +73,10 @@ enum Command {
     /// Certify JSON records in Merkle batches anchored in a file ledger.
     #[command(subcommand)]
     Certify(certify::CertifyCommand),
+    /// Ethereum contracts: deploy, grant roles, the on-chain device registry.
+    #[cfg(feature = "chain")]
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
     /// Verify records against their proofs and the ledger.
     Verify(certify::VerifyArgs),
     /// Device keys: generate, show the address, sign (EIP-191 / EIP-712), verify.
@@ -105,6 +111,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Cim(c) => cim::run(c),
         Command::Pmu(c) => pmu::run(c),
         Command::Certify(c) => certify::run(c),
+        #[cfg(feature = "chain")]
+        Command::Chain(c) => chain::run(c),
         Command::Verify(a) => certify::run_verify(a),
         Command::Keys(c) => certify::run_keys(c),
         Command::Scd(c) => scd::run(c),

@@ -14,6 +14,14 @@ pub enum TestkitError {
         /// What happened.
         reason: String,
     },
+    /// A local Ethereum node ([`Anvil`](crate::anvil::Anvil)) could not be found or started.
+    #[error("anvil {stage}: {reason}")]
+    Anvil {
+        /// What failed (`binary`, `port`, `start`).
+        stage: &'static str,
+        /// What happened.
+        reason: String,
+    },
     /// A throwaway PostgreSQL server ([`TempPostgres`](crate::pg_server::TempPostgres)) could
     /// not be found, started or stopped.
     #[error("postgres server: {0}")]

@@ -6,6 +6,8 @@
 //!   pause and resume it to test failures. See the [`mosquitto`] module.
 //! - [`TempPostgres`]: a throwaway PostgreSQL server (Debian package `postgresql`) on a free
 //!   loopback port. See the [`pg_server`] module.
+//! - [`Anvil`]: a real local Ethereum node (`anvil`, from the npm package pinned in the
+//!   repository) on a free loopback port, with a state file so that it can be restarted.
 //! - [`reference_dir`] and [`python`]: where the shared reference data and the test Python
 //!   are, with one rule when they are missing (fail under `CI`, else skip saying so). See the
 //!   [`paths`] module.
@@ -27,11 +29,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod anvil;
 mod error;
 pub mod mosquitto;
 pub mod paths;
 pub mod pg_server;
 
+pub use anvil::{ANVIL_KEYS, Anvil, AnvilOptions, find_anvil};
 pub use error::{Result, TestkitError};
 pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
 pub use paths::{python, reference_dir};

@@ -1,0 +1,321 @@
+//! The Ethereum ledger against a real anvil: aggregate anchoring, proofs checked offline and
+//! by the contract, restarts of the node and of the ledger, confirmations, free-gas legacy
+//! transactions, a node that is down.
+
+mod common;
+
+use std::time::Duration;
+
+use platone_certify::{AnchorStatus, Digest, Ledger};
+use platone_chain::{ChainError, EthereumLedger, LedgerOptions, Progress};
+use platone_testkit::AnvilOptions;
+
+use common::{certificates, chain_with, client, config};
+
+const FLUSH: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_batches_are_anchored_in_one_transaction_and_prove_on_chain_and_offline() {
+    let chain = chain_with(AnvilOptions::default()).await;
+    let options = AnvilOptions::default();
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let ledger = EthereumLedger::open(
+        dir.path(),
+        c.clone(),
+        chain.deployment.clone(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap();
+    let certs = certificates(40, "one");
+    let statuses = ledger.anchor_all(&certs).await.unwrap();
+    assert!(statuses.iter().all(|s| *s == AnchorStatus::Pending));
+    assert_eq!(
+        ledger.status(&certs[0].batch_id).await.unwrap(),
+        Some(AnchorStatus::Pending)
+    );
+    assert_eq!(
+        ledger.get(&certs[0].batch_id).await.unwrap(),
+        None,
+        "get returns durable entries only"
+    );
+    // Idempotent: anchoring again queues nothing twice.
+    ledger.anchor_all(&certs[..5]).await.unwrap();
+    assert_eq!(ledger.pending_batches(), 40);
+
+    ledger.flush(FLUSH).await.unwrap();
+    let aggregates = ledger.aggregates();
+    assert_eq!(aggregates.len(), 1, "one transaction for the 40 batches");
+    assert_eq!(aggregates[0].batches.len(), 40);
+    assert_eq!(aggregates[0].position, Some(0));
+    for cert in &certs {
+        let status = ledger.status(&cert.batch_id).await.unwrap().unwrap();
+        let AnchorStatus::Anchored(anchor) = status else {
+            panic!("{status:?}")
+        };
+        assert_eq!(anchor.ledger, ledger.name());
+        let entry = ledger.get(&cert.batch_id).await.unwrap().unwrap();
+        assert_eq!(
+            (anchor.position, anchor.entry.clone()),
+            (entry.position, entry.entry.to_string())
+        );
+
+        let on_chain = ledger.chain_anchor(&cert.batch_id).unwrap().unwrap();
+        assert_eq!(on_chain.certificate_hash, cert.hash().unwrap());
+        assert!(on_chain.path_reaches_root());
+        assert!(on_chain.check_on_chain(&c).await.unwrap());
+    }
+    // A tampered path or certificate hash fails offline and on chain alike.
+    let good = ledger.chain_anchor(&certs[7].batch_id).unwrap().unwrap();
+    let mut bad_path = good.clone();
+    bad_path.path[0].0[0] ^= 1;
+    let mut bad_hash = good.clone();
+    bad_hash.certificate_hash = Digest([9; 32]);
+    let mut bad_position = good.clone();
+    bad_position.position = 5;
+    for bad in [&bad_path, &bad_hash] {
+        assert!(!bad.path_reaches_root());
+        assert!(!bad.check_on_chain(&c).await.unwrap());
+    }
+    let unknown = bad_position.check_on_chain(&c).await.unwrap_err();
+    assert!(unknown.to_string().contains("UnknownPosition"), "{unknown}");
+
+    // Later certificates go in the next anchor, chained to this one.
+    let more = certificates(46, "one");
+    ledger.anchor_all(&more[40..]).await.unwrap();
+    ledger.flush(FLUSH).await.unwrap();
+    let aggregates = ledger.aggregates();
+    assert_eq!(aggregates.len(), 2);
+    assert_eq!(
+        (aggregates[1].position, aggregates[1].batches.len()),
+        (Some(1), 6)
+    );
+    let report = ledger.check_consistency().await.unwrap();
+    assert!(report.is_consistent(), "{:?}", report.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restart_and_a_ledger_restart_lose_and_duplicate_nothing() {
+    // One block a second: the anchor transaction waits in the pool when the node stops.
+    let options = AnvilOptions {
+        block_time: Some(1),
+        ..AnvilOptions::default()
+    };
+    let mut chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = certificates(30, "restart");
+    {
+        let c = client(&chain.node, 0, config(&chain.node, &options)).await;
+        let ledger = EthereumLedger::open(
+            dir.path(),
+            c,
+            chain.deployment.clone(),
+            LedgerOptions::default(),
+        )
+        .await
+        .unwrap();
+        ledger.anchor_all(&certs[..20]).await.unwrap();
+        assert_eq!(ledger.step().await.unwrap(), Progress::Submitted(20));
+        // The node stops before (or just after) mining it; the ledger process "crashes".
+        chain.node.restart().unwrap();
+    }
+    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let ledger = EthereumLedger::open(
+        dir.path(),
+        c.clone(),
+        chain.deployment.clone(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ledger.pending_batches(),
+        20,
+        "the anchor in flight is resumed"
+    );
+    ledger.anchor_all(&certs).await.unwrap();
+    ledger.flush(FLUSH).await.unwrap();
+    let aggregates = ledger.aggregates();
+    let anchored: usize = aggregates.iter().map(|a| a.batches.len()).sum();
+    assert_eq!(anchored, 30, "every batch once: {aggregates:?}");
+    assert!(aggregates.iter().all(|a| a.is_confirmed()));
+    // The contract holds exactly the journal's anchors, in order.
+    let contract = platone_chain::contracts::CertificationAnchor::new(
+        chain.deployment.contracts.CertificationAnchor,
+        c.provider().clone(),
+    );
+    assert_eq!(
+        contract.count().call().await.unwrap(),
+        aggregates.len() as u64
+    );
+    for (i, a) in aggregates.iter().enumerate() {
+        assert_eq!(a.position, Some(i as u64));
+        let at = contract.anchorAt(i as u64).call().await.unwrap();
+        assert_eq!(at.root.0, a.root.0);
+    }
+    for cert in &certs {
+        let anchor = ledger.chain_anchor(&cert.batch_id).unwrap().unwrap();
+        assert!(anchor.check_on_chain(&c).await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anchor_waits_for_its_confirmations() {
+    let options = AnvilOptions {
+        block_time: Some(1),
+        ..AnvilOptions::default()
+    };
+    let chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&chain.node, &options);
+    cfg.confirmations = 3;
+    let c = client(&chain.node, 0, cfg).await;
+    let ledger = EthereumLedger::open(
+        dir.path(),
+        c.clone(),
+        chain.deployment.clone(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap();
+    let certs = certificates(4, "depth");
+    ledger.anchor_all(&certs).await.unwrap();
+    assert!(matches!(
+        ledger.step().await.unwrap(),
+        Progress::Submitted(4)
+    ));
+    let mut mined_in = None;
+    loop {
+        match ledger.step().await.unwrap() {
+            Progress::Confirmed(0) => break,
+            Progress::Waiting => {
+                if mined_in.is_none() {
+                    let tx = ledger.aggregates()[0].transaction.unwrap();
+                    mined_in = c.receipt(tx).await.unwrap().and_then(|r| r.block_number);
+                }
+                if let Some(block) = mined_in {
+                    let latest = c.latest_block().await.unwrap();
+                    assert!(
+                        latest < block + 2,
+                        "confirmed late: mined in {block}, now {latest}"
+                    );
+                }
+                assert_eq!(
+                    ledger.status(&certs[0].batch_id).await.unwrap(),
+                    Some(AnchorStatus::Pending)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let block = ledger.aggregates()[0].block.unwrap();
+    assert!(
+        c.latest_block().await.unwrap() >= block + 2,
+        "three blocks deep"
+    );
+    assert!(matches!(
+        ledger.status(&certs[0].batch_id).await.unwrap(),
+        Some(AnchorStatus::Anchored(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_gas_network_takes_legacy_transactions_at_gas_price_zero() {
+    let options = AnvilOptions {
+        free_gas: true,
+        ..AnvilOptions::default()
+    };
+    let chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let ledger = EthereumLedger::open(
+        dir.path(),
+        c.clone(),
+        chain.deployment.clone(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap();
+    let certs = certificates(3, "free");
+    ledger.anchor_all(&certs).await.unwrap();
+    ledger.flush(FLUSH).await.unwrap();
+    let tx = ledger.aggregates()[0].anchored_by.unwrap();
+    let receipt = c.receipt(tx).await.unwrap().unwrap();
+    assert_eq!(receipt.effective_gas_price, 0);
+    assert_eq!(receipt.transaction_type(), alloy::consensus::TxType::Legacy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_is_down_is_a_retryable_error_and_certificates_wait() {
+    let options = AnvilOptions::default();
+    let mut chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let ledger = EthereumLedger::open(
+        dir.path(),
+        c,
+        chain.deployment.clone(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap();
+    chain.node.stop();
+    let certs = certificates(6, "down");
+    let statuses = ledger.anchor_all(&certs).await.unwrap();
+    assert!(statuses.iter().all(|s| *s == AnchorStatus::Pending));
+    let e = ledger.step().await.unwrap_err();
+    assert!(
+        matches!(e, ChainError::Unavailable { .. }) && e.is_retryable(),
+        "{e}"
+    );
+    chain.node.restart().unwrap();
+    ledger.flush(FLUSH).await.unwrap();
+    for cert in &certs {
+        assert!(matches!(
+            ledger.status(&cert.batch_id).await.unwrap(),
+            Some(AnchorStatus::Anchored(_))
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_the_anchorer_role_is_refused() {
+    let options = AnvilOptions::default();
+    let chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = client(&chain.node, 1, config(&chain.node, &options)).await;
+    let ledger = EthereumLedger::open(
+        dir.path(),
+        stranger,
+        chain.deployment.clone(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap();
+    ledger
+        .anchor_all(&certificates(2, "stranger"))
+        .await
+        .unwrap();
+    let e = ledger.step().await.unwrap_err();
+    assert!(
+        e.to_string().contains("AccessControlUnauthorizedAccount"),
+        "{e}"
+    );
+    assert!(!e.is_retryable());
+    assert_eq!(ledger.pending_batches(), 2, "nothing is lost");
+
+    // Once granted the role, the same ledger anchors: the refused transaction left no nonce
+    // gap behind it.
+    let admin = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let address = ledger.client().sender().unwrap();
+    chain
+        .deployment
+        .grant(&admin, platone_chain::Role::Anchorer, address)
+        .await
+        .unwrap();
+    ledger.flush(FLUSH).await.unwrap();
+    assert_eq!(ledger.pending_batches(), 0);
+    assert_eq!(ledger.aggregates().len(), 1);
+}
