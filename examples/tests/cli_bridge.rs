@@ -238,3 +238,137 @@ fn usage_and_input_errors() {
     let out = platone(&["bridge", "--cert", "c.pem", "--source", "memory://"]);
     assert_eq!(out.status.code(), Some(2), "clap: --cert requires --key");
 }
+
+/// Reads `count` messages printed by `mosquitto_sub -F '%t %x'` (topic, hex payload).
+fn hex_messages(child: Child) -> Vec<(String, Vec<u8>)> {
+    let out = child.wait_with_output().unwrap();
+    text(&out.stdout)
+        .lines()
+        .map(|line| {
+            let (topic, hex) = line.split_once(' ').unwrap_or((line, ""));
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            (topic.to_owned(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn to_jsonld_publishes_saref_jsonld_and_dead_letters_what_does_not_decode() {
+    let bal = broker();
+    let dsotp = broker();
+    let (bridge, lines) = start_bridge(&[
+        "--source",
+        &bal.url(),
+        "--sink",
+        &dsotp.url(),
+        "--topic",
+        "# out 1 meters/ ld/meters/",
+        "--to-jsonld",
+        "measurements",
+        "--saref-base",
+        "https://dso.example/grid/",
+    ]);
+    let sub = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &dsotp.port().to_string()])
+        .args(["-q", "1", "-W", "15", "-C", "3", "-t", "#", "-F", "%t %x"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let readings = meter_lines(3);
+    publish(bal.port(), "meters/m1", &readings[0]);
+    publish(bal.port(), "meters/m2", "{\"source\": 5}");
+    publish(
+        bal.port(),
+        "meters/m3",
+        &format!("{}\n{}", readings[1], readings[2]),
+    );
+    let got = hex_messages(sub);
+    let topics: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        topics,
+        [
+            "ld/meters/m1",
+            "platone/bridge/dead-letter/untransformable",
+            "ld/meters/m3"
+        ]
+    );
+    assert_eq!(got[1].1, b"{\"source\": 5}", "the original payload");
+    let mut back = Vec::new();
+    for (_, payload) in [&got[0], &got[2]] {
+        let text = String::from_utf8(payload.clone()).unwrap();
+        assert!(
+            text.contains("https://dso.example/grid/meter/meter-1"),
+            "{text}"
+        );
+        back.extend(
+            platone_saref::read_measurements(payload.as_slice(), platone_saref::Format::JsonLd)
+                .unwrap_or_else(|e| panic!("{e}: {text}")),
+        );
+    }
+    let expected: Vec<platone_model::Measurement> = readings
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(back, expected);
+    let (code, rest) = terminate(bridge, lines);
+    assert_eq!(code, 0, "{rest:?}");
+    let last = rest.last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("forwarded=2") && last.contains("dead_lettered=1"),
+        "{rest:?}"
+    );
+    // Only `out` routes: a two-way route is a usage error.
+    let out = platone(&[
+        "bridge",
+        "--source",
+        "memory://",
+        "--sink",
+        "memory://",
+        "--topic",
+        "# both 1 a/ b/",
+        "--to-jsonld",
+        "cim",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--to-jsonld"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = platone(&[
+        "bridge",
+        "--source",
+        "memory://",
+        "--sink",
+        "memory://",
+        "--topic",
+        "# out 1 a/ b/",
+        "--to-jsonld",
+        "cim",
+        "--saref-base",
+        "no-slash",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--saref-base"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Measurement JSON lines of meter `meter-1` (kWh, 15-minute intervals).
+fn meter_lines(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"source":"meter-1","meter":"meter-1","pod":"GR-POD-1","timestamp":"2021-06-30T0{}:15:00+02:00","kind":"energy","phases":"ABC","direction":"forward","accumulation":"delta","interval":900,"aggregate":"sum","unit":"Wh","multiplier":3,"value":{}.25,"quality":[]}}"#,
+                i, i
+            )
+        })
+        .collect()
+}
