@@ -298,22 +298,47 @@ fn to_jsonld_publishes_saref_jsonld_and_dead_letters_what_does_not_decode() {
         ]
     );
     assert_eq!(got[1].1, b"{\"source\": 5}", "the original payload");
+    let expected: Vec<platone_model::Measurement> = readings
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let options = platone_saref::MappingOptions {
+        base: platone_saref::Base::new("https://dso.example/grid/").unwrap(),
+        ..Default::default()
+    };
     let mut back = Vec::new();
-    for (_, payload) in [&got[0], &got[2]] {
+    for ((_, payload), source) in [&got[0], &got[2]]
+        .into_iter()
+        .zip([&expected[..1], &expected[1..]])
+    {
         let text = String::from_utf8(payload.clone()).unwrap();
         assert!(
             text.contains("https://dso.example/grid/meter/meter-1"),
             "{text}"
+        );
+        // The published graph is the mapping of the source payload, triple for triple.
+        let published =
+            platone_saref::read_graph(payload.as_slice(), platone_saref::Format::JsonLd)
+                .unwrap_or_else(|e| panic!("{e}: {text}"));
+        let mapped = platone_saref::write_measurements(
+            Vec::new(),
+            platone_saref::Format::NTriples,
+            &options,
+            source.iter().map(|m| (m, None)),
+        )
+        .unwrap();
+        let mapped =
+            platone_saref::read_graph(mapped.as_slice(), platone_saref::Format::NTriples).unwrap();
+        assert!(published.len() > 8 * source.len(), "{published}");
+        assert_eq!(
+            published, mapped,
+            "published:\n{published}\nmapped:\n{mapped}"
         );
         back.extend(
             platone_saref::read_measurements(payload.as_slice(), platone_saref::Format::JsonLd)
                 .unwrap_or_else(|e| panic!("{e}: {text}")),
         );
     }
-    let expected: Vec<platone_model::Measurement> = readings
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert_eq!(back, expected);
     let (code, rest) = terminate(bridge, lines);
     assert_eq!(code, 0, "{rest:?}");
@@ -371,4 +396,95 @@ fn meter_lines(n: usize) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// `--to-jsonld cim`: a MeterReadings document (in its message envelope) becomes the JSON-LD of its measurements; a
+/// document that is not well-formed is dead-lettered and the next document still flows.
+#[test]
+fn to_jsonld_cim_maps_meter_readings_and_dead_letters_a_broken_document() {
+    let xml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../platone-cim/tests/fixtures/meter_readings/event-message.xml"
+    ))
+    .unwrap();
+    let bal = broker();
+    let dsotp = broker();
+    let (bridge, lines) = start_bridge(&[
+        "--source",
+        &bal.url(),
+        "--sink",
+        &dsotp.url(),
+        "--topic",
+        "cim/# out 1 bal/ ld/",
+        "--to-jsonld",
+        "cim",
+    ]);
+    let sub = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &dsotp.port().to_string()])
+        .args(["-q", "1", "-W", "15", "-C", "3", "-t", "#", "-F", "%t %x"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let broken = &xml[..xml.len() / 2];
+    publish(bal.port(), "bal/cim/1", &xml);
+    publish(bal.port(), "bal/cim/2", broken);
+    publish(bal.port(), "bal/cim/3", &xml);
+    let got = hex_messages(sub);
+    let topics: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        topics,
+        [
+            "ld/cim/1",
+            "platone/bridge/dead-letter/untransformable",
+            "ld/cim/3"
+        ]
+    );
+    assert_eq!(got[1].1, broken.as_bytes(), "the original payload");
+    // What the bridge should publish: the mapping (default base) of the fixture's readings.
+    let parsed = platone_cim::meter_readings::parse_slice_limited(
+        xml.as_bytes(),
+        platone_cim::meter_readings::Mode::Strict,
+        1 << 20,
+    )
+    .unwrap();
+    let source: Vec<platone_model::Measurement> = parsed
+        .document
+        .measurements()
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!source.is_empty());
+    let mapped = platone_saref::write_measurements(
+        Vec::new(),
+        platone_saref::Format::NTriples,
+        &platone_saref::MappingOptions::default(),
+        source.iter().map(|m| (m, None)),
+    )
+    .unwrap();
+    let mapped =
+        platone_saref::read_graph(mapped.as_slice(), platone_saref::Format::NTriples).unwrap();
+    for (_, payload) in [&got[0], &got[2]] {
+        let text = String::from_utf8(payload.clone()).unwrap();
+        let published =
+            platone_saref::read_graph(payload.as_slice(), platone_saref::Format::JsonLd)
+                .unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(
+            published, mapped,
+            "published:\n{published}\nmapped:\n{mapped}"
+        );
+        let back =
+            platone_saref::read_measurements(payload.as_slice(), platone_saref::Format::JsonLd)
+                .unwrap();
+        assert_eq!(back.len(), source.len());
+        assert!(back.iter().all(|m| source.contains(m)), "{back:?}");
+    }
+    let (code, rest) = terminate(bridge, lines);
+    assert_eq!(code, 0, "{rest:?}");
+    let last = rest.last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("forwarded=2") && last.contains("dead_lettered=1"),
+        "{rest:?}"
+    );
 }
