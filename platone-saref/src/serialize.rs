@@ -251,7 +251,17 @@ fn subject_key(subject: NamedOrBlankNodeRef<'_>) -> (u8, &str) {
 /// Appends `iri` as a prefixed name with the first prefix it can be written with, else in
 /// full.
 fn push_iri_ttl(buf: &mut Vec<u8>, prefixes: &[(String, String)], iri: &str) {
+    let ib = iri.as_bytes();
     for (name, ns) in prefixes {
+        // Most IRIs match no namespace: look at two bytes before comparing the whole prefix.
+        let nb = ns.as_bytes();
+        if let Some(&last) = nb.last()
+            && (ib.len() < nb.len()
+                || ib[nb.len() - 1] != last
+                || ib[nb.len() / 2] != nb[nb.len() / 2])
+        {
+            continue;
+        }
         if let Some(local) = iri.strip_prefix(ns.as_str()) {
             let mark = buf.len();
             buf.extend_from_slice(name.as_bytes());
@@ -268,6 +278,16 @@ fn push_iri_ttl(buf: &mut Vec<u8>, prefixes: &[(String, String)], iri: &str) {
 /// Appends `local` as a Turtle local name (`PN_LOCAL`, with `\` escapes); false when it cannot
 /// be one (what was appended is then to be dropped).
 fn push_local_name(buf: &mut Vec<u8>, local: &str) -> bool {
+    // The common case, ASCII letters, digits, `_` and `-` not in first place, needs no escape.
+    let bytes = local.as_bytes();
+    if bytes.first().is_some_and(|&b| b != b'-')
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        buf.extend_from_slice(bytes);
+        return true;
+    }
     let mut chars = local.chars();
     let Some(first) = chars.next() else {
         return false;
