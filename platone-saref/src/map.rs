@@ -125,8 +125,8 @@ const SEEN_LIMIT: usize = 1 << 16;
 pub struct Mapper {
     options: MappingOptions,
     /// IRIs of the nodes described so far. foldhash rather than SipHash: five lookups of
-    /// 40–130-byte IRIs per reading were a quarter of the mapping; the seed is random per
-    /// mapper, and the set is capped at [`SEEN_LIMIT`].
+    /// 40–130-byte IRIs per reading were a fifth of mapping and writing; the seed is random
+    /// per mapper, and the set is capped at [`SEEN_LIMIT`].
     seen: HashSet<String, foldhash::fast::RandomState>,
     dev: String,
     meter: String,
