@@ -43,6 +43,14 @@ pub struct BridgeArgs {
     /// Seconds between counter log lines.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     stats_interval: u64,
+    /// Publish SAREF JSON-LD (docs/saref.md) instead of the source payloads, which are in FORM;
+    /// a payload that does not decode goes to the dead-letter topic `…/untransformable`.
+    /// Only for `out` routes.
+    #[arg(long = "to-jsonld", value_enum, value_name = "FORM")]
+    to_jsonld: Option<crate::bridge_jsonld::PayloadForm>,
+    /// The base IRI of the IRIs minted by `--to-jsonld` (ends with `/` or `#`).
+    #[arg(long, value_name = "IRI", requires = "to_jsonld")]
+    saref_base: Option<String>,
 }
 
 /// One end in the TOML file.
@@ -141,6 +149,21 @@ pub fn run(args: BridgeArgs) -> CliResult {
         ));
     }
     let mut config = BridgeConfig::default();
+    if let Some(form) = args.to_jsonld {
+        if let Some(map) = maps.iter().find(|m| m.direction().inbound()) {
+            return Err(CliError::usage(format!(
+                "--to-jsonld: route `{map}` also forwards sink → source; give `out` routes only"
+            )));
+        }
+        let mut options = platone_saref::MappingOptions::default();
+        if let Some(base) = &args.saref_base {
+            options.base = platone_saref::Base::new(base.as_str())
+                .map_err(|e| CliError::usage(format!("--saref-base: {e}")))?;
+        }
+        config.transform = Some(Arc::new(crate::bridge_jsonld::SarefJsonLd::new(
+            form, options,
+        )));
+    }
     if let Some(n) = file.bridge.name {
         config.name = n;
     }

@@ -12,6 +12,7 @@
 
 mod bal;
 mod bridge;
+mod bridge_jsonld;
 mod certify;
 #[cfg(feature = "chain")]
 mod chain;

@@ -38,8 +38,14 @@ impl Default for Base {
 /// character (`A-Z a-z 0-9 - . _ ~`).
 pub(crate) fn push_encoded(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    // Identifiers are mostly unreserved characters only: copy them in one go.
+    if text.bytes().all(unreserved) {
+        out.push_str(text);
+        return;
+    }
     for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if unreserved(b) {
             out.push(b as char);
         } else {
             out.push('%');

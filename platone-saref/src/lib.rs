@@ -39,9 +39,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Writers are streaming: each value's triples are written as it comes (wrap the output in a
-//! `BufWriter`), and only the IRIs of devices, features of interest and properties already
-//! described are remembered. Readers load the document into a graph, then return every
+//! Writers are streaming: each value's triples are written as it comes (Turtle and N-Triples
+//! are formatted into an internal buffer and reach the writer in one call per value; JSON-LD
+//! makes many small writes, so wrap the output in a `BufWriter`), and only the IRIs of devices,
+//! features of interest and properties already described are remembered. Readers load the document into a graph, then return every
 //! measurement or set point it describes, with a [`SarefError`] naming the subject and
 //! predicate when a required term is missing or has the wrong type.
 #![forbid(unsafe_code)]
@@ -55,6 +56,7 @@ mod iri;
 mod jsonld;
 mod map;
 mod read;
+mod serialize;
 pub mod vocab;
 
 use std::io::Write;
@@ -119,16 +121,27 @@ impl Format {
 }
 
 enum Output<W: Write> {
-    Turtle(oxttl::turtle::WriterTurtleSerializer<W>),
-    NTriples(oxttl::ntriples::WriterNTriplesSerializer<W>),
+    Turtle(serialize::TurtleOut<W>),
+    NTriples(serialize::NTriplesOut<W>),
     JsonLd(jsonld::JsonLdWriter<W>),
+}
+
+impl<W: Write> Output<W> {
+    /// Hands the value just mapped to the writer.
+    fn drain(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Turtle(s) => s.drain(),
+            Output::NTriples(s) => s.drain(),
+            Output::JsonLd(_) => Ok(()),
+        }
+    }
 }
 
 impl<W: Write> TripleSink for Output<W> {
     fn triple(&mut self, triple: oxrdf::TripleRef<'_>) -> std::io::Result<()> {
         match self {
-            Output::Turtle(s) => s.serialize_triple(triple),
-            Output::NTriples(s) => s.serialize_triple(triple),
+            Output::Turtle(s) => s.triple(triple),
+            Output::NTriples(s) => s.triple(triple),
             Output::JsonLd(s) => s.triple(triple),
         }
     }
@@ -154,21 +167,8 @@ impl<W: Write> RdfWriter<W> {
         context: JsonLdContext,
     ) -> Result<Self> {
         let output = match format {
-            Format::Turtle => {
-                let mut s = oxttl::TurtleSerializer::new();
-                for (prefix, ns) in vocab::PREFIXES {
-                    s = s
-                        .with_prefix(*prefix, *ns)
-                        .map_err(|e| SarefError::InvalidBase {
-                            iri: (*ns).to_string(),
-                            reason: e.to_string(),
-                        })?;
-                }
-                Output::Turtle(s.for_writer(writer))
-            }
-            Format::NTriples => {
-                Output::NTriples(oxttl::NTriplesSerializer::new().for_writer(writer))
-            }
+            Format::Turtle => Output::Turtle(serialize::TurtleOut::new(writer, vocab::PREFIXES)),
+            Format::NTriples => Output::NTriples(serialize::NTriplesOut::new(writer)),
             Format::JsonLd => Output::JsonLd(jsonld::JsonLdWriter::new(writer, context)?),
         };
         Ok(RdfWriter {
@@ -185,12 +185,14 @@ impl<W: Write> RdfWriter<W> {
     ) -> Result<()> {
         self.mapper
             .measurement(measurement, certification, &mut self.output)?;
+        self.output.drain()?;
         Ok(())
     }
 
     /// Writes one set point.
     pub fn write_set_point(&mut self, set_point: &SetPoint) -> Result<()> {
         self.mapper.set_point(set_point, &mut self.output)?;
+        self.output.drain()?;
         Ok(())
     }
 
@@ -198,7 +200,7 @@ impl<W: Write> RdfWriter<W> {
     pub fn finish(self) -> Result<W> {
         Ok(match self.output {
             Output::Turtle(s) => s.finish()?,
-            Output::NTriples(s) => s.finish(),
+            Output::NTriples(s) => s.finish()?,
             Output::JsonLd(s) => s.finish()?,
         })
     }
