@@ -81,50 +81,38 @@ pub enum DevicesCommand {
     /// Close the PoD's current device key and open a new one.
     Rotate(DeviceChangeArgs),
     /// Revoke the PoD's current device key.
-    Revoke(RevokeArgs),
+    Revoke(PodChangeArgs),
     /// The device that held a PoD's key at a time (now by default), and its history.
     At(DeviceAtArgs),
+}
+
+/// The PoD a DSO changes, and how.
+#[derive(Debug, Args)]
+pub struct PodChangeArgs {
+    /// The deployment file.
+    #[arg(long)]
+    pub deployment: PathBuf,
+    /// A file holding a DSO's private key (hex).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The PoD (or meter) id.
+    #[arg(long)]
+    pub pod: String,
+    /// From when (Unix seconds or RFC 3339); now by default.
+    #[arg(long)]
+    pub from: Option<String>,
+    #[command(flatten)]
+    pub gas: GasArgs,
 }
 
 /// Options of `platone chain devices register|rotate`.
 #[derive(Debug, Args)]
 pub struct DeviceChangeArgs {
-    /// The deployment file.
-    #[arg(long)]
-    pub deployment: PathBuf,
-    /// A file holding a DSO's private key (hex).
-    #[arg(long)]
-    pub key: PathBuf,
-    /// The PoD (or meter) id.
-    #[arg(long)]
-    pub pod: String,
+    #[command(flatten)]
+    pub change: PodChangeArgs,
     /// The device's address.
     #[arg(long)]
     pub device: String,
-    /// From when (Unix seconds or RFC 3339); now by default.
-    #[arg(long)]
-    pub from: Option<String>,
-    #[command(flatten)]
-    pub gas: GasArgs,
-}
-
-/// Options of `platone chain devices revoke`.
-#[derive(Debug, Args)]
-pub struct RevokeArgs {
-    /// The deployment file.
-    #[arg(long)]
-    pub deployment: PathBuf,
-    /// A file holding a DSO's private key (hex).
-    #[arg(long)]
-    pub key: PathBuf,
-    /// The PoD (or meter) id.
-    #[arg(long)]
-    pub pod: String,
-    /// From when (Unix seconds or RFC 3339); now by default.
-    #[arg(long)]
-    pub from: Option<String>,
-    #[command(flatten)]
-    pub gas: GasArgs,
 }
 
 /// Options of `platone chain devices at`.
@@ -187,19 +175,19 @@ async fn devices(command: DevicesCommand) -> CliResult {
         DevicesCommand::Register(a) => {
             let (registry, device, from) = device_change(&a).await?;
             registry
-                .register(&a.pod, device, from)
+                .register(&a.change.pod, device, from)
                 .await
                 .map_err(chain_error)?;
-            eprintln!("registered {device} for {} from {from}", a.pod);
+            eprintln!("registered {device} for {} from {from}", a.change.pod);
             Ok(())
         }
         DevicesCommand::Rotate(a) => {
             let (registry, device, from) = device_change(&a).await?;
             registry
-                .rotate(&a.pod, device, from)
+                .rotate(&a.change.pod, device, from)
                 .await
                 .map_err(chain_error)?;
-            eprintln!("rotated {} to {device} from {from}", a.pod);
+            eprintln!("rotated {} to {device} from {from}", a.change.pod);
             Ok(())
         }
         DevicesCommand::Revoke(a) => {
@@ -239,8 +227,9 @@ async fn devices(command: DevicesCommand) -> CliResult {
 
 async fn device_change(a: &DeviceChangeArgs) -> CliResult<(DeviceRegistryClient, Address, u64)> {
     let device = parse_address(&a.device)?;
-    let from = parse_time(a.from.as_deref())?;
-    let (deployment, client) = open(&a.deployment, Some(&a.key), &a.gas).await?;
+    let c = &a.change;
+    let from = parse_time(c.from.as_deref())?;
+    let (deployment, client) = open(&c.deployment, Some(&c.key), &c.gas).await?;
     Ok((DeviceRegistryClient::new(client, &deployment), device, from))
 }
 

@@ -139,61 +139,21 @@ impl Deployment {
     pub async fn grant(&self, client: &ChainClient, role: Role, account: Address) -> Result<()> {
         client.require_sender("granting a role")?;
         let p = client.provider();
-        let c = &self.contracts;
         let id = role.id();
-        for contract in role.contracts() {
-            match *contract {
-                "CertificationAnchor" => {
-                    let i = CertificationAnchor::new(c.CertificationAnchor, p.clone());
-                    client
-                        .transact::<_, CertificationAnchor::CertificationAnchorErrors>(
-                            i.grantRole(id, account),
-                            "CertificationAnchor",
-                            "grantRole",
-                        )
-                        .await?;
-                }
-                "DeviceRegistry" => {
-                    let i = DeviceRegistry::new(c.DeviceRegistry, p.clone());
-                    client
-                        .transact::<_, DeviceRegistry::DeviceRegistryErrors>(
-                            i.grantRole(id, account),
-                            "DeviceRegistry",
-                            "grantRole",
-                        )
-                        .await?;
-                }
-                "SubscriptionRegistry" => {
-                    let i = SubscriptionRegistry::new(c.SubscriptionRegistry, p.clone());
-                    client
-                        .transact::<_, SubscriptionRegistry::SubscriptionRegistryErrors>(
-                            i.grantRole(id, account),
-                            "SubscriptionRegistry",
-                            "grantRole",
-                        )
-                        .await?;
-                }
-                "MarketRegistry" => {
-                    let i = MarketRegistry::new(c.MarketRegistry, p.clone());
-                    client
-                        .transact::<_, MarketRegistry::MarketRegistryErrors>(
-                            i.grantRole(id, account),
-                            "MarketRegistry",
-                            "grantRole",
-                        )
-                        .await?;
-                }
-                _ => {
-                    let i = FlexToken::new(c.FlexToken, p.clone());
-                    client
-                        .transact::<_, FlexToken::FlexTokenErrors>(
-                            i.grantRole(id, account),
-                            "FlexToken",
-                            "grantRole",
-                        )
-                        .await?;
-                }
+        for (name, address) in self.contracts.named() {
+            if !role.contracts().contains(&name) {
+                continue;
             }
+            // `grantRole` is OpenZeppelin AccessControl's, the same function and errors in every
+            // contract: one binding serves them all.
+            let access = CertificationAnchor::new(address, p.clone());
+            client
+                .transact::<_, CertificationAnchor::CertificationAnchorErrors>(
+                    access.grantRole(id, account),
+                    name,
+                    "grantRole",
+                )
+                .await?;
         }
         Ok(())
     }

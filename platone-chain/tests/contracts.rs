@@ -9,7 +9,7 @@ use platone_chain::{
 };
 use platone_testkit::AnvilOptions;
 
-use common::{chain_with, client, config};
+use common::{chain_with, keyed};
 
 fn reverted_with(result: Result<impl std::fmt::Debug, ChainError>, name: &str) {
     match result {
@@ -22,14 +22,8 @@ fn reverted_with(result: Result<impl std::fmt::Debug, ChainError>, name: &str) {
 async fn the_device_registry_keeps_history_and_only_the_dso_writes() {
     let options = AnvilOptions::default();
     let chain = chain_with(options.clone()).await;
-    let dso = DeviceRegistryClient::new(
-        client(&chain.node, 0, config(&chain.node, &options)).await,
-        &chain.deployment,
-    );
-    let stranger = DeviceRegistryClient::new(
-        client(&chain.node, 1, config(&chain.node, &options)).await,
-        &chain.deployment,
-    );
+    let dso = DeviceRegistryClient::new(keyed(&chain, 0, &options).await, &chain.deployment);
+    let stranger = DeviceRegistryClient::new(keyed(&chain, 1, &options).await, &chain.deployment);
     let (a, b) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
 
     reverted_with(
@@ -86,7 +80,7 @@ async fn the_device_registry_keeps_history_and_only_the_dso_writes() {
     );
 
     // A granted DSO writes.
-    let admin = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let admin = keyed(&chain, 0, &options).await;
     let stranger_address = stranger_address(&chain, &options).await;
     chain
         .deployment
@@ -98,26 +92,17 @@ async fn the_device_registry_keeps_history_and_only_the_dso_writes() {
 }
 
 async fn stranger_address(chain: &common::Chain, options: &AnvilOptions) -> Address {
-    client(&chain.node, 1, config(&chain.node, options))
-        .await
-        .sender()
-        .unwrap()
+    keyed(chain, 1, options).await.sender().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_are_requested_by_consumers_and_decided_only_by_their_provider() {
     let options = AnvilOptions::default();
     let chain = chain_with(options.clone()).await;
-    let provider_client = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let provider_client = keyed(&chain, 0, &options).await;
     let provider = SubscriptionClient::new(provider_client.clone(), &chain.deployment);
-    let consumer = SubscriptionClient::new(
-        client(&chain.node, 1, config(&chain.node, &options)).await,
-        &chain.deployment,
-    );
-    let third = SubscriptionClient::new(
-        client(&chain.node, 2, config(&chain.node, &options)).await,
-        &chain.deployment,
-    );
+    let consumer = SubscriptionClient::new(keyed(&chain, 1, &options).await, &chain.deployment);
+    let third = SubscriptionClient::new(keyed(&chain, 2, &options).await, &chain.deployment);
     let provider_address = provider_client.sender().unwrap();
 
     let first = consumer
@@ -161,14 +146,8 @@ async fn subscriptions_are_requested_by_consumers_and_decided_only_by_their_prov
 async fn results_register_once_awards_prove_and_tokens_mint_once_per_settlement() {
     let options = AnvilOptions::default();
     let chain = chain_with(options.clone()).await;
-    let operator = MarketClient::new(
-        client(&chain.node, 0, config(&chain.node, &options)).await,
-        &chain.deployment,
-    );
-    let stranger = MarketClient::new(
-        client(&chain.node, 1, config(&chain.node, &options)).await,
-        &chain.deployment,
-    );
+    let operator = MarketClient::new(keyed(&chain, 0, &options).await, &chain.deployment);
+    let stranger = MarketClient::new(keyed(&chain, 1, &options).await, &chain.deployment);
     let session = B256::repeat_byte(7);
     let awards: Vec<Digest> = (0..5u8).map(|i| Digest([i + 1; 32])).collect();
     let leaves: Vec<Digest> = awards
@@ -251,7 +230,7 @@ async fn results_register_once_awards_prove_and_tokens_mint_once_per_settlement(
 async fn a_deployment_on_another_chain_or_without_code_is_refused() {
     let options = AnvilOptions::default();
     let chain = chain_with(options.clone()).await;
-    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let c = keyed(&chain, 0, &options).await;
     chain.deployment.check(&c).await.unwrap();
     let mut wrong_chain = chain.deployment.clone();
     wrong_chain.chain_id = 1;

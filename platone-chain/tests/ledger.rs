@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use platone_certify::{AnchorStatus, Digest, Ledger};
-use platone_chain::{ChainError, EthereumLedger, LedgerOptions, Progress};
+use platone_chain::{ChainError, Progress};
 use platone_testkit::AnvilOptions;
 
-use common::{certificates, chain_with, client, config};
+use common::{certificates, chain_with, client, config, keyed, open_ledger};
 
 const FLUSH: Duration = Duration::from_secs(60);
 
@@ -19,15 +19,8 @@ async fn many_batches_are_anchored_in_one_transaction_and_prove_on_chain_and_off
     let chain = chain_with(AnvilOptions::default()).await;
     let options = AnvilOptions::default();
     let dir = tempfile::tempdir().unwrap();
-    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
-    let ledger = EthereumLedger::open(
-        dir.path(),
-        c.clone(),
-        chain.deployment.clone(),
-        LedgerOptions::default(),
-    )
-    .await
-    .unwrap();
+    let c = keyed(&chain, 0, &options).await;
+    let ledger = open_ledger(&chain, dir.path(), c.clone()).await;
     let certs = certificates(40, "one");
     let statuses = ledger.anchor_all(&certs).await.unwrap();
     assert!(statuses.iter().all(|s| *s == AnchorStatus::Pending));
@@ -106,29 +99,15 @@ async fn a_node_restart_and_a_ledger_restart_lose_and_duplicate_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let certs = certificates(30, "restart");
     {
-        let c = client(&chain.node, 0, config(&chain.node, &options)).await;
-        let ledger = EthereumLedger::open(
-            dir.path(),
-            c,
-            chain.deployment.clone(),
-            LedgerOptions::default(),
-        )
-        .await
-        .unwrap();
+        let c = keyed(&chain, 0, &options).await;
+        let ledger = open_ledger(&chain, dir.path(), c).await;
         ledger.anchor_all(&certs[..20]).await.unwrap();
         assert_eq!(ledger.step().await.unwrap(), Progress::Submitted(20));
         // The node stops before (or just after) mining it; the ledger process "crashes".
         chain.node.restart().unwrap();
     }
-    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
-    let ledger = EthereumLedger::open(
-        dir.path(),
-        c.clone(),
-        chain.deployment.clone(),
-        LedgerOptions::default(),
-    )
-    .await
-    .unwrap();
+    let c = keyed(&chain, 0, &options).await;
+    let ledger = open_ledger(&chain, dir.path(), c.clone()).await;
     assert_eq!(
         ledger.pending_batches(),
         20,
@@ -171,14 +150,7 @@ async fn an_anchor_waits_for_its_confirmations() {
     let mut cfg = config(&chain.node, &options);
     cfg.confirmations = 3;
     let c = client(&chain.node, 0, cfg).await;
-    let ledger = EthereumLedger::open(
-        dir.path(),
-        c.clone(),
-        chain.deployment.clone(),
-        LedgerOptions::default(),
-    )
-    .await
-    .unwrap();
+    let ledger = open_ledger(&chain, dir.path(), c.clone()).await;
     let certs = certificates(4, "depth");
     ledger.anchor_all(&certs).await.unwrap();
     assert!(matches!(
@@ -229,15 +201,8 @@ async fn a_free_gas_network_takes_legacy_transactions_at_gas_price_zero() {
     };
     let chain = chain_with(options.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
-    let ledger = EthereumLedger::open(
-        dir.path(),
-        c.clone(),
-        chain.deployment.clone(),
-        LedgerOptions::default(),
-    )
-    .await
-    .unwrap();
+    let c = keyed(&chain, 0, &options).await;
+    let ledger = open_ledger(&chain, dir.path(), c.clone()).await;
     let certs = certificates(3, "free");
     ledger.anchor_all(&certs).await.unwrap();
     ledger.flush(FLUSH).await.unwrap();
@@ -252,15 +217,8 @@ async fn a_node_that_is_down_is_a_retryable_error_and_certificates_wait() {
     let options = AnvilOptions::default();
     let mut chain = chain_with(options.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let c = client(&chain.node, 0, config(&chain.node, &options)).await;
-    let ledger = EthereumLedger::open(
-        dir.path(),
-        c,
-        chain.deployment.clone(),
-        LedgerOptions::default(),
-    )
-    .await
-    .unwrap();
+    let c = keyed(&chain, 0, &options).await;
+    let ledger = open_ledger(&chain, dir.path(), c).await;
     chain.node.stop();
     let certs = certificates(6, "down");
     let statuses = ledger.anchor_all(&certs).await.unwrap();
@@ -285,15 +243,8 @@ async fn a_key_without_the_anchorer_role_is_refused() {
     let options = AnvilOptions::default();
     let chain = chain_with(options.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let stranger = client(&chain.node, 1, config(&chain.node, &options)).await;
-    let ledger = EthereumLedger::open(
-        dir.path(),
-        stranger,
-        chain.deployment.clone(),
-        LedgerOptions::default(),
-    )
-    .await
-    .unwrap();
+    let stranger = keyed(&chain, 1, &options).await;
+    let ledger = open_ledger(&chain, dir.path(), stranger).await;
     ledger
         .anchor_all(&certificates(2, "stranger"))
         .await
@@ -308,7 +259,7 @@ async fn a_key_without_the_anchorer_role_is_refused() {
 
     // Once granted the role, the same ledger anchors: the refused transaction left no nonce
     // gap behind it.
-    let admin = client(&chain.node, 0, config(&chain.node, &options)).await;
+    let admin = keyed(&chain, 0, &options).await;
     let address = ledger.client().sender().unwrap();
     chain
         .deployment

@@ -34,6 +34,7 @@ mod error;
 pub mod mosquitto;
 pub mod paths;
 pub mod pg_server;
+mod process;
 
 pub use anvil::{ANVIL_KEYS, Anvil, AnvilOptions, find_anvil};
 pub use error::{Result, TestkitError};

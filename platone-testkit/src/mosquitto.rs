@@ -250,26 +250,9 @@ impl Mosquitto {
     /// Stops the broker with SIGTERM (it saves its persistence file first) and waits for it to
     /// exit; kills it if it has not exited within 5 s. Does nothing when it is not running.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let terminated = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while terminated && Instant::now() < deadline {
-            if !matches!(child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if let Some(child) = self.child.take() {
+            crate::process::terminate(child, STOP_TIMEOUT);
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
     /// Kills the broker with SIGKILL, as a crash would: nothing is saved, connections drop

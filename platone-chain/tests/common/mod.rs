@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use platone_certify::{BatchCertificate, BatchPolicy, Batcher, Scheme};
-use platone_chain::{ChainClient, ChainConfig, Deployment, parse_private_key};
+use platone_chain::{
+    ChainClient, ChainConfig, Deployment, EthereumLedger, LedgerOptions, parse_private_key,
+};
 use platone_testkit::{ANVIL_KEYS, Anvil, AnvilOptions};
 
 /// A node and the five contracts deployed by key 0.
@@ -16,6 +18,27 @@ pub async fn chain_with(options: AnvilOptions) -> Chain {
     let client = client(&node, 0, config(&node, &options)).await;
     let deployment = Deployment::deploy(&client).await.unwrap();
     Chain { node, deployment }
+}
+
+/// A client of `chain` signing with anvil key `key`.
+pub async fn keyed(chain: &Chain, key: usize, options: &AnvilOptions) -> ChainClient {
+    client(&chain.node, key, config(&chain.node, options)).await
+}
+
+/// An Ethereum ledger in `dir` for `chain`'s deployment, anchoring with `client`.
+pub async fn open_ledger(
+    chain: &Chain,
+    dir: &std::path::Path,
+    client: ChainClient,
+) -> EthereumLedger {
+    EthereumLedger::open(
+        dir,
+        client,
+        chain.deployment.clone(),
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap()
 }
 
 pub fn config(node: &Anvil, options: &AnvilOptions) -> ChainConfig {
