@@ -148,6 +148,11 @@ fn sink_killed_and_restarted_loses_nothing() {
     let bridge = start_bridge(&rt, source.port(), sink.port());
 
     publish_range(source.port(), 0..300);
+    // The sessions (the subscriber's subscription, the bridge's) are in the sink's persistence
+    // file only from its first autosave, one second after they were made: on an idle machine
+    // the 300 publishes take less than that, and a kill before it loses the sessions — the
+    // state-loss case tested above, not this one.
+    std::thread::sleep(Duration::from_millis(1500));
     sink.kill();
     publish_range(source.port(), 300..400);
     sink.restart().unwrap();
