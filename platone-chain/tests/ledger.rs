@@ -270,3 +270,50 @@ async fn a_key_without_the_anchorer_role_is_refused() {
     assert_eq!(ledger.pending_batches(), 0);
     assert_eq!(ledger.aggregates().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_loop_anchors_what_arrives_until_shutdown() {
+    let options = AnvilOptions::default();
+    let chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = std::sync::Arc::new(
+        open_ledger(&chain, dir.path(), keyed(&chain, 0, &options).await).await,
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            ledger
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        })
+    };
+    let certs = certificates(12, "loop");
+    for part in certs.chunks(4) {
+        ledger.anchor_all(part).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ledger.pending_batches() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not anchored in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), runner)
+        .await
+        .expect("the loop stops on shutdown")
+        .unwrap();
+    let anchored: usize = ledger.aggregates().iter().map(|a| a.batches.len()).sum();
+    assert_eq!(anchored, 12);
+    for cert in &certs {
+        assert!(matches!(
+            ledger.status(&cert.batch_id).await.unwrap(),
+            Some(AnchorStatus::Anchored(_))
+        ));
+    }
+}
