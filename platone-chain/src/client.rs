@@ -237,25 +237,18 @@ impl ChainClient {
             };
         }
         match error {
-            ContractError::TransportError(e) => self.transport_error(&e),
-            other => ChainError::Unexpected(format!("{contract}.{function}: {other}")),
-        }
-    }
-
-    fn transport_error(&self, error: &TransportError) -> ChainError {
-        match error {
-            RpcError::ErrorResp(payload) if payload.message.contains("revert") => {
+            // A revert whose data the node did not return, only its message.
+            ContractError::TransportError(RpcError::ErrorResp(payload))
+                if payload.message.contains("revert") =>
+            {
                 ChainError::Reverted {
-                    contract: "",
-                    function: "",
+                    contract,
+                    function,
                     reason: payload.message.to_string(),
                 }
             }
-            RpcError::ErrorResp(payload) => ChainError::Rejected {
-                rpc: self.config.rpc.clone(),
-                reason: format!("{} (code {})", payload.message, payload.code),
-            },
-            other => unavailable(&self.config.rpc, other),
+            ContractError::TransportError(e) => unavailable(&self.config.rpc, &e),
+            other => ChainError::Unexpected(format!("{contract}.{function}: {other}")),
         }
     }
 }

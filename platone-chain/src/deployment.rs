@@ -73,22 +73,20 @@ impl Deployment {
     pub async fn deploy(client: &ChainClient) -> Result<Self> {
         let admin = client.require_sender("deploying contracts")?;
         let p = client.provider();
-        let deploy_error = |name: &'static str| {
-            move |e: alloy::contract::Error| {
-                ChainError::Unexpected(format!("deploying {name}: {e}"))
-            }
-        };
+        // Every constructor is `(address admin)` and can only revert with `ZeroAdmin`, which
+        // CertificationAnchor's error set decodes for all five.
         macro_rules! deploy {
             ($contract:ident) => {
                 client
                     .with_gas($contract::deploy_builder(p, admin))
                     .deploy()
                     .await
-                    .map_err(|e| match e {
-                        alloy::contract::Error::TransportError(t) => {
-                            crate::client::unavailable(&client.config().rpc, &t)
-                        }
-                        other => deploy_error(stringify!($contract))(other),
+                    .map_err(|e| {
+                        client.contract_error::<CertificationAnchor::CertificationAnchorErrors>(
+                            e,
+                            stringify!($contract),
+                            "constructor",
+                        )
                     })?
             };
         }

@@ -120,14 +120,7 @@ impl FileLedger {
         };
         let mut inner = Inner::from_checkpoint(writer, body, index, &checkpoint, torn);
         inner.scan_tail(&path, checkpoint.body_len, body_len, true)?;
-        if let Some(p) = inner.problems.first() {
-            return Err(CertifyError::Corrupt {
-                path,
-                entry: p.position,
-                offset: p.offset.unwrap_or_default(),
-                message: p.message.clone(),
-            });
-        }
+        inner.refuse_problems_since(&path, 0)?;
         if inner.since_checkpoint > 0 {
             inner.checkpoint()?;
         }
@@ -487,7 +480,13 @@ impl Inner {
         tracing::warn!(ledger = %path.display(), bytes = written - self.body_len, "indexing entries whose index write failed");
         let problems = self.problems.len();
         self.scan_tail(path, self.body_len, written, true)?;
-        match self.problems.get(problems) {
+        self.refuse_problems_since(path, problems)
+    }
+
+    /// A writer refuses a ledger with a problem: the first problem found from index `since` of
+    /// `problems` on, as an error.
+    fn refuse_problems_since(&self, path: &Path, since: usize) -> Result<()> {
+        match self.problems.get(since) {
             Some(p) => Err(CertifyError::Corrupt {
                 path: path.to_path_buf(),
                 entry: p.position,

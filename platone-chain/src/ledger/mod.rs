@@ -74,13 +74,11 @@ impl ChainAnchor {
     /// `verifyBatch` accepts the certificate hash and path.
     pub async fn check_on_chain(&self, client: &ChainClient) -> Result<bool> {
         let contract = CertificationAnchor::new(self.contract, client.provider().clone());
-        let at = contract.anchorAt(self.position).call().await.map_err(|e| {
-            client.contract_error::<CertificationAnchor::CertificationAnchorErrors>(
-                e,
-                "CertificationAnchor",
-                "anchorAt",
-            )
-        })?;
+        let at = contract
+            .anchorAt(self.position)
+            .call()
+            .await
+            .map_err(anchor_error(client, "anchorAt"))?;
         if Digest(at.root.0) != self.root {
             return Ok(false);
         }
@@ -89,13 +87,7 @@ impl ChainAnchor {
             .verifyBatch(self.position, FixedBytes(self.certificate_hash.0), path)
             .call()
             .await
-            .map_err(|e| {
-                client.contract_error::<CertificationAnchor::CertificationAnchorErrors>(
-                    e,
-                    "CertificationAnchor",
-                    "verifyBatch",
-                )
-            })
+            .map_err(anchor_error(client, "verifyBatch"))
     }
 }
 
@@ -456,14 +448,7 @@ impl EthereumLedger {
             .from_block(record.from_block)
             .query()
             .await
-            .map_err(|e| {
-                self.client
-                    .contract_error::<CertificationAnchor::CertificationAnchorErrors>(
-                        e,
-                        "CertificationAnchor",
-                        "Anchored",
-                    )
-            })?;
+            .map_err(anchor_error(&self.client, "Anchored"))?;
         Ok(events.into_iter().find_map(|(event, log)| {
             (event.root.0 == record.root.0).then_some((
                 event.position,
@@ -524,6 +509,20 @@ impl EthereumLedger {
                 message: other.to_string(),
             },
         }
+    }
+}
+
+/// Maps an error of a `CertificationAnchor` call to `function`.
+fn anchor_error<'c>(
+    client: &'c ChainClient,
+    function: &'static str,
+) -> impl FnOnce(alloy::contract::Error) -> ChainError + 'c {
+    move |e| {
+        client.contract_error::<CertificationAnchor::CertificationAnchorErrors>(
+            e,
+            "CertificationAnchor",
+            function,
+        )
     }
 }
 
@@ -636,16 +635,11 @@ impl Ledger for EthereumLedger {
                 let Some(position) = record.position else {
                     continue;
                 };
-                let at = contract.anchorAt(position).call().await.map_err(|e| {
-                    self.unavailable(
-                        self.client
-                            .contract_error::<CertificationAnchor::CertificationAnchorErrors>(
-                                e,
-                                "CertificationAnchor",
-                                "anchorAt",
-                            ),
-                    )
-                })?;
+                let at = contract
+                    .anchorAt(position)
+                    .call()
+                    .await
+                    .map_err(|e| self.unavailable(anchor_error(&self.client, "anchorAt")(e)))?;
                 if at.root.0 != record.root.0 {
                     report
                         .problems
