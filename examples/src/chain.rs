@@ -1,7 +1,7 @@
 //! `platone chain`: deploy the contracts, grant roles, manage the on-chain device registry.
 //!
-//! The deployment file written by `deploy` is what every `--deployment` (and, later,
-//! `--ledger eth:FILE`) reads: `{"chain_id", "rpc", "contracts": {…}}`.
+//! The deployment file written by `deploy` is what every `--deployment` and every
+//! `--ledger eth:FILE` reads: `{"chain_id", "rpc", "contracts": {…}}`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,7 @@ use platone_chain::{
 };
 
 use crate::error::{CliError, CliResult};
+use crate::ledgers::GasArgs;
 
 /// Subcommands of `platone chain`.
 #[derive(Debug, Subcommand)]
@@ -26,18 +27,6 @@ pub enum ChainCommand {
     /// which device held it at a time.
     #[command(subcommand)]
     Devices(DevicesCommand),
-}
-
-/// How to reach the node and pay for gas.
-#[derive(Debug, Args)]
-pub struct GasArgs {
-    /// Send legacy transactions at this gas price in wei (0 on a free-gas proof-of-authority
-    /// network) instead of EIP-1559 fees.
-    #[arg(long)]
-    pub legacy_gas_price: Option<u128>,
-    /// Blocks a transaction needs before it counts as done.
-    #[arg(long, default_value_t = 1)]
-    pub confirmations: u64,
 }
 
 /// Options of `platone chain deploy`.
@@ -233,7 +222,7 @@ async fn device_change(a: &DeviceChangeArgs) -> CliResult<(DeviceRegistryClient,
     Ok((DeviceRegistryClient::new(client, &deployment), device, from))
 }
 
-async fn open(
+pub(crate) async fn open(
     deployment: &Path,
     key: Option<&Path>,
     gas: &GasArgs,
@@ -263,7 +252,7 @@ async fn connect(
     ChainClient::connect(config, key).await.map_err(chain_error)
 }
 
-fn chain_error(e: ChainError) -> CliError {
+pub(crate) fn chain_error(e: ChainError) -> CliError {
     CliError::input(e)
 }
 

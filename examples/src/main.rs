@@ -21,6 +21,7 @@ mod demo;
 mod error;
 mod grid;
 mod io;
+mod ledgers;
 mod logging;
 mod market;
 mod measurements;

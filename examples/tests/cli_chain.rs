@@ -192,3 +192,170 @@ fn deploy_writes_the_deployment_file_and_the_registry_answers_for_any_time() {
     let message = String::from_utf8_lossy(&down.stderr);
     assert!(message.contains("unavailable"), "{message}");
 }
+
+/// Rewrites line `line` (from 1) of `path` with `edit`.
+fn edit_line(path: &std::path::Path, line: usize, edit: impl FnOnce(&mut serde_json::Value)) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut value: serde_json::Value = serde_json::from_str(&lines[line - 1]).unwrap();
+    edit(&mut value);
+    lines[line - 1] = value.to_string();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn certify_on_chain_writes_proofs_that_verify_from_the_chain_alone() {
+    let mut node = Anvil::start().expect("anvil (npm ci installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("anchorer.key");
+    std::fs::write(&key, ANVIL_KEYS[0]).unwrap();
+    let deployment = dir.path().join("deployment.json");
+    let records = dir.path().join("records.jsonl");
+    let lines: String = (0..25)
+        .map(|i| format!("{{\"pod\":\"IT001E{i:04}\",\"kwh\":{}.5}}\n", i * 3))
+        .collect();
+    std::fs::write(&records, lines).unwrap();
+    let (key, deployment_path, records) = (
+        key.to_str().unwrap(),
+        deployment.to_str().unwrap(),
+        records.to_str().unwrap(),
+    );
+    ok(&platone(&[
+        "chain",
+        "deploy",
+        "--rpc",
+        &node.url(),
+        "--key",
+        key,
+        "--out",
+        deployment_path,
+    ]));
+    let ledger = format!("eth:{deployment_path}");
+    let certify = |out: &str, key: Option<&str>| {
+        let out = dir.path().join(out);
+        let mut args = vec![
+            "certify",
+            "batch",
+            "--input",
+            records,
+            "--scheme",
+            "keccak",
+            "--batch-size",
+            "4",
+            "--ledger",
+            &ledger,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(key) = key {
+            args.extend(["--chain-key", key]);
+        }
+        (platone(&args), out)
+    };
+    let (refused, _) = certify("none", None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--chain-key"));
+
+    let (output, out) = certify("first", Some(key));
+    ok(&output);
+    let proofs = out.join("proofs.jsonl");
+    let text = std::fs::read_to_string(&proofs).unwrap();
+    let anchors: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["anchor"].clone())
+        .collect();
+    assert_eq!(anchors.len(), 25);
+    for anchor in &anchors {
+        assert_eq!(anchor["status"], "anchored");
+        assert_eq!(anchor["chain_id"], 31337);
+        assert_eq!(anchor["position"], 0, "the 7 batches share one anchor");
+        for field in ["contract", "root", "certificate_hash", "transaction"] {
+            assert!(anchor[field].as_str().unwrap().starts_with("0x"), "{field}");
+        }
+        assert!(anchor["path"].as_array().unwrap().len() >= 2);
+        assert!(anchor["block"].as_u64().unwrap() > 0);
+    }
+    assert!(
+        anchors
+            .iter()
+            .all(|a| a["transaction"] == anchors[0]["transaction"])
+    );
+    // The local state sits beside the deployment file.
+    assert!(dir.path().join("deployment.ledger/anchors.jsonl").exists());
+
+    let verify = |proofs: &std::path::Path| {
+        platone(&[
+            "verify",
+            "--records",
+            records,
+            "--proofs",
+            proofs.to_str().unwrap(),
+            "--ledger",
+            &ledger,
+        ])
+    };
+    let stdout = ok(&verify(&proofs));
+    assert!(stdout.contains("verified 25, failed 0"), "{stdout}");
+
+    // A second run continues the source's chain in the next anchor.
+    let (output, second) = certify("second", Some(key));
+    ok(&output);
+    let first_line = std::fs::read_to_string(second.join("proofs.jsonl")).unwrap();
+    let proof: serde_json::Value =
+        serde_json::from_str(first_line.lines().next().unwrap()).unwrap();
+    assert_eq!(proof["anchor"]["position"], 1);
+    assert_eq!(proof["anchor"]["certificate"]["sequence"], 7);
+
+    // Tampered path, root and position are each named on their line; the rest verify.
+    let tampered = dir.path().join("tampered.jsonl");
+    std::fs::copy(&proofs, &tampered).unwrap();
+    edit_line(&tampered, 2, |p| {
+        p["anchor"]["path"][0] = serde_json::json!(format!("0x{}", "11".repeat(32)));
+    });
+    edit_line(&tampered, 9, |p| {
+        p["anchor"]["root"] = serde_json::json!(format!("0x{}", "22".repeat(32)));
+    });
+    edit_line(&tampered, 17, |p| p["anchor"]["position"] = 9.into());
+    edit_line(&tampered, 21, |p| {
+        p["siblings"][0] = serde_json::json!(format!("0x{}", "33".repeat(32)));
+    });
+    let output = verify(&tampered);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("line 2: FAILED: anchor: the anchor path"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 9: FAILED: anchor"), "{stdout}");
+    assert!(
+        stdout.contains("line 17: FAILED: anchor: the contract holds no anchor at position 9"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 21: FAILED: path"), "{stdout}");
+    assert!(stdout.contains("verified 21, failed 4"), "{stdout}");
+    // A tampered record.
+    let altered = dir.path().join("altered.jsonl");
+    let text = std::fs::read_to_string(records)
+        .unwrap()
+        .replacen("\"kwh\":3.5", "\"kwh\":3.6", 1);
+    std::fs::write(&altered, text).unwrap();
+    let output = platone(&[
+        "verify",
+        "--records",
+        altered.to_str().unwrap(),
+        "--proofs",
+        proofs.to_str().unwrap(),
+        "--ledger",
+        &ledger,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("line 2: FAILED: content"));
+
+    // A node that cannot be reached: a clear error and a non-zero exit, no verdict.
+    node.stop();
+    let output = verify(&proofs);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unavailable"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("verified"));
+}

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use platone_model::Timestamp;
 
 use crate::canonical::Certifiable;
+use crate::chain_anchor::{AnchorWire, ChainAnchor};
 use crate::error::{CertifyError, Result};
 use crate::scheme::{Digest, Scheme};
 
@@ -16,7 +17,7 @@ pub fn now() -> Timestamp {
 /// The certificate of one batch: what its Merkle root is and where it sits in its source's
 /// chain. Its [`hash`](BatchCertificate::hash) is what the next certificate of the same source
 /// points back to and what a ledger records.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchCertificate {
     /// The batch's identifier: `SOURCE:SEQUENCE`.
@@ -79,18 +80,24 @@ impl BatchCertificate {
 }
 
 /// Where a certificate is anchored.
+///
+/// In JSON, one object: `ledger`, `entry`, `position`, `time`, and for an anchor on chain the
+/// [`ChainAnchor`] fields beside them (`chain_id`, `contract`, `root`, `certificate_hash`,
+/// `path`, `transaction`, `block`, `certificate`) — all of them or none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "AnchorWire", into = "AnchorWire")]
 pub struct Anchor {
-    /// The ledger (`file:PATH` for a [`FileLedger`](crate::FileLedger), a chain id and
-    /// contract address for Ethereum).
+    /// The ledger (`file:PATH` for a [`FileLedger`](crate::FileLedger),
+    /// `eip155:CHAIN_ID:CONTRACT` on chain).
     pub ledger: String,
-    /// The ledger entry's hash, or the transaction id.
+    /// The ledger entry's hash, or the anchoring transaction's hash.
     pub entry: String,
-    /// The entry's position (entry number, or block number).
+    /// The entry's position (entry number, or the anchor's position in the contract).
     pub position: u64,
-    /// When the ledger confirmed it.
+    /// When the ledger confirmed it (on chain: the block's time).
     pub time: Timestamp,
+    /// On chain: the path from the certificate to the anchored root and where that root is.
+    pub chain: Option<Box<ChainAnchor>>,
 }
 
 /// Whether a certificate (and so each proof under it) is anchored yet.
@@ -141,6 +148,7 @@ mod tests {
             entry: "0xab".into(),
             position,
             time: platone_model::parse_timestamp("2024-01-01T00:00:00Z").unwrap(),
+            chain: None,
         }
     }
 

@@ -33,6 +33,7 @@
 pub mod batcher;
 pub mod canonical;
 pub mod certificate;
+pub mod chain_anchor;
 pub mod envelope;
 pub mod error;
 mod journal;
@@ -48,6 +49,7 @@ pub mod verify;
 pub use batcher::{BatchPolicy, Batcher, SealedBatch, SealedTree, certify_leaves, seal_leaves};
 pub use canonical::{CANONICAL_ENCODING, Certifiable, JsonRecord, canonicalize_json};
 pub use certificate::{Anchor, AnchorStatus, BatchCertificate, now};
+pub use chain_anchor::ChainAnchor;
 pub use envelope::{SignatureScheme, SignedEnvelope};
 pub use error::{CertifyError, Result};
 pub use ledger::{BoxFuture, FileLedger, Ledger, LedgerEntry, LedgerVerifier, verify_with_ledger};

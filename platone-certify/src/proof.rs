@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::certificate::{Anchor, AnchorStatus};
+use crate::chain_anchor::ChainAnchor;
 use crate::error::{CertifyError, Result};
 use crate::scheme::{Digest, Scheme};
 use crate::tree::MerkleTree;
@@ -88,7 +89,11 @@ impl Proof {
         let mut out = Vec::with_capacity(160 + 32 * self.siblings.len());
         out.extend_from_slice(BINARY_MAGIC);
         out.push(self.scheme.code());
-        out.push(u8::from(self.anchor.anchor().is_some()));
+        out.push(match self.anchor.anchor() {
+            None => 0,
+            Some(a) if a.chain.is_none() => 1,
+            Some(_) => 2,
+        });
         out.extend_from_slice(&self.leaf_index.to_le_bytes());
         out.extend_from_slice(&self.leaf_count.to_le_bytes());
         out.extend_from_slice(&self.leaf.0);
@@ -112,6 +117,9 @@ impl Proof {
                 "anchor.time",
                 &platone_model::format_timestamp(&a.time),
             )?;
+            if let Some(chain) = &a.chain {
+                put_chain(&mut out, chain)?;
+            }
         }
         Ok(out)
     }
@@ -125,11 +133,10 @@ impl Proof {
         let code = r.u8("scheme")?;
         let scheme = Scheme::from_code(code)
             .ok_or_else(|| r.error(4, "scheme", format!("unknown scheme code {code}")))?;
-        let anchored = match r.u8("anchor flag")? {
-            0 => false,
-            1 => true,
-            other => return Err(r.error(5, "anchor flag", format!("{other} is not 0 or 1"))),
-        };
+        let anchored = r.u8("anchor flag")?;
+        if anchored > 2 {
+            return Err(r.error(5, "anchor flag", format!("{anchored} is not 0, 1 or 2")));
+        }
         let leaf_index = r.u64("leaf_index")?;
         let leaf_count = r.u64("leaf_count")?;
         let leaf = r.digest("leaf")?;
@@ -145,7 +152,7 @@ impl Proof {
             siblings.push(r.digest("sibling")?);
         }
         let batch_id = r.text("batch_id")?;
-        let anchor = if anchored {
+        let anchor = if anchored > 0 {
             let ledger = r.text("anchor.ledger")?;
             let entry = r.text("anchor.entry")?;
             let position = r.u64("anchor.position")?;
@@ -153,11 +160,17 @@ impl Proof {
             let time_text = r.text("anchor.time")?;
             let time = platone_model::parse_timestamp(&time_text)
                 .map_err(|e| r.error(at, "anchor.time", e))?;
+            let chain = if anchored == 2 {
+                Some(Box::new(read_chain(&mut r)?))
+            } else {
+                None
+            };
             AnchorStatus::Anchored(Anchor {
                 ledger,
                 entry,
                 position,
                 time,
+                chain,
             })
         } else {
             AnchorStatus::Pending
@@ -282,6 +295,62 @@ fn put_text(out: &mut Vec<u8>, field: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// An on-chain anchor's fields: chain id, contract, root, certificate hash, transaction,
+/// block, the path (count and hashes) and the certificate's JSON.
+fn put_chain(out: &mut Vec<u8>, chain: &ChainAnchor) -> Result<()> {
+    out.extend_from_slice(&chain.chain_id.to_le_bytes());
+    put_text(out, "anchor.contract", &chain.contract)?;
+    for digest in [&chain.root, &chain.certificate_hash, &chain.transaction] {
+        out.extend_from_slice(&digest.0);
+    }
+    out.extend_from_slice(&chain.block.to_le_bytes());
+    let count = u8::try_from(chain.path.len())
+        .ok()
+        .filter(|c| usize::from(*c) <= MAX_SIBLINGS)
+        .ok_or_else(|| CertifyError::malformed("proof", "anchor.path", "more than 64 hashes"))?;
+    out.push(count);
+    for step in &chain.path {
+        out.extend_from_slice(&step.0);
+    }
+    let certificate = serde_json::to_string(&chain.certificate)
+        .map_err(|e| CertifyError::Serialise(e.to_string()))?;
+    put_text(out, "anchor.certificate", &certificate)
+}
+
+fn read_chain(r: &mut Reader<'_>) -> Result<ChainAnchor> {
+    let chain_id = r.u64("anchor.chain_id")?;
+    let at = r.at;
+    let contract = r.text("anchor.contract")?;
+    ChainAnchor::check_contract(&contract).map_err(|e| r.error(at, "anchor.contract", e))?;
+    let root = r.digest("anchor.root")?;
+    let certificate_hash = r.digest("anchor.certificate_hash")?;
+    let transaction = r.digest("anchor.transaction")?;
+    let block = r.u64("anchor.block")?;
+    let at = r.at;
+    let count = usize::from(r.u8("anchor.path count")?);
+    if count > MAX_SIBLINGS {
+        return Err(r.error(at, "anchor.path count", "more than 64 hashes"));
+    }
+    let mut path = Vec::with_capacity(count);
+    for _ in 0..count {
+        path.push(r.digest("anchor.path")?);
+    }
+    let at = r.at;
+    let text = r.text("anchor.certificate")?;
+    let certificate =
+        serde_json::from_str(&text).map_err(|e| r.error(at, "anchor.certificate", e))?;
+    Ok(ChainAnchor {
+        chain_id,
+        contract,
+        root,
+        certificate_hash,
+        path,
+        transaction,
+        block,
+        certificate,
+    })
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -329,7 +398,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample(anchored: bool) -> Proof {
@@ -349,6 +418,7 @@ mod tests {
                     entry: Digest::sha256(b"e").to_string(),
                     position: 9,
                     time: platone_model::parse_timestamp("2024-05-01T10:00:00.5+02:00").unwrap(),
+                    chain: None,
                 })
             } else {
                 AnchorStatus::Pending
@@ -356,10 +426,44 @@ mod tests {
         }
     }
 
+    /// [`sample`] anchored on chain.
+    pub(crate) fn sample_on_chain() -> Proof {
+        let mut proof = sample(true);
+        let certificate = crate::BatchCertificate {
+            batch_id: proof.batch_id.clone(),
+            source: "pmu-1".into(),
+            sequence: 7,
+            scheme: proof.scheme,
+            root: proof.root,
+            leaf_count: proof.leaf_count,
+            first_timestamp: None,
+            last_timestamp: None,
+            created_at: platone_model::parse_timestamp("2024-05-01T09:59:00Z").unwrap(),
+            previous: Some(Digest::sha256(b"previous")),
+        };
+        let transaction = Digest::keccak256(b"tx");
+        proof.anchor = AnchorStatus::Anchored(Anchor {
+            ledger: "eip155:31337:0x5fbdb2315678afecb367f032d93f642f64180aa3".into(),
+            entry: transaction.to_string(),
+            position: 4,
+            time: platone_model::parse_timestamp("2024-05-01T10:00:02Z").unwrap(),
+            chain: Some(Box::new(ChainAnchor {
+                chain_id: 31337,
+                contract: "0x5fbdb2315678afecb367f032d93f642f64180aa3".into(),
+                root: Digest::keccak256(b"aggregate"),
+                certificate_hash: certificate.hash().unwrap(),
+                path: vec![Digest::keccak256(b"p0"), Digest::keccak256(b"p1")],
+                transaction,
+                block: 812,
+                certificate,
+            })),
+        });
+        proof
+    }
+
     #[test]
     fn json_and_binary_round_trip() {
-        for anchored in [false, true] {
-            let p = sample(anchored);
+        for p in [sample(false), sample(true), sample_on_chain()] {
             let json = p.to_json().unwrap();
             assert_eq!(Proof::from_json(json.as_bytes()).unwrap(), p);
             let bin = p.to_binary().unwrap();

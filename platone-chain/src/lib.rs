@@ -13,7 +13,7 @@
 //! let ledger = EthereumLedger::open("ledger", client, deployment, LedgerOptions::default()).await?;
 //! ledger.anchor_all(&certificates).await?; // durable locally, pending on chain
 //! ledger.flush(std::time::Duration::from_secs(60)).await?; // one transaction for them all
-//! let anchor = ledger.chain_anchor(&certificates[0].batch_id)?;
+//! let anchor = ledger.chain_anchor(&certificates[0].batch_id).await?;
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
@@ -25,6 +25,7 @@ pub mod deployment;
 mod error;
 pub mod ledger;
 pub mod registries;
+pub mod verify;
 
 /// The address, hash and integer types of the API, from alloy.
 pub use alloy::primitives::{Address, B256, U256};
@@ -32,8 +33,10 @@ pub use client::{ChainClient, parse_private_key, read_key_file};
 pub use config::{ChainConfig, GasPolicy};
 pub use deployment::{Contracts, Deployment, Role};
 pub use error::{ChainError, Result};
-pub use ledger::{ChainAnchor, EthereumLedger, LedgerOptions, Progress};
+pub use ledger::{EthereumLedger, LedgerOptions, Progress};
+pub use platone_certify::ChainAnchor;
 pub use registries::{
     DeviceEntry, DeviceRegistryClient, MarketClient, RegisteredResult, Subscription,
     SubscriptionClient, SubscriptionStatus,
 };
+pub use verify::ChainVerifier;

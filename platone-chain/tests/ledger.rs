@@ -6,8 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use platone_certify::{AnchorStatus, Digest, Ledger};
-use platone_chain::{ChainError, Progress};
+use platone_certify::{
+    AnchorStatus, BatchPolicy, Batcher, Certifiable, ChainAnchor, Digest, Ledger, Proof, Scheme,
+    Verification,
+};
+use platone_chain::{ChainClient, ChainError, ChainVerifier, Progress};
 use platone_testkit::AnvilOptions;
 
 use common::{certificates, chain_with, client, config, keyed, open_ledger};
@@ -42,37 +45,51 @@ async fn many_batches_are_anchored_in_one_transaction_and_prove_on_chain_and_off
     assert_eq!(aggregates.len(), 1, "one transaction for the 40 batches");
     assert_eq!(aggregates[0].batches.len(), 40);
     assert_eq!(aggregates[0].position, Some(0));
+    let mut verifier = ChainVerifier::new(c.clone(), chain.deployment.clone());
     for cert in &certs {
         let status = ledger.status(&cert.batch_id).await.unwrap().unwrap();
         let AnchorStatus::Anchored(anchor) = status else {
             panic!("{status:?}")
         };
         assert_eq!(anchor.ledger, ledger.name());
-        let entry = ledger.get(&cert.batch_id).await.unwrap().unwrap();
-        assert_eq!(
-            (anchor.position, anchor.entry.clone()),
-            (entry.position, entry.entry.to_string())
-        );
-
-        let on_chain = ledger.chain_anchor(&cert.batch_id).unwrap().unwrap();
+        assert_eq!(anchor.position, 0, "the anchor's position in the contract");
+        let on_chain = *anchor.chain.unwrap();
         assert_eq!(on_chain.certificate_hash, cert.hash().unwrap());
+        assert_eq!(&on_chain.certificate, cert);
+        assert_eq!(anchor.entry, on_chain.transaction.to_string());
         assert!(on_chain.path_reaches_root());
-        assert!(on_chain.check_on_chain(&c).await.unwrap());
+        assert_eq!(verifier.check_on_chain(0, &on_chain).await.unwrap(), Ok(()));
+        assert_eq!(
+            ledger.chain_anchor(&cert.batch_id).await.unwrap(),
+            Some(on_chain)
+        );
     }
-    // A tampered path or certificate hash fails offline and on chain alike.
-    let good = ledger.chain_anchor(&certs[7].batch_id).unwrap().unwrap();
+    // A tampered path, certificate hash or root fails offline and on chain alike; a position
+    // never anchored is named.
+    let good = ledger
+        .chain_anchor(&certs[7].batch_id)
+        .await
+        .unwrap()
+        .unwrap();
     let mut bad_path = good.clone();
     bad_path.path[0].0[0] ^= 1;
     let mut bad_hash = good.clone();
     bad_hash.certificate_hash = Digest([9; 32]);
-    let mut bad_position = good.clone();
-    bad_position.position = 5;
-    for bad in [&bad_path, &bad_hash] {
+    let mut bad_root = good.clone();
+    bad_root.root = Digest([7; 32]);
+    for bad in [&bad_path, &bad_hash, &bad_root] {
         assert!(!bad.path_reaches_root());
-        assert!(!bad.check_on_chain(&c).await.unwrap());
+        assert!(verifier.check_on_chain(0, bad).await.unwrap().is_err());
     }
-    let unknown = bad_position.check_on_chain(&c).await.unwrap_err();
-    assert!(unknown.to_string().contains("UnknownPosition"), "{unknown}");
+    let unknown = verifier
+        .check_on_chain(5, &good)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("no anchor at position 5"),
+        "{unknown}"
+    );
 
     // Later certificates go in the next anchor, chained to this one.
     let more = certificates(46, "one");
@@ -133,9 +150,20 @@ async fn a_node_restart_and_a_ledger_restart_lose_and_duplicate_nothing() {
         let at = contract.anchorAt(i as u64).call().await.unwrap();
         assert_eq!(at.root.0, a.root.0);
     }
+    let mut verifier = ChainVerifier::new(c, chain.deployment.clone());
     for cert in &certs {
-        let anchor = ledger.chain_anchor(&cert.batch_id).unwrap().unwrap();
-        assert!(anchor.check_on_chain(&c).await.unwrap());
+        let Some(AnchorStatus::Anchored(anchor)) = ledger.status(&cert.batch_id).await.unwrap()
+        else {
+            panic!("{} is not anchored", cert.batch_id)
+        };
+        let on_chain = anchor.chain.unwrap();
+        assert_eq!(
+            verifier
+                .check_on_chain(anchor.position, &on_chain)
+                .await
+                .unwrap(),
+            Ok(())
+        );
     }
 }
 
@@ -316,4 +344,128 @@ async fn the_background_loop_anchors_what_arrives_until_shutdown() {
             Some(AnchorStatus::Anchored(_))
         ));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_verify_from_the_chain_alone_and_every_tampering_is_named() {
+    let options = AnvilOptions::default();
+    let mut chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open_ledger(&chain, dir.path(), keyed(&chain, 0, &options).await).await;
+    let now = platone_model::parse_timestamp("2024-01-01T00:00:00Z").unwrap();
+    let mut batcher = Batcher::new(
+        Scheme::Keccak,
+        BatchPolicy {
+            max_records: 4,
+            window: chrono::TimeDelta::minutes(3),
+        },
+    );
+    let records: Vec<serde_json::Value> = (0..10)
+        .map(|i| serde_json::json!({"source": "pmu-v", "i": i, "v": 230.5}))
+        .collect();
+    let mut sealed = Vec::new();
+    for r in &records {
+        sealed.extend(batcher.add("pmu-v", r, now).unwrap());
+    }
+    sealed.extend(batcher.flush(now).unwrap());
+    let certs: Vec<_> = sealed.iter().map(|s| s.certificate.clone()).collect();
+    ledger.anchor_all(&certs).await.unwrap();
+    ledger.flush(FLUSH).await.unwrap();
+    let mut proofs = Vec::new();
+    for batch in &sealed {
+        let Some(AnchorStatus::Anchored(anchor)) =
+            ledger.status(&batch.certificate.batch_id).await.unwrap()
+        else {
+            panic!("{} is not anchored", batch.certificate.batch_id)
+        };
+        for proof in &batch.proofs {
+            let mut proof = proof.clone();
+            proof.upgrade(&anchor).unwrap();
+            // What a third party reads: the proof's JSON line.
+            proofs.push(Proof::from_json(proof.to_json().unwrap().as_bytes()).unwrap());
+        }
+    }
+    // No key, no local ledger: a read-only client and the deployment.
+    let reader = ChainClient::connect(config(&chain.node, &options), None)
+        .await
+        .unwrap();
+    let mut verifier = ChainVerifier::new(reader.clone(), chain.deployment.clone());
+    for (record, proof) in records.iter().zip(&proofs) {
+        let canonical = record.canonical_bytes().unwrap();
+        assert_eq!(
+            verifier.verify_canonical(&canonical, proof).await.unwrap(),
+            Verification::Verified
+        );
+    }
+
+    let canonical = records[5].canonical_bytes().unwrap();
+    let mut verdict = async |proof: &Proof, canonical: &[u8]| match verifier
+        .verify_canonical(canonical, proof)
+        .await
+        .unwrap()
+    {
+        Verification::Mismatch { reason } => reason,
+        Verification::Verified => panic!("a tampered input verified"),
+    };
+    // The record.
+    let altered = serde_json::json!({"source": "pmu-v", "i": 5, "v": 230.6});
+    let reason = verdict(&proofs[5], &altered.canonical_bytes().unwrap()).await;
+    assert_eq!(reason.kind(), "content", "{reason}");
+    // The record's path.
+    let mut proof = proofs[5].clone();
+    proof.siblings[0].0[0] ^= 1;
+    assert_eq!(verdict(&proof, &canonical).await.kind(), "path");
+    // The anchor's path.
+    let mut proof = proofs[5].clone();
+    chain_of(&mut proof).path[0].0[0] ^= 1;
+    let reason = verdict(&proof, &canonical).await;
+    assert!(reason.message().contains("anchor path"), "{reason}");
+    // The position: a position never anchored.
+    let mut proof = proofs[5].clone();
+    if let AnchorStatus::Anchored(anchor) = &mut proof.anchor {
+        anchor.position = 3;
+    }
+    let reason = verdict(&proof, &canonical).await;
+    assert!(
+        reason.message().contains("no anchor at position 3"),
+        "{reason}"
+    );
+    // The root: a forged aggregate, consistent offline, that only the chain refutes.
+    let mut proof = proofs[5].clone();
+    let forged = chain_of(&mut proof);
+    forged.path = vec![Digest([5; 32])];
+    forged.root = platone_certify::tree::oz_process_proof(forged.leaf(), &forged.path);
+    assert!(forged.path_reaches_root());
+    let reason = verdict(&proof, &canonical).await;
+    assert!(
+        reason.message().contains("the contract holds root"),
+        "{reason}"
+    );
+    // The certificate the anchor carries.
+    let mut proof = proofs[5].clone();
+    chain_of(&mut proof).certificate.created_at = now;
+    chain_of(&mut proof).certificate.leaf_count += 1;
+    assert_eq!(verdict(&proof, &canonical).await.kind(), "anchor");
+    // A proof not yet anchored.
+    let mut proof = proofs[5].clone();
+    proof.anchor = AnchorStatus::Pending;
+    let reason = verdict(&proof, &canonical).await;
+    assert!(reason.message().contains("not anchored yet"), "{reason}");
+
+    // A node that cannot be reached is an error, not a verdict.
+    chain.node.stop();
+    let mut cold = ChainVerifier::new(reader, chain.deployment.clone());
+    let err = cold
+        .verify_canonical(&canonical, &proofs[5])
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+/// The on-chain anchor inside an anchored proof.
+fn chain_of(proof: &mut Proof) -> &mut ChainAnchor {
+    let AnchorStatus::Anchored(anchor) = &mut proof.anchor else {
+        panic!("the proof is not anchored")
+    };
+    anchor.chain.as_deref_mut().expect("an on-chain anchor")
 }

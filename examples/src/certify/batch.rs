@@ -12,6 +12,7 @@ use platone_model::Timestamp;
 use super::{BatchArgs, block_on};
 use crate::error::{CliError, CliResult};
 use crate::io::{open_input, write_failed};
+use crate::ledgers::LedgerChoice;
 
 pub fn run(args: &BatchArgs) -> CliResult {
     certify_at(args, platone_certify::now())
@@ -19,10 +20,82 @@ pub fn run(args: &BatchArgs) -> CliResult {
 
 /// Certifies `args.input` with every certificate created at `created_at`.
 fn certify_at(args: &BatchArgs, created_at: Timestamp) -> CliResult {
+    match LedgerChoice::parse(&args.ledger)? {
+        LedgerChoice::File(dir) => {
+            let ledger =
+                FileLedger::open(&dir).map_err(|e| CliError::input(format!("ledger: {e}")))?;
+            let batches = certify(args, created_at, ledger.last_certificate(&args.source))?;
+            let anchors = block_on(ledger.anchor_all(&batches.certificates))?
+                .map_err(|e| CliError::input(format!("ledger: {e}")))?;
+            write_outputs(
+                args,
+                &batches,
+                &anchors,
+                &ledger.path().display().to_string(),
+            )
+        }
+        #[cfg(feature = "chain")]
+        LedgerChoice::Eth(deployment) => certify_on_chain(args, created_at, &deployment),
+        #[cfg(not(feature = "chain"))]
+        LedgerChoice::Eth(_) => Err(crate::ledgers::no_chain_support()),
+    }
+}
+
+/// Certifies on the chain of `deployment`: every certificate is anchored (in one
+/// transaction) before the outputs are written, so each proof carries its on-chain anchor.
+#[cfg(feature = "chain")]
+fn certify_on_chain(
+    args: &BatchArgs,
+    created_at: Timestamp,
+    deployment: &std::path::Path,
+) -> CliResult {
+    /// How long the anchors may take to be mined and confirmed.
+    const ANCHOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+    let key = args.chain.require_key(deployment)?;
+    let local = LedgerChoice::eth_local_dir(deployment);
+    crate::ledgers::io_runtime()?.block_on(async {
+        let ledger = crate::ledgers::open_eth(deployment, &local, key, &args.chain.gas).await?;
+        let ledger_error = |e: CertifyError| CliError::input(format!("ledger: {e}"));
+        let last = ledger
+            .last_certificate(&args.source)
+            .await
+            .map_err(ledger_error)?;
+        let batches = certify(args, created_at, last)?;
+        ledger
+            .anchor_all(&batches.certificates)
+            .await
+            .map_err(ledger_error)?;
+        ledger
+            .flush(ANCHOR_TIMEOUT)
+            .await
+            .map_err(crate::chain::chain_error)?;
+        let mut anchors = Vec::with_capacity(batches.certificates.len());
+        for certificate in &batches.certificates {
+            let status = ledger
+                .status(&certificate.batch_id)
+                .await
+                .map_err(ledger_error)?;
+            anchors.push(status.unwrap_or(AnchorStatus::Pending));
+        }
+        write_outputs(args, &batches, &anchors, &ledger.name())
+    })
+}
+
+/// What one run certified.
+struct Certified {
+    records: u64,
+    batches: Vec<SealedTree>,
+    certificates: Vec<BatchCertificate>,
+}
+
+/// Reads and certifies the records, continuing the chain that ends at `last`.
+fn certify(
+    args: &BatchArgs,
+    created_at: Timestamp,
+    last: Option<BatchCertificate>,
+) -> CliResult<Certified> {
     let max_records = usize::try_from(args.batch_size)
         .map_err(|_| CliError::usage("--batch-size is too large"))?;
-    let ledger =
-        FileLedger::open(&args.ledger).map_err(|e| CliError::input(format!("ledger: {e}")))?;
     let mut options = StreamOptions::new(args.scheme, args.source.clone(), max_records, created_at);
     if let Some(window) = args.window {
         options = options.with_window(
@@ -36,7 +109,7 @@ fn certify_at(args: &BatchArgs, created_at: Timestamp) -> CliResult {
     let certified = certify_json_lines(
         open_input(&args.input)?,
         &options,
-        ledger.last_certificate(&args.source).as_ref(),
+        last.as_ref(),
         |line, e| eprintln!("error: {input_name}:{line}: {e}"),
     )
     .map_err(|e| match e {
@@ -49,24 +122,37 @@ fn certify_at(args: &BatchArgs, created_at: Timestamp) -> CliResult {
         CertifyError::NoRecords => CliError::input(format!("{input_name}: no records to certify")),
         other => CliError::input(other.to_string()),
     })?;
-    let batches = certified.batches;
-    let certificates: Vec<BatchCertificate> =
-        batches.iter().map(|b| b.certificate.clone()).collect();
-    let anchors = block_on(ledger.anchor_all(&certificates))?
-        .map_err(|e| CliError::input(format!("ledger: {e}")))?;
+    let certificates = certified
+        .batches
+        .iter()
+        .map(|b| b.certificate.clone())
+        .collect();
+    Ok(Certified {
+        records: certified.records,
+        batches: certified.batches,
+        certificates,
+    })
+}
 
+/// Writes `certificates.jsonl` and `proofs.jsonl` with each batch's anchor.
+fn write_outputs(
+    args: &BatchArgs,
+    certified: &Certified,
+    anchors: &[AnchorStatus],
+    ledger: &str,
+) -> CliResult {
+    let batches = &certified.batches;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::input(format!("{}: cannot create: {e}", args.out.display())))?;
-    write_certificates(args, &batches, &anchors)?;
+    write_certificates(args, batches, anchors)?;
     let mut proofs = create(&args.out.join("proofs.jsonl"))?;
-    write_proof_lines(&batches, &anchors, &mut proofs).map_err(write_failed)?;
+    write_proof_lines(batches, anchors, &mut proofs).map_err(write_failed)?;
     proofs.flush().map_err(write_failed)?;
     eprintln!(
-        "certified {} records in {} batches ({}), ledger {}",
+        "certified {} records in {} batches ({}), ledger {ledger}",
         certified.records,
         batches.len(),
         args.scheme,
-        ledger.path().display()
     );
     Ok(())
 }
@@ -168,8 +254,15 @@ mod tests {
             batch_size,
             window,
             out: dir.path().join(out),
-            ledger: dir.path().join("ledger"),
+            ledger: dir.path().join("ledger").display().to_string(),
             source: "pmu-9".into(),
+            chain: crate::ledgers::ChainKeyArgs {
+                chain_key: None,
+                gas: crate::ledgers::GasArgs {
+                    legacy_gas_price: None,
+                    confirmations: 1,
+                },
+            },
         };
         let runs = [
             args(Scheme::Sha256, 180, None, "a"),

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use platone_certify::Scheme;
 
 use crate::error::{CliError, CliResult};
+use crate::ledgers::ChainKeyArgs;
 
 pub use keys::KeysCommand;
 
@@ -21,8 +22,9 @@ pub enum CertifyCommand {
     ///
     /// Records are batched in input order: a batch closes at `--batch-size` records or, with
     /// `--window`, when a record's `timestamp` is that many seconds or more after the batch's
-    /// first one. Each certificate is anchored in the file ledger `--ledger DIR` (continuing the
-    /// source's chain if the ledger already has one) and written to `DIR/certificates.jsonl`;
+    /// first one. Each certificate is anchored in the ledger `--ledger` (continuing the
+    /// source's chain if the ledger already has one; on chain, all of them in one
+    /// transaction) and written to `DIR/certificates.jsonl`;
     /// one proof per record goes to `DIR/proofs.jsonl`, in input order. Blank lines are
     /// skipped. If any line is not a valid record, every bad line is reported and nothing is
     /// certified.
@@ -48,12 +50,17 @@ pub struct BatchArgs {
     /// Where to write `certificates.jsonl` and `proofs.jsonl`.
     #[arg(long)]
     pub out: PathBuf,
-    /// The file ledger's directory (created if missing).
+    /// The ledger: a file ledger's directory (created if missing), or `eth:DEPLOYMENT.json`
+    /// to anchor on chain (with `--chain-key`; the certificates and the anchor journal are
+    /// kept in `DEPLOYMENT.ledger/` beside the deployment file), when every certificate is
+    /// anchored and each proof carries its on-chain `anchor`.
     #[arg(long)]
-    pub ledger: PathBuf,
+    pub ledger: String,
     /// The source whose chain the batches extend.
     #[arg(long, default_value = "records")]
     pub source: String,
+    #[command(flatten)]
+    pub chain: ChainKeyArgs,
 }
 
 /// Options of `platone verify`.
@@ -65,12 +72,13 @@ pub struct VerifyArgs {
     /// The proofs, one per record, in the same order.
     #[arg(long)]
     pub proofs: PathBuf,
-    /// The file ledger's directory.
+    /// The ledger: a file ledger's directory, or `eth:DEPLOYMENT.json` to check every record
+    /// against the chain alone (no key needed; the node must be reachable).
     #[arg(long)]
-    pub ledger: PathBuf,
-    /// Skip the consistency check of the whole ledger (every entry, the entry chain, every
-    /// source's chain, the index), whose problems are printed as warnings; each record's own
-    /// batch and its link to the batch before are checked either way.
+    pub ledger: String,
+    /// Skip the consistency check of the whole file ledger (every entry, the entry chain,
+    /// every source's chain, the index), whose problems are printed as warnings; each record's
+    /// own batch and its link to the batch before are checked either way.
     #[arg(long)]
     pub no_ledger_check: bool,
 }

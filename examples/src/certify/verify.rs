@@ -2,11 +2,14 @@
 
 use std::io::{BufRead, Write};
 
-use platone_certify::{FileLedger, Ledger, LedgerVerifier, Proof, Verification, canonicalize_json};
+use platone_certify::{
+    FileLedger, Ledger, LedgerVerifier, MismatchReason, Proof, Verification, canonicalize_json,
+};
 
 use super::{VerifyArgs, block_on};
 use crate::error::{CliError, CliResult};
 use crate::io::{open_input, open_output, write_failed};
+use crate::ledgers::LedgerChoice;
 
 /// Non-blank lines of a file with their line numbers.
 fn records(path: &std::path::Path) -> CliResult<impl Iterator<Item = CliResult<(usize, String)>>> {
@@ -22,8 +25,27 @@ fn records(path: &std::path::Path) -> CliResult<impl Iterator<Item = CliResult<(
 }
 
 pub fn run(args: &VerifyArgs) -> CliResult {
-    let ledger = FileLedger::open_read_only(&args.ledger)
-        .map_err(|e| CliError::input(format!("ledger: {e}")))?;
+    match LedgerChoice::parse(&args.ledger)? {
+        LedgerChoice::File(dir) => verify_with_file_ledger(args, &dir),
+        #[cfg(feature = "chain")]
+        LedgerChoice::Eth(deployment) => crate::ledgers::io_runtime()?.block_on(async {
+            let mut verifier = crate::ledgers::chain_verifier(&deployment).await?;
+            verify_lines(args, async |canonical, proof| {
+                verifier
+                    .verify_canonical(canonical, proof)
+                    .await
+                    .map_err(crate::chain::chain_error)
+            })
+            .await
+        }),
+        #[cfg(not(feature = "chain"))]
+        LedgerChoice::Eth(_) => Err(crate::ledgers::no_chain_support()),
+    }
+}
+
+fn verify_with_file_ledger(args: &VerifyArgs, dir: &std::path::Path) -> CliResult {
+    let ledger =
+        FileLedger::open_read_only(dir).map_err(|e| CliError::input(format!("ledger: {e}")))?;
     let problems = if args.no_ledger_check {
         ledger.problems()
     } else {
@@ -35,6 +57,24 @@ pub fn run(args: &VerifyArgs) -> CliResult {
         eprintln!("warning: ledger {}: {problem}", ledger.path().display());
     }
     let mut verifier = LedgerVerifier::new(&ledger);
+    // A ledger that cannot answer for one record fails that record.
+    block_on(verify_lines(args, async |canonical, proof| {
+        Ok(verifier
+            .verify_canonical(canonical, proof)
+            .await
+            .unwrap_or_else(|e| Verification::Mismatch {
+                reason: MismatchReason::Anchor(e.to_string()),
+            }))
+    }))?
+}
+
+/// Checks each record line against the proof line beside it with `check`, printing each
+/// failure with its line and a summary; fails when any record failed. An error of `check`
+/// (a ledger or node that cannot answer) stops the command.
+async fn verify_lines(
+    args: &VerifyArgs,
+    mut check: impl AsyncFnMut(&[u8], &Proof) -> CliResult<Verification>,
+) -> CliResult {
     let mut out = open_output(None)?;
     let mut record_lines = records(&args.records)?;
     let mut proof_lines = records(&args.proofs)?;
@@ -67,10 +107,9 @@ pub fn run(args: &VerifyArgs) -> CliResult {
                 canonical.clear();
                 match canonicalize_json(&text, &mut canonical) {
                     Err(e) => Err(format!("content: {e}")),
-                    Ok(()) => match block_on(verifier.verify_canonical(&canonical, &p))? {
-                        Ok(Verification::Verified) => Ok(()),
-                        Ok(Verification::Mismatch { reason }) => Err(reason.to_string()),
-                        Err(e) => Err(format!("anchor: {e}")),
+                    Ok(()) => match check(&canonical, &p).await? {
+                        Verification::Verified => Ok(()),
+                        Verification::Mismatch { reason } => Err(reason.to_string()),
                     },
                 }
             }

@@ -362,6 +362,7 @@ impl FileLedger {
             entry: entry.entry.to_string(),
             position: entry.position,
             time: entry.recorded_at,
+            chain: None,
         }
     }
 }

@@ -287,7 +287,11 @@ impl<'a, L: Ledger + ?Sized> LedgerVerifier<'a, L> {
                 ))));
             }
         };
-        if let Some(anchor) = proof.anchor.anchor()
+        if let Some(chain) = proof.anchor.anchor().and_then(|a| a.chain.as_deref()) {
+            if let Err(reason) = chain.check(proof) {
+                return Ok(Verification::mismatch(reason));
+            }
+        } else if let Some(anchor) = proof.anchor.anchor()
             && (anchor.position != entry.position || anchor.entry != entry.entry.to_string())
         {
             return Ok(Verification::mismatch(MismatchReason::Anchor(format!(

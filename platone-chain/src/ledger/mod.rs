@@ -19,17 +19,15 @@ mod journal;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, FixedBytes};
+use alloy::primitives::{B256, FixedBytes};
 use platone_certify::ledger::ConsistencyReport;
-use platone_certify::tree::oz_process_proof;
 use platone_certify::{
-    Anchor, AnchorStatus, BatchCertificate, BoxFuture, CertifyError, Digest, FileLedger, Ledger,
-    LedgerEntry, MerkleTree, Scheme,
+    Anchor, AnchorStatus, BatchCertificate, BoxFuture, CertifyError, ChainAnchor, Digest,
+    FileLedger, Ledger, LedgerEntry, MerkleTree, Scheme,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::client::ChainClient;
 use crate::contracts::CertificationAnchor;
@@ -38,58 +36,6 @@ use crate::error::{ChainError, Result};
 
 use journal::Journal;
 pub use journal::{AggregateRecord, AnchoredBatch};
-
-/// Where on chain a batch certificate is anchored, with the path that proves it: enough for
-/// anyone to check a batch (and so each record under it) from the chain alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainAnchor {
-    /// The chain id.
-    pub chain_id: u64,
-    /// The `CertificationAnchor` contract.
-    pub contract: Address,
-    /// The anchor's position in the contract (`anchorAt(position)`).
-    pub position: u64,
-    /// The anchored root.
-    pub root: Digest,
-    /// The batch's certificate hash.
-    pub certificate_hash: Digest,
-    /// The sibling hashes from the certificate hash's leaf to the root (OpenZeppelin
-    /// `MerkleProof` order: sorted pairs, no direction flags).
-    pub path: Vec<Digest>,
-    /// The anchoring transaction.
-    pub transaction: B256,
-    /// The block that holds it.
-    pub block: u64,
-}
-
-impl ChainAnchor {
-    /// Checks, offline, that `path` leads from the certificate hash to `root`.
-    pub fn path_reaches_root(&self) -> bool {
-        let leaf = Scheme::keccak_leaf_of_content(self.certificate_hash);
-        oz_process_proof(leaf, &self.path) == self.root
-    }
-
-    /// Checks against the chain: the contract holds `root` at `position` and its
-    /// `verifyBatch` accepts the certificate hash and path.
-    pub async fn check_on_chain(&self, client: &ChainClient) -> Result<bool> {
-        let contract = CertificationAnchor::new(self.contract, client.provider().clone());
-        let at = contract
-            .anchorAt(self.position)
-            .call()
-            .await
-            .map_err(anchor_error(client, "anchorAt"))?;
-        if Digest(at.root.0) != self.root {
-            return Ok(false);
-        }
-        let path: Vec<FixedBytes<32>> = self.path.iter().map(|d| FixedBytes(d.0)).collect();
-        contract
-            .verifyBatch(self.position, FixedBytes(self.certificate_hash.0), path)
-            .call()
-            .await
-            .map_err(anchor_error(client, "verifyBatch"))
-    }
-}
 
 /// Settings of an [`EthereumLedger`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +75,8 @@ struct State {
     by_batch: HashMap<String, (usize, usize)>,
     queued: Vec<AnchoredBatch>,
     queued_ids: HashSet<String>,
+    /// The trees of confirmed aggregates, built when a path is first asked of them.
+    trees: HashMap<usize, Arc<MerkleTree>>,
 }
 
 impl State {
@@ -157,6 +105,62 @@ impl State {
         let &(aggregate, leaf) = self.by_batch.get(batch_id)?;
         let record = self.aggregates.get(aggregate)?;
         record.is_confirmed().then_some((record, leaf))
+    }
+
+    /// Where a confirmed batch is anchored, with its path and certificate.
+    fn chain_anchor(
+        &mut self,
+        chain_id: u64,
+        contract: String,
+        certificate: &BatchCertificate,
+    ) -> Result<Option<Anchor>> {
+        let Some(&(aggregate, leaf)) = self.by_batch.get(&certificate.batch_id) else {
+            return Ok(None);
+        };
+        let Some(record) = self.aggregates.get(aggregate).filter(|r| r.is_confirmed()) else {
+            return Ok(None);
+        };
+        let (Some(position), Some(transaction), Some(block), Some(time)) = (
+            record.position,
+            record.anchored_by,
+            record.block,
+            record.time,
+        ) else {
+            return Ok(None);
+        };
+        let certificate_hash = certificate.hash()?;
+        if record.batches.get(leaf).map(|b| b.certificate_hash) != Some(certificate_hash) {
+            return Err(ChainError::Certify(CertifyError::Batch {
+                batch_id: certificate.batch_id.clone(),
+                message: "the certificate differs from the one anchored".into(),
+            }));
+        }
+        let tree = match self.trees.get(&aggregate) {
+            Some(tree) => Arc::clone(tree),
+            None => {
+                let tree = Arc::new(aggregate_tree(&record.batches)?);
+                self.trees.insert(aggregate, Arc::clone(&tree));
+                tree
+            }
+        };
+        let transaction = Digest(transaction.0);
+        let chain = ChainAnchor {
+            chain_id,
+            contract,
+            root: record.root,
+            certificate_hash,
+            path: tree.path(leaf)?,
+            transaction,
+            block,
+            certificate: certificate.clone(),
+        };
+        Ok(Some(Anchor {
+            ledger: chain.ledger_name(),
+            entry: transaction.to_string(),
+            position,
+            time,
+            chain: Some(Box::new(chain)),
+        }))
     }
 }
 
@@ -251,28 +255,15 @@ impl EthereumLedger {
         self.lock().aggregates.clone()
     }
 
-    /// Where batch `batch_id` is anchored on chain, with its path, once confirmed.
-    pub fn chain_anchor(&self, batch_id: &str) -> Result<Option<ChainAnchor>> {
-        let state = self.lock();
-        let Some((record, leaf)) = state.confirmed(batch_id) else {
+    /// Where batch `batch_id` is anchored on chain, with its path and certificate, once
+    /// confirmed (what each proof of the batch carries in its `anchor`).
+    pub async fn chain_anchor(&self, batch_id: &str) -> Result<Option<ChainAnchor>> {
+        let Some(entry) = self.local.get(batch_id).await? else {
             return Ok(None);
         };
-        let tree = aggregate_tree(&record.batches)?;
-        let (Some(position), Some(transaction), Some(block)) =
-            (record.position, record.anchored_by, record.block)
-        else {
-            return Ok(None);
-        };
-        Ok(Some(ChainAnchor {
-            chain_id: self.deployment.chain_id,
-            contract: self.deployment.contracts.CertificationAnchor,
-            position,
-            root: record.root,
-            certificate_hash: record.batches[leaf].certificate_hash,
-            path: tree.path(leaf)?,
-            transaction,
-            block,
-        }))
+        Ok(self
+            .anchor_of(&entry.certificate)?
+            .and_then(|a| a.chain.map(|c| *c)))
     }
 
     /// Does one step of anchoring: follows the anchor in flight (confirming it, or sending it
@@ -483,17 +474,24 @@ impl EthereumLedger {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The status of a batch the local ledger holds: anchored once its aggregate is
-    /// confirmed (the anchor names this ledger, the local entry and the block time).
-    fn chain_status(&self, batch_id: &str, local: AnchorStatus) -> AnchorStatus {
-        let state = self.lock();
-        match (state.confirmed(batch_id), local) {
-            (Some((record, _)), AnchorStatus::Anchored(entry)) => AnchorStatus::Anchored(Anchor {
-                ledger: self.name.clone(),
-                time: record.time.unwrap_or(entry.time),
-                ..entry
-            }),
-            _ => AnchorStatus::Pending,
+    /// The on-chain anchor of a batch the local ledger holds, once its aggregate is confirmed.
+    fn anchor_of(&self, certificate: &BatchCertificate) -> Result<Option<Anchor>> {
+        self.lock().chain_anchor(
+            self.deployment.chain_id,
+            self.deployment.contracts.CertificationAnchor.to_string(),
+            certificate,
+        )
+    }
+
+    /// A batch's status: anchored once its aggregate is confirmed, with the chain anchor.
+    fn chain_status(
+        &self,
+        certificate: &BatchCertificate,
+    ) -> platone_certify::Result<AnchorStatus> {
+        match self.anchor_of(certificate) {
+            Ok(Some(anchor)) => Ok(AnchorStatus::Anchored(anchor)),
+            Ok(None) => Ok(AnchorStatus::Pending),
+            Err(e) => Err(self.unavailable(e)),
         }
     }
 
@@ -565,11 +563,13 @@ impl Ledger for EthereumLedger {
                     state.queue(&certificate.batch_id, certificate.hash()?);
                 }
             }
-            Ok(certificates
-                .iter()
-                .zip(local)
-                .map(|(c, status)| self.chain_status(&c.batch_id, status))
-                .collect())
+            if local.len() != certificates.len() {
+                return Err(CertifyError::Batch {
+                    batch_id: String::new(),
+                    message: "the local ledger did not return one status per certificate".into(),
+                });
+            }
+            certificates.iter().map(|c| self.chain_status(c)).collect()
         })
     }
 
@@ -578,11 +578,10 @@ impl Ledger for EthereumLedger {
         batch_id: &'a str,
     ) -> BoxFuture<'a, platone_certify::Result<Option<AnchorStatus>>> {
         Box::pin(async move {
-            Ok(self
-                .local
-                .status(batch_id)
-                .await?
-                .map(|local| self.chain_status(batch_id, local)))
+            match self.local.get(batch_id).await? {
+                Some(entry) => self.chain_status(&entry.certificate).map(Some),
+                None => Ok(None),
+            }
         })
     }
 

@@ -1,0 +1,156 @@
+//! Choosing a ledger on the command line: a file ledger's directory, or `eth:DEPLOYMENT.json`
+//! for the `CertificationAnchor` of a deployment (with `--chain-key KEYFILE` where it writes).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::error::{CliError, CliResult};
+
+/// The ledger a `--ledger` option names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerChoice {
+    /// A file ledger's directory (`DIR` or `file:DIR`).
+    File(PathBuf),
+    /// An Ethereum deployment file (`eth:DEPLOYMENT.json`).
+    Eth(PathBuf),
+}
+
+impl LedgerChoice {
+    /// Reads `DIR`, `file:DIR` or `eth:DEPLOYMENT.json`.
+    pub fn parse(text: &str) -> CliResult<Self> {
+        let choice = if let Some(path) = text.strip_prefix("eth:") {
+            LedgerChoice::Eth(PathBuf::from(path))
+        } else {
+            LedgerChoice::File(PathBuf::from(text.strip_prefix("file:").unwrap_or(text)))
+        };
+        match &choice {
+            LedgerChoice::Eth(p) | LedgerChoice::File(p) if p.as_os_str().is_empty() => Err(
+                CliError::usage(format!("--ledger {text:?}: DIR or eth:DEPLOYMENT.json")),
+            ),
+            _ => Ok(choice),
+        }
+    }
+
+    /// Where `platone certify batch` keeps the certificates and the anchor journal of an
+    /// Ethereum ledger: beside the deployment file, `DEPLOYMENT.ledger/`.
+    pub fn eth_local_dir(deployment: &Path) -> PathBuf {
+        deployment.with_extension("ledger")
+    }
+}
+
+/// How transactions are paid for.
+#[derive(Debug, Clone, Args)]
+pub struct GasArgs {
+    /// Send legacy transactions at this gas price in wei (0 on a free-gas proof-of-authority
+    /// network) instead of EIP-1559 fees.
+    #[arg(long)]
+    pub legacy_gas_price: Option<u128>,
+    /// Blocks a transaction needs before it counts as done.
+    #[arg(long, default_value_t = 1)]
+    pub confirmations: u64,
+}
+
+/// The key and gas settings of a command that writes to an `eth:` ledger.
+#[derive(Debug, Clone, Args)]
+pub struct ChainKeyArgs {
+    /// With `--ledger eth:…`: a file holding the anchoring key (hex), which needs the
+    /// anchorer role.
+    #[arg(long)]
+    pub chain_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub gas: GasArgs,
+}
+
+impl ChainKeyArgs {
+    /// The key file, which writing to `deployment` needs.
+    pub fn require_key(&self, deployment: &Path) -> CliResult<&Path> {
+        self.chain_key.as_deref().ok_or_else(|| {
+            CliError::usage(format!(
+                "--ledger eth:{} anchors on chain: give --chain-key KEYFILE",
+                deployment.display()
+            ))
+        })
+    }
+}
+
+/// The error for `eth:` in a build without the `chain` feature.
+#[cfg(not(feature = "chain"))]
+pub fn no_chain_support() -> CliError {
+    CliError::usage(
+        "this platone was built without Ethereum support: rebuild with `--features chain` \
+         to use --ledger eth:…",
+    )
+}
+
+/// A runtime that can do network I/O (the chain client's HTTP).
+pub fn io_runtime() -> CliResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))
+}
+
+#[cfg(feature = "chain")]
+pub use on_chain::*;
+
+#[cfg(feature = "chain")]
+mod on_chain {
+    use std::path::Path;
+
+    use platone_chain::{ChainVerifier, EthereumLedger, LedgerOptions};
+
+    use super::GasArgs;
+    use crate::chain::{chain_error, open};
+    use crate::error::CliResult;
+
+    /// The Ethereum ledger of `deployment`, keeping its local state in `dir`, anchoring with
+    /// the key in `key`.
+    pub async fn open_eth(
+        deployment: &Path,
+        dir: &Path,
+        key: &Path,
+        gas: &GasArgs,
+    ) -> CliResult<EthereumLedger> {
+        let (deployment, client) = open(deployment, Some(key), gas).await?;
+        EthereumLedger::open(dir, client, deployment, LedgerOptions::default())
+            .await
+            .map_err(chain_error)
+    }
+
+    /// A verifier reading `deployment`'s node, with no key.
+    pub async fn chain_verifier(deployment: &Path) -> CliResult<ChainVerifier> {
+        let gas = GasArgs {
+            legacy_gas_price: None,
+            confirmations: 1,
+        };
+        let (deployment, client) = open(deployment, None, &gas).await?;
+        Ok(ChainVerifier::new(client, deployment))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_choices_parse() {
+        assert_eq!(
+            LedgerChoice::parse("eth:d.json").unwrap(),
+            LedgerChoice::Eth("d.json".into())
+        );
+        assert_eq!(
+            LedgerChoice::parse("file:l").unwrap(),
+            LedgerChoice::File("l".into())
+        );
+        assert_eq!(
+            LedgerChoice::parse("l").unwrap(),
+            LedgerChoice::File("l".into())
+        );
+        assert!(LedgerChoice::parse("eth:").is_err());
+        assert_eq!(
+            LedgerChoice::eth_local_dir(Path::new("x/d.json")),
+            Path::new("x/d.ledger")
+        );
+    }
+}
