@@ -351,6 +351,37 @@ fn certify_on_chain_writes_proofs_that_verify_from_the_chain_alone() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("line 2: FAILED: content"));
 
+    // The documented Python verifier gives the same verdicts from the node alone.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&deployment).unwrap()).unwrap();
+    let contract = written["contracts"]["CertificationAnchor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let python = |records: &str, proofs: &std::path::Path| {
+        Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../docs/verify_on_chain.py"
+            ))
+            .args(["--rpc", &node.url(), "--contract", &contract, records])
+            .arg(proofs)
+            .output()
+            .expect("python3, which scripts/test needs anyway")
+    };
+    let output = python(records, &proofs);
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("verified 25, failed 0"));
+    let output = python(records, &tampered);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in [2, 9, 17, 21] {
+        assert!(stdout.contains(&format!("line {line}: FAILED")), "{stdout}");
+    }
+    assert!(stdout.contains("verified 21, failed 4"), "{stdout}");
+    let output = python(altered.to_str().unwrap(), &proofs);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("line 2: FAILED: content"));
+
     // A node that cannot be reached: a clear error and a non-zero exit, no verdict.
     node.stop();
     let output = verify(&proofs);
