@@ -7,6 +7,7 @@ use clap::Args;
 use platone_bal::{Bal, BalConfig};
 
 use crate::error::{CliError, CliResult};
+use crate::ledgers::{ChainKeyArgs, LedgerChoice};
 
 /// Options of `platone bal` (each overrides the configuration file).
 #[derive(Debug, Args)]
@@ -39,6 +40,13 @@ pub struct BalArgs {
     /// Refuse packets without a valid device signature.
     #[arg(long)]
     require_signatures: bool,
+    /// Anchor on chain: `eth:DEPLOYMENT.json` (with `--chain-key`) instead of the file ledger
+    /// of the data directory; the certificates and the anchor journal are kept in
+    /// `DATA/chain-ledger/`, and each proof carries its on-chain anchor.
+    #[arg(long, value_name = "eth:DEPLOYMENT.json")]
+    ledger: Option<String>,
+    #[command(flatten)]
+    chain: ChainKeyArgs,
 }
 
 impl BalArgs {
@@ -86,35 +94,74 @@ pub fn run(args: BalArgs) -> CliResult {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        let bal = Bal::start(config).await.map_err(CliError::input)?;
-        eprintln!(
-            "BAL running: devices publish to {} under platone/bal/devices/DEVICE/{{pmu,cim}}; \
-             REST API on http://{} (Ctrl-C stops)",
-            bal.mqtt_url(),
-            bal.http_addr()
-        );
-        let failed = bal.failed();
-        let failure = tokio::select! {
-            () = crate::signal::stop_signal() => None,
-            why = failed => Some(why),
-        };
-        if let Some(why) = failure {
-            tracing::error!("{why}; stopping");
-            let outcome = bal.shutdown().await;
-            return Err(CliError::input(match outcome {
-                Err(e) => format!("{why} ({e})"),
-                Ok(_) => why,
-            }));
+        let choice = args
+            .ledger
+            .as_deref()
+            .map(LedgerChoice::parse)
+            .transpose()?;
+        match choice {
+            None => serve(Bal::start(config).await.map_err(CliError::input)?).await,
+            Some(LedgerChoice::File(_)) => Err(CliError::usage(
+                "the BAL keeps its file ledger in the data directory; --ledger takes \
+                 eth:DEPLOYMENT.json",
+            )),
+            #[cfg(feature = "chain")]
+            Some(LedgerChoice::Eth(deployment)) => {
+                let key = args.chain.require_key(&deployment)?;
+                let ledger = crate::ledgers::open_eth(
+                    &deployment,
+                    &config.data.join("chain-ledger"),
+                    key,
+                    &args.chain.gas,
+                )
+                .await?;
+                let anchoring = crate::ledgers::AnchoringLedger::start(ledger);
+                let bal = Bal::start_with_ledger(config, anchoring.ledger().clone())
+                    .await
+                    .map_err(CliError::input)?;
+                let served = serve(bal).await;
+                let anchored = anchoring.stop(ANCHOR_ON_STOP).await;
+                served.and(anchored)
+            }
+            #[cfg(not(feature = "chain"))]
+            Some(LedgerChoice::Eth(_)) => Err(crate::ledgers::no_chain_support()),
         }
-        eprintln!("stopping: closing and anchoring open batches…");
-        let totals = bal.shutdown().await.map_err(CliError::input)?;
-        eprintln!(
-            "stopped: {} packets, {} measurements stored, {} batches anchored, {} dead letters",
-            totals.packets_received,
-            totals.measurements_stored,
-            totals.batches_anchored,
-            totals.packets_dead_lettered
-        );
-        Ok(())
     })
+}
+
+/// How long a stopping BAL waits for the chain to anchor what it queued.
+#[cfg(feature = "chain")]
+const ANCHOR_ON_STOP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves until a stop signal or a task's failure, then stops.
+async fn serve(bal: Bal) -> CliResult {
+    eprintln!(
+        "BAL running: devices publish to {} under platone/bal/devices/DEVICE/{{pmu,cim}}; \
+         REST API on http://{} (Ctrl-C stops)",
+        bal.mqtt_url(),
+        bal.http_addr()
+    );
+    let failed = bal.failed();
+    let failure = tokio::select! {
+        () = crate::signal::stop_signal() => None,
+        why = failed => Some(why),
+    };
+    if let Some(why) = failure {
+        tracing::error!("{why}; stopping");
+        let outcome = bal.shutdown().await;
+        return Err(CliError::input(match outcome {
+            Err(e) => format!("{why} ({e})"),
+            Ok(_) => why,
+        }));
+    }
+    eprintln!("stopping: closing and anchoring open batches…");
+    let totals = bal.shutdown().await.map_err(CliError::input)?;
+    eprintln!(
+        "stopped: {} packets, {} measurements stored, {} batches anchored, {} dead letters",
+        totals.packets_received,
+        totals.measurements_stored,
+        totals.batches_anchored,
+        totals.packets_dead_lettered
+    );
+    Ok(())
 }

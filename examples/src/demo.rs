@@ -41,13 +41,18 @@ pub struct DemoArgs {
     /// Address of the REST API (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     http: SocketAddr,
+    /// Anchor on a local Ethereum node instead of the file ledger: starts anvil (one block a
+    /// second; installed by `npm ci`, or on PATH, or PLATONE_ANVIL), deploys the contracts and
+    /// checks the proofs from the chain alone.
+    #[arg(long)]
+    chain: bool,
 }
 
 /// One line of the report: what was checked, what was seen, and whether it held.
-struct Check {
-    what: &'static str,
-    seen: String,
-    held: bool,
+pub(crate) struct Check {
+    pub what: &'static str,
+    pub seen: String,
+    pub held: bool,
 }
 
 /// Runs the demo; exit 0 only if every check held.
@@ -96,6 +101,28 @@ async fn demo(args: DemoArgs) -> CliResult {
          15 simulated minutes (x{} time), every packet signed (EIP-712), for {} s",
         args.pmus, args.rate, args.meters, args.accelerate, args.duration
     );
+    #[cfg(not(feature = "chain"))]
+    if args.chain {
+        return Err(crate::ledgers::no_chain_support());
+    }
+    #[cfg(feature = "chain")]
+    let chain = match args.chain {
+        true => Some(crate::demo_chain::DemoChain::start(&config.data).await?),
+        false => None,
+    };
+    #[cfg(feature = "chain")]
+    let bal = match &chain {
+        Some(chain) => {
+            println!(
+                "anchoring on a local anvil at {} (one block a second)",
+                chain.url()
+            );
+            Bal::start_with_ledger(config, chain.ledger()).await
+        }
+        None => Bal::start(config).await,
+    }
+    .map_err(CliError::input)?;
+    #[cfg(not(feature = "chain"))]
     let bal = Bal::start(config).await.map_err(CliError::input)?;
     println!(
         "BAL started: embedded MQTT broker {}, REST API http://{}",
@@ -146,6 +173,10 @@ async fn demo(args: DemoArgs) -> CliResult {
     }
     println!("closing open batches and anchoring them…");
     bal.flush().await.map_err(CliError::input)?;
+    #[cfg(feature = "chain")]
+    if let Some(chain) = &chain {
+        chain.settle(&bal).await?;
+    }
     let totals = bal.metrics();
     progress(started, &stats.snapshot(), &totals);
 
@@ -197,9 +228,18 @@ async fn demo(args: DemoArgs) -> CliResult {
     });
 
     let api = Api::new(bal.http_addr());
-    checks.extend(rest_checks(&api, &dso_token, &owner_token).await);
+    let (rest, _sample) = rest_checks(&api, &dso_token, &owner_token).await;
+    checks.extend(rest);
+    #[cfg(feature = "chain")]
+    if let Some(chain) = &chain {
+        checks.extend(chain.checks(totals.measurements_stored, &_sample).await);
+    }
     field.disconnect().await.map_err(CliError::input)?;
     bal.shutdown().await.map_err(CliError::input)?;
+    #[cfg(feature = "chain")]
+    if let Some(chain) = chain {
+        chain.stop().await?;
+    }
 
     println!("\nreport");
     let width = checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
@@ -301,7 +341,8 @@ impl Api {
     }
 }
 
-async fn rest_checks(api: &Api, dso: &str, owner: &str) -> Vec<Check> {
+/// The REST checks, and the sample of measurements (with their proofs) they verified.
+async fn rest_checks(api: &Api, dso: &str, owner: &str) -> (Vec<Check>, Vec<Value>) {
     let mut checks = Vec::new();
     // A sample of proofs from a SOGNO PMU, a C37.118 PMU and the meter data server.
     let mut sample: Vec<Value> = Vec::new();
@@ -395,5 +436,5 @@ async fn rest_checks(api: &Api, dso: &str, owner: &str) -> Vec<Check> {
         ),
         held: status(&own) == 200 && status(&other) == 403,
     });
-    checks
+    (checks, sample)
 }

@@ -32,6 +32,7 @@ impl LedgerChoice {
         }
     }
 
+    #[cfg_attr(not(feature = "chain"), allow(dead_code))]
     /// Where `platone certify batch` keeps the certificates and the anchor journal of an
     /// Ethereum ledger: beside the deployment file, `DEPLOYMENT.ledger/`.
     pub fn eth_local_dir(deployment: &Path) -> PathBuf {
@@ -63,6 +64,7 @@ pub struct ChainKeyArgs {
 }
 
 impl ChainKeyArgs {
+    #[cfg_attr(not(feature = "chain"), allow(dead_code))]
     /// The key file, which writing to `deployment` needs.
     pub fn require_key(&self, deployment: &Path) -> CliResult<&Path> {
         self.chain_key.as_deref().ok_or_else(|| {
@@ -83,6 +85,7 @@ pub fn no_chain_support() -> CliError {
     )
 }
 
+#[cfg_attr(not(feature = "chain"), allow(dead_code))]
 /// A runtime that can do network I/O (the chain client's HTTP).
 pub fn io_runtime() -> CliResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -97,12 +100,14 @@ pub use on_chain::*;
 #[cfg(feature = "chain")]
 mod on_chain {
     use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
 
     use platone_chain::{ChainVerifier, EthereumLedger, LedgerOptions};
 
     use super::GasArgs;
     use crate::chain::{chain_error, open};
-    use crate::error::CliResult;
+    use crate::error::{CliError, CliResult};
 
     /// The Ethereum ledger of `deployment`, keeping its local state in `dir`, anchoring with
     /// the key in `key`.
@@ -126,6 +131,55 @@ mod on_chain {
         };
         let (deployment, client) = open(deployment, None, &gas).await?;
         Ok(ChainVerifier::new(client, deployment))
+    }
+
+    /// An Ethereum ledger with its anchoring loop running in the background (what a
+    /// long-running process such as the BAL needs: the ledger only queues certificates).
+    pub struct AnchoringLedger {
+        ledger: Arc<EthereumLedger>,
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl AnchoringLedger {
+        /// Starts anchoring on `ledger`.
+        pub fn start(ledger: EthereumLedger) -> Self {
+            let ledger = Arc::new(ledger);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = {
+                let ledger = Arc::clone(&ledger);
+                tokio::spawn(async move {
+                    ledger
+                        .run(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                })
+            };
+            AnchoringLedger { ledger, stop, task }
+        }
+
+        /// The ledger.
+        pub fn ledger(&self) -> &Arc<EthereumLedger> {
+            &self.ledger
+        }
+
+        /// Stops the loop, then anchors what is still queued, waiting up to `timeout`; what
+        /// is left stays queued for the next start.
+        pub async fn stop(self, timeout: Duration) -> CliResult {
+            let _ = self.stop.send(());
+            let _ = self.task.await;
+            let left = self.ledger.pending_batches();
+            if left == 0 {
+                return Ok(());
+            }
+            eprintln!("anchoring the {left} batch(es) still queued…");
+            self.ledger.flush(timeout).await.map_err(|e| {
+                CliError::input(format!(
+                    "{e}; the batches stay queued and are anchored at the next start"
+                ))
+            })
+        }
     }
 }
 

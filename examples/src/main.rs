@@ -18,6 +18,8 @@ mod certify;
 mod chain;
 mod cim;
 mod demo;
+#[cfg(feature = "chain")]
+mod demo_chain;
 mod error;
 mod grid;
 mod io;

@@ -390,3 +390,44 @@ fn certify_on_chain_writes_proofs_that_verify_from_the_chain_alone() {
     assert!(stderr.contains("unavailable"), "{stderr}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains("verified"));
 }
+
+#[test]
+fn the_demo_anchors_on_chain_and_its_proofs_verify_from_the_chain_alone() {
+    // The demo finds anvil as the tests do (PLATONE_ANVIL, node_modules, PATH).
+    platone_testkit::find_anvil().expect("anvil (npm ci installs it)");
+    let out = platone(&[
+        "demo",
+        "--chain",
+        "--duration",
+        "4",
+        "--pmus",
+        "2",
+        "--rate",
+        "10",
+        "--meters",
+        "5",
+        "--accelerate",
+        "450",
+    ]);
+    let stdout = ok(&out);
+    for line in [
+        "batches certified and anchored",
+        "proofs verified through the REST API",
+        "batches anchored on chain",
+        "proofs verified from the chain alone",
+        "result: every check held",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from\n{stdout}");
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn the_bal_on_chain_needs_its_key() {
+    let out = platone(&["bal", "--ledger", "eth:deployment.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--chain-key"));
+    let out = platone(&["bal", "--ledger", "some/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("eth:DEPLOYMENT.json"));
+}

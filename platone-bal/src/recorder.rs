@@ -177,9 +177,15 @@ impl Recorder {
             );
             let root_hex = batch.certificate.root.to_string();
             let start = all.len();
+            // An anchor on chain carries the batch's certificate and aggregate path, the same
+            // for every record: the SCD keeps the record's own proof, and the API adds the
+            // anchor from the ledger when it serves the proof.
+            let on_chain = anchor.chain.is_some();
             for leaf in batch.leaves {
                 let mut proof = leaf.proof;
-                proof.upgrade(anchor)?;
+                if !on_chain {
+                    proof.upgrade(anchor)?;
+                }
                 all.push(CertificationRecord {
                     series: leaf.series,
                     timestamp: leaf.timestamp,
