@@ -47,6 +47,11 @@ pub struct BalArgs {
     ledger: Option<String>,
     #[command(flatten)]
     chain: ChainKeyArgs,
+    /// Check device signatures against the deployment's on-chain `DeviceRegistry`
+    /// (`eth:DEPLOYMENT.json`; read only, synced every poll interval) instead of the embedded
+    /// registry; the DSO registers keys with `platone chain devices`.
+    #[arg(long, value_name = "eth:DEPLOYMENT.json")]
+    device_registry: Option<String>,
 }
 
 impl BalArgs {
@@ -94,39 +99,81 @@ pub fn run(args: BalArgs) -> CliResult {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        let choice = args
+        let ledger = args
             .ledger
             .as_deref()
             .map(LedgerChoice::parse)
             .transpose()?;
-        match choice {
-            None => serve(Bal::start(config).await.map_err(CliError::input)?).await,
-            Some(LedgerChoice::File(_)) => Err(CliError::usage(
-                "the BAL keeps its file ledger in the data directory; --ledger takes \
-                 eth:DEPLOYMENT.json",
-            )),
-            #[cfg(feature = "chain")]
-            Some(LedgerChoice::Eth(deployment)) => {
-                let key = args.chain.require_key(&deployment)?;
-                let ledger = crate::ledgers::open_eth(
-                    &deployment,
-                    &config.data.join("chain-ledger"),
-                    key,
-                    &args.chain.gas,
-                )
-                .await?;
-                let anchoring = crate::ledgers::AnchoringLedger::start(ledger);
-                let bal = Bal::start_with_ledger(config, anchoring.ledger().clone())
-                    .await
-                    .map_err(CliError::input)?;
-                let served = serve(bal).await;
-                let anchored = anchoring.stop(ANCHOR_ON_STOP).await;
-                served.and(anchored)
+        let registry = args
+            .device_registry
+            .as_deref()
+            .map(LedgerChoice::parse)
+            .transpose()?;
+        match (ledger, registry) {
+            (None, None) => serve(Bal::start(config).await.map_err(CliError::input)?).await,
+            (Some(LedgerChoice::File(_)), _) | (_, Some(LedgerChoice::File(_))) => {
+                Err(CliError::usage(
+                    "the BAL keeps its file ledger and device registry in the data directory; \
+                     --ledger and --device-registry take eth:DEPLOYMENT.json",
+                ))
             }
+            #[cfg(feature = "chain")]
+            (ledger, registry) => on_chain(args.chain, config, ledger, registry).await,
             #[cfg(not(feature = "chain"))]
-            Some(LedgerChoice::Eth(_)) => Err(crate::ledgers::no_chain_support()),
+            _ => Err(crate::ledgers::no_chain_support()),
         }
     })
+}
+
+/// The BAL with an Ethereum ledger, an on-chain device registry, or both (`eth:` choices).
+#[cfg(feature = "chain")]
+async fn on_chain(
+    chain: ChainKeyArgs,
+    config: BalConfig,
+    ledger: Option<LedgerChoice>,
+    registry: Option<LedgerChoice>,
+) -> CliResult {
+    use std::sync::Arc;
+
+    let anchoring = match &ledger {
+        Some(LedgerChoice::Eth(deployment)) => {
+            let key = chain.require_key(deployment)?;
+            let dir = config.data.join("chain-ledger");
+            let ledger = crate::ledgers::open_eth(deployment, &dir, key, &chain.gas).await?;
+            Some(crate::ledgers::AnchoringLedger::start(ledger))
+        }
+        _ => None,
+    };
+    let syncing = match &registry {
+        Some(LedgerChoice::Eth(deployment)) => {
+            Some(crate::ledgers::SyncingRegistry::start(deployment).await?)
+        }
+        _ => None,
+    };
+    let ledger: Arc<dyn platone_certify::Ledger> = match &anchoring {
+        Some(a) => a.ledger().clone(),
+        None => {
+            std::fs::create_dir_all(&config.data)
+                .map_err(|e| CliError::input(format!("{}: {e}", config.data.display())))?;
+            Arc::new(
+                platone_certify::FileLedger::open(config.data.join("ledger"))
+                    .map_err(CliError::input)?,
+            )
+        }
+    };
+    let device_registry = syncing.as_ref().map(|s| s.registry());
+    let bal = Bal::start_with_engines(config, ledger, device_registry)
+        .await
+        .map_err(CliError::input)?;
+    let served = serve(bal).await;
+    if let Some(syncing) = syncing {
+        syncing.stop().await;
+    }
+    let anchored = match anchoring {
+        Some(anchoring) => anchoring.stop(ANCHOR_ON_STOP).await,
+        None => Ok(()),
+    };
+    served.and(anchored)
 }
 
 /// How long a stopping BAL waits for the chain to anchor what it queued.

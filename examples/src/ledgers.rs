@@ -103,7 +103,8 @@ mod on_chain {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use platone_chain::{ChainVerifier, EthereumLedger, LedgerOptions};
+    use platone_certify::registry::DeviceRegistry;
+    use platone_chain::{ChainDeviceRegistry, ChainVerifier, EthereumLedger, LedgerOptions};
 
     use super::GasArgs;
     use crate::chain::{chain_error, open};
@@ -131,6 +132,56 @@ mod on_chain {
         };
         let (deployment, client) = open(deployment, None, &gas).await?;
         Ok(ChainVerifier::new(client, deployment))
+    }
+
+    /// The on-chain device registry of a deployment, synced in the background.
+    pub struct SyncingRegistry {
+        registry: Arc<ChainDeviceRegistry>,
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl SyncingRegistry {
+        /// Reads `deployment`'s registry (no key) and keeps it in sync.
+        pub async fn start(deployment: &Path) -> CliResult<Self> {
+            let gas = GasArgs {
+                legacy_gas_price: None,
+                confirmations: 1,
+            };
+            let (deployment, client) = open(deployment, None, &gas).await?;
+            let registry = Arc::new(
+                ChainDeviceRegistry::open(client, &deployment)
+                    .await
+                    .map_err(chain_error)?,
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = {
+                let registry = Arc::clone(&registry);
+                tokio::spawn(async move {
+                    registry
+                        .run(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                })
+            };
+            Ok(SyncingRegistry {
+                registry,
+                stop,
+                task,
+            })
+        }
+
+        /// The registry, for signature checks.
+        pub fn registry(&self) -> Arc<dyn DeviceRegistry> {
+            self.registry.clone()
+        }
+
+        /// Stops syncing.
+        pub async fn stop(self) {
+            let _ = self.stop.send(());
+            let _ = self.task.await;
+        }
     }
 
     /// An Ethereum ledger with its anchoring loop running in the background (what a

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use alloy_primitives::Address;
 
@@ -24,13 +25,22 @@ use crate::config::{BalConfig, DSO_PARTICIPANT};
 use crate::error::{BalError, Result};
 
 /// The PoD directory and the device registry.
-#[derive(Debug)]
 pub struct Directory {
     device_pod: HashMap<DeviceId, PodId>,
     meter_pod: HashMap<MeterId, PodId>,
-    registry: FileRegistry,
+    registry: Arc<dyn DeviceRegistry>,
     domain: Eip712Domain,
     skew_secs: u64,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("devices", &self.device_pod.len())
+            .field("meters", &self.meter_pod.len())
+            .field("dso", &self.registry.dso())
+            .finish()
+    }
 }
 
 fn epoch() -> Timestamp {
@@ -40,14 +50,16 @@ fn epoch() -> Timestamp {
 impl Directory {
     /// Builds the directory from the configuration, registering PoDs and links in `store` and
     /// device keys in the registry under `data`.
-    pub async fn open(config: &BalConfig, store: &AnyStore) -> Result<Self> {
-        let dso = dso_key(&config.data)?;
+    ///
+    /// With `external`, device signatures are checked against that registry and the
+    /// configuration's device addresses are not registered (they are the registry owner's
+    /// business); without, against the embedded [`FileRegistry`], where they are.
+    pub async fn open(
+        config: &BalConfig,
+        store: &AnyStore,
+        external: Option<Arc<dyn DeviceRegistry>>,
+    ) -> Result<Self> {
         let domain = deployment_domain(config.chain_id, config.verifying_contract()?);
-        let mut registry = FileRegistry::open(
-            config.data.join("registry.jsonl"),
-            dso.address(),
-            domain.clone(),
-        )?;
         let mut device_pod = HashMap::new();
         let mut meter_pod = HashMap::new();
         let dso_participant =
@@ -100,81 +112,23 @@ impl Directory {
                 }
             }
         }
-        let directory_keys: Vec<(String, Address, Option<u64>)> = config
-            .devices
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| d.address.as_ref().map(|a| (i, d, a)))
-            .map(|(i, d, a)| {
-                let device = DeviceId::new(&d.id)
-                    .map_err(|e| BalError::config(format!("devices[{i}].id"), e))?;
-                let key = device_pod.get(&device).map_or_else(
-                    || device.as_str().to_owned(),
-                    |p: &PodId| p.as_str().to_owned(),
-                );
-                let address = parse_address(a)
-                    .map_err(|e| BalError::config(format!("devices[{i}].address"), e))?;
-                let revoked = d
-                    .revoked_at
-                    .as_deref()
-                    .map(|t| {
-                        platone_model::parse_timestamp(t)
-                            .map(|t| u64::try_from(t.timestamp()).unwrap_or(0))
-                            .map_err(|e| BalError::config(format!("devices[{i}].revoked_at"), e))
-                    })
-                    .transpose()?;
-                Ok((key, address, revoked))
-            })
-            .collect::<Result<_>>()?;
-        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-        for (key, address, revoked) in directory_keys {
-            let history = registry.history(&key);
-            let current = history.last().filter(|v| v.valid_until.is_none());
-            let was_revoked = history
-                .last()
-                .is_some_and(|v| v.address == address && v.valid_until.is_some());
-            let change = match (current, revoked) {
-                // Revoked already: the key signs nothing received after its revocation.
-                (None, Some(_)) if was_revoked => continue,
-                (Some(v), Some(at)) if v.address == address => (KeyAction::Revoke, None, at),
-                (Some(v), None) if v.address == address => continue,
-                (Some(_), _) => (KeyAction::Rotate, Some(address), now),
-                // A device's first key covers its data from the beginning.
-                (None, _) if history.is_empty() => (KeyAction::Register, Some(address), 0),
-                (None, _) => (KeyAction::Register, Some(address), now),
-            };
-            let signed = SignedKeyChange::sign(
-                &dso,
-                &domain,
-                &key,
-                change.0,
-                change.1,
-                change.2,
-                registry.nonce(),
-            )?;
-            registry.apply(&signed)?;
-            if let (KeyAction::Rotate | KeyAction::Register, Some(at)) = (change.0, revoked) {
-                // A key configured as revoked from the start: registered, then revoked.
-                let signed = SignedKeyChange::sign(
-                    &dso,
-                    &domain,
-                    &key,
-                    KeyAction::Revoke,
-                    None,
-                    at.max(change.2),
-                    registry.nonce(),
-                )?;
-                registry.apply(&signed)?;
+        let registry = match external {
+            Some(registry) => {
+                if config.devices.iter().any(|d| d.address.is_some()) {
+                    tracing::warn!(
+                        "the device addresses of the configuration are not registered: \
+                         signatures are checked against the external device registry"
+                    );
+                }
+                registry
             }
-            if change.0 == KeyAction::Revoke {
-                tracing::info!("the key {address} of {key} is revoked from {}", change.2);
-            }
-        }
+            None => Arc::new(embedded_registry(config, &domain, &device_pod)?),
+        };
         Ok(Directory {
             device_pod,
             meter_pod,
             registry,
-            domain: domain.clone(),
+            domain,
             skew_secs: config.signature_skew_secs,
         })
     }
@@ -237,7 +191,7 @@ impl Directory {
         );
         envelope
             .verify(
-                &self.registry,
+                &*self.registry,
                 &self.registry_key(sender),
                 &self.domain,
                 &receipt,
@@ -275,6 +229,92 @@ impl Directory {
             },
         }
     }
+}
+
+/// The embedded registry of the data directory, with the configuration's device addresses
+/// registered (signed with the DSO's key of `DATA/dso.key`).
+fn embedded_registry(
+    config: &BalConfig,
+    domain: &Eip712Domain,
+    device_pod: &HashMap<DeviceId, PodId>,
+) -> Result<FileRegistry> {
+    let dso = dso_key(&config.data)?;
+    let mut registry = FileRegistry::open(
+        config.data.join("registry.jsonl"),
+        dso.address(),
+        domain.clone(),
+    )?;
+    let directory_keys: Vec<(String, Address, Option<u64>)> = config
+        .devices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.address.as_ref().map(|a| (i, d, a)))
+        .map(|(i, d, a)| {
+            let device = DeviceId::new(&d.id)
+                .map_err(|e| BalError::config(format!("devices[{i}].id"), e))?;
+            let key = device_pod.get(&device).map_or_else(
+                || device.as_str().to_owned(),
+                |p: &PodId| p.as_str().to_owned(),
+            );
+            let address = parse_address(a)
+                .map_err(|e| BalError::config(format!("devices[{i}].address"), e))?;
+            let revoked = d
+                .revoked_at
+                .as_deref()
+                .map(|t| {
+                    platone_model::parse_timestamp(t)
+                        .map(|t| u64::try_from(t.timestamp()).unwrap_or(0))
+                        .map_err(|e| BalError::config(format!("devices[{i}].revoked_at"), e))
+                })
+                .transpose()?;
+            Ok((key, address, revoked))
+        })
+        .collect::<Result<_>>()?;
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    for (key, address, revoked) in directory_keys {
+        let history = registry.history(&key);
+        let current = history.last().filter(|v| v.valid_until.is_none());
+        let was_revoked = history
+            .last()
+            .is_some_and(|v| v.address == address && v.valid_until.is_some());
+        let change = match (current, revoked) {
+            // Revoked already: the key signs nothing received after its revocation.
+            (None, Some(_)) if was_revoked => continue,
+            (Some(v), Some(at)) if v.address == address => (KeyAction::Revoke, None, at),
+            (Some(v), None) if v.address == address => continue,
+            (Some(_), _) => (KeyAction::Rotate, Some(address), now),
+            // A device's first key covers its data from the beginning.
+            (None, _) if history.is_empty() => (KeyAction::Register, Some(address), 0),
+            (None, _) => (KeyAction::Register, Some(address), now),
+        };
+        let signed = SignedKeyChange::sign(
+            &dso,
+            domain,
+            &key,
+            change.0,
+            change.1,
+            change.2,
+            registry.nonce(),
+        )?;
+        registry.apply(&signed)?;
+        if let (KeyAction::Rotate | KeyAction::Register, Some(at)) = (change.0, revoked) {
+            // A key configured as revoked from the start: registered, then revoked.
+            let signed = SignedKeyChange::sign(
+                &dso,
+                domain,
+                &key,
+                KeyAction::Revoke,
+                None,
+                at.max(change.2),
+                registry.nonce(),
+            )?;
+            registry.apply(&signed)?;
+        }
+        if change.0 == KeyAction::Revoke {
+            tracing::info!("the key {address} of {key} is revoked from {}", change.2);
+        }
+    }
+    Ok(registry)
 }
 
 /// The DSO's registry key, made on first start and kept in `DATA/dso.key`.

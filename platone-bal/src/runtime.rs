@@ -9,6 +9,7 @@ use futures::StreamExt;
 use platone_bus::{
     Bus, BusError, BusUrl, MqttBus, MqttConfig, QoS, Subscriber, TlsConfig, TopicFilter,
 };
+use platone_certify::registry::DeviceRegistry;
 use platone_certify::{FileLedger, Ledger};
 use platone_scd::AnyStore;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -130,13 +131,25 @@ impl Bal {
     /// directory (an Ethereum ledger, say): certificates are anchored on `ledger`, which must
     /// keep the [`Ledger`] contract.
     pub async fn start_with_ledger(config: BalConfig, ledger: Arc<dyn Ledger>) -> Result<Bal> {
+        Self::start_with_engines(config, ledger, None).await
+    }
+
+    /// [`start_with_ledger`](Self::start_with_ledger), checking device signatures against
+    /// `device_registry` (an on-chain registry, say) when one is given instead of the
+    /// embedded registry of the data directory. The configuration's device addresses are then
+    /// not registered by the BAL: the DSO registers keys in that registry itself.
+    pub async fn start_with_engines(
+        config: BalConfig,
+        ledger: Arc<dyn Ledger>,
+        device_registry: Option<Arc<dyn DeviceRegistry>>,
+    ) -> Result<Bal> {
         config.validate()?;
         std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
         let config = Arc::new(config);
         let store = AnyStore::open(&config.store_url()).await?;
         let metrics = Arc::new(Metrics::default());
         let health = Health::new();
-        let directory = Directory::open(&config, &store).await?;
+        let directory = Directory::open(&config, &store, device_registry).await?;
         let context = BalContext {
             config: config.clone(),
             store: store.clone(),

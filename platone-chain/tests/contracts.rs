@@ -247,3 +247,55 @@ async fn a_deployment_on_another_chain_or_without_code_is_refused() {
     let e = no_code.check(&c).await.unwrap_err().to_string();
     assert!(e.contains("no contract FlexToken"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_registry_seen_as_a_device_registry_follows_the_chain() {
+    use platone_certify::registry::{DeviceRegistry, KeyAction, Receipt, SignedKeyChange};
+    let options = AnvilOptions::default();
+    let chain = chain_with(options.clone()).await;
+    let dso = DeviceRegistryClient::new(keyed(&chain, 0, &options).await, &chain.deployment);
+    let (a, b) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+    dso.register("pod-1", a, 100).await.unwrap();
+
+    // A reader with no key.
+    let reader = platone_chain::ChainClient::connect(common::config(&chain.node, &options), None)
+        .await
+        .unwrap();
+    let mut registry = platone_chain::ChainDeviceRegistry::open(reader, &chain.deployment)
+        .await
+        .unwrap();
+    let at = |t| Receipt::new(t, 60);
+    assert_eq!(registry.address_at("pod-1", 150), Some(a));
+    registry.check_signer("pod-1", a, None, &at(150)).unwrap();
+    assert!(registry.check_signer("pod-1", b, None, &at(150)).is_err());
+    assert!(registry.check_signer("pod-2", a, None, &at(150)).is_err());
+    assert_eq!(registry.nonce(), 1);
+
+    // A rotation and a revocation on chain are seen at the next sync; history stays.
+    dso.rotate("pod-1", b, 200).await.unwrap();
+    dso.register("pod-2", a, 100).await.unwrap();
+    assert_eq!(registry.sync().await.unwrap(), 2);
+    let err = registry
+        .check_signer("pod-1", a, None, &at(250))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&b.to_string()), "{err}");
+    registry.check_signer("pod-1", b, None, &at(250)).unwrap();
+    registry.check_signer("pod-1", a, None, &at(150)).unwrap();
+    registry.check_signer("pod-2", a, None, &at(150)).unwrap();
+    dso.revoke("pod-1", 300).await.unwrap();
+    assert_eq!(registry.sync().await.unwrap(), 1);
+    assert_eq!(registry.sync().await.unwrap(), 0, "nothing new");
+    assert!(registry.check_signer("pod-1", b, None, &at(301)).is_err());
+    assert_eq!(registry.history("pod-1").len(), 2);
+    assert_eq!(registry.nonce(), 4);
+
+    // Changes signed off chain are refused: only DSO transactions change it.
+    let key = platone_certify::DeviceKey::generate().unwrap();
+    let domain = platone_certify::signature::deployment_domain(31337, None);
+    let change =
+        SignedKeyChange::sign(&key, &domain, "pod-1", KeyAction::Register, Some(a), 400, 4)
+            .unwrap();
+    assert!(registry.apply(&change).is_err());
+    assert_eq!(registry.history("pod-1").len(), 2);
+}
