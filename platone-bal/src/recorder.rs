@@ -209,6 +209,15 @@ impl Recorder {
             }
         }
         Metrics::add(&self.metrics.measurements_certified, all.len() as u64);
+        if all.is_empty()
+            && !waiting.is_empty()
+            && let [file] = files.as_slice()
+        {
+            // Nothing anchored yet (a ledger that confirms later, a chain): the one file that
+            // holds these batches holds exactly the waiting ones, and stays as it is.
+            self.unanchored.push((waiting, file.clone()));
+            return Ok(Vec::new());
+        }
         let sealed = &self.sealed;
         let kept = on_disk(&self.health, &self.stop, || sealed.write(&waiting)).await?;
         for file in files {
