@@ -103,6 +103,7 @@ mod on_chain {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use platone_certify::BoxFuture;
     use platone_certify::registry::DeviceRegistry;
     use platone_chain::{ChainDeviceRegistry, ChainVerifier, EthereumLedger, LedgerOptions};
 
@@ -134,11 +135,35 @@ mod on_chain {
         Ok(ChainVerifier::new(client, deployment))
     }
 
+    /// A loop of a chain engine running in a task of its own until stopped.
+    struct Background {
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Background {
+        /// Spawns `run(stopped)`, where `stopped` completes when [`stop`](Self::stop) is called.
+        fn spawn<F>(run: impl FnOnce(BoxFuture<'static, ()>) -> F) -> Self
+        where
+            F: std::future::Future<Output = ()> + Send + 'static,
+        {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(run(Box::pin(async {
+                let _ = stopped.await;
+            })));
+            Background { stop, task }
+        }
+
+        async fn stop(self) {
+            let _ = self.stop.send(());
+            let _ = self.task.await;
+        }
+    }
+
     /// The on-chain device registry of a deployment, synced in the background.
     pub struct SyncingRegistry {
         registry: Arc<ChainDeviceRegistry>,
-        stop: tokio::sync::oneshot::Sender<()>,
-        task: tokio::task::JoinHandle<()>,
+        syncing: Background,
     }
 
     impl SyncingRegistry {
@@ -154,22 +179,11 @@ mod on_chain {
                     .await
                     .map_err(chain_error)?,
             );
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = {
+            let syncing = {
                 let registry = Arc::clone(&registry);
-                tokio::spawn(async move {
-                    registry
-                        .run(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                })
+                Background::spawn(|stopped| async move { registry.run(stopped).await })
             };
-            Ok(SyncingRegistry {
-                registry,
-                stop,
-                task,
-            })
+            Ok(SyncingRegistry { registry, syncing })
         }
 
         /// The registry, for signature checks.
@@ -179,8 +193,7 @@ mod on_chain {
 
         /// Stops syncing.
         pub async fn stop(self) {
-            let _ = self.stop.send(());
-            let _ = self.task.await;
+            self.syncing.stop().await;
         }
     }
 
@@ -188,26 +201,18 @@ mod on_chain {
     /// long-running process such as the BAL needs: the ledger only queues certificates).
     pub struct AnchoringLedger {
         ledger: Arc<EthereumLedger>,
-        stop: tokio::sync::oneshot::Sender<()>,
-        task: tokio::task::JoinHandle<()>,
+        anchoring: Background,
     }
 
     impl AnchoringLedger {
         /// Starts anchoring on `ledger`.
         pub fn start(ledger: EthereumLedger) -> Self {
             let ledger = Arc::new(ledger);
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = {
+            let anchoring = {
                 let ledger = Arc::clone(&ledger);
-                tokio::spawn(async move {
-                    ledger
-                        .run(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                })
+                Background::spawn(|stopped| async move { ledger.run(stopped).await })
             };
-            AnchoringLedger { ledger, stop, task }
+            AnchoringLedger { ledger, anchoring }
         }
 
         /// The ledger.
@@ -218,8 +223,7 @@ mod on_chain {
         /// Stops the loop, then anchors what is still queued, waiting up to `timeout`; what
         /// is left stays queued for the next start.
         pub async fn stop(self, timeout: Duration) -> CliResult {
-            let _ = self.stop.send(());
-            let _ = self.task.await;
+            self.anchoring.stop().await;
             let left = self.ledger.pending_batches();
             if left == 0 {
                 return Ok(());

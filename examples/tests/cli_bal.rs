@@ -11,22 +11,9 @@ use platone_sim::{FieldPlan, Signing, SimStats};
 
 #[test]
 fn the_demo_runs_end_to_end_and_reports_every_check() {
-    let out = platone(
-        &[
-            "demo",
-            "--duration",
-            "4",
-            "--pmus",
-            "2",
-            "--rate",
-            "10",
-            "--meters",
-            "5",
-            "--accelerate",
-            "450",
-        ],
-        "",
-    );
+    let mut args = vec!["demo"];
+    args.extend_from_slice(common::SHORT_DEMO);
+    let out = platone(&args, "");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     for line in [

@@ -1,15 +1,28 @@
 //! `platone chain deploy|grant|devices` against a real anvil.
 #![cfg(feature = "chain")]
 
+mod common;
+
 use std::process::{Command, Output};
 
 use platone_testkit::{ANVIL_KEYS, Anvil};
 
 fn platone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_platone"))
-        .args(args)
-        .output()
-        .unwrap()
+    common::platone(args, "")
+}
+
+/// `platone chain deploy` on `node` with the key file `key`, writing `out`.
+fn deploy(node: &Anvil, key: &str, out: &str) {
+    ok(&platone(&[
+        "chain",
+        "deploy",
+        "--rpc",
+        &node.url(),
+        "--key",
+        key,
+        "--out",
+        out,
+    ]));
 }
 
 fn ok(output: &Output) -> String {
@@ -33,16 +46,7 @@ fn deploy_writes_the_deployment_file_and_the_registry_answers_for_any_time() {
         deployment.to_str().unwrap(),
     );
 
-    ok(&platone(&[
-        "chain",
-        "deploy",
-        "--rpc",
-        &node.url(),
-        "--key",
-        key,
-        "--out",
-        deployment,
-    ]));
+    deploy(&node, key, deployment);
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(deployment).unwrap()).unwrap();
     assert_eq!(written["chain_id"], 31337);
@@ -220,16 +224,7 @@ fn certify_on_chain_writes_proofs_that_verify_from_the_chain_alone() {
         deployment.to_str().unwrap(),
         records.to_str().unwrap(),
     );
-    ok(&platone(&[
-        "chain",
-        "deploy",
-        "--rpc",
-        &node.url(),
-        "--key",
-        key,
-        "--out",
-        deployment_path,
-    ]));
+    deploy(&node, key, deployment_path);
     let ledger = format!("eth:{deployment_path}");
     let certify = |out: &str, key: Option<&str>| {
         let out = dir.path().join(out);
@@ -395,20 +390,9 @@ fn certify_on_chain_writes_proofs_that_verify_from_the_chain_alone() {
 fn the_demo_anchors_on_chain_and_its_proofs_verify_from_the_chain_alone() {
     // The demo finds anvil as the tests do (PLATONE_ANVIL, node_modules, PATH).
     platone_testkit::find_anvil().expect("anvil (npm ci installs it)");
-    let out = platone(&[
-        "demo",
-        "--chain",
-        "--duration",
-        "4",
-        "--pmus",
-        "2",
-        "--rate",
-        "10",
-        "--meters",
-        "5",
-        "--accelerate",
-        "450",
-    ]);
+    let mut args = vec!["demo", "--chain"];
+    args.extend_from_slice(common::SHORT_DEMO);
+    let out = platone(&args);
     let stdout = ok(&out);
     for line in [
         "batches certified and anchored",

@@ -290,6 +290,34 @@ pub fn parse_private_key(text: &str) -> std::result::Result<PrivateKeySigner, St
         .map_err(|e| format!("not a valid secp256k1 private key: {e}"))
 }
 
+/// Runs `step` until `shutdown` completes: again at once when it says there is more to do
+/// (`Ok(true)`), after `interval` when not, and after a back-off doubling up to 30 s while it
+/// fails (each failure logged with the name it gives).
+pub(crate) async fn poll_until<F>(
+    shutdown: impl std::future::Future<Output = ()>,
+    interval: std::time::Duration,
+    mut step: impl FnMut() -> F,
+) where
+    F: std::future::Future<Output = std::result::Result<bool, (String, ChainError)>>,
+{
+    tokio::pin!(shutdown);
+    let mut delay = interval;
+    loop {
+        match step().await {
+            Ok(true) => delay = std::time::Duration::ZERO,
+            Ok(false) => delay = interval,
+            Err((what, e)) => {
+                delay = (delay * 2).clamp(interval, std::time::Duration::from_secs(30));
+                tracing::warn!(error = %e, retry_in = ?delay, "{what}: failed; retrying");
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

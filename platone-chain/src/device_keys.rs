@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
-use std::time::Duration;
 
 use alloy::primitives::Address;
 use platone_certify::registry::{DeviceRegistry, KeyValidity, SignedKeyChange};
@@ -74,39 +73,25 @@ impl ChainDeviceRegistry {
         };
         let mut pods = BTreeSet::new();
         let mut changes = 0u64;
-        for (event, _) in contract
-            .DeviceRegistered_filter()
-            .from_block(from)
-            .to_block(latest)
-            .query()
-            .await
-            .map_err(error)?
-        {
-            pods.insert(event.pod);
-            changes += 1;
+        // The PoD each key-change event of the range names.
+        macro_rules! read_events {
+            ($filter:ident) => {
+                for (event, _) in contract
+                    .$filter()
+                    .from_block(from)
+                    .to_block(latest)
+                    .query()
+                    .await
+                    .map_err(error)?
+                {
+                    pods.insert(event.pod);
+                    changes += 1;
+                }
+            };
         }
-        for (event, _) in contract
-            .DeviceRotated_filter()
-            .from_block(from)
-            .to_block(latest)
-            .query()
-            .await
-            .map_err(error)?
-        {
-            pods.insert(event.pod);
-            changes += 1;
-        }
-        for (event, _) in contract
-            .DeviceRevoked_filter()
-            .from_block(from)
-            .to_block(latest)
-            .query()
-            .await
-            .map_err(error)?
-        {
-            pods.insert(event.pod);
-            changes += 1;
-        }
+        read_events!(DeviceRegistered_filter);
+        read_events!(DeviceRotated_filter);
+        read_events!(DeviceRevoked_filter);
         let mut histories = Vec::with_capacity(pods.len());
         for pod in pods {
             let history = self.registry.history(&pod).await?;
@@ -134,22 +119,18 @@ impl ChainDeviceRegistry {
     /// Syncs every poll interval until `shutdown` completes; errors are logged and retried
     /// (the mirror keeps answering with what it has).
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let interval = self.client.config().poll_interval();
-        let mut delay = interval;
-        loop {
-            match self.sync().await {
-                Ok(_) => delay = interval,
-                Err(e) => {
-                    delay = (delay * 2).clamp(interval, Duration::from_secs(30));
-                    tracing::warn!(registry = %self.address, error = %e, retry_in = ?delay, "device registry sync failed");
-                }
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(delay) => {}
-            }
-        }
+        let this = self;
+        crate::client::poll_until(
+            shutdown,
+            self.client.config().poll_interval(),
+            move || async move {
+                this.sync()
+                    .await
+                    .map(|_| false)
+                    .map_err(|e| (format!("device registry {}", this.address), e))
+            },
+        )
+        .await;
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Mirror> {

@@ -1,4 +1,5 @@
-//! Helpers shared by the `platone` command-line tests.
+//! Helpers shared by the `platone` command-line tests (each test file uses some of them).
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -20,6 +21,20 @@ pub fn platone(args: &[&str], stdin: &str) -> Output {
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// The options of a short `platone demo` (4 s, 2 PMUs at 10 frames/s, 5 meters).
+pub const SHORT_DEMO: &[&str] = &[
+    "--duration",
+    "4",
+    "--pmus",
+    "2",
+    "--rate",
+    "10",
+    "--meters",
+    "5",
+    "--accelerate",
+    "450",
+];
 
 /// Output bytes as text (lossy).
 pub fn text(bytes: &[u8]) -> String {

@@ -351,23 +351,18 @@ impl EthereumLedger {
     /// Anchors in the background until `shutdown` completes: one [`step`](Self::step) per
     /// poll interval, errors logged and retried with a back-off of up to 30 s.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let interval = self.client.config().poll_interval();
-        let mut delay = interval;
-        loop {
-            match self.step().await {
-                Ok(Progress::Submitted(_) | Progress::Confirmed(_)) => delay = Duration::ZERO,
-                Ok(_) => delay = interval,
-                Err(e) => {
-                    delay = (delay * 2).clamp(interval, Duration::from_secs(30));
-                    tracing::warn!(ledger = %self.name, error = %e, retry_in = ?delay, "anchoring failed");
-                }
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(delay) => {}
-            }
-        }
+        let this = self;
+        crate::client::poll_until(
+            shutdown,
+            self.client.config().poll_interval(),
+            move || async move {
+                this.step()
+                    .await
+                    .map(|p| matches!(p, Progress::Submitted(_) | Progress::Confirmed(_)))
+                    .map_err(|e| (format!("ledger {}", this.name), e))
+            },
+        )
+        .await;
     }
 
     async fn send(&self, mut record: AggregateRecord) -> Result<B256> {
