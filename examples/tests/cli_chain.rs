@@ -26,9 +26,10 @@ fn deploy(node: &Anvil, key: &str, out: &str) {
 }
 
 fn ok(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "failed: {stderr}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
+    stdout
 }
 
 #[test]

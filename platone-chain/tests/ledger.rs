@@ -469,3 +469,56 @@ fn chain_of(proof: &mut Proof) -> &mut ChainAnchor {
     };
     anchor.chain.as_deref_mut().expect("an on-chain anchor")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_beside_the_background_loop_anchors_each_batch_once() {
+    // One block a second: anchors stay in flight while both the loop and flush step.
+    let options = AnvilOptions {
+        block_time: Some(1),
+        ..AnvilOptions::default()
+    };
+    let chain = chain_with(options.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = keyed(&chain, 0, &options).await;
+    let ledger = std::sync::Arc::new(open_ledger(&chain, dir.path(), c.clone()).await);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            ledger
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        })
+    };
+    let certs = certificates(24, "beside");
+    for part in certs.chunks(6) {
+        ledger.anchor_all(part).await.unwrap();
+        ledger.flush(FLUSH).await.unwrap();
+    }
+    stop.send(()).unwrap();
+    runner.await.unwrap();
+    let aggregates = ledger.aggregates();
+    let mut ids: Vec<&str> = aggregates
+        .iter()
+        .flat_map(|a| a.batches.iter().map(|b| b.batch_id.as_str()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let anchored: usize = aggregates.iter().map(|a| a.batches.len()).sum();
+    assert_eq!(
+        (anchored, ids.len()),
+        (24, 24),
+        "each batch once: {aggregates:?}"
+    );
+    let contract = platone_chain::contracts::CertificationAnchor::new(
+        chain.deployment.contracts.CertificationAnchor,
+        c.provider().clone(),
+    );
+    assert_eq!(
+        contract.count().call().await.unwrap(),
+        aggregates.len() as u64,
+        "one transaction per recorded anchor"
+    );
+}

@@ -171,6 +171,9 @@ pub struct EthereumLedger {
     local: FileLedger,
     journal: Mutex<Journal>,
     state: Mutex<State>,
+    /// Held by each [`step`](EthereumLedger::step): steps run one at a time, whoever calls
+    /// them (the background loop and a `flush`), so one aggregate is in flight at most.
+    stepping: tokio::sync::Mutex<()>,
     options: LedgerOptions,
     name: String,
     dir: PathBuf,
@@ -228,6 +231,7 @@ impl EthereumLedger {
             local,
             journal: Mutex::new(journal),
             state: Mutex::new(state),
+            stepping: tokio::sync::Mutex::new(()),
             options,
             name,
             dir,
@@ -270,6 +274,7 @@ impl EthereumLedger {
     /// again if the node lost it), or sends a new one for what is queued. Errors leave
     /// everything as it was; call again later.
     pub async fn step(&self) -> Result<Progress> {
+        let _one_at_a_time = self.stepping.lock().await;
         let in_flight = self.lock().in_flight().cloned();
         if let Some(record) = in_flight {
             return self.follow(record).await;
