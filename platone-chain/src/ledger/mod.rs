@@ -37,6 +37,10 @@ use crate::error::{ChainError, Result};
 use journal::Journal;
 pub use journal::{AggregateRecord, AnchoredBatch};
 
+/// How many aggregate trees a ledger keeps for the paths it is asked for: the batches being
+/// recorded and served are those of the latest anchors.
+const CACHED_TREES: usize = 16;
+
 /// Settings of an [`EthereumLedger`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerOptions {
@@ -75,7 +79,8 @@ struct State {
     by_batch: HashMap<String, (usize, usize)>,
     queued: Vec<AnchoredBatch>,
     queued_ids: HashSet<String>,
-    /// The trees of confirmed aggregates, built when a path is first asked of them.
+    /// The trees of the latest confirmed aggregates asked for a path (at most
+    /// [`CACHED_TREES`]; an older one is built again when asked).
     trees: HashMap<usize, Arc<MerkleTree>>,
 }
 
@@ -139,6 +144,11 @@ impl State {
             Some(tree) => Arc::clone(tree),
             None => {
                 let tree = Arc::new(aggregate_tree(&record.batches)?);
+                if self.trees.len() >= CACHED_TREES
+                    && let Some(&oldest) = self.trees.keys().min()
+                {
+                    self.trees.remove(&oldest);
+                }
                 self.trees.insert(aggregate, Arc::clone(&tree));
                 tree
             }
