@@ -307,17 +307,7 @@ async fn the_background_loop_anchors_what_arrives_until_shutdown() {
     let ledger = std::sync::Arc::new(
         open_ledger(&chain, dir.path(), keyed(&chain, 0, &options).await).await,
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = {
-        let ledger = ledger.clone();
-        tokio::spawn(async move {
-            ledger
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        })
-    };
+    let (stop, runner) = background_loop(&ledger);
     let certs = certificates(12, "loop");
     for part in certs.chunks(4) {
         ledger.anchor_all(part).await.unwrap();
@@ -481,17 +471,7 @@ async fn a_flush_beside_the_background_loop_anchors_each_batch_once() {
     let dir = tempfile::tempdir().unwrap();
     let c = keyed(&chain, 0, &options).await;
     let ledger = std::sync::Arc::new(open_ledger(&chain, dir.path(), c.clone()).await);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = {
-        let ledger = ledger.clone();
-        tokio::spawn(async move {
-            ledger
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        })
-    };
+    let (stop, runner) = background_loop(&ledger);
     let certs = certificates(24, "beside");
     for part in certs.chunks(6) {
         ledger.anchor_all(part).await.unwrap();
@@ -521,4 +501,23 @@ async fn a_flush_beside_the_background_loop_anchors_each_batch_once() {
         aggregates.len() as u64,
         "one transaction per recorded anchor"
     );
+}
+
+/// `ledger.run` in a task of its own, with the sender that stops it.
+fn background_loop(
+    ledger: &std::sync::Arc<platone_chain::EthereumLedger>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let ledger = ledger.clone();
+    let runner = tokio::spawn(async move {
+        ledger
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (stop, runner)
 }

@@ -106,25 +106,26 @@ impl State {
         }
     }
 
-    fn confirmed(&self, batch_id: &str) -> Option<(&AggregateRecord, usize)> {
+    /// The aggregate (its index) and the leaf of a batch whose anchor is confirmed.
+    fn confirmed(&self, batch_id: &str) -> Option<(usize, usize)> {
         let &(aggregate, leaf) = self.by_batch.get(batch_id)?;
         let record = self.aggregates.get(aggregate)?;
-        record.is_confirmed().then_some((record, leaf))
+        record.is_confirmed().then_some((aggregate, leaf))
     }
 
-    /// Where a confirmed batch is anchored, with its path and certificate.
+    /// Where a confirmed batch is anchored, with its path and certificate (whose hash is
+    /// `certificate_hash`).
     fn chain_anchor(
         &mut self,
         chain_id: u64,
-        contract: String,
+        contract: &str,
         certificate: &BatchCertificate,
+        certificate_hash: Digest,
     ) -> Result<Option<Anchor>> {
-        let Some(&(aggregate, leaf)) = self.by_batch.get(&certificate.batch_id) else {
+        let Some((aggregate, leaf)) = self.confirmed(&certificate.batch_id) else {
             return Ok(None);
         };
-        let Some(record) = self.aggregates.get(aggregate).filter(|r| r.is_confirmed()) else {
-            return Ok(None);
-        };
+        let record = &self.aggregates[aggregate];
         let (Some(position), Some(transaction), Some(block), Some(time)) = (
             record.position,
             record.anchored_by,
@@ -133,7 +134,6 @@ impl State {
         ) else {
             return Ok(None);
         };
-        let certificate_hash = certificate.hash()?;
         if record.batches.get(leaf).map(|b| b.certificate_hash) != Some(certificate_hash) {
             return Err(ChainError::Certify(CertifyError::Batch {
                 batch_id: certificate.batch_id.clone(),
@@ -156,7 +156,7 @@ impl State {
         let transaction = Digest(transaction.0);
         let chain = ChainAnchor {
             chain_id,
-            contract,
+            contract: contract.to_owned(),
             root: record.root,
             certificate_hash,
             path: tree.path(leaf)?,
@@ -186,6 +186,8 @@ pub struct EthereumLedger {
     stepping: tokio::sync::Mutex<()>,
     options: LedgerOptions,
     name: String,
+    /// The `CertificationAnchor` address as the anchors name it (EIP-55).
+    contract: String,
     dir: PathBuf,
 }
 
@@ -228,10 +230,8 @@ impl EthereumLedger {
                 state.queue(&entry.certificate.batch_id, entry.certificate_hash);
             }
         }
-        let name = format!(
-            "eip155:{}:{}",
-            deployment.chain_id, deployment.contracts.CertificationAnchor
-        );
+        let contract = deployment.contracts.CertificationAnchor.to_string();
+        let name = format!("eip155:{}:{contract}", deployment.chain_id);
         if !state.queued.is_empty() || state.in_flight().is_some() {
             tracing::info!(ledger = %name, queued = state.queued.len(), in_flight = state.in_flight().is_some(), "resuming anchoring");
         }
@@ -244,6 +244,7 @@ impl EthereumLedger {
             stepping: tokio::sync::Mutex::new(()),
             options,
             name,
+            contract,
             dir,
         })
     }
@@ -276,7 +277,7 @@ impl EthereumLedger {
             return Ok(None);
         };
         Ok(self
-            .anchor_of(&entry.certificate)?
+            .anchor_of(&entry.certificate, entry.certificate_hash)?
             .and_then(|a| a.chain.map(|c| *c)))
     }
 
@@ -485,11 +486,16 @@ impl EthereumLedger {
     }
 
     /// The on-chain anchor of a batch the local ledger holds, once its aggregate is confirmed.
-    fn anchor_of(&self, certificate: &BatchCertificate) -> Result<Option<Anchor>> {
+    fn anchor_of(
+        &self,
+        certificate: &BatchCertificate,
+        certificate_hash: Digest,
+    ) -> Result<Option<Anchor>> {
         self.lock().chain_anchor(
             self.deployment.chain_id,
-            self.deployment.contracts.CertificationAnchor.to_string(),
+            &self.contract,
             certificate,
+            certificate_hash,
         )
     }
 
@@ -497,8 +503,9 @@ impl EthereumLedger {
     fn chain_status(
         &self,
         certificate: &BatchCertificate,
+        certificate_hash: Digest,
     ) -> platone_certify::Result<AnchorStatus> {
-        match self.anchor_of(certificate) {
+        match self.anchor_of(certificate, certificate_hash) {
             Ok(Some(anchor)) => Ok(AnchorStatus::Anchored(anchor)),
             Ok(None) => Ok(AnchorStatus::Pending),
             Err(e) => Err(self.unavailable(e)),
@@ -566,20 +573,22 @@ impl Ledger for EthereumLedger {
         certificates: &'a [BatchCertificate],
     ) -> BoxFuture<'a, platone_certify::Result<Vec<AnchorStatus>>> {
         Box::pin(async move {
-            let local = self.local.anchor_all(certificates).await?;
+            self.local.anchor_all(certificates).await?;
+            let hashes = certificates
+                .iter()
+                .map(BatchCertificate::hash)
+                .collect::<platone_certify::Result<Vec<_>>>()?;
             {
                 let mut state = self.lock();
-                for certificate in certificates {
-                    state.queue(&certificate.batch_id, certificate.hash()?);
+                for (certificate, hash) in certificates.iter().zip(&hashes) {
+                    state.queue(&certificate.batch_id, *hash);
                 }
             }
-            if local.len() != certificates.len() {
-                return Err(CertifyError::Batch {
-                    batch_id: String::new(),
-                    message: "the local ledger did not return one status per certificate".into(),
-                });
-            }
-            certificates.iter().map(|c| self.chain_status(c)).collect()
+            certificates
+                .iter()
+                .zip(hashes)
+                .map(|(c, hash)| self.chain_status(c, hash))
+                .collect()
         })
     }
 
@@ -589,7 +598,9 @@ impl Ledger for EthereumLedger {
     ) -> BoxFuture<'a, platone_certify::Result<Option<AnchorStatus>>> {
         Box::pin(async move {
             match self.local.get(batch_id).await? {
-                Some(entry) => self.chain_status(&entry.certificate).map(Some),
+                Some(entry) => self
+                    .chain_status(&entry.certificate, entry.certificate_hash)
+                    .map(Some),
                 None => Ok(None),
             }
         })
