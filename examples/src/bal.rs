@@ -150,17 +150,9 @@ async fn on_chain(
         }
         _ => None,
     };
-    let ledger: Arc<dyn platone_certify::Ledger> = match &anchoring {
-        Some(a) => a.ledger().clone(),
-        None => {
-            std::fs::create_dir_all(&config.data)
-                .map_err(|e| CliError::input(format!("{}: {e}", config.data.display())))?;
-            Arc::new(
-                platone_certify::FileLedger::open(config.data.join("ledger"))
-                    .map_err(CliError::input)?,
-            )
-        }
-    };
+    let ledger = anchoring
+        .as_ref()
+        .map(|a| a.ledger().clone() as Arc<dyn platone_certify::Ledger>);
     let device_registry = syncing.as_ref().map(|s| s.registry());
     let bal = Bal::start_with_engines(config, ledger, device_registry)
         .await

@@ -191,11 +191,7 @@ async fn devices(command: DevicesCommand) -> CliResult {
         }
         DevicesCommand::At(a) => {
             let time = parse_time(a.time.as_deref())?;
-            let gas = GasArgs {
-                legacy_gas_price: None,
-                confirmations: 1,
-            };
-            let (deployment, client) = open(&a.deployment, None, &gas).await?;
+            let (deployment, client) = open(&a.deployment, None, &GasArgs::default()).await?;
             let registry = DeviceRegistryClient::new(client, &deployment);
             let device = registry
                 .device_at(&a.pod, time)

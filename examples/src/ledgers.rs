@@ -52,6 +52,16 @@ pub struct GasArgs {
     pub confirmations: u64,
 }
 
+impl Default for GasArgs {
+    /// EIP-1559 fees, one confirmation: the options' defaults (and all a reader needs).
+    fn default() -> Self {
+        GasArgs {
+            legacy_gas_price: None,
+            confirmations: 1,
+        }
+    }
+}
+
 /// The key and gas settings of a command that writes to an `eth:` ledger.
 #[derive(Debug, Clone, Args)]
 pub struct ChainKeyArgs {
@@ -127,11 +137,7 @@ mod on_chain {
 
     /// A verifier reading `deployment`'s node, with no key.
     pub async fn chain_verifier(deployment: &Path) -> CliResult<ChainVerifier> {
-        let gas = GasArgs {
-            legacy_gas_price: None,
-            confirmations: 1,
-        };
-        let (deployment, client) = open(deployment, None, &gas).await?;
+        let (deployment, client) = open(deployment, None, &GasArgs::default()).await?;
         Ok(ChainVerifier::new(client, deployment))
     }
 
@@ -169,11 +175,7 @@ mod on_chain {
     impl SyncingRegistry {
         /// Reads `deployment`'s registry (no key) and keeps it in sync.
         pub async fn start(deployment: &Path) -> CliResult<Self> {
-            let gas = GasArgs {
-                legacy_gas_price: None,
-                confirmations: 1,
-            };
-            let (deployment, client) = open(deployment, None, &gas).await?;
+            let (deployment, client) = open(deployment, None, &GasArgs::default()).await?;
             let registry = Arc::new(
                 ChainDeviceRegistry::open(client, &deployment)
                     .await

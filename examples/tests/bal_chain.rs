@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use platone_bal::{Bal, BalConfig};
 use platone_bus::MqttBus;
-use platone_certify::FileLedger;
 use platone_chain::{
     ChainClient, ChainConfig, ChainDeviceRegistry, Deployment, DeviceRegistryClient,
     parse_private_key,
@@ -55,8 +54,7 @@ async fn the_bal_accepts_only_keys_registered_on_chain() {
         require_signatures: true,
         ..BalConfig::default()
     };
-    let ledger = Arc::new(FileLedger::open(dir.path().join("ledger")).unwrap());
-    let bal = Bal::start_with_engines(config, ledger, Some(registry))
+    let bal = Bal::start_with_engines(config, None, Some(registry))
         .await
         .unwrap();
     let url = platone_bal::MqttUrl::parse(bal.mqtt_url()).unwrap();

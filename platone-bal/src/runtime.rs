@@ -121,30 +121,32 @@ impl Bal {
     /// Every task runs supervised: one that fails is reported in `/health` and by
     /// [`failed`](Self::failed).
     pub async fn start(config: BalConfig) -> Result<Bal> {
-        config.validate()?;
-        std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
-        let ledger = Arc::new(FileLedger::open(config.data.join("ledger"))?);
-        Self::start_with_ledger(config, ledger).await
+        Self::start_with_engines(config, None, None).await
     }
 
     /// [`start`](Self::start) with another ledger than the embedded file ledger in the data
     /// directory (an Ethereum ledger, say): certificates are anchored on `ledger`, which must
     /// keep the [`Ledger`] contract.
     pub async fn start_with_ledger(config: BalConfig, ledger: Arc<dyn Ledger>) -> Result<Bal> {
-        Self::start_with_engines(config, ledger, None).await
+        Self::start_with_engines(config, Some(ledger), None).await
     }
 
-    /// [`start_with_ledger`](Self::start_with_ledger), checking device signatures against
-    /// `device_registry` (an on-chain registry, say) when one is given instead of the
-    /// embedded registry of the data directory. The configuration's device addresses are then
-    /// not registered by the BAL: the DSO registers keys in that registry itself.
+    /// [`start`](Self::start) with the engines given in place of the embedded ones of the
+    /// data directory: certificates anchored on `ledger` (which must keep the [`Ledger`]
+    /// contract), device signatures checked against `device_registry` (an on-chain registry,
+    /// say). With another registry the configuration's device addresses are not registered by
+    /// the BAL: the DSO registers keys in that registry itself.
     pub async fn start_with_engines(
         config: BalConfig,
-        ledger: Arc<dyn Ledger>,
+        ledger: Option<Arc<dyn Ledger>>,
         device_registry: Option<Arc<dyn DeviceRegistry>>,
     ) -> Result<Bal> {
         config.validate()?;
         std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
+        let ledger: Arc<dyn Ledger> = match ledger {
+            Some(ledger) => ledger,
+            None => Arc::new(FileLedger::open(config.data.join("ledger"))?),
+        };
         let config = Arc::new(config);
         let store = AnyStore::open(&config.store_url()).await?;
         let metrics = Arc::new(Metrics::default());

@@ -258,10 +258,7 @@ mod tests {
             source: "pmu-9".into(),
             chain: crate::ledgers::ChainKeyArgs {
                 chain_key: None,
-                gas: crate::ledgers::GasArgs {
-                    legacy_gas_price: None,
-                    confirmations: 1,
-                },
+                gas: crate::ledgers::GasArgs::default(),
             },
         };
         let runs = [
