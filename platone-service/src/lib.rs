@@ -1,0 +1,85 @@
+//! # platone-service
+//!
+//! The HTTP side every Platone deployment (the BAL, the Market Platform, the DSOTP) shares, so
+//! that none of them writes its own:
+//!
+//! - **Identity** — OAuth 2.0 bearer tokens checked by an [`Authenticator`]: JWTs of an OpenID
+//!   Connect issuer ([`JwtValidator`] with [`OidcDiscovery`]: discovery document, JWKS, key
+//!   rotation, `iss`/`aud`/`exp`/`nbf`, no `alg: none`, no HMAC), roles from a configurable
+//!   claim ([`RolesClaim`]; Keycloak's `realm_access.roles` by default); an [`EmbeddedIssuer`]
+//!   of client-credentials tokens for the one-machine default (secrets hashed with argon2, key
+//!   kept in the data directory); [`StaticTokens`] for tests and demonstrations.
+//! - **Answers** — every error an RFC 9457 [`Problem`]; 401 with `WWW-Authenticate: Bearer`,
+//!   403 for a missing role.
+//! - **Listeners** — HTTPS with rustls, certificates reloaded on SIGHUP, client certificates
+//!   optional; plain HTTP only when asked for ([`Transport`], [`serve`]).
+//!
+//! A handler that takes an [`Identity`] argument requires a valid token; the router's state
+//! provides the authenticator through [`Authentication`]:
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::{Router, extract::FromRef, routing::get};
+//! use axum::body::Body;
+//! use axum::http::{Request, StatusCode, header::AUTHORIZATION};
+//! use platone_service::{Authentication, ClientSpec, EmbeddedIssuer, Identity, IssuerConfig};
+//! use tower::ServiceExt;
+//!
+//! #[derive(Clone, FromRef)]
+//! struct AppState {
+//!     authentication: Authentication,
+//! }
+//!
+//! async fn whoami(caller: Identity) -> String {
+//!     caller.subject
+//! }
+//!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let issuer = EmbeddedIssuer::open(IssuerConfig {
+//!     issuer: "https://127.0.0.1:8443".into(),
+//!     audience: "platone-bal".into(),
+//!     key_file: dir.path().join("issuer-key.pem"),
+//!     clients: vec![ClientSpec::parse("aggregator-1=s3cret:aggregator")?],
+//!     token_lifetime: Duration::from_secs(600),
+//! })?;
+//! let state = AppState { authentication: Authentication::new(issuer.validator()) };
+//! let app = Router::new().route("/whoami", get(whoami)).with_state(state);
+//!
+//! let token = issuer.issue("aggregator-1", "s3cret").await?.access_token;
+//! let request = Request::get("/whoami")
+//!     .header(AUTHORIZATION, format!("Bearer {token}"))
+//!     .body(Body::empty())?;
+//! let answer = app.clone().oneshot(request).await?;
+//! assert_eq!(answer.status(), StatusCode::OK);
+//!
+//! let anonymous = app.oneshot(Request::get("/whoami").body(Body::empty())?).await?;
+//! assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(anonymous.headers()["content-type"], "application/problem+json");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod identity;
+mod issuer;
+mod problem;
+mod tls;
+
+pub use error::{Result, ServiceError};
+pub use identity::{
+    AuthError, Authentication, Authenticator, Authenticators, Identity, JwksSource, JwtConfig,
+    JwtValidator, OidcDiscovery, RolesClaim, StaticJwks, StaticTokens, bearer_token,
+};
+pub use issuer::{
+    AccessToken, ClientSpec, EmbeddedIssuer, IssuerConfig, TokenError, hash_secret,
+};
+pub use issuer::routes::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+pub use problem::{PROBLEM_JSON, Problem};
+pub use tls::{TlsFiles, Transport, serve};
+
+/// Re-exported so that a vendor's code names the same `Jwk` types as this crate.
+pub use jsonwebtoken;
