@@ -60,6 +60,7 @@
 
 pub mod api;
 pub mod broker;
+pub mod broker_access;
 mod certifier;
 pub mod config;
 pub mod context;
