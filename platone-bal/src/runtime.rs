@@ -102,6 +102,7 @@ pub struct Bal {
     recorder: Task,
     forwarder: Task,
     server: JoinHandle<std::io::Result<()>>,
+    access: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Bal {
@@ -170,11 +171,12 @@ impl Bal {
         let bus = MqttBus::connect(mqtt)?;
         bus.wait_connected(Duration::from_secs(10)).await?;
         let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-        if let Some(keeper) = &context.broker_access {
-            // Device rights and the stored subscriptions' grants, then retries of what the
-            // broker does not take; it ends with the BAL.
-            tokio::spawn(keeper.clone().run(store.clone(), stopped.clone()));
-        }
+        // Device rights and the stored subscriptions' grants, then retries of what the broker
+        // does not take; it ends with the BAL.
+        let access = context
+            .broker_access
+            .as_ref()
+            .map(|keeper| tokio::spawn(keeper.clone().run(store.clone(), stopped.clone())));
 
         let (mut certifier, recorder) = Certifier::open(
             &config,
@@ -294,6 +296,7 @@ impl Bal {
             recorder: recorder_task,
             forwarder,
             server,
+            access,
         })
     }
 
@@ -354,6 +357,9 @@ impl Bal {
             task.abort();
         }
         self.server.abort();
+        if let Some(access) = &self.access {
+            access.abort();
+        }
         let _ = self.ingest.join("ingest").await;
         let _ = self.certifier.join("certifier").await;
         let _ = self.recorder.join("recorder").await;
@@ -388,6 +394,9 @@ impl Bal {
         let recorder = self.recorder.join("recorder").await;
         let _ = self.forwarder.join("forwarder").await;
         let _ = self.server.await;
+        if let Some(access) = self.access {
+            let _ = access.await;
+        }
         if let Err(e) = self.bus.disconnect().await {
             tracing::warn!("disconnecting from the broker: {e}");
         }
