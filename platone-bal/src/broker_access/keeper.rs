@@ -277,3 +277,144 @@ impl AccessKeeper {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::error::BalError;
+
+    /// Records the changes it applies; refuses every change while `down`.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        down: AtomicBool,
+        applied: Mutex<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn take(&self, what: String) -> Result<()> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(BalError::AccessNoAnswer {
+                    broker: "mqtt://test".into(),
+                    waited: Duration::from_secs(1),
+                });
+            }
+            self.applied
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(what);
+            Ok(())
+        }
+
+        fn applied(&self) -> Vec<String> {
+            self.applied
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        }
+    }
+
+    impl BrokerAccess for Recorder {
+        fn grant<'a>(&'a self, grant: &'a Grant) -> BoxFuture<'a, Result<()>> {
+            Box::pin(async move { self.take(format!("grant {}", grant.role())) })
+        }
+
+        fn revoke<'a>(&'a self, grant: &'a Grant) -> BoxFuture<'a, Result<()>> {
+            Box::pin(async move { self.take(format!("revoke {}", grant.role())) })
+        }
+
+        fn provision_device<'a>(
+            &'a self,
+            device: &'a DevicePublishing,
+        ) -> BoxFuture<'a, Result<()>> {
+            Box::pin(async move { self.take(format!("device {}", device.role())) })
+        }
+    }
+
+    fn subscription(id: i64, status: SubscriptionStatus) -> Subscription {
+        Subscription {
+            id,
+            provider: ParticipantId::new("cust-1").unwrap(),
+            consumer: ParticipantId::new("agg-1").unwrap(),
+            topic: "device/pmu-1".parse().unwrap(),
+            status,
+            requested_at: platone_model::parse_timestamp("2024-03-01T12:00:00Z").unwrap(),
+            decided_at: None,
+        }
+    }
+
+    fn keeper(access: Arc<Recorder>) -> (AccessKeeper, Arc<Metrics>, Health) {
+        let metrics = Arc::new(Metrics::default());
+        let health = Health::new();
+        let mut config = BalConfig::default();
+        config.devices.push(crate::config::DeviceConfig {
+            id: "pmu-1".into(),
+            address: None,
+            revoked_at: None,
+        });
+        let keeper = AccessKeeper::new(access, Arc::new(config), metrics.clone(), health.clone());
+        (keeper, metrics, health)
+    }
+
+    #[tokio::test]
+    async fn decisions_are_applied_and_requests_change_nothing() {
+        let access = Arc::new(Recorder::default());
+        let (keeper, _, _) = keeper(access.clone());
+        keeper
+            .subscription_changed(&subscription(1, SubscriptionStatus::Requested))
+            .await;
+        keeper
+            .subscription_changed(&subscription(1, SubscriptionStatus::Accepted))
+            .await;
+        keeper
+            .subscription_changed(&subscription(1, SubscriptionStatus::Declined))
+            .await;
+        keeper.provision_devices().await;
+        assert_eq!(
+            access.applied(),
+            [
+                "grant platone-subscription-1",
+                "revoke platone-subscription-1",
+                "device platone-device-pmu-1"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_changes_are_reported_and_retried_the_latest_winning() {
+        let access = Arc::new(Recorder::default());
+        let (keeper, metrics, health) = keeper(access.clone());
+        access.down.store(true, Ordering::SeqCst);
+        keeper
+            .subscription_changed(&subscription(1, SubscriptionStatus::Accepted))
+            .await;
+        keeper
+            .subscription_changed(&subscription(2, SubscriptionStatus::Accepted))
+            .await;
+        // Withdrawn before the broker came back: only the revocation is applied.
+        keeper
+            .subscription_changed(&subscription(1, SubscriptionStatus::Declined))
+            .await;
+        assert_eq!(keeper.pending(), 2);
+        assert_eq!(metrics.snapshot().broker_access_failures, 1);
+        let report = health.report();
+        assert_eq!(report.status, "degraded");
+        assert_eq!(report.engines["broker_access"].status, "unavailable");
+        assert_eq!(keeper.retry_pending().await, 2);
+        assert_eq!(metrics.snapshot().broker_access_failures, 2);
+
+        access.down.store(false, Ordering::SeqCst);
+        assert_eq!(keeper.retry_pending().await, 0);
+        assert_eq!(
+            access.applied(),
+            [
+                "revoke platone-subscription-1",
+                "grant platone-subscription-2"
+            ]
+        );
+        assert_eq!(health.report().status, "ok");
+    }
+}
