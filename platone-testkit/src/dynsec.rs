@@ -303,7 +303,11 @@ fn deny_receiving_by_default(json: &Path) -> Result<()> {
         let from = defaults.find(key)? + key.len();
         let value_end = from + defaults[from..].find(',')?;
         (defaults[from..value_end].trim() == "true").then(|| {
-            format!("{head}{}\tfalse{}", &defaults[..from], &defaults[value_end..])
+            format!(
+                "{head}{}\tfalse{}",
+                &defaults[..from],
+                &defaults[value_end..]
+            )
         })
     });
     match edited {
@@ -329,8 +333,7 @@ fn make_ca() -> Result<CertifiedIssuer<'static, KeyPair>> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    CertifiedIssuer::self_signed(params, KeyPair::generate().map_err(tls_error)?)
-        .map_err(tls_error)
+    CertifiedIssuer::self_signed(params, KeyPair::generate().map_err(tls_error)?).map_err(tls_error)
 }
 
 fn issue(
@@ -398,7 +401,9 @@ mod tests {
         broker
             .add_client("pmu-1", "pw", &[("publishClientSend", "d/pmu-1/#")])
             .unwrap();
-        let e = broker.ctrl(&["createClient", "pmu-1", "-p", "x"]).unwrap_err();
+        let e = broker
+            .ctrl(&["createClient", "pmu-1", "-p", "x"])
+            .unwrap_err();
         assert!(e.to_string().contains("already exists"), "{e}");
 
         let cert = broker.client_certificate("bal").unwrap();
