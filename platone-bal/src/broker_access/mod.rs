@@ -8,7 +8,8 @@
 //! topic").
 //!
 //! [`BrokerAccess`] is the contract; [`DynamicSecurity`] keeps it with Mosquitto's
-//! dynamic-security plugin; [`AccessKeeper`] applies the changes for the BAL, retrying those the
+//! dynamic-security plugin (its JSON commands: [`Command`], [`encode_request`],
+//! [`parse_response`]); [`AccessKeeper`] applies the changes for the BAL, retrying those the
 //! broker did not take.
 //!
 //! # Accounts, roles and topics
@@ -42,11 +43,13 @@
 
 mod dynsec;
 mod keeper;
+mod protocol;
 
-pub use dynsec::{
-    Acl, AclType, Command, DynamicSecurity, Response, encode_request, parse_response,
-};
+pub use dynsec::DynamicSecurity;
 pub use keeper::AccessKeeper;
+pub use protocol::{
+    Acl, AclType, CONTROL_TOPIC, Command, RESPONSE_TOPIC, Response, encode_request, parse_response,
+};
 
 use futures::future::BoxFuture;
 use platone_model::{DeviceId, ParticipantId};
