@@ -18,6 +18,24 @@ pub struct BalArgs {
     /// External MQTT broker: mqtt://HOST:PORT or mqtts://HOST:PORT.
     #[arg(long, conflicts_with = "embedded_broker")]
     mqtt: Option<String>,
+    /// The CA certificate (PEM) of an mqtts:// broker.
+    #[arg(long, value_name = "PEM")]
+    mqtt_ca: Option<PathBuf>,
+    /// The BAL's client certificate (PEM) for mutual TLS with an mqtts:// broker (with
+    /// --mqtt-key).
+    #[arg(long, value_name = "PEM", requires = "mqtt_key")]
+    mqtt_cert: Option<PathBuf>,
+    /// The private key (PEM) of --mqtt-cert.
+    #[arg(long, value_name = "PEM", requires = "mqtt_cert")]
+    mqtt_key: Option<PathBuf>,
+    /// Grant and revoke consumers' read access, and devices' publishing rights, through
+    /// Mosquitto's dynamic-security plugin as this administrator account (with
+    /// --dynsec-password-file).
+    #[arg(long, value_name = "NAME", requires = "dynsec_password_file")]
+    dynsec_user: Option<String>,
+    /// A file holding the --dynsec-user account's password (its first line).
+    #[arg(long, value_name = "FILE", requires = "dynsec_user")]
+    dynsec_password_file: Option<PathBuf>,
     /// Run the embedded broker on this address (the default when no broker is given:
     /// 127.0.0.1:1883).
     #[arg(long)]
@@ -68,6 +86,21 @@ impl BalArgs {
         if let Some(addr) = self.embedded_broker {
             config.embedded_broker = Some(addr);
             config.mqtt = None;
+        }
+        if let Some(ca) = &self.mqtt_ca {
+            config.mqtt_ca = Some(ca.clone());
+        }
+        if let (Some(cert), Some(key)) = (&self.mqtt_cert, &self.mqtt_key) {
+            config.mqtt_cert = Some(cert.clone());
+            config.mqtt_key = Some(key.clone());
+        }
+        if let (Some(user), Some(password_file)) = (&self.dynsec_user, &self.dynsec_password_file) {
+            let timeout_secs = config.dynsec.as_ref().map_or(5, |d| d.timeout_secs);
+            config.dynsec = Some(platone_bal::config::DynsecConfig {
+                user: user.clone(),
+                password_file: password_file.clone(),
+                timeout_secs,
+            });
         }
         if let Some(http) = self.http {
             config.http = http;
@@ -203,4 +236,63 @@ async fn serve(bal: Bal) -> CliResult {
         totals.packets_dead_lettered
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        bal: BalArgs,
+    }
+
+    fn config(args: &[&str]) -> CliResult<BalConfig> {
+        let parsed = Command::try_parse_from(std::iter::once("bal").chain(args.iter().copied()))
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        parsed.bal.config()
+    }
+
+    #[test]
+    fn mutual_tls_and_dynamic_security_options_reach_the_configuration() {
+        let config = config(&[
+            "--mqtt",
+            "mqtts://broker.example:8883",
+            "--mqtt-ca",
+            "ca.pem",
+            "--mqtt-cert",
+            "bal.pem",
+            "--mqtt-key",
+            "bal.key",
+            "--dynsec-user",
+            "bal-admin",
+            "--dynsec-password-file",
+            "dynsec.password",
+        ])
+        .unwrap();
+        assert_eq!(config.mqtt_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(config.mqtt_cert, Some(PathBuf::from("bal.pem")));
+        assert_eq!(config.mqtt_key, Some(PathBuf::from("bal.key")));
+        let dynsec = config.dynsec.unwrap();
+        assert_eq!(dynsec.user, "bal-admin");
+        assert_eq!(dynsec.password_file, PathBuf::from("dynsec.password"));
+        assert_eq!(dynsec.timeout_secs, 5);
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key_and_an_account_its_password_file() {
+        for args in [
+            &["--mqtt", "mqtts://b:8883", "--mqtt-cert", "bal.pem"][..],
+            &["--mqtt", "mqtts://b:8883", "--mqtt-key", "bal.key"],
+            &["--mqtt", "mqtt://b:1883", "--dynsec-user", "admin"],
+            &["--mqtt", "mqtt://b:1883", "--dynsec-password", "secret"],
+        ] {
+            assert!(config(args).is_err(), "{args:?}");
+        }
+        // The plugin is Mosquitto's: not with the embedded broker.
+        assert!(config(&["--dynsec-user", "admin", "--dynsec-password-file", "pw"]).is_err());
+    }
 }

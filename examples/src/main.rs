@@ -104,7 +104,7 @@ enum Command {
     /// Simulate field devices (PMUs, a DSO data server) publishing to a BAL's MQTT broker.
     Sim(sim::SimArgs),
     /// Run the Blockchain Access Layer: MQTT ingest, signatures, SCD, certification, REST API.
-    Bal(bal::BalArgs),
+    Bal(Box<bal::BalArgs>),
     /// The BAL end to end on embedded defaults with simulated devices, then a report.
     Demo(demo::DemoArgs),
 }
@@ -125,7 +125,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Saref(c) => saref::run(c),
         Command::Bridge(a) => bridge::run(a),
         Command::Sim(a) => sim::run(a),
-        Command::Bal(a) => bal::run(a),
+        Command::Bal(a) => bal::run(*a),
         Command::Demo(a) => demo::run(a),
     }
 }

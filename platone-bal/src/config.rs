@@ -2,6 +2,8 @@
 //!
 //! ```toml
 //! mqtt = "mqtt://127.0.0.1:1883"      # or embedded_broker = "127.0.0.1:1883"
+//! # mqtt = "mqtts://broker:8883" with mqtt_ca = "ca.pem" and, for mutual TLS,
+//! # mqtt_cert = "bal.pem", mqtt_key = "bal.key"
 //! http = "127.0.0.1:8082"
 //! data = "./platone-data"
 //! require_signatures = false
@@ -33,6 +35,11 @@
 //! id = "pmu-1"
 //! address = "0x…"                     # its signing key's address (registered for its PoD)
 //! # revoked_at = "2024-03-01T00:00:00Z" # withdraws the key: it signs nothing received after
+//!
+//! [dynsec]                            # Mosquitto's dynamic-security plugin (crate::broker_access)
+//! user = "bal-admin"
+//! password_file = "/etc/platone/dynsec.password"
+//! timeout_secs = 5
 //! ```
 
 use std::collections::BTreeMap;
@@ -58,6 +65,13 @@ pub struct BalConfig {
     /// The CA certificate (PEM) that signs an `mqtts://` broker's certificate.
     #[serde(default)]
     pub mqtt_ca: Option<PathBuf>,
+    /// The BAL's client certificate chain (PEM) for mutual TLS with an `mqtts://` broker
+    /// (with `mqtt_key`).
+    #[serde(default)]
+    pub mqtt_cert: Option<PathBuf>,
+    /// The private key (PEM) of `mqtt_cert`.
+    #[serde(default)]
+    pub mqtt_key: Option<PathBuf>,
     /// The MQTT client id of the BAL (its persistent session at the broker).
     #[serde(default = "default_client_id")]
     pub mqtt_client_id: String,
@@ -117,6 +131,46 @@ pub struct BalConfig {
     /// default [`platone_saref::DEFAULT_BASE`]).
     #[serde(default)]
     pub saref_base: Option<String>,
+    /// The broker's dynamic-security plugin, through which the BAL grants and revokes
+    /// consumers' read access and devices' publishing rights (none: the broker's access
+    /// control is left alone).
+    #[serde(default)]
+    pub dynsec: Option<DynsecConfig>,
+}
+
+/// The administrator account of Mosquitto's dynamic-security plugin the BAL uses (see
+/// [`crate::broker_access`]). It connects to the same broker as the BAL, with the same TLS
+/// settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynsecConfig {
+    /// The account's user name (it has the plugin's `admin` role).
+    pub user: String,
+    /// A file holding its password (the first line; never on the command line).
+    pub password_file: PathBuf,
+    /// How long one change may wait for the broker's answer, in seconds (default 5).
+    #[serde(default = "default_dynsec_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl DynsecConfig {
+    /// The password, read from [`password_file`](Self::password_file).
+    pub fn password(&self) -> Result<String> {
+        let text = std::fs::read_to_string(&self.password_file)
+            .map_err(|e| BalError::io(&self.password_file, e))?;
+        let password = text.lines().next().unwrap_or_default().to_owned();
+        if password.is_empty() {
+            return Err(BalError::config(
+                "dynsec.password_file",
+                format!("{} holds no password", self.password_file.display()),
+            ));
+        }
+        Ok(password)
+    }
+}
+
+fn default_dynsec_timeout() -> u64 {
+    5
 }
 
 /// When certification batches close.
@@ -256,6 +310,8 @@ impl Default for BalConfig {
         BalConfig {
             mqtt: None,
             mqtt_ca: None,
+            mqtt_cert: None,
+            mqtt_key: None,
             mqtt_client_id: default_client_id(),
             embedded_broker: None,
             http: default_http(),
@@ -274,6 +330,7 @@ impl Default for BalConfig {
             devices: Vec::new(),
             queue: default_queue(),
             saref_base: None,
+            dynsec: None,
         }
     }
 }
@@ -359,8 +416,42 @@ impl BalConfig {
                 "give either an external broker (mqtt) or the embedded one (embedded_broker), not both",
             ));
         }
-        if let Some(url) = &self.mqtt {
-            crate::runtime::MqttUrl::parse(url)?;
+        let tls = match &self.mqtt {
+            Some(url) => crate::runtime::MqttUrl::parse(url)?.tls,
+            None => false,
+        };
+        if self.mqtt_cert.is_some() != self.mqtt_key.is_some() {
+            return Err(BalError::config(
+                if self.mqtt_cert.is_some() {
+                    "mqtt_key"
+                } else {
+                    "mqtt_cert"
+                },
+                "a client certificate needs its key, and a key its certificate",
+            ));
+        }
+        if self.mqtt_cert.is_some() && !tls {
+            return Err(BalError::config(
+                "mqtt_cert",
+                "a client certificate is for an mqtts:// broker",
+            ));
+        }
+        if let Some(dynsec) = &self.dynsec {
+            if self.mqtt.is_none() {
+                return Err(BalError::config(
+                    "dynsec",
+                    "the dynamic-security plugin is Mosquitto's: give the broker (mqtt)",
+                ));
+            }
+            if dynsec.user.is_empty() {
+                return Err(BalError::config("dynsec.user", "empty"));
+            }
+            if dynsec.timeout_secs == 0 {
+                return Err(BalError::config(
+                    "dynsec.timeout_secs",
+                    "must be at least 1",
+                ));
+            }
         }
         if let Some(base) = &self.saref_base {
             platone_saref::Base::new(base.as_str())
@@ -444,6 +535,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("saref_base"), "{err}");
+        for (text, at) in [
+            (
+                "mqtt = \"mqtts://b:8883\"\nmqtt_cert = \"c.pem\"\n",
+                "mqtt_key",
+            ),
+            (
+                "mqtt = \"mqtt://b:1883\"\nmqtt_cert = \"c.pem\"\nmqtt_key = \"k.pem\"\n",
+                "mqtt_cert",
+            ),
+            (
+                "[dynsec]\nuser = \"admin\"\npassword_file = \"pw\"\n",
+                "dynsec",
+            ),
+            (
+                "mqtt = \"mqtt://b:1883\"\n[dynsec]\nuser = \"admin\"\npassword_file = \"pw\"\ntimeout_secs = 0\n",
+                "dynsec.timeout_secs",
+            ),
+        ] {
+            match BalConfig::from_toml(text) {
+                Err(BalError::Config { at: got, .. }) => assert_eq!(got, at, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let config = BalConfig::from_toml(
+            "mqtt = \"mqtts://b:8883\"\nmqtt_ca = \"ca.pem\"\nmqtt_cert = \"c.pem\"\nmqtt_key = \"k.pem\"\n\
+             [dynsec]\nuser = \"admin\"\npassword_file = \"pw\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.dynsec.as_ref().map(|d| d.timeout_secs), Some(5));
+        let dir = tempfile::tempdir().unwrap();
+        let mut dynsec = config.dynsec.clone().unwrap();
+        dynsec.password_file = dir.path().join("pw");
+        std::fs::write(&dynsec.password_file, "s3cret\n").unwrap();
+        assert_eq!(dynsec.password().unwrap(), "s3cret");
+        std::fs::write(&dynsec.password_file, "\n").unwrap();
+        assert!(dynsec.password().is_err());
+
         let mut config = BalConfig::default();
         assert!(config.add_token("nobody").is_err());
         config.add_token("dso=abc").unwrap();

@@ -138,6 +138,9 @@ pub struct BalContext {
     pub records: Arc<RecordCertifier>,
     /// The engines' and tasks' health (what `/health` and `/ready` report).
     pub health: crate::health::Health,
+    /// Grants and revokes consumers' read access on the broker as subscriptions are decided
+    /// (`None`: the broker's access control is not the BAL's).
+    pub broker_access: Option<Arc<crate::broker_access::AccessKeeper>>,
 }
 
 impl std::fmt::Debug for BalContext {

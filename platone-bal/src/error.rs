@@ -55,6 +55,37 @@ pub enum BalError {
     /// is left for the next start (packets stay unacknowledged at the broker).
     #[error("stopped while waiting for an unavailable engine")]
     Interrupted,
+    /// The broker's access control (Mosquitto's dynamic-security plugin) refused a command.
+    #[error("broker access control refused {command}: {reason}")]
+    AccessRefused {
+        /// The command (`createRole`, `addClientRole`…).
+        command: String,
+        /// The broker's answer.
+        reason: String,
+    },
+    /// The broker's access control did not answer in time (the broker is unreachable, or
+    /// the plugin is not loaded).
+    #[error("broker access control at {broker}: no answer within {waited:?}")]
+    AccessNoAnswer {
+        /// The broker.
+        broker: String,
+        /// How long the BAL waited.
+        waited: std::time::Duration,
+    },
+    /// The broker's access control answered something the BAL cannot read.
+    #[error("broker access control answered unreadably: {0}")]
+    AccessAnswer(String),
+    /// An identifier cannot name an MQTT topic level (it contains `/`, `+`, `#` or `$`), so
+    /// no access can be granted on it.
+    #[error(
+        "{kind} {id:?} cannot name an MQTT topic level (it contains '/', '+', '#' or starts with '$')"
+    )]
+    NotATopicLevel {
+        /// `device`, `participant`…
+        kind: &'static str,
+        /// The identifier.
+        id: String,
+    },
 }
 
 impl BalError {

@@ -26,6 +26,9 @@ pub enum Engine {
     /// The data directory's file system: the journal and the sealed-batch files (a full disk,
     /// an I/O error).
     Data,
+    /// The broker's access control (dynamic security): grants, revocations and device rights
+    /// wait to be applied.
+    BrokerAccess,
 }
 
 impl Engine {
@@ -36,6 +39,7 @@ impl Engine {
             Engine::Ledger => "ledger",
             Engine::Broker => "broker",
             Engine::Data => "data",
+            Engine::BrokerAccess => "broker_access",
         }
     }
 }

@@ -13,6 +13,11 @@
 //!        └─ acknowledged once stored and journaled             batch ─▶ anchor ─▶ references in the SCD
 //! ```
 //!
+//! Against Mosquitto, the BAL connects with a client certificate and keeps the broker's access
+//! control in step with the subscriptions: an accepted subscription lets the consumer read its
+//! topics, a declined one no longer, and each device writes only its own topic
+//! ([`broker_access`]).
+//!
 //! Everything runs on embedded defaults on one machine — the embedded broker, SQLite, the file
 //! ledger — or against Mosquitto and PostgreSQL when configured ([`BalConfig`]).
 //!
@@ -60,6 +65,7 @@
 
 pub mod api;
 pub mod broker;
+pub mod broker_access;
 mod certifier;
 pub mod config;
 pub mod context;

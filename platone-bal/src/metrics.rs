@@ -72,6 +72,9 @@ counters! {
     messages_forwarded => "platone_bal_messages_forwarded_total", "Messages forwarded to the DSOTP topics.";
     /// Sum of the time from a record's arrival to its batch's anchoring, in milliseconds.
     anchor_latency_ms_sum => "platone_bal_anchor_latency_milliseconds_sum", "Sum over certified measurements of arrival-to-anchor time, in milliseconds.";
+    /// Broker access changes (grants, revocations, device rights) the broker did not take at
+    /// the first attempt; each is retried until it does.
+    broker_access_failures => "platone_bal_broker_access_failures_total", "Broker access changes (subscription grants and revocations, device rights) that failed and are retried.";
     /// REST requests served.
     http_requests => "platone_bal_http_requests_total", "REST requests served.";
 }

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::broker::EmbeddedBroker;
+use crate::broker_access::{AccessKeeper, DynamicSecurity};
 use crate::certifier::{Certifier, Job};
 use crate::config::BalConfig;
 use crate::context::{BalContext, RecordCertifier, Tokens};
@@ -101,6 +102,7 @@ pub struct Bal {
     recorder: Task,
     forwarder: Task,
     server: JoinHandle<std::io::Result<()>>,
+    access: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Bal {
@@ -160,6 +162,7 @@ impl Bal {
             tokens: Arc::new(Tokens::from_config(&config)?),
             records: Arc::new(RecordCertifier::open(config.scheme, &*ledger).await?),
             health: health.clone(),
+            broker_access: broker_access(&config, &metrics, &health)?,
         };
         let (stop, stopped) = watch::channel(false);
         let supervisor = Supervisor::new(health.clone(), stopped.clone());
@@ -168,6 +171,12 @@ impl Bal {
         let bus = MqttBus::connect(mqtt)?;
         bus.wait_connected(Duration::from_secs(10)).await?;
         let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+        // Device rights and the stored subscriptions' grants, then retries of what the broker
+        // does not take; it ends with the BAL.
+        let access = context
+            .broker_access
+            .as_ref()
+            .map(|keeper| tokio::spawn(keeper.clone().run(store.clone(), stopped.clone())));
 
         let (mut certifier, recorder) = Certifier::open(
             &config,
@@ -287,6 +296,7 @@ impl Bal {
             recorder: recorder_task,
             forwarder,
             server,
+            access,
         })
     }
 
@@ -347,6 +357,9 @@ impl Bal {
             task.abort();
         }
         self.server.abort();
+        if let Some(access) = &self.access {
+            access.abort();
+        }
         let _ = self.ingest.join("ingest").await;
         let _ = self.certifier.join("certifier").await;
         let _ = self.recorder.join("recorder").await;
@@ -381,6 +394,9 @@ impl Bal {
         let recorder = self.recorder.join("recorder").await;
         let _ = self.forwarder.join("forwarder").await;
         let _ = self.server.await;
+        if let Some(access) = self.access {
+            let _ = access.await;
+        }
         if let Err(e) = self.bus.disconnect().await {
             tracing::warn!("disconnecting from the broker: {e}");
         }
@@ -411,13 +427,45 @@ fn mqtt_settings(config: &BalConfig) -> Result<(MqttConfig, String)> {
     // The BAL keeps its subscription and unacknowledged deliveries across reconnections.
     mqtt.clean_session = false;
     mqtt.max_inflight = 100;
-    if parsed.tls {
-        let ca = config.mqtt_ca.as_deref().ok_or_else(|| {
-            BalError::config("mqtt_ca", "an mqtts:// broker needs its CA certificate")
-        })?;
-        mqtt.tls = Some(TlsConfig::from_files(ca, None)?);
-    }
+    mqtt.tls = tls_settings(config, &parsed)?;
     Ok((mqtt, url))
+}
+
+/// The TLS settings of an `mqtts://` broker: its CA and, for mutual TLS, the BAL's client
+/// certificate and key.
+fn tls_settings(config: &BalConfig, url: &MqttUrl) -> Result<Option<TlsConfig>> {
+    if !url.tls {
+        return Ok(None);
+    }
+    let ca = config.mqtt_ca.as_deref().ok_or_else(|| {
+        BalError::config("mqtt_ca", "an mqtts:// broker needs its CA certificate")
+    })?;
+    let client = config.mqtt_cert.as_deref().zip(config.mqtt_key.as_deref());
+    Ok(Some(TlsConfig::from_files(ca, client)?))
+}
+
+/// The keeper of the broker's access control, when the dynamic-security plugin is configured:
+/// a connection of its own to the broker, as the plugin's administrator (client id
+/// `{mqtt_client_id}-dynsec`, clean session, the BAL's TLS settings).
+fn broker_access(
+    config: &Arc<BalConfig>,
+    metrics: &Arc<Metrics>,
+    health: &Health,
+) -> Result<Option<Arc<AccessKeeper>>> {
+    let (Some(dynsec), Some(url)) = (&config.dynsec, &config.mqtt) else {
+        return Ok(None);
+    };
+    let parsed = MqttUrl::parse(url)?;
+    let mut mqtt = parsed.client_config(format!("{}-dynsec", config.mqtt_client_id));
+    mqtt.credentials = Some((dynsec.user.clone(), dynsec.password()?));
+    mqtt.tls = tls_settings(config, &parsed)?;
+    let access = DynamicSecurity::connect(mqtt, Duration::from_secs(dynsec.timeout_secs))?;
+    Ok(Some(Arc::new(AccessKeeper::new(
+        Arc::new(access),
+        config.clone(),
+        metrics.clone(),
+        health.clone(),
+    ))))
 }
 
 #[cfg(test)]

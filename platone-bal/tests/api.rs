@@ -146,6 +146,7 @@ async fn fixture() -> Fixture {
         metrics: Arc::new(Metrics::default()),
         records,
         health: platone_bal::Health::new(),
+        broker_access: None,
     };
     Fixture {
         app: router(ctx.clone()),

@@ -4,6 +4,9 @@
 //! - [`Mosquitto`]: a real `mosquitto` broker (Debian package `mosquitto`) on a free loopback
 //!   port in a temporary directory; stop, restart on the same port with its persistence, kill,
 //!   pause and resume it to test failures. See the [`mosquitto`] module.
+//! - [`DynsecMosquitto`]: Mosquitto with the dynamic-security plugin (an administrator
+//!   account, receiving denied by default) and optionally a TLS listener that requires a client
+//!   certificate, with certificates made by rcgen. See the [`dynsec`] module.
 //! - [`TempPostgres`]: a throwaway PostgreSQL server (Debian package `postgresql`) on a free
 //!   loopback port. See the [`pg_server`] module.
 //! - [`Anvil`]: a real local Ethereum node (`anvil`, from the npm package pinned in the
@@ -30,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub mod anvil;
+pub mod dynsec;
 mod error;
 pub mod mosquitto;
 pub mod paths;
@@ -37,6 +41,7 @@ pub mod pg_server;
 mod process;
 
 pub use anvil::{ANVIL_KEYS, Anvil, AnvilOptions, find_anvil};
+pub use dynsec::{CertificateFiles, DynsecMosquitto, DynsecOptions, find_dynsec_plugin};
 pub use error::{Result, TestkitError};
 pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
 pub use paths::{python, reference_dir};

@@ -1,6 +1,8 @@
 //! The subscription routes (D2.13 Table 2): request a subscription, list a topic's
 //! subscriptions, and the provider's accept / decline. Every state a subscription takes is
-//! certified on its own and anchored before the answer is sent.
+//! certified on its own and anchored before the answer is sent. With the broker's access
+//! control configured, an accept grants the consumer's MQTT client read access to the topic
+//! and a decline revokes it ([`crate::broker_access`]).
 
 use std::collections::HashMap;
 
@@ -187,6 +189,11 @@ async fn decide(
         .decide_subscription(caller.participant(), id, accept)
         .await
         .map_err(|e| ApiError::from_store("id", &e))?;
+    // The decision is recorded: the broker follows it (a change it does not take is retried
+    // and reported, never undone here).
+    if let Some(access) = &ctx.broker_access {
+        access.subscription_changed(&subscription).await;
+    }
     certified(&ctx, subscription).await
 }
 

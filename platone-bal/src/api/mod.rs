@@ -46,6 +46,7 @@
 //!     ledger,
 //!     metrics: Arc::new(Metrics::default()),
 //!     health: platone_bal::Health::new(),
+//!     broker_access: None,
 //! };
 //! let app = platone_bal::router(ctx);
 //! let health = app.clone().oneshot(Request::get("/health").body(Body::empty())?).await?;
