@@ -76,9 +76,11 @@ async fn demo(args: DemoArgs) -> CliResult {
     plan.malformed = 1;
     plan.validate().map_err(CliError::usage)?;
 
-    let dso_token = token("dso");
+    // The participants are clients of the BAL's embedded OAuth 2.0 issuer: the demo asks it
+    // for their access tokens (client-credentials grant) as any integrator would.
+    let dso_secret = token("dso");
     let owner = FieldPlan::pmu_customer(0);
-    let owner_token = token(&owner);
+    let owner_secret = token(&owner);
     let mut config = BalConfig {
         embedded_broker: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         http: args.http,
@@ -93,8 +95,12 @@ async fn demo(args: DemoArgs) -> CliResult {
         config.mqtt = Some(url.clone());
         config.embedded_broker = None;
     }
-    config.tokens.insert("dso".into(), dso_token.clone());
-    config.tokens.insert(owner.clone(), owner_token.clone());
+    config.api.clients = vec![
+        format!("dso={dso_secret}:dso"),
+        format!("{owner}={owner_secret}:"),
+    ];
+    // The demo's own process is the only client, on loopback.
+    config.api.insecure_http = true;
 
     println!(
         "Platone BAL demo: {} PMUs at {} frames/s (SOGNO JSON and IEEE C37.118), {} meters every \
@@ -125,9 +131,10 @@ async fn demo(args: DemoArgs) -> CliResult {
     #[cfg(not(feature = "chain"))]
     let bal = Bal::start(config).await.map_err(CliError::input)?;
     println!(
-        "BAL started: embedded MQTT broker {}, REST API http://{}",
+        "BAL started: embedded MQTT broker {}, REST API {} (OAuth 2.0 tokens from its \
+         embedded issuer at /oauth/token)",
         bal.mqtt_url(),
-        bal.http_addr()
+        bal.api_url()
     );
 
     let field = connect(bal.mqtt_url(), "platone-demo-field").await?;
@@ -227,7 +234,16 @@ async fn demo(args: DemoArgs) -> CliResult {
             && totals.measurements_certified == totals.measurements_stored,
     });
 
-    let api = Api::new(bal.http_addr());
+    let api = Api::new(bal.api_url());
+    let dso_token = api.access_token("dso", &dso_secret).await;
+    let owner_token = api.access_token(&owner, &owner_secret).await;
+    let (dso_token, owner_token) = match (dso_token, owner_token) {
+        (Ok(dso), Ok(owner)) => (dso, owner),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = bal.shutdown().await;
+            return Err(CliError::input(e));
+        }
+    };
     let (rest, _sample) = rest_checks(&api, &dso_token, &owner_token).await;
     checks.extend(rest);
     #[cfg(feature = "chain")]
@@ -300,10 +316,32 @@ struct Api {
 }
 
 impl Api {
-    fn new(addr: SocketAddr) -> Self {
+    fn new(base: &str) -> Self {
         Api {
-            base: format!("http://{addr}"),
+            base: base.to_owned(),
             client: reqwest::Client::new(),
+        }
+    }
+
+    /// An access token of the embedded issuer (client-credentials grant, RFC 6749 §4.4).
+    async fn access_token(&self, client: &str, secret: &str) -> Result<String, String> {
+        let response = self
+            .client
+            .post(format!("{}{}", self.base, platone_service::TOKEN_PATH))
+            .basic_auth(client, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .map_err(|e| format!("token of {client}: {e}"))?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("token of {client}: {e}"))?;
+        match body["access_token"].as_str() {
+            Some(token) if status.is_success() => Ok(token.to_owned()),
+            _ => Err(format!("token of {client}: {status} {body}")),
         }
     }
 

@@ -52,6 +52,10 @@ async fn the_bal_accepts_only_keys_registered_on_chain() {
         // Their addresses are not registered by the BAL: the chain decides.
         devices: plan.bal_devices(),
         require_signatures: true,
+        api: platone_bal::ApiSecurity {
+            insecure_http: true,
+            ..Default::default()
+        },
         ..BalConfig::default()
     };
     let bal = Bal::start_with_engines(config, None, Some(registry))

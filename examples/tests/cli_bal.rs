@@ -57,6 +57,7 @@ fn served_proofs_verify_offline() {
             ..BalConfig::default()
         };
         config.tokens.insert("dso".into(), "t".into());
+        config.api.insecure_http = true;
         let bal = Bal::start(config).await.unwrap();
         let url = platone_bal::MqttUrl::parse(bal.mqtt_url()).unwrap();
         let field = MqttBus::connect(url.client_config("offline-field")).unwrap();

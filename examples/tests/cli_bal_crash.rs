@@ -51,6 +51,7 @@ fn start_bal(mqtt: &str, data: &Path) -> RunningBal {
             "1",
             "--token",
             "dso=crash",
+            "--insecure-http",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -21,9 +21,11 @@
 //! dlq = "platone/bal/dlq"
 //! forward = "platone/dsotp"           # "" stops forwarding
 //!
-//! [tokens]
-//! dso = "dso-secret"
-//! cust-1 = "cust-1-secret"
+//! [api]                               # crate::security: HTTPS and the token issuers
+//! clients = ["dso=dso-secret:dso", "cust-1=cust-1-secret:"]
+//! [api.tls]
+//! cert = "bal.pem"
+//! key = "bal.key"
 //!
 //! [[pods]]
 //! id = "IT001E00000001"
@@ -112,9 +114,13 @@ pub struct BalConfig {
     /// Topic names.
     #[serde(default)]
     pub topics: Topics,
-    /// Bearer tokens of the REST API, by participant.
+    /// Static bearer tokens of the REST API, by participant: for tests and demonstrations
+    /// only (deployments use the token issuers of [`api`](Self::api)).
     #[serde(default)]
     pub tokens: BTreeMap<String, String>,
+    /// The REST API's listener (HTTPS, or plain HTTP when asked for) and token issuers.
+    #[serde(default)]
+    pub api: crate::security::ApiSecurity,
     /// The PoDs the BAL serves.
     #[serde(default)]
     pub pods: Vec<PodConfig>,
@@ -326,6 +332,7 @@ impl Default for BalConfig {
             batch: BatchSettings::default(),
             topics: Topics::default(),
             tokens: BTreeMap::new(),
+            api: crate::security::ApiSecurity::default(),
             pods: Vec::new(),
             devices: Vec::new(),
             queue: default_queue(),
@@ -457,6 +464,7 @@ impl BalConfig {
             platone_saref::Base::new(base.as_str())
                 .map_err(|e| BalError::config("saref_base", e))?;
         }
+        self.api.validate()?;
         if self.queue == 0 {
             return Err(BalError::config("queue", "must be at least 1"));
         }

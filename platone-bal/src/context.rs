@@ -1,54 +1,18 @@
-//! What the REST API and the pipeline share: the store, the ledger, the counters, the callers'
-//! tokens, and the certifier of single records (subscription events).
+//! What the REST API and the pipeline share: the store, the ledger, the counters, the check of
+//! the callers' tokens, and the certifier of single records (subscription events).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use platone_certify::{BatchPolicy, Batcher, Ledger, Proof, Scheme, SealedBatch};
-use platone_model::ParticipantId;
-use platone_scd::{AnyStore, Principal};
+use platone_scd::AnyStore;
 use serde::Serialize;
 
-use crate::config::{BalConfig, DSO_PARTICIPANT};
+use crate::config::BalConfig;
 use crate::error::{BalError, Result};
 use crate::metrics::Metrics;
 
 /// The ledger source under which subscription events are certified.
 pub const SUBSCRIPTION_SOURCE: &str = "subscriptions";
-
-/// The REST API's callers, by bearer token.
-#[derive(Debug, Clone, Default)]
-pub struct Tokens {
-    by_token: HashMap<String, ParticipantId>,
-}
-
-impl Tokens {
-    /// The tokens of a configuration (`participant → token`).
-    pub fn from_config(config: &BalConfig) -> Result<Self> {
-        let mut by_token = HashMap::new();
-        for (participant, token) in &config.tokens {
-            let id = ParticipantId::new(participant)
-                .map_err(|e| BalError::config(format!("tokens.{participant}"), e))?;
-            by_token.insert(token.clone(), id);
-        }
-        Ok(Tokens { by_token })
-    }
-
-    /// The participant a bearer token belongs to.
-    pub fn participant(&self, token: &str) -> Option<&ParticipantId> {
-        self.by_token.get(token)
-    }
-
-    /// The SCD principal of a participant: the participant named `dso` reads as the store's
-    /// operator (everything); anyone else as itself, subject to the access policy.
-    pub fn principal(participant: &ParticipantId) -> Principal {
-        if participant.as_str() == DSO_PARTICIPANT {
-            Principal::Operator
-        } else {
-            Principal::Participant(participant.clone())
-        }
-    }
-}
 
 /// A record certified on its own: its single-leaf batch certificate, anchored, and its proof.
 #[derive(Debug, Clone, Serialize)]
@@ -132,8 +96,8 @@ pub struct BalContext {
     pub ledger: Arc<dyn Ledger>,
     /// The counters.
     pub metrics: Arc<Metrics>,
-    /// The callers.
-    pub tokens: Arc<Tokens>,
+    /// Checks the callers' bearer tokens ([`crate::security`]).
+    pub authentication: platone_service::Authentication,
     /// Certifies subscription events.
     pub records: Arc<RecordCertifier>,
     /// The engines' and tasks' health (what `/health` and `/ready` report).
@@ -201,15 +165,10 @@ mod tests {
             .unwrap();
         assert_eq!(third.batch_id, "subscriptions:2");
     }
+}
 
-    #[test]
-    fn the_dso_reads_as_operator() {
-        let dso = ParticipantId::new("dso").unwrap();
-        assert_eq!(Tokens::principal(&dso), Principal::Operator);
-        let other = ParticipantId::new("cust-1").unwrap();
-        assert_eq!(
-            Tokens::principal(&other),
-            Principal::Participant(other.clone())
-        );
+impl axum::extract::FromRef<BalContext> for platone_service::Authentication {
+    fn from_ref(ctx: &BalContext) -> Self {
+        ctx.authentication.clone()
     }
 }

@@ -29,7 +29,8 @@
 //! # tokio::runtime::Runtime::new()?.block_on(async {
 //! let dir = tempfile::tempdir()?;
 //! let config = BalConfig::from_toml(&format!(
-//!     "embedded_broker = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\ndata = {:?}\n",
+//!     "embedded_broker = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\ndata = {:?}\n\
+//!      [api]\ninsecure_http = true\n",
 //!     dir.path()
 //! ))?;
 //! let bal = Bal::start(config).await?;
@@ -78,13 +79,15 @@ pub mod journal;
 pub mod metrics;
 mod recorder;
 mod runtime;
+pub mod security;
 mod supervise;
 
 pub use api::router;
 pub use config::BalConfig;
-pub use context::{BalContext, CertifiedRecord, RecordCertifier, Tokens};
+pub use context::{BalContext, CertifiedRecord, RecordCertifier};
 pub use error::{BalError, Result};
 pub use health::{Health, HealthReport};
 pub use ingest::Rejection;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use runtime::{Bal, MqttUrl};
+pub use security::{ApiSecurity, static_tokens};

@@ -19,7 +19,7 @@ use crate::broker::EmbeddedBroker;
 use crate::broker_access::{AccessKeeper, DynamicSecurity};
 use crate::certifier::{Certifier, Job};
 use crate::config::BalConfig;
-use crate::context::{BalContext, RecordCertifier, Tokens};
+use crate::context::{BalContext, RecordCertifier};
 use crate::decode::PayloadDecoder;
 use crate::directory::Directory;
 use crate::error::{BalError, Result};
@@ -30,6 +30,9 @@ use crate::supervise::{Supervisor, Task};
 
 /// How many deliveries are stored in one SCD transaction at most.
 const MAX_GROUP: usize = 512;
+
+/// How long requests in flight may take to finish once the BAL stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The most stored measurements the certifier takes in one go when jobs queue up.
 const MAX_JOB_RECORDS: usize = 32_768;
@@ -92,6 +95,8 @@ impl MqttUrl {
 pub struct Bal {
     context: BalContext,
     http: SocketAddr,
+    api_url: String,
+    issuer: Option<Arc<platone_service::EmbeddedIssuer>>,
     mqtt_url: String,
     bus: MqttBus,
     stop: watch::Sender<bool>,
@@ -101,7 +106,7 @@ pub struct Bal {
     certifier: Task,
     recorder: Task,
     forwarder: Task,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<platone_service::Result<()>>,
     access: Option<JoinHandle<()>>,
 }
 
@@ -154,12 +159,22 @@ impl Bal {
         let metrics = Arc::new(Metrics::default());
         let health = Health::new();
         let directory = Directory::open(&config, &store, device_registry).await?;
+        let transport = config.api.transport()?;
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .map_err(|e| {
+                BalError::config("http", format!("cannot listen on {}: {e}", config.http))
+            })?;
+        let http = listener
+            .local_addr()
+            .map_err(|e| BalError::config("http", e))?;
+        let identity = crate::security::identify(&config, http, &transport)?;
         let context = BalContext {
             config: config.clone(),
             store: store.clone(),
             ledger: ledger.clone(),
             metrics: metrics.clone(),
-            tokens: Arc::new(Tokens::from_config(&config)?),
+            authentication: identity.authentication,
             records: Arc::new(RecordCertifier::open(config.scheme, &*ledger).await?),
             health: health.clone(),
             broker_access: broker_access(&config, &metrics, &health)?,
@@ -265,27 +280,25 @@ impl Bal {
             Ok(())
         });
 
-        let listener = tokio::net::TcpListener::bind(config.http)
-            .await
-            .map_err(|e| {
-                BalError::config("http", format!("cannot listen on {}: {e}", config.http))
-            })?;
-        let http = listener
-            .local_addr()
-            .map_err(|e| BalError::config("http", e))?;
-        let router = crate::api::router(context.clone());
+        let mut router = crate::api::router(context.clone());
+        if let Some(issuer) = &identity.issuer {
+            router = router.merge(issuer.clone().routes());
+        }
         let mut server_stop = stop.subscribe();
+        let scheme = transport.scheme();
         let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = server_stop.changed().await;
-                })
-                .await
+            let shutdown = async move {
+                let _ = server_stop.changed().await;
+            };
+            platone_service::serve(listener, router, &transport, shutdown, SHUTDOWN_GRACE).await
         });
-        tracing::info!("BAL on {mqtt_url}, REST API on http://{http}");
+        let api_url = format!("{scheme}://{http}");
+        tracing::info!("BAL on {mqtt_url}, REST API on {api_url}");
         Ok(Bal {
             context,
             http,
+            api_url,
+            issuer: identity.issuer,
             mqtt_url,
             bus,
             stop,
@@ -303,6 +316,17 @@ impl Bal {
     /// The REST API's address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http
+    }
+
+    /// The REST API's base URL: `https://ADDRESS`, or `http://ADDRESS` when plain HTTP was
+    /// asked for.
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// The embedded token issuer, when clients are configured.
+    pub fn issuer(&self) -> Option<&platone_service::EmbeddedIssuer> {
+        self.issuer.as_deref()
     }
 
     /// The broker the BAL takes packets from.

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use platone_bal::api::ROUTES;
-use platone_bal::{BalConfig, BalContext, Metrics, RecordCertifier, Tokens, router};
+use platone_bal::{BalConfig, BalContext, Metrics, RecordCertifier, router, static_tokens};
 use platone_certify::{BatchPolicy, Batcher, FileLedger, Ledger, Scheme};
 use platone_model::{
     DeviceId, Measurement, MeasurementKind, MeterId, ParticipantId, PodId, Timestamp, Unit,
@@ -16,6 +16,7 @@ use platone_model::{
 use platone_scd::{
     AnyStore, CertificationRecord, CertificationRef, PodLink, PodRecord, SqliteStore, Store,
 };
+use platone_service::Authentication;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -139,7 +140,7 @@ async fn fixture() -> Fixture {
             .unwrap(),
     );
     let ctx = BalContext {
-        tokens: Arc::new(Tokens::from_config(&config).unwrap()),
+        authentication: Authentication::new(static_tokens(&config).unwrap()),
         config: Arc::new(config),
         store,
         ledger,
@@ -167,7 +168,8 @@ impl Answer {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
-    /// Asserts an error answer: the status, a JSON body `{"error", "at"}` with `at` as given.
+    /// Asserts an error answer: the status, an RFC 9457 problem document whose `status` is
+    /// the status, with `error` (= `detail`) and `at` as given.
     fn assert_error(&self, status: StatusCode, at: &str) {
         assert_eq!(self.status, status, "{}", self.text);
         let body = self.json();
@@ -176,7 +178,9 @@ impl Answer {
             body["error"].as_str().is_some_and(|e| !e.is_empty()),
             "{body}"
         );
-        assert!(self.content_type.starts_with("application/json"));
+        assert_eq!(body["detail"], body["error"], "{body}");
+        assert_eq!(body["status"], status.as_u16(), "{body}");
+        assert_eq!(self.content_type, "application/problem+json");
     }
 }
 

@@ -54,7 +54,7 @@ fn broker(options: DynsecOptions) -> DynsecMosquitto {
 fn config(data: &Path, url: String, broker: &DynsecMosquitto, timeout_secs: u64) -> BalConfig {
     let text = format!(
         "http = \"127.0.0.1:0\"\ndata = {data:?}\n\
-         [tokens]\ndso = \"dso-token\"\ncust-1 = \"c1\"\nagg-1 = \"a1\"\n\
+         [api]\ninsecure_http = true\n[tokens]\ndso = \"dso-token\"\ncust-1 = \"c1\"\nagg-1 = \"a1\"\n\
          [[pods]]\nid = \"POD-1\"\ncustomer = \"cust-1\"\ndevices = [\"pmu-1\"]\n\
          [[pods]]\nid = \"POD-2\"\ncustomer = \"cust-2\"\ndevices = [\"pmu-2\"]\n"
     );

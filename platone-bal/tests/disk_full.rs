@@ -98,6 +98,7 @@ fn config(data: &Path, scd: &Path, broker: &str) -> BalConfig {
     );
     let mut config = BalConfig::from_toml(&text).unwrap();
     config.mqtt = Some(broker.to_owned());
+    config.api.insecure_http = true;
     config
 }
 

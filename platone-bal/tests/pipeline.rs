@@ -35,7 +35,7 @@ fn config(data: &Path, keys: &[(&str, &DeviceKey)], broker: Option<String>) -> B
     let mut text = format!(
         "http = \"127.0.0.1:0\"\ndata = {data:?}\n\
          [batch]\npmu_size = 4\npmu_window_secs = 600\nmeter_size = 100\nmeter_window_secs = 600\n\
-         [tokens]\ndso = \"dso-token\"\ncust-1 = \"c1\"\n\
+         [api]\ninsecure_http = true\n[tokens]\ndso = \"dso-token\"\ncust-1 = \"c1\"\n\
          [[pods]]\nid = \"POD-1\"\ncustomer = \"cust-1\"\ndevices = [\"pmu-1\", \"pmu-c37\"]\nmeters = [\"MTR-1\"]\n\
          [[pods]]\nid = \"POD-2\"\ncustomer = \"cust-2\"\ndevices = [\"pmu-2\"]\n"
     );

@@ -25,9 +25,15 @@
 //! use platone_service::{Authentication, ClientSpec, EmbeddedIssuer, Identity, IssuerConfig};
 //! use tower::ServiceExt;
 //!
-//! #[derive(Clone, FromRef)]
+//! #[derive(Clone)]
 //! struct AppState {
 //!     authentication: Authentication,
+//! }
+//!
+//! impl FromRef<AppState> for Authentication {
+//!     fn from_ref(state: &AppState) -> Self {
+//!         state.authentication.clone()
+//!     }
 //! }
 //!
 //! async fn whoami(caller: Identity) -> String {
@@ -74,10 +80,8 @@ pub use identity::{
     AuthError, Authentication, Authenticator, Authenticators, Identity, JwksSource, JwtConfig,
     JwtValidator, OidcDiscovery, RolesClaim, StaticJwks, StaticTokens, bearer_token,
 };
-pub use issuer::{
-    AccessToken, ClientSpec, EmbeddedIssuer, IssuerConfig, TokenError, hash_secret,
-};
 pub use issuer::routes::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+pub use issuer::{AccessToken, ClientSpec, EmbeddedIssuer, IssuerConfig, TokenError, hash_secret};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use tls::{TlsFiles, Transport, serve};
 

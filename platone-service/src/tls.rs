@@ -67,9 +67,10 @@ impl TlsFiles {
                         .add(cert)
                         .map_err(|e| ServiceError::key(ca.display().to_string(), e))?;
                 }
-                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| ServiceError::key(ca.display().to_string(), e))?;
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .map_err(|e| ServiceError::key(ca.display().to_string(), e))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
@@ -159,7 +160,9 @@ fn reload_on_hangup(files: TlsFiles, config: RustlsConfig) -> tokio::task::JoinH
                     config.reload_from_config(fresh);
                     tracing::info!(cert = %files.cert.display(), "reloaded the TLS certificate");
                 }
-                Err(e) => tracing::error!("TLS certificate not reloaded, keeping the previous one: {e}"),
+                Err(e) => {
+                    tracing::error!("TLS certificate not reloaded, keeping the previous one: {e}")
+                }
             }
         }
     })

@@ -25,13 +25,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-
 use crate::error::{Result, TestkitError};
 use crate::mosquitto::{Mosquitto, MosquittoOptions};
+pub use crate::tls::CertificateFiles;
+use crate::tls::TestCa;
 
 /// The administrator account the launcher creates.
 pub const ADMIN: &str = "admin";
@@ -52,15 +49,6 @@ pub struct DynsecOptions {
     pub tls: bool,
 }
 
-/// A PEM certificate and its key, as files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateFiles {
-    /// The certificate (PEM).
-    pub cert: PathBuf,
-    /// Its private key (PEM, PKCS#8).
-    pub key: PathBuf,
-}
-
 /// A Mosquitto broker with the dynamic-security plugin; see the [module](self) docs. Killed,
 /// and its files removed, on drop.
 pub struct DynsecMosquitto {
@@ -68,7 +56,7 @@ pub struct DynsecMosquitto {
     files: tempfile::TempDir,
     password: String,
     tls_port: Option<u16>,
-    ca: Option<CertifiedIssuer<'static, KeyPair>>,
+    ca: Option<TestCa>,
 }
 
 impl std::fmt::Debug for DynsecMosquitto {
@@ -133,10 +121,6 @@ fn free_port() -> Result<u16> {
         .map_err(|e| fail("port", format!("no free loopback port: {e}")))
 }
 
-fn tls_error(e: rcgen::Error) -> TestkitError {
-    fail("config", format!("making certificates: {e}"))
-}
-
 fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| TestkitError::io(path, e))
 }
@@ -177,14 +161,13 @@ impl DynsecMosquitto {
             json.display()
         );
         let (tls_port, ca) = if options.tls {
-            let ca = make_ca()?;
-            write(&dir.join("ca.pem"), &ca.pem())?;
-            let server = issue(&ca, dir, "server", true)?;
+            let ca = TestCa::new(dir, "Platone test CA")?;
+            let server = ca.server_certificate("server")?;
             let port = free_port()?;
             extra.push_str(&format!(
                 "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n\
                  require_certificate true\n",
-                dir.join("ca.pem").display(),
+                ca.ca_file().display(),
                 server.cert.display(),
                 server.key.display()
             ));
@@ -240,7 +223,7 @@ impl DynsecMosquitto {
 
     /// The CA certificate of the TLS listener (PEM), with [`DynsecOptions::tls`].
     pub fn ca_file(&self) -> Option<PathBuf> {
-        self.ca.as_ref().map(|_| self.files.path().join("ca.pem"))
+        self.ca.as_ref().map(TestCa::ca_file)
     }
 
     /// A client certificate for `name` (its common name) from the listener's CA.
@@ -249,7 +232,7 @@ impl DynsecMosquitto {
             .ca
             .as_ref()
             .ok_or_else(|| fail("config", "the broker was started without TLS"))?;
-        issue(ca, self.files.path(), name, false)
+        ca.client_certificate(name)
     }
 
     /// Runs `mosquitto_ctrl … dynsec ARGS` as the administrator on the plain listener; returns
@@ -320,53 +303,6 @@ fn deny_receiving_by_default(json: &Path) -> Result<()> {
             ),
         )),
     }
-}
-
-fn make_ca() -> Result<CertifiedIssuer<'static, KeyPair>> {
-    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Platone test CA");
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    CertifiedIssuer::self_signed(params, KeyPair::generate().map_err(tls_error)?).map_err(tls_error)
-}
-
-fn issue(
-    ca: &CertifiedIssuer<'static, KeyPair>,
-    dir: &Path,
-    name: &str,
-    server: bool,
-) -> Result<CertificateFiles> {
-    let sans = if server {
-        vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
-    } else {
-        Vec::new()
-    };
-    let mut params = CertificateParams::new(sans).map_err(tls_error)?;
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
-    let key = KeyPair::generate().map_err(tls_error)?;
-    let cert = params.signed_by(&key, ca).map_err(tls_error)?;
-    let files = CertificateFiles {
-        cert: dir.join(format!("{name}.pem")),
-        key: dir.join(format!("{name}.key")),
-    };
-    write(&files.cert, &cert.pem())?;
-    write(&files.key, &key.serialize_pem())?;
-    Ok(files)
 }
 
 #[cfg(test)]

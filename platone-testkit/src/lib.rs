@@ -39,10 +39,12 @@ pub mod mosquitto;
 pub mod paths;
 pub mod pg_server;
 mod process;
+pub mod tls;
 
 pub use anvil::{ANVIL_KEYS, Anvil, AnvilOptions, find_anvil};
-pub use dynsec::{CertificateFiles, DynsecMosquitto, DynsecOptions, find_dynsec_plugin};
+pub use dynsec::{DynsecMosquitto, DynsecOptions, find_dynsec_plugin};
 pub use error::{Result, TestkitError};
 pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
 pub use paths::{python, reference_dir};
 pub use pg_server::{Durability, TempPostgres, find_bin_dir};
+pub use tls::{CertificateFiles, TestCa};

@@ -100,7 +100,7 @@ for PMUS in "${LOADS[@]}"; do
     "$BIN" chain deploy --rpc "$RPC" --key "$WORK/anchorer.key" --out "$WORK/deployment.json" 2>/dev/null
     LEDGER=(--ledger "eth:$WORK/deployment.json" --chain-key "$WORK/anchorer.key")
   fi
-  "$BIN" bal --config "$WORK/bal.toml" --mqtt "$URL" --data "$WORK/data" --http "127.0.0.1:$HTTP" \
+  "$BIN" bal --config "$WORK/bal.toml" --mqtt "$URL" --data "$WORK/data" --http "127.0.0.1:$HTTP" --insecure-http \
     --token dso=t "${LEDGER[@]}" >"$WORK/bal.log" 2>&1 &
   BAL=$!
   PIDS+=($BAL)

@@ -2,10 +2,14 @@
 //! proofs and anchor status, verification, batches, health, metrics and the OpenAPI document.
 //!
 //! Every route but `/health`, `/ready`, `/metrics` and `/api/openapi.json` needs an
-//! `Authorization: Bearer TOKEN` header naming a participant of [`Tokens`](crate::Tokens);
-//! the participant `dso` reads as the store's operator. Every error answer is
-//! `{"error": "...", "at": "<parameter or field>"}` with its status, and every request counts
-//! in `platone_bal_http_requests_total`.
+//! `Authorization: Bearer TOKEN` header whose token the context's
+//! [`Authentication`](platone_service::Authentication) accepts ([`crate::security`]); the
+//! token's subject is the participant, and the participant or role `dso` reads as the store's
+//! operator. Every error answer is an RFC 9457 problem (`application/problem+json`) with
+//! `error` (what is wrong) and `at` (the parameter or field), and every request counts in
+//! `platone_bal_http_requests_total`. When the embedded issuer runs, its routes
+//! (`POST /oauth/token`, `/.well-known/openid-configuration`, `/.well-known/jwks.json`) are
+//! served beside these.
 //!
 //! | method | path | answer |
 //! |---|---|---|
@@ -27,7 +31,7 @@
 //! use std::sync::Arc;
 //! use axum::body::Body;
 //! use axum::http::{Request, StatusCode};
-//! use platone_bal::{BalConfig, BalContext, Metrics, RecordCertifier, Tokens};
+//! use platone_bal::{BalConfig, BalContext, Metrics, RecordCertifier, static_tokens};
 //! use platone_certify::{FileLedger, Scheme};
 //! use platone_scd::{AnyStore, SqliteStore};
 //! use tower::ServiceExt;
@@ -39,7 +43,7 @@
 //! let ledger: Arc<dyn platone_certify::Ledger> =
 //!     Arc::new(FileLedger::open(dir.path().join("ledger"))?);
 //! let ctx = BalContext {
-//!     tokens: Arc::new(Tokens::from_config(&config)?),
+//!     authentication: platone_service::Authentication::new(static_tokens(&config)?),
 //!     config: Arc::new(config),
 //!     store: AnyStore::Sqlite(SqliteStore::open(dir.path().join("scd.db")).await?),
 //!     records: Arc::new(RecordCertifier::open(Scheme::Keccak, &*ledger).await?),
@@ -56,6 +60,7 @@
 //!     .oneshot(Request::get("/api/measurements?pod=IT001").body(Body::empty())?)
 //!     .await?;
 //! assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(denied.headers()["www-authenticate"], "Bearer realm=\"platone\"");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -83,7 +88,7 @@ use serde::Serialize;
 use crate::context::BalContext;
 use crate::metrics::{Metrics, MetricsSnapshot};
 
-pub use auth::{Caller, bearer_token};
+pub use auth::Caller;
 pub use batches::BatchAnswer;
 pub use certification::{CertifiedSubscription, SubscriptionRequest};
 pub use measurements::{
@@ -91,6 +96,7 @@ pub use measurements::{
 };
 pub use negotiate::{MEDIA_TYPES, Representation, negotiate};
 pub use openapi::OPENAPI_DOCUMENT;
+pub use platone_service::bearer_token;
 pub use problem::ApiError;
 pub use verify::VerifyAnswer;
 

@@ -1,13 +1,14 @@
-//! The API's error responses: `{"error": "...", "at": "<parameter or field>"}` with a status.
+//! The API's error responses: RFC 9457 problem details (`application/problem+json`) with the
+//! members `error` and `at` besides `type`, `title`, `status` and `detail`.
 
-use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use platone_scd::ScdError;
-use serde::Serialize;
+use platone_service::Problem;
 
-/// An error answer of the REST API: a status and a JSON body saying what is wrong and where
-/// (the query parameter, body field, path segment or header).
+/// An error answer of the REST API: a status and a problem document saying what is wrong and
+/// where (the query parameter, body field, path segment or header), rendered as a
+/// [`Problem`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// The HTTP status.
@@ -16,12 +17,8 @@ pub struct ApiError {
     pub error: String,
     /// Where: the parameter, field, path segment or header concerned.
     pub at: String,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    at: &'a str,
+    /// Headers the answer carries (`WWW-Authenticate`, `Retry-After`).
+    pub headers: HeaderMap,
 }
 
 impl ApiError {
@@ -31,6 +28,7 @@ impl ApiError {
             status,
             error: error.to_string(),
             at: at.into(),
+            headers: HeaderMap::new(),
         }
     }
 
@@ -39,9 +37,9 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, at, error)
     }
 
-    /// 401: no or an unknown bearer token.
+    /// 401: no or an unknown bearer token (with `WWW-Authenticate: Bearer`).
     pub fn unauthorized(error: impl ToString) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "Authorization", error)
+        Problem::unauthorized(error, true).into()
     }
 
     /// 403: the caller may not do this.
@@ -78,13 +76,28 @@ impl ApiError {
     }
 }
 
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        ApiError {
+            status: problem.status,
+            error: problem.detail,
+            at: problem.at,
+            headers: problem.headers,
+        }
+    }
+}
+
+impl From<ApiError> for Problem {
+    fn from(error: ApiError) -> Self {
+        let mut problem = Problem::new(error.status, error.at, error.error);
+        problem.headers = error.headers;
+        problem
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: &self.error,
-            at: &self.at,
-        };
-        (self.status, Json(body)).into_response()
+        Problem::from(self).into_response()
     }
 }
 

@@ -22,10 +22,7 @@ impl Authentication {
 
     /// Checks the `Authorization` header of a request.
     pub async fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(AuthError::Missing)?;
+        let header = parts.headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
         let text = header
             .to_str()
             .map_err(|_| AuthError::Malformed("the Authorization header is not text".into()))?;

@@ -42,9 +42,20 @@ impl JwksSource for StaticJwks {
 /// must be exactly the configured issuer (§4.3).
 pub struct OidcDiscovery {
     issuer: String,
-    client: reqwest::Client,
+    client: HttpsClient,
     jwks_uri: Mutex<Option<String>>,
 }
+
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+/// How long one request to the issuer may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most bytes a discovery document or key set may have.
+const MAX_DOCUMENT: usize = 1 << 20;
 
 #[derive(Deserialize)]
 struct Discovery {
@@ -65,11 +76,14 @@ impl OidcDiscovery {
             ));
         }
         let tls = client_tls(ca)?;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .tls_backend_preconfigured(tls)
-            .build()
-            .map_err(|e| ServiceError::config("OIDC issuer", e))?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
         Ok(OidcDiscovery {
             issuer,
             client,
@@ -90,21 +104,33 @@ impl OidcDiscovery {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
-        let response = self
-            .client
-            .get(url)
-            .send()
+        use http_body_util::BodyExt;
+        let fail = |reason: String| self.provider_error(format!("GET {url}: {reason}"));
+        let uri: axum::http::Uri = url.parse().map_err(|e| fail(format!("{e}")))?;
+        let request = axum::http::Request::get(uri)
+            .header(axum::http::header::ACCEPT, "application/json")
+            .body(http_body_util::Empty::new())
+            .map_err(|e| fail(e.to_string()))?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| fail(error_chain(&e)))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(fail(format!("status {status}")));
+            }
+            let body = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT)
+                .collect()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(body.to_bytes())
+        };
+        let bytes = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
-            .map_err(|e| self.provider_error(format!("GET {url}: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(self.provider_error(format!("GET {url}: status {status}")));
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.provider_error(format!("GET {url}: {e}")))?;
-        serde_json::from_slice(&bytes).map_err(|e| self.provider_error(format!("GET {url}: {e}")))
+            .map_err(|_| fail(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
+        serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))
     }
 
     async fn discover(&self) -> Result<String> {
@@ -151,6 +177,18 @@ impl JwksSource for OidcDiscovery {
             }
         })
     }
+}
+
+/// An error with its causes (a connection error's cause says what failed: refused, TLS…).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A rustls client configuration trusting `ca` or the system's CA bundle.

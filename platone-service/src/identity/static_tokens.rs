@@ -56,4 +56,3 @@ impl Authenticator for StaticTokens {
         Box::pin(std::future::ready(answer))
     }
 }
-

@@ -1,7 +1,7 @@
 //! The embedded issuer's clients: id, argon2 hash of the secret, roles.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use crate::{Result, ServiceError};
 
@@ -47,7 +47,10 @@ impl ClientSpec {
             .ok_or_else(|| ServiceError::config(at(), "expected ID=SECRET:ROLE[,ROLE…]"))?;
         let id = id.trim();
         if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ServiceError::config(at(), "the id is empty or has white space"));
+            return Err(ServiceError::config(
+                at(),
+                "the id is empty or has white space",
+            ));
         }
         if secret.is_empty() {
             return Err(ServiceError::config(at(), "the secret is empty"));
@@ -93,7 +96,13 @@ impl ClientSpec {
 /// The line a client file holds for this client (the secret hashed).
 impl std::fmt::Display for ClientSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}={}:{}", self.id, self.secret_hash, self.roles.join(","))
+        write!(
+            f,
+            "{}={}:{}",
+            self.id,
+            self.secret_hash,
+            self.roles.join(",")
+        )
     }
 }
 

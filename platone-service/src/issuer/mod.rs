@@ -165,10 +165,9 @@ impl EmbeddedIssuer {
         let client = self.clients.get(client_id);
         let hash = client.map_or(self.decoy_hash.clone(), |c| c.secret_hash.clone());
         let secret = secret.to_owned();
-        let verified =
-            tokio::task::spawn_blocking(move || clients::verify_secret(&hash, &secret))
-                .await
-                .map_err(|e| TokenError::Server(e.to_string()))?;
+        let verified = tokio::task::spawn_blocking(move || clients::verify_secret(&hash, &secret))
+            .await
+            .map_err(|e| TokenError::Server(e.to_string()))?;
         match client {
             Some(client) if verified => self.sign(client),
             _ => Err(TokenError::InvalidClient),

@@ -45,10 +45,7 @@ impl EmbeddedIssuer {
                 DISCOVERY_PATH,
                 get(move || async move { Json(discovery(&for_discovery)) }),
             )
-            .route(
-                JWKS_PATH,
-                get(move || async move { Json(for_keys.jwks()) }),
-            )
+            .route(JWKS_PATH, get(move || async move { Json(for_keys.jwks()) }))
     }
 }
 
@@ -134,7 +131,10 @@ fn token_request(headers: &HeaderMap, body: &[u8]) -> Result<(String, String), T
 fn basic_credentials(value: &HeaderValue) -> Result<(String, String), TokenError> {
     let bad = |why: &str| TokenError::InvalidRequest(format!("Authorization header: {why}"));
     let text = value.to_str().map_err(|_| bad("not text"))?;
-    let (scheme, encoded) = text.trim().split_once(' ').ok_or_else(|| bad("expected Basic"))?;
+    let (scheme, encoded) = text
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| bad("expected Basic"))?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(bad("expected Basic"));
     }
@@ -206,7 +206,10 @@ mod tests {
             form("grant_type=password&client_id=a&client_secret=b"),
             Err(TokenError::UnsupportedGrantType(_))
         ));
-        assert!(matches!(form("client_id=a"), Err(TokenError::InvalidRequest(_))));
+        assert!(matches!(
+            form("client_id=a"),
+            Err(TokenError::InvalidRequest(_))
+        ));
         assert!(matches!(
             form("grant_type=client_credentials&grant_type=client_credentials"),
             Err(TokenError::InvalidRequest(r)) if r.contains("repeated")

@@ -1,0 +1,269 @@
+//! The BAL's REST API secured: HTTPS (rustls) with and without client certificates, OAuth 2.0
+//! client-credentials tokens from the embedded issuer, the `dso` role, refused tokens, and
+//! plain HTTP only when asked for. The client is curl (Debian package `curl`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use platone_bal::security::TlsSettings;
+use platone_bal::{Bal, BalConfig};
+use platone_testkit::{CertificateFiles, TestCa};
+use serde_json::Value;
+
+fn config(data: &Path) -> BalConfig {
+    let text = format!(
+        "embedded_broker = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\ndata = {data:?}\n\
+         [api]\nclients = [\"dso=dso-secret:dso\", \"cust-1=c1-secret:\", \
+         \"grid-op=g-secret:dso\"]\n\
+         [[pods]]\nid = \"POD-1\"\ncustomer = \"cust-1\"\ndevices = [\"pmu-1\"]\n\
+         [[pods]]\nid = \"POD-2\"\ncustomer = \"cust-2\"\ndevices = [\"pmu-2\"]\n"
+    );
+    BalConfig::from_toml(&text).unwrap()
+}
+
+/// A client of the API: curl, trusting `ca` and presenting `identity` when given.
+struct Curl {
+    ca: Option<PathBuf>,
+    identity: Option<CertificateFiles>,
+}
+
+/// What a request got: the status, the body as JSON (`null` when not JSON), the headers in
+/// lower case.
+struct Answer {
+    status: u16,
+    body: Value,
+    headers: String,
+}
+
+impl Curl {
+    fn new(ca: &Path, identity: Option<&CertificateFiles>) -> Curl {
+        Curl {
+            ca: Some(ca.to_path_buf()),
+            identity: identity.cloned(),
+        }
+    }
+
+    fn plain() -> Curl {
+        Curl {
+            ca: None,
+            identity: None,
+        }
+    }
+
+    /// Runs curl with `args` (off the runtime's threads); `Err` with its message when no
+    /// HTTP answer came (connection or TLS handshake refused).
+    async fn call(&self, args: Vec<String>) -> Result<Answer, String> {
+        let mut command = Command::new("curl");
+        command.args(["-sS", "-i", "--max-time", "10"]);
+        if let Some(ca) = &self.ca {
+            command.arg("--cacert").arg(ca);
+        }
+        if let Some(identity) = &self.identity {
+            command.arg("--cert").arg(&identity.cert);
+            command.arg("--key").arg(&identity.key);
+        }
+        command.args(args);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("curl runs (Debian package curl)");
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = headers
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok(Answer {
+            status,
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+            headers: headers.to_ascii_lowercase(),
+        })
+    }
+
+    async fn get(&self, url: &str, token: Option<&str>) -> Result<Answer, String> {
+        let mut args = vec![url.to_owned()];
+        if let Some(token) = token {
+            args.extend(["-H".to_owned(), format!("Authorization: Bearer {token}")]);
+        }
+        self.call(args).await
+    }
+
+    /// `GET url` with a bearer token; the status.
+    async fn status(&self, url: &str, token: &str) -> u16 {
+        self.get(url, Some(token)).await.unwrap().status
+    }
+
+    /// `POST /oauth/token` with the client-credentials grant, the client in Basic
+    /// authentication.
+    async fn token(&self, base: &str, id: &str, secret: &str) -> Answer {
+        self.call(vec![
+            format!("{base}/oauth/token"),
+            "-u".into(),
+            format!("{id}:{secret}"),
+            "-d".into(),
+            "grant_type=client_credentials".into(),
+        ])
+        .await
+        .unwrap()
+    }
+
+    async fn access_token(&self, base: &str, id: &str, secret: &str) -> String {
+        let answer = self.token(base, id, secret).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["token_type"], "Bearer");
+        answer.body["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_embedded_issuer_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path(), "BAL test CA").unwrap();
+    let server = ca.server_certificate("bal").unwrap();
+    let mut config = config(&dir.path().join("data"));
+    config.api.tls = Some(TlsSettings {
+        cert: server.cert.clone(),
+        key: server.key.clone(),
+        client_ca: None,
+    });
+    let bal = Bal::start(config).await.unwrap();
+    let base = bal.api_url().to_owned();
+    assert!(base.starts_with("https://"), "{base}");
+    let https = Curl::new(&ca.ca_file(), None);
+
+    // The issuer publishes itself as an OpenID Connect issuer at the API's URL.
+    let discovery = https
+        .get(&format!("{base}/.well-known/openid-configuration"), None)
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(discovery["issuer"], base.as_str());
+    assert_eq!(discovery["token_endpoint"], format!("{base}/oauth/token"));
+    let keys = https
+        .get(discovery["jwks_uri"].as_str().unwrap(), None)
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(keys["keys"][0]["kty"], "EC");
+
+    // Client credentials: right secrets get tokens, a wrong one `invalid_client`.
+    let dso = https.access_token(&base, "dso", "dso-secret").await;
+    let customer = https.access_token(&base, "cust-1", "c1-secret").await;
+    let grid_op = https.access_token(&base, "grid-op", "g-secret").await;
+    let refused = https.token(&base, "cust-1", "guess").await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(refused.body["error"], "invalid_client");
+
+    // The DSO (by name or by role) reads any PoD; the customer its own only.
+    let other_pod = format!("{base}/api/measurements?pod=POD-2");
+    assert_eq!(https.status(&other_pod, &dso).await, 200);
+    assert_eq!(https.status(&other_pod, &grid_op).await, 200);
+    let denied = https.get(&other_pod, Some(&customer)).await.unwrap();
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert_eq!(denied.body["status"], 403);
+    assert!(
+        denied
+            .headers
+            .contains("content-type: application/problem+json")
+    );
+    let own_pod = format!("{base}/api/measurements?pod=POD-1");
+    assert_eq!(https.status(&own_pod, &customer).await, 200);
+
+    // A token altered in its payload fails its signature: 401 with a Bearer challenge.
+    let mut parts: Vec<String> = customer.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].replacen('e', "f", 1);
+    let tampered = parts.join(".");
+    let refused = https.get(&own_pod, Some(&tampered)).await.unwrap();
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(
+        refused
+            .headers
+            .contains("www-authenticate: bearer realm=\"platone\", error=\"invalid_token\""),
+        "{}",
+        refused.headers
+    );
+
+    // Plain HTTP to the HTTPS port gets no HTTP answer.
+    let plain = Curl::plain()
+        .get(&format!("http://{}/health", bal.http_addr()), None)
+        .await;
+    assert!(
+        plain.is_err() || plain.is_ok_and(|a| a.status != 200),
+        "plain HTTP was served on the HTTPS listener"
+    );
+    bal.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_are_required_when_a_client_ca_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path(), "BAL test CA").unwrap();
+    let server = ca.server_certificate("bal").unwrap();
+    let clients_dir = dir.path().join("clients");
+    std::fs::create_dir_all(&clients_dir).unwrap();
+    let clients_ca = TestCa::new(&clients_dir, "clients CA").unwrap();
+    let aggregator = clients_ca.client_certificate("agg-1").unwrap();
+    let stranger_dir = dir.path().join("stranger");
+    std::fs::create_dir_all(&stranger_dir).unwrap();
+    let stranger = TestCa::new(&stranger_dir, "stranger CA")
+        .unwrap()
+        .client_certificate("stranger")
+        .unwrap();
+    let mut config = config(&dir.path().join("data"));
+    config.api.tls = Some(TlsSettings {
+        cert: server.cert.clone(),
+        key: server.key.clone(),
+        client_ca: Some(clients_ca.ca_file()),
+    });
+    let bal = Bal::start(config).await.unwrap();
+    let health = format!("{}/health", bal.api_url());
+
+    let with = Curl::new(&ca.ca_file(), Some(&aggregator));
+    assert_eq!(with.get(&health, None).await.unwrap().status, 200);
+    let without = Curl::new(&ca.ca_file(), None).get(&health, None).await;
+    assert!(without.is_err(), "served without a client certificate");
+    let foreign = Curl::new(&ca.ca_file(), Some(&stranger))
+        .get(&health, None)
+        .await;
+    assert!(foreign.is_err(), "served to a certificate of another CA");
+    bal.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_only_when_asked_for_and_the_key_outlives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir.path().join("data"));
+    let e = Bal::start(config.clone()).await.err().unwrap().to_string();
+    assert!(e.contains("--insecure-http"), "{e}");
+
+    let mut config = config;
+    config.api.insecure_http = true;
+    // Tokens name the public URL as their issuer, so they outlive a new port.
+    config.api.public_url = Some("http://bal.test".into());
+    let bal = Bal::start(config.clone()).await.unwrap();
+    assert!(bal.api_url().starts_with("http://"));
+    let plain = Curl::plain();
+    let token = plain.access_token(bal.api_url(), "dso", "dso-secret").await;
+    // The signing key stays in the data directory, readable by its owner only.
+    let key = dir
+        .path()
+        .join("data")
+        .join(platone_bal::security::ISSUER_KEY_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    bal.shutdown().await.unwrap();
+
+    // A restart keeps the key: tokens issued before still pass.
+    let bal = Bal::start(config).await.unwrap();
+    let url = format!("{}/api/measurements?pod=POD-2", bal.api_url());
+    assert_eq!(plain.status(&url, &token).await, 200);
+    bal.shutdown().await.unwrap();
+}
