@@ -114,6 +114,11 @@ pub struct OidcSettings {
     /// The CA (PEM) the issuer's certificate chains to (default: the system's bundle).
     #[serde(default)]
     pub ca: Option<PathBuf>,
+    /// The least time, in seconds, between two fetches of the issuer's keys caused by tokens
+    /// naming a key not yet known (key rotation); a flood of forged key ids costs the issuer
+    /// no more than one fetch per interval.
+    #[serde(default = "default_key_refetch")]
+    pub key_refetch_secs: u64,
 }
 
 impl OidcSettings {
@@ -125,6 +130,7 @@ impl OidcSettings {
             audience: default_audience(),
             roles_claim: default_roles_claim(),
             ca: None,
+            key_refetch_secs: default_key_refetch(),
         }
     }
 }
@@ -135,6 +141,10 @@ fn default_audience() -> String {
 
 fn default_token_lifetime() -> u64 {
     600
+}
+
+fn default_key_refetch() -> u64 {
+    30
 }
 
 fn default_roles_claim() -> String {
@@ -272,6 +282,7 @@ pub fn identify(
         let mut jwt = JwtConfig::new(oidc.issuer.clone(), oidc.audience.clone());
         jwt.roles = RolesClaim::parse(&oidc.roles_claim)
             .map_err(|e| BalError::config("api.oidc.roles_claim", e))?;
+        jwt.min_refetch = Duration::from_secs(oidc.key_refetch_secs);
         chain = chain.with(Arc::new(JwtValidator::new(jwt, Arc::new(source))));
     }
     let clients = api.client_specs()?;

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use platone_bal::security::TlsSettings;
+use platone_bal::security::{OidcSettings, TlsSettings};
 use platone_bal::{Bal, BalConfig};
-use platone_testkit::{CertificateFiles, TestCa};
+use platone_testkit::{CertificateFiles, OidcClient, OidcProvider, TestCa};
 use serde_json::Value;
 
 fn config(data: &Path) -> BalConfig {
@@ -100,8 +100,14 @@ impl Curl {
     /// `POST /oauth/token` with the client-credentials grant, the client in Basic
     /// authentication.
     async fn token(&self, base: &str, id: &str, secret: &str) -> Answer {
+        self.token_at(&format!("{base}/oauth/token"), id, secret)
+            .await
+    }
+
+    /// A client-credentials token request to `endpoint`.
+    async fn token_at(&self, endpoint: &str, id: &str, secret: &str) -> Answer {
         self.call(vec![
-            format!("{base}/oauth/token"),
+            endpoint.to_owned(),
             "-u".into(),
             format!("{id}:{secret}"),
             "-d".into(),
@@ -265,5 +271,68 @@ async fn plain_http_only_when_asked_for_and_the_key_outlives_a_restart() {
     let bal = Bal::start(config).await.unwrap();
     let url = format!("{}/api/measurements?pod=POD-2", bal.api_url());
     assert_eq!(plain.status(&url, &token).await, 200);
+    bal.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_an_openid_connect_provider_through_key_rotation_and_outage() {
+    let mut provider = match OidcProvider::start(
+        "platone-bal",
+        &[
+            OidcClient::new("agg-1", "agg-secret", &["aggregator"]),
+            OidcClient::new("grid-op", "grid-secret", &["dso"]),
+            OidcClient::new("cust-1", "cust-secret", &[]),
+        ],
+    ) {
+        Ok(provider) => provider,
+        Err(e) => panic!("{e} (scripts/test installs oidc-provider with npm ci)"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir.path().join("data"));
+    config.api.insecure_http = true;
+    config.api.oidc = Some(OidcSettings {
+        key_refetch_secs: 1,
+        ..OidcSettings::new(provider.issuer())
+    });
+    let bal = Bal::start(config).await.unwrap();
+    let curl = Curl::plain();
+    let token = |id: &'static str, secret: &'static str, endpoint: String| {
+        let curl = Curl::plain();
+        async move {
+            let answer = curl.token_at(&endpoint, id, secret).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            answer.body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let pod_1 = format!("{}/api/measurements?pod=POD-1", bal.api_url());
+    let pod_2 = format!("{}/api/measurements?pod=POD-2", bal.api_url());
+
+    // Roles come from Keycloak's claim: `dso` reads all, a customer its own PoD.
+    let grid_op = token("grid-op", "grid-secret", provider.token_endpoint()).await;
+    let customer = token("cust-1", "cust-secret", provider.token_endpoint()).await;
+    assert_eq!(curl.status(&pod_2, &grid_op).await, 200);
+    assert_eq!(curl.status(&pod_1, &customer).await, 200);
+    assert_eq!(curl.status(&pod_2, &customer).await, 403);
+    // The embedded issuer's clients still work beside the provider's.
+    let embedded = curl.access_token(bal.api_url(), "dso", "dso-secret").await;
+    assert_eq!(curl.status(&pod_2, &embedded).await, 200);
+
+    // The provider rotates its key: its new tokens pass once the BAL refetched its keys;
+    // tokens of the withdrawn key no longer do.
+    provider.restart().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let rotated = token("grid-op", "grid-secret", provider.token_endpoint()).await;
+    assert_eq!(curl.status(&pod_2, &rotated).await, 200);
+    let withdrawn = curl.get(&pod_2, Some(&grid_op)).await.unwrap();
+    assert_eq!(withdrawn.status, 401, "{}", withdrawn.body);
+
+    // A token of a key the BAL cannot fetch while the provider is down: 503, retry later.
+    provider.restart().unwrap();
+    let unseen = token("agg-1", "agg-secret", provider.token_endpoint()).await;
+    provider.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let down = curl.get(&pod_1, Some(&unseen)).await.unwrap();
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert!(down.headers.contains("retry-after:"), "{}", down.headers);
     bal.shutdown().await.unwrap();
 }

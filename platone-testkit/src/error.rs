@@ -22,6 +22,15 @@ pub enum TestkitError {
         /// What happened.
         reason: String,
     },
+    /// A local OpenID Connect provider ([`OidcProvider`](crate::oidc::OidcProvider)) could not
+    /// be found or started.
+    #[error("OIDC provider {stage}: {reason}")]
+    Oidc {
+        /// What failed (`binary`, `config`, `port`, `start`).
+        stage: &'static str,
+        /// What happened.
+        reason: String,
+    },
     /// A throwaway PostgreSQL server ([`TempPostgres`](crate::pg_server::TempPostgres)) could
     /// not be found, started or stopped.
     #[error("postgres server: {0}")]
