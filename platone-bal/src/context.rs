@@ -119,6 +119,12 @@ impl std::fmt::Debug for BalContext {
     }
 }
 
+impl axum::extract::FromRef<BalContext> for platone_service::Authentication {
+    fn from_ref(ctx: &BalContext) -> Self {
+        ctx.authentication.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use platone_certify::FileLedger;
@@ -164,11 +170,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(third.batch_id, "subscriptions:2");
-    }
-}
-
-impl axum::extract::FromRef<BalContext> for platone_service::Authentication {
-    fn from_ref(ctx: &BalContext) -> Self {
-        ctx.authentication.clone()
     }
 }

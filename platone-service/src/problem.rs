@@ -1,9 +1,12 @@
 //! RFC 9457 problem details: every error answer of a Platone service.
 
-use axum::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, StatusCode};
+use std::borrow::Cow;
+
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::ser::SerializeStruct;
 
 /// The media type of a problem document.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -24,43 +27,45 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// assert_eq!(json["detail"], "unknown PoD IT999");
 /// assert_eq!(json["at"], "pod");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// A URI naming the kind of problem; `about:blank` when the status says it all.
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// A URI naming the kind of problem (`type`); `about:blank` when the status says it all.
+    pub kind: Cow<'static, str>,
     /// The status's reason phrase.
-    pub title: String,
+    pub title: &'static str,
     /// The HTTP status.
-    #[serde(serialize_with = "status_code")]
     pub status: StatusCode,
-    /// What is wrong with this request.
+    /// What is wrong with this request (also sent as `error`).
     pub detail: String,
     /// Where: the parameter, field, path segment or header concerned.
     pub at: String,
-    /// The same as `detail`.
-    pub error: String,
     /// Headers the answer carries besides the content type (`WWW-Authenticate`, `Retry-After`).
-    #[serde(skip)]
-    pub headers: HeaderMap,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-fn status_code<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u16(status.as_u16())
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut problem = s.serialize_struct("Problem", 6)?;
+        problem.serialize_field("type", &self.kind)?;
+        problem.serialize_field("title", self.title)?;
+        problem.serialize_field("status", &self.status.as_u16())?;
+        problem.serialize_field("detail", &self.detail)?;
+        problem.serialize_field("at", &self.at)?;
+        problem.serialize_field("error", &self.detail)?;
+        problem.end()
+    }
 }
 
 impl Problem {
     /// A problem with any status.
     pub fn new(status: StatusCode, at: impl Into<String>, detail: impl ToString) -> Self {
-        let detail = detail.to_string();
         Problem {
-            kind: "about:blank".to_owned(),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            kind: Cow::Borrowed("about:blank"),
+            title: status.canonical_reason().unwrap_or("Error"),
             status,
-            error: detail.clone(),
-            detail,
+            detail: detail.to_string(),
             at: at.into(),
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -77,7 +82,7 @@ impl Problem {
             "Bearer realm=\"platone\"".to_owned()
         };
         if let Ok(value) = HeaderValue::from_str(&challenge) {
-            problem.headers.insert(WWW_AUTHENTICATE, value);
+            problem.headers.push((WWW_AUTHENTICATE, value));
         }
         problem
     }
@@ -92,12 +97,12 @@ impl Problem {
         let mut problem = Self::new(StatusCode::SERVICE_UNAVAILABLE, at, detail);
         problem
             .headers
-            .insert(RETRY_AFTER, HeaderValue::from(retry_after_s));
+            .push((RETRY_AFTER, HeaderValue::from(retry_after_s)));
         problem
     }
 
     /// Sets the problem type URI.
-    pub fn with_type(mut self, kind: impl Into<String>) -> Self {
+    pub fn with_type(mut self, kind: impl Into<Cow<'static, str>>) -> Self {
         self.kind = kind.into();
         self
     }
@@ -120,7 +125,9 @@ impl IntoResponse for Problem {
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        headers.extend(self.headers);
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
         response
     }
 }

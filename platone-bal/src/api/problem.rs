@@ -1,7 +1,8 @@
 //! The API's error responses: RFC 9457 problem details (`application/problem+json`) with the
 //! members `error` and `at` besides `type`, `title`, `status` and `detail`.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::header::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use platone_scd::ScdError;
 use platone_service::Problem;
@@ -18,7 +19,7 @@ pub struct ApiError {
     /// Where: the parameter, field, path segment or header concerned.
     pub at: String,
     /// Headers the answer carries (`WWW-Authenticate`, `Retry-After`).
-    pub headers: HeaderMap,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -28,7 +29,7 @@ impl ApiError {
             status,
             error: error.to_string(),
             at: at.into(),
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
