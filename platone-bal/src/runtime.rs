@@ -286,11 +286,15 @@ impl Bal {
         }
         let mut server_stop = stop.subscribe();
         let scheme = transport.scheme();
+        let options = platone_service::ServeOptions {
+            limits: config.api.limits(),
+            grace: SHUTDOWN_GRACE,
+        };
         let server = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = server_stop.changed().await;
             };
-            platone_service::serve(listener, router, &transport, shutdown, SHUTDOWN_GRACE).await
+            platone_service::serve(listener, router, &transport, &options, shutdown).await
         });
         let api_url = format!("{scheme}://{http}");
         tracing::info!("BAL on {mqtt_url}, REST API on {api_url}");

@@ -11,6 +11,10 @@
 //! A token's subject is the participant. The participant `dso`, or any token with the role
 //! `dso`, reads everything (as the store's operator).
 //!
+//! Each client address may make `requests_per_second` requests per second (bursts of
+//! `burst`; 429 beyond), bodies are bounded by `max_body_bytes` (413) and request heads by
+//! `max_header_bytes`; every answer carries an `x-request-id`, also in the request's log lines.
+//!
 //! The API listens over HTTPS (`[api.tls]`, certificate reloaded on SIGHUP, client
 //! certificates required when `client_ca` is given), or over plain HTTP only when
 //! `insecure_http = true` (`--insecure-http`).
@@ -37,7 +41,7 @@ use std::time::Duration;
 
 use platone_service::{
     Authentication, Authenticators, ClientSpec, EmbeddedIssuer, Identity, IssuerConfig, JwtConfig,
-    JwtValidator, OidcDiscovery, RolesClaim, StaticTokens, TlsFiles, Transport,
+    JwtValidator, Limits, OidcDiscovery, RolesClaim, StaticTokens, TlsFiles, Transport,
 };
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +87,34 @@ pub struct ApiSecurity {
     /// An external OpenID Connect issuer whose tokens are accepted.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+    /// The largest request body, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// The largest request head (request line and headers), in bytes.
+    #[serde(default = "default_max_header")]
+    pub max_header_bytes: usize,
+    /// Requests per second one client address may make, sustained; 0: no limit.
+    #[serde(default = "default_requests_per_second")]
+    pub requests_per_second: u32,
+    /// Requests one client address may make at once beyond the sustained rate.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+fn default_max_body() -> usize {
+    Limits::default().max_body_bytes
+}
+
+fn default_max_header() -> usize {
+    Limits::default().max_header_bytes
+}
+
+fn default_requests_per_second() -> u32 {
+    Limits::default().requests_per_second
+}
+
+fn default_burst() -> u32 {
+    Limits::default().burst
 }
 
 /// The files of the HTTPS listener (PEM).
@@ -162,6 +194,10 @@ impl Default for ApiSecurity {
             audience: default_audience(),
             token_lifetime_secs: default_token_lifetime(),
             oidc: None,
+            max_body_bytes: default_max_body(),
+            max_header_bytes: default_max_header(),
+            requests_per_second: default_requests_per_second(),
+            burst: default_burst(),
         }
     }
 }
@@ -186,6 +222,16 @@ impl ApiSecurity {
                 "the REST API needs a certificate (--tls-cert and --tls-key); plain HTTP only \
                  with --insecure-http",
             )),
+        }
+    }
+
+    /// What one client may ask.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_header_bytes: self.max_header_bytes,
+            requests_per_second: self.requests_per_second,
+            burst: self.burst,
         }
     }
 
@@ -224,6 +270,12 @@ impl ApiSecurity {
     pub fn validate(&self) -> Result<()> {
         if self.tls.is_some() && self.insecure_http {
             self.transport()?;
+        }
+        if self.max_header_bytes < 8192 {
+            return Err(BalError::config(
+                "api.max_header_bytes",
+                "must be at least 8192",
+            ));
         }
         if self.token_lifetime_secs == 0 {
             return Err(BalError::config(

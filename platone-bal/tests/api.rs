@@ -763,7 +763,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_is_served() {
 }
 
 #[tokio::test]
-async fn metrics_are_prometheus_text_and_count_every_request() {
+async fn metrics_are_openmetrics_text_and_count_every_request() {
     let f = fixture().await;
     let app = &f.app;
     get(app, &pod_query(), "cust-token").await;
@@ -771,7 +771,7 @@ async fn metrics_are_prometheus_text_and_count_every_request() {
     call(app, "GET", "/api/measurements", None, None).await;
     let a = call(app, "GET", "/metrics", None, None).await;
     assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(a.content_type, "text/plain; version=0.0.4");
+    assert_eq!(a.content_type, platone_service::OPENMETRICS_TEXT);
     assert!(
         a.text.contains("\nplatone_bal_http_requests_total 4\n"),
         "{}",
@@ -779,8 +779,17 @@ async fn metrics_are_prometheus_text_and_count_every_request() {
     );
     assert!(
         a.text
-            .contains("# TYPE platone_bal_http_requests_total counter\n")
+            .contains("# TYPE platone_bal_http_requests counter\n")
     );
+    // Responses by route pattern and status, latency by route.
+    for line in [
+        r#"platone_bal_http_responses_total{method="GET",route="/api/measurements",status="200"} 1"#,
+        r#"platone_bal_http_responses_total{method="GET",route="/api/measurements",status="401"} 1"#,
+        r#"platone_bal_http_request_duration_seconds_count{method="GET",route="/api/openapi.json"} 1"#,
+    ] {
+        assert!(a.text.contains(line), "{line} in {}", a.text);
+    }
+    assert!(a.text.ends_with("# EOF\n"));
     assert_eq!(f.ctx.metrics.snapshot().http_requests, 4);
 }
 

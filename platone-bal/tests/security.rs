@@ -336,3 +336,59 @@ async fn tokens_of_an_openid_connect_provider_through_key_rotation_and_outage() 
     assert!(down.headers.contains("retry-after:"), "{}", down.headers);
     bal.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_address_is_held_to_its_rate_and_answers_carry_request_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir.path().join("data"));
+    config.api.insecure_http = true;
+    config.api.requests_per_second = 1;
+    config.api.burst = 2;
+    config.api.max_body_bytes = 1024;
+    let bal = Bal::start(config).await.unwrap();
+    let curl = Curl::plain();
+    let health = format!("{}/health", bal.api_url());
+    let first = curl.get(&health, None).await.unwrap();
+    assert_eq!(first.status, 200);
+    assert!(
+        first.headers.contains("x-request-id: "),
+        "{}",
+        first.headers
+    );
+    let given = curl
+        .call(vec![
+            health.clone(),
+            "-H".into(),
+            "x-request-id: trace-42".into(),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        given.headers.contains("x-request-id: trace-42"),
+        "{}",
+        given.headers
+    );
+    let refused = curl.get(&health, None).await.unwrap();
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.headers.contains("retry-after: "),
+        "{}",
+        refused.headers
+    );
+    assert_eq!(refused.body["status"], 429);
+    // After a second, one more request is allowed.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // Bodies beyond the bound are refused before any handler reads them.
+    let large = curl
+        .call(vec![
+            format!("{}/api/verify", bal.api_url()),
+            "-H".into(),
+            "content-type: application/json".into(),
+            "-d".into(),
+            "x".repeat(2048),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(large.status, 413);
+    bal.shutdown().await.unwrap();
+}

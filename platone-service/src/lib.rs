@@ -11,6 +11,8 @@
 //!   kept in the data directory); [`StaticTokens`] for tests and demonstrations.
 //! - **Answers** — every error an RFC 9457 [`Problem`]; 401 with `WWW-Authenticate: Bearer`,
 //!   403 for a missing role.
+//! - **Metrics** — a [`Telemetry`] registry (`prometheus-client`) with request counts and
+//!   latency histograms per route ([`track_requests`]), served in the OpenMetrics text format.
 //! - **Listeners** — HTTPS with rustls, certificates reloaded on SIGHUP, client certificates
 //!   optional; plain HTTP only when asked for ([`Transport`], [`serve`]).
 //!
@@ -72,7 +74,9 @@
 mod error;
 mod identity;
 mod issuer;
+mod limits;
 mod problem;
+mod telemetry;
 mod tls;
 
 pub use error::{Result, ServiceError};
@@ -82,8 +86,13 @@ pub use identity::{
 };
 pub use issuer::routes::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 pub use issuer::{AccessToken, ClientSpec, EmbeddedIssuer, IssuerConfig, TokenError, hash_secret};
+pub use limits::{Limits, REQUEST_ID, RateLimiter, harden};
 pub use problem::{PROBLEM_JSON, Problem};
-pub use tls::{TlsFiles, Transport, serve};
+pub use telemetry::{OPENMETRICS_TEXT, Telemetry, UNMATCHED_ROUTE, track_requests};
+pub use tls::{ServeOptions, TlsFiles, Transport, serve};
+
+/// Re-exported so that a service registers its own metrics with the same types.
+pub use prometheus_client;
 
 /// Re-exported so that a vendor's code names the same `Jwk` types as this crate.
 pub use jsonwebtoken;

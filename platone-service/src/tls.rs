@@ -96,17 +96,50 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
+/// How [`serve`] serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// What one client may ask ([`harden`](crate::harden)).
+    pub limits: crate::Limits,
+    /// How long requests in flight may take to finish once shutdown begins.
+    pub grace: Duration,
+}
+
+impl Default for ServeOptions {
+    /// The default [`Limits`](crate::Limits), 5 s of grace.
+    fn default() -> Self {
+        ServeOptions {
+            limits: crate::Limits::default(),
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets requests in flight finish
-/// for up to `grace`. Over HTTPS, the certificate and key are read again on every SIGHUP (a
-/// reload that fails is logged and the previous certificate kept). Handlers can take
-/// `ConnectInfo<SocketAddr>`.
+/// for up to [`ServeOptions::grace`]. The app is [hardened](crate::harden) with the options'
+/// limits (request ids, body size, rate per client address), and request heads are bounded by
+/// [`Limits::max_header_bytes`](crate::Limits::max_header_bytes). Over HTTPS, the
+/// certificate and key are read again on every SIGHUP (a reload that fails is logged and the
+/// previous certificate kept). Handlers can take `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     transport: &Transport,
+    options: &ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
 ) -> Result<()> {
+    let grace = options.grace;
+    let (app, limiter) = crate::harden(app, &options.limits);
+    let forgetting = limiter.map(|limiter| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limiter.forget_idle();
+            }
+        })
+    });
+    let head = options.limits.max_header_bytes.max(8192);
     let address = listener
         .local_addr()
         .map_or_else(|_| "?".to_owned(), |a| a.to_string());
@@ -122,28 +155,27 @@ pub async fn serve(
         stopper.graceful_shutdown(Some(grace));
     });
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
-    match transport {
+    let served = match transport {
         Transport::Https(files) => {
             let config = RustlsConfig::from_config(files.server_config()?);
             let reloader = reload_on_hangup(files.clone(), config.clone());
-            let served = axum_server::from_tcp_rustls(listener, config)
-                .map_err(failed)?
-                .handle(handle)
-                .serve(make)
-                .await;
+            let mut server = axum_server::from_tcp_rustls(listener, config).map_err(failed)?;
+            server.http_builder().http1().max_buf_size(head);
+            let served = server.handle(handle).serve(make).await;
             reloader.abort();
-            served.map_err(failed)
+            served
         }
         Transport::InsecureHttp => {
             tracing::warn!(%address, "serving plain HTTP: tokens and data travel unencrypted");
-            axum_server::from_tcp(listener)
-                .map_err(failed)?
-                .handle(handle)
-                .serve(make)
-                .await
-                .map_err(failed)
+            let mut server = axum_server::from_tcp(listener).map_err(failed)?;
+            server.http_builder().http1().max_buf_size(head);
+            server.handle(handle).serve(make).await
         }
+    };
+    if let Some(task) = forgetting {
+        task.abort();
     }
+    served.map_err(failed)
 }
 
 #[cfg(unix)]

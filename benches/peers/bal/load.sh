@@ -124,7 +124,7 @@ for PMUS in "${LOADS[@]}"; do
     if python3 -c "import sys; sys.exit(0 if $(now) > $DEADLINE else 1)"; then break; fi
     sleep 0.2
   done
-  LAT_SUM=$(metric anchor_latency_milliseconds_sum); CERTIFIED=$(metric measurements_certified_total)
+  LAT_SUM=$(metric anchor_latency_milliseconds_total); CERTIFIED=$(metric measurements_certified_total)
   LATENCY=$(python3 -c "print(round(${LAT_SUM:-0} / max(${CERTIFIED:-0}, 1)))")
   DEAD=$(metric packets_dead_lettered_total)
   kill -TERM $BAL; wait $BAL 2>/dev/null || true

@@ -22,7 +22,8 @@
 //! | GET | `/api/batches/{id}` | the batch's ledger entry |
 //! | GET | `/health` | liveness: 200 unless a task has stopped (503), with each engine's state |
 //! | GET | `/ready` | readiness: 200 only while every engine is available and no task stopped |
-//! | GET | `/metrics`, `/api/openapi.json` | Prometheus text, OpenAPI 3.1 |
+//! | GET | `/metrics` | OpenMetrics text: the BAL's counters (`platone_bal_…_total`), responses by route and status (`platone_bal_http_responses_total`), latency histograms by route (`platone_bal_http_request_duration_seconds`) |
+//! | GET | `/api/openapi.json` | OpenAPI 3.1 |
 //!
 //! A topic or batch id contains `/`: both routes take the rest of the path, and accept it
 //! percent-encoded too (`/api/certification/pod%2FIT001`).
@@ -79,14 +80,14 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::context::BalContext;
-use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::metrics::{Metrics, MetricsCollector, MetricsSnapshot};
+use platone_service::{Telemetry, track_requests};
 
 pub use auth::Caller;
 pub use batches::BatchAnswer;
@@ -171,6 +172,10 @@ pub const ROUTES: &[Route] = &[
 
 /// The REST API over `ctx`, with exactly the [`ROUTES`].
 pub fn router(ctx: BalContext) -> Router {
+    let telemetry = Telemetry::new("platone_bal", |registry| {
+        registry.register_collector(Box::new(MetricsCollector(ctx.metrics.clone())));
+    });
+    let exposition = telemetry.clone();
     Router::new()
         .route(CERTIFICATION, post(certification::request))
         .route(
@@ -182,11 +187,15 @@ pub fn router(ctx: BalContext) -> Router {
         .route(BATCH, get(batches::get))
         .route(HEALTH, get(health))
         .route(READY, get(ready))
-        .route(METRICS, get(metrics))
+        .route(
+            METRICS,
+            get(move || std::future::ready(exposition.response())),
+        )
         .route(OPENAPI, get(openapi::serve))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(ctx.clone(), count_request))
+        .layer(middleware::from_fn_with_state(telemetry, track_requests))
         .with_state(ctx)
 }
 
@@ -264,11 +273,4 @@ async fn ready(State(ctx): State<BalContext>) -> (StatusCode, Json<Health>) {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(health))
-}
-
-async fn metrics(State(ctx): State<BalContext>) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        ctx.metrics.to_prometheus(),
-    )
 }
