@@ -153,7 +153,8 @@ pub struct ApiArgs {
     insecure_http: bool,
     /// A client of the embedded token issuer (POST /oauth/token, client-credentials grant):
     /// ID=SECRET:ROLE[,ROLE…], the id being the participant (repeatable; role `dso` sees
-    /// everything). Prefer --client-file: command lines are visible to other users.
+    /// everything). Prefer --client-file or the environment variable PLATONE_BAL_CLIENTS
+    /// (clients separated by white space): command lines are visible to other users.
     #[arg(long = "client", value_name = "ID=SECRET:ROLES")]
     clients: Vec<String>,
     /// A file of embedded issuer clients, one ID=SECRET:ROLES per line, the secret in clear or
@@ -179,6 +180,9 @@ pub struct ApiArgs {
     oidc_ca: Option<PathBuf>,
 }
 
+/// The environment variable holding embedded issuer clients (white-space separated).
+pub const CLIENTS_VAR: &str = "PLATONE_BAL_CLIENTS";
+
 impl ApiArgs {
     fn apply(&self, api: &mut platone_bal::ApiSecurity) {
         use platone_bal::security::{OidcSettings, TlsSettings};
@@ -195,6 +199,10 @@ impl ApiArgs {
             api.tls = None;
         }
         api.clients.extend(self.clients.iter().cloned());
+        if let Ok(clients) = std::env::var(CLIENTS_VAR) {
+            api.clients
+                .extend(clients.split_whitespace().map(str::to_owned));
+        }
         if let Some(file) = &self.client_file {
             api.client_file = Some(file.clone());
         }
@@ -390,5 +398,57 @@ mod tests {
         }
         // The plugin is Mosquitto's: not with the embedded broker.
         assert!(config(&["--dynsec-user", "admin", "--dynsec-password-file", "pw"]).is_err());
+    }
+
+    #[test]
+    fn https_issuer_and_oidc_options_reach_the_configuration() {
+        let parsed = config(&[
+            "--tls-cert",
+            "bal.pem",
+            "--tls-key",
+            "bal.key",
+            "--tls-client-ca",
+            "ca.pem",
+            "--client",
+            "dso=s1:dso",
+            "--client",
+            "agg-1=s2:aggregator",
+            "--public-url",
+            "https://bal.example:8082",
+            "--oidc-issuer",
+            "https://kc.example/realms/platone",
+            "--oidc-audience",
+            "bal",
+            "--oidc-roles-claim",
+            "resource_access.bal.roles",
+        ])
+        .unwrap();
+        let tls = parsed.api.tls.as_ref().unwrap();
+        assert_eq!(
+            tls.client_ca.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert!(!parsed.api.insecure_http);
+        assert_eq!(parsed.api.clients, ["dso=s1:dso", "agg-1=s2:aggregator"]);
+        assert_eq!(parsed.api.client_specs().unwrap()[1].roles, ["aggregator"]);
+        let oidc = parsed.api.oidc.as_ref().unwrap();
+        assert_eq!(oidc.audience, "bal");
+        assert_eq!(oidc.roles_claim, "resource_access.bal.roles");
+        assert_eq!(
+            parsed.api.public_url.as_deref(),
+            Some("https://bal.example:8082")
+        );
+
+        // Plain HTTP only when asked, and never beside a certificate.
+        assert!(config(&["--insecure-http"]).unwrap().api.insecure_http);
+        assert!(config(&["--insecure-http", "--tls-cert", "c", "--tls-key", "k"]).is_err());
+        assert!(
+            config(&["--tls-cert", "c"]).is_err(),
+            "a certificate needs its key"
+        );
+        assert!(
+            config(&["--oidc-audience", "bal"]).is_err(),
+            "an audience needs an issuer"
+        );
     }
 }

@@ -2,11 +2,12 @@
 //! a report of what held.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use platone_bal::security::TlsSettings;
 use platone_bal::{Bal, BalConfig, MetricsSnapshot};
 use platone_bus::{MqttBus, QoS, Subscriber, TopicFilter};
 use platone_sim::{FieldPlan, PmuFormat, Signing, SimStats};
@@ -99,8 +100,11 @@ async fn demo(args: DemoArgs) -> CliResult {
         format!("dso={dso_secret}:dso"),
         format!("{owner}={owner_secret}:"),
     ];
-    // The demo's own process is the only client, on loopback.
-    config.api.insecure_http = true;
+    std::fs::create_dir_all(&config.data)
+        .map_err(|e| CliError::input(format!("{}: {e}", config.data.display())))?;
+    let tls = demo_certificate(&config.data)?;
+    let trusted = tls.cert.clone();
+    config.api.tls = Some(tls);
 
     println!(
         "Platone BAL demo: {} PMUs at {} frames/s (SOGNO JSON and IEEE C37.118), {} meters every \
@@ -234,7 +238,13 @@ async fn demo(args: DemoArgs) -> CliResult {
             && totals.measurements_certified == totals.measurements_stored,
     });
 
-    let api = Api::new(bal.api_url());
+    let api = match Api::new(bal.api_url(), &trusted) {
+        Ok(api) => api,
+        Err(e) => {
+            let _ = bal.shutdown().await;
+            return Err(e);
+        }
+    };
     let dso_token = api.access_token("dso", &dso_secret).await;
     let owner_token = api.access_token(&owner, &owner_secret).await;
     let (dso_token, owner_token) = match (dso_token, owner_token) {
@@ -311,72 +321,72 @@ async fn connect(url: &str, client_id: &str) -> CliResult<MqttBus> {
 
 /// The REST API as a client sees it.
 struct Api {
-    base: String,
-    client: reqwest::Client,
+    client: platone_service::ServiceClient,
 }
 
 impl Api {
-    fn new(base: &str) -> Self {
-        Api {
-            base: base.to_owned(),
-            client: reqwest::Client::new(),
-        }
+    /// A client of the BAL at `base`, trusting the certificate in `ca`.
+    fn new(base: &str, ca: &Path) -> CliResult<Self> {
+        let client =
+            platone_service::ServiceClient::new(base, Some(ca)).map_err(CliError::input)?;
+        Ok(Api { client })
     }
 
     /// An access token of the embedded issuer (client-credentials grant, RFC 6749 §4.4).
     async fn access_token(&self, client: &str, secret: &str) -> Result<String, String> {
-        let response = self
-            .client
-            .post(format!("{}{}", self.base, platone_service::TOKEN_PATH))
-            .basic_auth(client, Some(secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
+        self.client
+            .access_token(client, secret)
             .await
-            .map_err(|e| format!("token of {client}: {e}"))?;
-        let status = response.status();
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| format!("token of {client}: {e}"))?;
-        match body["access_token"].as_str() {
-            Some(token) if status.is_success() => Ok(token.to_owned()),
-            _ => Err(format!("token of {client}: {status} {body}")),
-        }
+            .map(|token| token.access_token)
+            .map_err(|e| e.to_string())
     }
 
     async fn get(&self, path: &str, token: &str) -> Result<(u16, Value), String> {
-        let response = self
+        let (status, body) = self
             .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
+            .get(path, Some(token))
             .await
-            .map_err(|e| format!("GET {path}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response
-            .json()
-            .await
-            .map_err(|e| format!("GET {path}: {e}"))?;
-        Ok((status, body))
+            .map_err(|e| e.to_string())?;
+        Ok((status.as_u16(), body))
     }
 
     async fn post(&self, path: &str, token: &str, body: &Value) -> Result<(u16, Value), String> {
-        let response = self
+        let (status, body) = self
             .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
+            .post(path, Some(token), body)
             .await
-            .map_err(|e| format!("POST {path}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response
-            .json()
-            .await
-            .map_err(|e| format!("POST {path}: {e}"))?;
-        Ok((status, body))
+            .map_err(|e| e.to_string())?;
+        Ok((status.as_u16(), body))
     }
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost`, written to `dir` as
+/// `demo-cert.pem` and `demo-key.pem` (the key readable by its owner only): the demo's API is
+/// HTTPS like any deployment's, its client trusting this one certificate.
+fn demo_certificate(dir: &Path) -> CliResult<TlsSettings> {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(|e| CliError::input(format!("demo certificate: {e}")))?;
+    let cert = dir.join("demo-cert.pem");
+    let key = dir.join("demo-key.pem");
+    std::fs::write(&cert, certified.cert.pem())
+        .map_err(|e| CliError::input(format!("{}: {e}", cert.display())))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(
+        &mut options
+            .open(&key)
+            .map_err(|e| CliError::input(format!("{}: {e}", key.display())))?,
+        certified.signing_key.serialize_pem().as_bytes(),
+    )
+    .map_err(|e| CliError::input(format!("{}: {e}", key.display())))?;
+    Ok(TlsSettings {
+        cert,
+        key,
+        client_ca: None,
+    })
 }
 
 /// The REST checks, and the sample of measurements (with their proofs) they verified.

@@ -130,13 +130,13 @@ async fn https_with_embedded_issuer_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(dir.path(), "BAL test CA").unwrap();
     let server = ca.server_certificate("bal").unwrap();
-    let mut config = config(&dir.path().join("data"));
-    config.api.tls = Some(TlsSettings {
+    let mut settings = config(&dir.path().join("data"));
+    settings.api.tls = Some(TlsSettings {
         cert: server.cert.clone(),
         key: server.key.clone(),
         client_ca: None,
     });
-    let bal = Bal::start(config).await.unwrap();
+    let bal = Bal::start(settings).await.unwrap();
     let base = bal.api_url().to_owned();
     assert!(base.starts_with("https://"), "{base}");
     let https = Curl::new(&ca.ca_file(), None);
@@ -192,6 +192,23 @@ async fn https_with_embedded_issuer_tokens() {
         "{}",
         refused.headers
     );
+
+    // Another service trusts this BAL's embedded issuer as an OpenID Connect issuer: it
+    // fetches the discovery document and keys over HTTPS (rustls, the test CA) and accepts the
+    // tokens, roles included.
+    let dir_2 = tempfile::tempdir().unwrap();
+    let mut config_2 = config(dir_2.path());
+    config_2.api.insecure_http = true;
+    config_2.api.clients.clear();
+    config_2.api.oidc = Some(OidcSettings {
+        ca: Some(ca.ca_file()),
+        ..OidcSettings::new(base.clone())
+    });
+    let relying = Bal::start(config_2).await.unwrap();
+    let relying_pod = format!("{}/api/measurements?pod=POD-2", relying.api_url());
+    assert_eq!(https.status(&relying_pod, &grid_op).await, 200);
+    assert_eq!(https.status(&relying_pod, &customer).await, 403);
+    relying.shutdown().await.unwrap();
 
     // Plain HTTP to the HTTPS port gets no HTTP answer.
     let plain = Curl::plain()
@@ -390,5 +407,127 @@ async fn each_client_address_is_held_to_its_rate_and_answers_carry_request_ids()
         .await
         .unwrap();
     assert_eq!(large.status, 413);
+    bal.shutdown().await.unwrap();
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_tokens_signed_by_the_providers_own_key_are_refused_saying_why() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    let provider = OidcProvider::start(
+        "platone-bal",
+        &[OidcClient::new("grid-op", "grid-secret", &["dso"])],
+    )
+    .unwrap_or_else(|e| panic!("{e} (scripts/test installs oidc-provider with npm ci)"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&dir.path().join("data"));
+    config.api.insecure_http = true;
+    config.api.oidc = Some(OidcSettings::new(provider.issuer()));
+    let bal = Bal::start(config).await.unwrap();
+    let curl = Curl::plain();
+    let pod_2 = format!("{}/api/measurements?pod=POD-2", bal.api_url());
+
+    // A genuine token first (the BAL fetches the provider's keys).
+    let genuine = curl
+        .token_at(&provider.token_endpoint(), "grid-op", "grid-secret")
+        .await;
+    let genuine = genuine.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(curl.status(&pod_2, &genuine).await, 200);
+
+    let key = provider.signing_key().unwrap();
+    let encoding = EncodingKey::from_rsa_der(&key.private_pkcs1_der);
+    let claims = |change: &dyn Fn(&mut Value)| {
+        let mut claims = serde_json::json!({
+            "iss": provider.issuer(), "aud": "platone-bal", "sub": "grid-op",
+            "iat": now(), "exp": now() + 300, "realm_access": {"roles": ["dso"]},
+        });
+        change(&mut claims);
+        claims
+    };
+    let sign = |claims: &Value| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &encoding).unwrap()
+    };
+    // The forgery itself is right: the same claims, unchanged, pass.
+    assert_eq!(curl.status(&pod_2, &sign(&claims(&|_| {}))).await, 200);
+
+    let unsigned = {
+        let header = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": key.kid}).to_string(),
+        );
+        let payload = URL_SAFE_NO_PAD.encode(claims(&|_| {}).to_string());
+        format!("{header}.{payload}.")
+    };
+    let hmac = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(
+            &header,
+            &claims(&|_| {}),
+            &EncodingKey::from_secret(key.public_pem.as_bytes()),
+        )
+        .unwrap()
+    };
+    let tampered = {
+        let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
+        let mut payload: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        payload["sub"] = "dso".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
+        parts.join(".")
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "expired",
+            sign(&claims(&|c| c["exp"] = (now() - 120).into())),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            sign(&claims(&|c| c["nbf"] = (now() + 120).into())),
+            "not valid yet",
+        ),
+        (
+            "wrong audience",
+            sign(&claims(&|c| c["aud"] = "platone-market".into())),
+            "audience",
+        ),
+        (
+            "wrong issuer",
+            sign(&claims(&|c| c["iss"] = "http://evil.test".into())),
+            "issuer",
+        ),
+        ("alg none", unsigned, "none"),
+        ("HS256 with the public key", hmac, "HS256"),
+        ("tampered", tampered, "signature"),
+    ];
+    for (what, token, why) in cases {
+        let answer = curl.get(&pod_2, Some(&token)).await.unwrap();
+        assert_eq!(answer.status, 401, "{what}: {}", answer.body);
+        assert!(
+            answer
+                .headers
+                .contains("content-type: application/problem+json"),
+            "{what}: {}",
+            answer.headers
+        );
+        let detail = answer.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(why), "{what}: {detail}");
+        assert!(
+            answer.headers.contains("www-authenticate: bearer"),
+            "{what}"
+        );
+    }
     bal.shutdown().await.unwrap();
 }

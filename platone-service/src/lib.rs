@@ -71,6 +71,7 @@
 
 #![forbid(unsafe_code)]
 
+mod client;
 mod error;
 mod identity;
 mod issuer;
@@ -79,6 +80,7 @@ mod problem;
 mod telemetry;
 mod tls;
 
+pub use client::ServiceClient;
 pub use error::{Result, ServiceError};
 pub use identity::{
     AuthError, Authentication, Authenticator, Authenticators, Identity, JwksSource, JwtConfig,

@@ -56,7 +56,6 @@ fn latency_histogram() -> Histogram {
 /// packets.inc();
 /// let text = telemetry.encode();
 /// assert!(text.contains("platone_demo_packets_total 1"));
-/// assert!(text.contains("# TYPE platone_demo_http_request_duration_seconds histogram"));
 /// assert!(text.ends_with("# EOF\n"));
 /// ```
 #[derive(Clone)]

@@ -46,7 +46,7 @@ pub use anvil::{ANVIL_KEYS, Anvil, AnvilOptions, find_anvil};
 pub use dynsec::{DynsecMosquitto, DynsecOptions, find_dynsec_plugin};
 pub use error::{Result, TestkitError};
 pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
-pub use oidc::{OidcClient, OidcProvider};
+pub use oidc::{OidcClient, OidcProvider, SigningKeyFiles};
 pub use paths::{python, reference_dir};
 pub use pg_server::{Durability, TempPostgres, find_bin_dir};
 pub use tls::{CertificateFiles, TestCa};

@@ -44,6 +44,17 @@ impl OidcClient {
     }
 }
 
+/// A provider's signing key ([`OidcProvider::signing_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyFiles {
+    /// The key id in the JWKS.
+    pub kid: String,
+    /// The RSA private key, PKCS#1 DER.
+    pub private_pkcs1_der: Vec<u8>,
+    /// The public key, SPKI PEM.
+    pub public_pem: String,
+}
+
 /// A running provider; stopped on drop.
 pub struct OidcProvider {
     port: u16,
@@ -104,6 +115,7 @@ impl OidcProvider {
             "issuer": format!("http://127.0.0.1:{port}"),
             "port": port,
             "audience": audience,
+            "dir": dir.path(),
             "clients": clients,
         });
         std::fs::write(&config, text.to_string()).map_err(|e| TestkitError::io(&config, e))?;
@@ -125,6 +137,20 @@ impl OidcProvider {
     /// The token endpoint.
     pub fn token_endpoint(&self) -> String {
         format!("{}/token", self.issuer())
+    }
+
+    /// The provider's current signing key, to forge tokens it could have signed: its `kid`, the
+    /// RSA private key (PKCS#1 DER) and the public key (SPKI PEM).
+    pub fn signing_key(&self) -> Result<SigningKeyFiles> {
+        let read = |name: &str| {
+            let path = self.dir.path().join(name);
+            std::fs::read(&path).map_err(|e| TestkitError::io(&path, e))
+        };
+        Ok(SigningKeyFiles {
+            kid: String::from_utf8_lossy(&read("signing-key.kid")?).into_owned(),
+            private_pkcs1_der: read("signing-key.der")?,
+            public_pem: String::from_utf8_lossy(&read("signing-key.pub.pem")?).into_owned(),
+        })
     }
 
     /// Stops the provider (SIGTERM) and waits for it to exit.

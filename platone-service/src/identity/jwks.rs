@@ -2,17 +2,13 @@
 //! JWKS, or a fixed key set.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use jsonwebtoken::jwk::JwkSet;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::{Result, ServiceError};
+use crate::{Result, ServiceClient, ServiceError};
 
 /// Supplies the public keys of one issuer.
 ///
@@ -42,20 +38,9 @@ impl JwksSource for StaticJwks {
 /// must be exactly the configured issuer (§4.3).
 pub struct OidcDiscovery {
     issuer: String,
-    client: HttpsClient,
+    client: ServiceClient,
     jwks_uri: Mutex<Option<String>>,
 }
-
-type HttpsClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    http_body_util::Empty<bytes::Bytes>,
->;
-
-/// How long one request to the issuer may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The most bytes a discovery document or key set may have.
-const MAX_DOCUMENT: usize = 1 << 20;
 
 #[derive(Deserialize)]
 struct Discovery {
@@ -75,15 +60,7 @@ impl OidcDiscovery {
                 format!("`{issuer}` is not an http:// or https:// URL"),
             ));
         }
-        let tls = client_tls(ca)?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(connector);
+        let client = ServiceClient::new(&issuer, ca)?;
         Ok(OidcDiscovery {
             issuer,
             client,
@@ -104,33 +81,15 @@ impl OidcDiscovery {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
-        use http_body_util::BodyExt;
-        let fail = |reason: String| self.provider_error(format!("GET {url}: {reason}"));
-        let uri: axum::http::Uri = url.parse().map_err(|e| fail(format!("{e}")))?;
-        let request = axum::http::Request::get(uri)
-            .header(axum::http::header::ACCEPT, "application/json")
-            .body(http_body_util::Empty::new())
-            .map_err(|e| fail(e.to_string()))?;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| fail(error_chain(&e)))?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(fail(format!("status {status}")));
-            }
-            let body = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT)
-                .collect()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            Ok(body.to_bytes())
-        };
-        let bytes = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        let (status, bytes) = self
+            .client
+            .send(axum::http::Method::GET, url, None, None)
             .await
-            .map_err(|_| fail(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
-        serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))
+            .map_err(|e| self.provider_error(e))?;
+        if !status.is_success() {
+            return Err(self.provider_error(format!("GET {url}: status {status}")));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| self.provider_error(format!("GET {url}: {e}")))
     }
 
     async fn discover(&self) -> Result<String> {
@@ -177,43 +136,4 @@ impl JwksSource for OidcDiscovery {
             }
         })
     }
-}
-
-/// An error with its causes (a connection error's cause says what failed: refused, TLS…).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// A rustls client configuration trusting `ca` or the system's CA bundle.
-fn client_tls(ca: Option<&Path>) -> Result<rustls::ClientConfig> {
-    const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-    let mut roots = rustls::RootCertStore::empty();
-    let path = ca.unwrap_or(Path::new(SYSTEM_BUNDLE));
-    match std::fs::read(path) {
-        Ok(pem) => {
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| ServiceError::key(path.display().to_string(), e))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| ServiceError::key(path.display().to_string(), e))?;
-            }
-        }
-        Err(e) if ca.is_some() => return Err(ServiceError::io(path, e)),
-        // No system bundle: only http:// issuers can be reached.
-        Err(_) => {}
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ServiceError::key("TLS", e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
 }
