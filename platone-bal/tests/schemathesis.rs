@@ -13,7 +13,12 @@ async fn schemathesis(python: std::path::PathBuf, url: String, args: Vec<String>
         std::process::Command::new(python)
             .args(["-m", "schemathesis.cli", "run"])
             .arg(url)
-            .args(["--max-examples", "40", "--generation-deterministic", "--checks"])
+            .args([
+                "--max-examples",
+                "40",
+                "--generation-deterministic",
+                "--checks",
+            ])
             .args(args)
             .env("NO_COLOR", "1")
             .output()

@@ -125,6 +125,28 @@ impl Curl {
     }
 }
 
+/// Asserts a refused token: 401, a problem document whose detail says `why`, and the Bearer
+/// challenge with `invalid_token`.
+fn assert_refused(answer: &Answer, what: &str, why: &str) {
+    assert_eq!(answer.status, 401, "{what}: {}", answer.body);
+    assert!(
+        answer
+            .headers
+            .contains("content-type: application/problem+json"),
+        "{what}: {}",
+        answer.headers
+    );
+    let detail = answer.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(why), "{what}: {detail}");
+    assert!(
+        answer
+            .headers
+            .contains("www-authenticate: bearer realm=\"platone\", error=\"invalid_token\""),
+        "{what}: {}",
+        answer.headers
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_embedded_issuer_tokens() {
     let dir = tempfile::tempdir().unwrap();
@@ -184,14 +206,7 @@ async fn https_with_embedded_issuer_tokens() {
     parts[1] = parts[1].replacen('e', "f", 1);
     let tampered = parts.join(".");
     let refused = https.get(&own_pod, Some(&tampered)).await.unwrap();
-    assert_eq!(refused.status, 401, "{}", refused.body);
-    assert!(
-        refused
-            .headers
-            .contains("www-authenticate: bearer realm=\"platone\", error=\"invalid_token\""),
-        "{}",
-        refused.headers
-    );
+    assert_refused(&refused, "tampered", "signature");
 
     // Another service trusts this BAL's embedded issuer as an OpenID Connect issuer: it
     // fetches the discovery document and keys over HTTPS (rustls, the test CA) and accepts the
@@ -514,20 +529,7 @@ async fn forged_tokens_signed_by_the_providers_own_key_are_refused_saying_why() 
     ];
     for (what, token, why) in cases {
         let answer = curl.get(&pod_2, Some(&token)).await.unwrap();
-        assert_eq!(answer.status, 401, "{what}: {}", answer.body);
-        assert!(
-            answer
-                .headers
-                .contains("content-type: application/problem+json"),
-            "{what}: {}",
-            answer.headers
-        );
-        let detail = answer.body["detail"].as_str().unwrap_or_default();
-        assert!(detail.contains(why), "{what}: {detail}");
-        assert!(
-            answer.headers.contains("www-authenticate: bearer"),
-            "{what}"
-        );
+        assert_refused(&answer, what, why);
     }
     bal.shutdown().await.unwrap();
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use platone_bus::{
     BusError, Message, MqttBus, MqttConfig, Publisher, QoS, Subscriber, TlsConfig, TopicFilter,
 };
-use support::TestCa;
+use platone_testkit::TestCa;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -100,15 +100,15 @@ async fn qos0_and_qos1_round_trips_with_large_payloads() {
 #[tokio::test]
 async fn tls_client_certificates_and_per_device_write_acl() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new(dir.path());
-    let server = ca.server();
+    let ca = TestCa::new(dir.path(), "Platone test CA").unwrap();
+    let server = ca.server_certificate("server").unwrap();
     let acl = dir.path().join("acl");
     std::fs::write(
         &acl,
         "pattern write platone/bal/devices/%u/#\nuser observer\ntopic read platone/#\n",
     )
     .unwrap();
-    let (ca_path, cert, key) = (ca.ca_path(), server.cert.clone(), server.key.clone());
+    let (ca_path, cert, key) = (ca.ca_file(), server.cert.clone(), server.key.clone());
     let broker = support::mosquitto_with(format!(
         "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n\
          use_identity_as_username true\nacl_file {}\n",
@@ -118,8 +118,8 @@ async fn tls_client_certificates_and_per_device_write_acl() {
         acl.display()
     ));
     let tls_for = |name: &str| {
-        let c = ca.client(name);
-        TlsConfig::from_files(&ca.ca_path(), Some((&c.cert, &c.key))).unwrap()
+        let c = ca.client_certificate(name).unwrap();
+        TlsConfig::from_files(&ca.ca_file(), Some((&c.cert, &c.key))).unwrap()
     };
     let mut obs_cfg = config(broker.port(), "observer");
     obs_cfg.tls = Some(tls_for("observer"));
@@ -158,7 +158,7 @@ async fn tls_client_certificates_and_per_device_write_acl() {
     );
     // Without a client certificate the broker refuses the connection.
     let mut anon = config(broker.port(), "anon");
-    anon.tls = Some(TlsConfig::from_files(&ca.ca_path(), None).unwrap());
+    anon.tls = Some(TlsConfig::from_files(&ca.ca_file(), None).unwrap());
     let anon = MqttBus::connect(anon).unwrap();
     assert!(
         anon.wait_connected(Duration::from_millis(700))

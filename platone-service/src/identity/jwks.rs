@@ -53,16 +53,9 @@ impl OidcDiscovery {
     /// when their certificate chains to `ca` (a PEM file) or, without one, to the system's
     /// CA bundle (`/etc/ssl/certs/ca-certificates.crt`).
     pub fn new(issuer: &str, ca: Option<&Path>) -> Result<Self> {
-        let issuer = issuer.trim_end_matches('/').to_owned();
-        if !(issuer.starts_with("http://") || issuer.starts_with("https://")) {
-            return Err(ServiceError::config(
-                "OIDC issuer",
-                format!("`{issuer}` is not an http:// or https:// URL"),
-            ));
-        }
-        let client = ServiceClient::new(&issuer, ca)?;
+        let client = ServiceClient::new(issuer, ca)?;
         Ok(OidcDiscovery {
-            issuer,
+            issuer: client.base().to_owned(),
             client,
             jwks_uri: Mutex::new(None),
         })
