@@ -29,6 +29,10 @@ pub enum Engine {
     /// The broker's access control (dynamic security): grants, revocations and device rights
     /// wait to be applied.
     BrokerAccess,
+    /// The OpenID Connect issuer whose keys the REST API checks tokens with: its discovery
+    /// document or key set could not be fetched at the last try (tokens of keys already known
+    /// still pass; others are answered 503 until it is back).
+    Identity,
 }
 
 impl Engine {
@@ -40,6 +44,7 @@ impl Engine {
             Engine::Broker => "broker",
             Engine::Data => "data",
             Engine::BrokerAccess => "broker_access",
+            Engine::Identity => "identity",
         }
     }
 }

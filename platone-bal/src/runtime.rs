@@ -168,7 +168,7 @@ impl Bal {
         let http = listener
             .local_addr()
             .map_err(|e| BalError::config("http", e))?;
-        let identity = crate::security::identify(&config, http, &transport)?;
+        let identity = crate::security::identify(&config, http, &transport, &health)?;
         let context = BalContext {
             config: config.clone(),
             store: store.clone(),

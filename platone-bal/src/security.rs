@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BalConfig, DSO_PARTICIPANT};
 use crate::error::{BalError, Result};
+use crate::health::{Engine, Health};
 
 /// The role that reads everything, like the participant `dso`.
 pub const DSO_ROLE: &str = "dso";
@@ -320,11 +321,13 @@ impl std::fmt::Debug for ApiIdentity {
 
 /// Sets up the token checks of `config` for an API listening on `address` over `transport`.
 /// The OIDC issuer's keys are fetched on the first token, not here, so an issuer that is down
-/// delays no start (its tokens are answered 503 until it is back).
+/// delays no start (its tokens are answered 503 until it is back); each fetch reports the
+/// issuer in `health` (engine `identity`).
 pub fn identify(
     config: &BalConfig,
     address: SocketAddr,
     transport: &Transport,
+    health: &Health,
 ) -> Result<ApiIdentity> {
     let api = &config.api;
     let mut chain = Authenticators::new();
@@ -335,7 +338,13 @@ pub fn identify(
         jwt.roles = RolesClaim::parse(&oidc.roles_claim)
             .map_err(|e| BalError::config("api.oidc.roles_claim", e))?;
         jwt.min_refetch = Duration::from_secs(oidc.key_refetch_secs);
-        chain = chain.with(Arc::new(JwtValidator::new(jwt, Arc::new(source))));
+        let health = health.clone();
+        let validator =
+            JwtValidator::new(jwt, Arc::new(source)).on_fetch(move |fetched| match fetched {
+                Ok(_) => health.available(Engine::Identity),
+                Err(e) => health.unavailable(Engine::Identity, e),
+            });
+        chain = chain.with(Arc::new(validator));
     }
     let clients = api.client_specs()?;
     let issuer = if clients.is_empty() {

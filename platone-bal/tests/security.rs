@@ -366,6 +366,18 @@ async fn tokens_of_an_openid_connect_provider_through_key_rotation_and_outage() 
     let down = curl.get(&pod_1, Some(&unseen)).await.unwrap();
     assert_eq!(down.status, 503, "{}", down.body);
     assert!(down.headers.contains("retry-after:"), "{}", down.headers);
+    // /health shows the issuer as an unavailable engine (tokens already known still pass).
+    let health = curl
+        .get(&format!("{}/health", bal.api_url()), None)
+        .await
+        .unwrap();
+    assert_eq!(health.body["status"], "degraded", "{}", health.body);
+    assert_eq!(
+        health.body["engines"]["identity"]["status"], "unavailable",
+        "{}",
+        health.body
+    );
+    assert_eq!(curl.status(&pod_2, &rotated).await, 200);
     bal.shutdown().await.unwrap();
 }
 

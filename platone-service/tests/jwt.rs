@@ -291,7 +291,13 @@ async fn an_unreachable_issuer_makes_tokens_uncheckable_not_invalid() {
     let key = signing_key();
     let source = Rotating::new(key.jwks.clone());
     *source.down.lock().unwrap() = true;
-    let validator = validator(source.clone(), Duration::from_secs(30));
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let seen = outcomes.clone();
+    let validator = validator(source.clone(), Duration::from_secs(30)).on_fetch(move |fetched| {
+        seen.lock()
+            .unwrap()
+            .push(fetched.map_err(|e| e.to_string()));
+    });
     let answer = validator.authenticate(&sign(&key, &claims())).await;
     assert!(
         matches!(answer, Err(AuthError::Unavailable(_))),
@@ -304,4 +310,11 @@ async fn an_unreachable_issuer_makes_tokens_uncheckable_not_invalid() {
         .authenticate(&sign(&key, &claims()))
         .await
         .unwrap();
+    // Each fetch was reported: the failure with its reason, then the key found.
+    let outcomes = outcomes.lock().unwrap();
+    assert!(
+        matches!(&outcomes[0], Err(e) if e.contains("connection refused")),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.last(), Some(&Ok(1)));
 }

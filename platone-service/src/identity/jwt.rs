@@ -50,6 +50,9 @@ impl JwtConfig {
     }
 }
 
+/// What [`JwtValidator::on_fetch`] calls.
+type FetchObserver = Arc<dyn Fn(std::result::Result<usize, &crate::ServiceError>) + Send + Sync>;
+
 /// A verification key of the issuer and the algorithms it may be used with.
 struct VerificationKey {
     kid: Option<String>,
@@ -80,6 +83,7 @@ struct KeyRing {
 pub struct JwtValidator {
     config: JwtConfig,
     source: Arc<dyn JwksSource>,
+    on_fetch: Option<FetchObserver>,
     ring: RwLock<Arc<KeyRing>>,
     fetching: Mutex<()>,
     accepted: RwLock<HashMap<String, Identity>>,
@@ -91,6 +95,7 @@ impl JwtValidator {
         JwtValidator {
             config,
             source,
+            on_fetch: None,
             ring: RwLock::new(Arc::new(KeyRing {
                 keys: Vec::new(),
                 fetched: None,
@@ -98,6 +103,16 @@ impl JwtValidator {
             fetching: Mutex::new(()),
             accepted: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Calls `observer` after every fetch of the issuer's keys with the number of usable keys,
+    /// or why they could not be fetched (for a service's health report).
+    pub fn on_fetch(
+        mut self,
+        observer: impl Fn(std::result::Result<usize, &crate::ServiceError>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_fetch = Some(Arc::new(observer));
+        self
     }
 
     /// The configuration.
@@ -112,7 +127,11 @@ impl JwtValidator {
     }
 
     async fn fetch_keys(&self) -> crate::Result<usize> {
-        let set = self.source.fetch().await?;
+        let fetched = self.source.fetch().await;
+        if let Some(observer) = &self.on_fetch {
+            observer(fetched.as_ref().map(|set| verification_keys(set).len()));
+        }
+        let set = fetched?;
         let keys = verification_keys(&set);
         let count = keys.len();
         let ring = Arc::new(KeyRing {
