@@ -160,6 +160,13 @@ impl Bal {
         let health = Health::new();
         let directory = Directory::open(&config, &store, device_registry).await?;
         let transport = config.api.transport()?;
+        // Read the certificate now, so that a wrong file fails the start rather than the
+        // listener.
+        if let platone_service::Transport::Https(files) = &transport {
+            files
+                .server_config()
+                .map_err(|e| BalError::config("api.tls", e))?;
+        }
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
             .map_err(|e| {

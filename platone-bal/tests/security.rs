@@ -277,6 +277,15 @@ async fn plain_http_only_when_asked_for_and_the_key_outlives_a_restart() {
     let config = config(&dir.path().join("data"));
     let e = Bal::start(config.clone()).await.err().unwrap().to_string();
     assert!(e.contains("--insecure-http"), "{e}");
+    // A certificate that cannot be read fails the start, naming it.
+    let mut unreadable = config.clone();
+    unreadable.api.tls = Some(TlsSettings {
+        cert: dir.path().join("missing.pem"),
+        key: dir.path().join("missing.key"),
+        client_ca: None,
+    });
+    let e = Bal::start(unreadable).await.err().unwrap().to_string();
+    assert!(e.contains("api.tls") && e.contains("missing.pem"), "{e}");
 
     let mut config = config;
     config.api.insecure_http = true;
