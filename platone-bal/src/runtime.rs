@@ -399,6 +399,12 @@ impl Bal {
         let _ = self.certifier.join("certifier").await;
         let _ = self.recorder.join("recorder").await;
         let _ = self.forwarder.join("forwarder").await;
+        // Wait until the aborted tasks are dropped: the listener's router holds the ledger
+        // (and its file lock), which a BAL started right after must be able to take.
+        let _ = (&mut self.server).await;
+        if let Some(access) = self.access.take() {
+            let _ = access.await;
+        }
         let _ = self.bus.disconnect().await;
     }
 
