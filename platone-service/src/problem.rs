@@ -87,6 +87,21 @@ impl Problem {
         problem
     }
 
+    /// 400: a parameter, field or body is invalid.
+    pub fn bad_request(at: impl Into<String>, detail: impl ToString) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, at, detail)
+    }
+
+    /// 404: nothing is known under this name.
+    pub fn not_found(at: impl Into<String>, detail: impl ToString) -> Self {
+        Self::new(StatusCode::NOT_FOUND, at, detail)
+    }
+
+    /// 500: a component the answer needs (a store, a ledger) failed.
+    pub fn internal(at: impl Into<String>, detail: impl ToString) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, at, detail)
+    }
+
     /// 403: the caller is known but may not do this.
     pub fn forbidden(at: impl Into<String>, detail: impl ToString) -> Self {
         Self::new(StatusCode::FORBIDDEN, at, detail)

@@ -68,7 +68,7 @@ impl FromRequestParts<BalContext> for Caller {
             .authentication
             .identify(parts)
             .await
-            .map_err(|e| ApiError::from(e.problem()))?;
+            .map_err(|e| e.problem())?;
         Caller::from_identity(&identity)
     }
 }

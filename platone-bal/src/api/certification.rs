@@ -18,7 +18,7 @@ use platone_scd::{Resource, Store, Subscription};
 use serde::Serialize;
 
 use super::auth::Caller;
-use super::problem::ApiError;
+use super::problem::{ApiError, store_problem};
 use crate::context::{BalContext, CertifiedRecord, SUBSCRIPTION_SOURCE};
 
 /// A subscription with the certificate of its current state: the certified record is the
@@ -112,7 +112,7 @@ pub async fn request(
         .store
         .request_subscription(&request.consumer, &request.provider, &request.topic)
         .await
-        .map_err(|e| ApiError::from_store("providerId", &e))?;
+        .map_err(|e| store_problem("providerId", &e))?;
     certified(&ctx, subscription).await
 }
 
@@ -129,7 +129,7 @@ pub async fn list(
         .store
         .subscriptions(caller.participant())
         .await
-        .map_err(|e| ApiError::from_store("topic", &e))?
+        .map_err(|e| store_problem("topic", &e))?
         .into_iter()
         .filter(|s| s.topic == topic)
         .collect();
@@ -188,7 +188,7 @@ async fn decide(
         .store
         .decide_subscription(caller.participant(), id, accept)
         .await
-        .map_err(|e| ApiError::from_store("id", &e))?;
+        .map_err(|e| store_problem("id", &e))?;
     // The decision is recorded: the broker follows it (a change it does not take is retried
     // and reported, never undone here).
     if let Some(access) = &ctx.broker_access {

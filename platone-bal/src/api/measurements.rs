@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::negotiate::{Representation, negotiate};
-use super::problem::ApiError;
+use super::problem::{ApiError, store_problem};
 use crate::context::BalContext;
 
 /// Page size when the request gives no `limit`.
@@ -142,7 +142,7 @@ pub async fn list(
         .store
         .query_measurements(&caller.principal(), &query)
         .await
-        .map_err(|e| ApiError::from_store(scope_of(&query), &e))?;
+        .map_err(|e| store_problem(scope_of(&query), &e))?;
     let mut anchors = AnchorCache::default();
     let mut items = Vec::with_capacity(page.items.len());
     let mut references = Vec::with_capacity(page.items.len());

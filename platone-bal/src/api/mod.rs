@@ -98,7 +98,7 @@ pub use measurements::{
 pub use negotiate::{MEDIA_TYPES, Representation, negotiate};
 pub use openapi::OPENAPI_DOCUMENT;
 pub use platone_service::bearer_token;
-pub use problem::ApiError;
+pub use problem::{ApiError, store_problem};
 pub use verify::VerifyAnswer;
 
 /// One route of the API.

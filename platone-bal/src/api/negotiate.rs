@@ -177,7 +177,7 @@ mod tests {
                 (StatusCode::NOT_ACCEPTABLE, "Accept"),
                 "{accept}"
             );
-            assert!(e.error.contains("text/turtle"), "{e}");
+            assert!(e.detail.contains("text/turtle"), "{e}");
         }
         for accept in [
             "turtle",
