@@ -127,12 +127,11 @@ impl JwtValidator {
     }
 
     async fn fetch_keys(&self) -> crate::Result<usize> {
-        let fetched = self.source.fetch().await;
+        let keys = self.source.fetch().await.map(|set| verification_keys(&set));
         if let Some(observer) = &self.on_fetch {
-            observer(fetched.as_ref().map(|set| verification_keys(set).len()));
+            observer(keys.as_ref().map(Vec::len));
         }
-        let set = fetched?;
-        let keys = verification_keys(&set);
+        let keys = keys?;
         let count = keys.len();
         let ring = Arc::new(KeyRing {
             keys,
