@@ -74,8 +74,9 @@ impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).ok()?;
-        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        HeaderValue::from_str(&text).ok().map(RequestId::new)
+        HeaderValue::from_str(&hex::encode(bytes))
+            .ok()
+            .map(RequestId::new)
     }
 }
 

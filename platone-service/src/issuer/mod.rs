@@ -188,7 +188,7 @@ impl EmbeddedIssuer {
             iat: now,
             nbf: now,
             exp: now.saturating_add(lifetime as i64),
-            jti: hex_string(&jti),
+            jti: hex::encode(jti),
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.key.kid.clone());
@@ -212,8 +212,4 @@ impl std::fmt::Debug for EmbeddedIssuer {
             .field("clients", &self.clients.len())
             .finish()
     }
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
