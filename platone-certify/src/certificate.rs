@@ -18,6 +18,14 @@ pub fn now() -> Timestamp {
 /// chain. Its [`hash`](BatchCertificate::hash) is what the next certificate of the same source
 /// points back to and what a ledger records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "The certificate of one batch: its Merkle root and its place in its \
+        source's chain (`previous` is the hash of the source's certificate before it)."
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct BatchCertificate {
     /// The batch's identifier: `SOURCE:SEQUENCE`.
@@ -31,16 +39,20 @@ pub struct BatchCertificate {
     /// The Merkle root.
     pub root: Digest,
     /// The number of records (leaves).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub leaf_count: u64,
     /// The earliest record timestamp in the batch, when records carry one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub first_timestamp: Option<Timestamp>,
     /// The latest record timestamp in the batch, when records carry one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_timestamp: Option<Timestamp>,
     /// When the batch was sealed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    /// The hash of the previous certificate of the same source (`None` for the first).
+    /// The hash of the previous certificate of the same source (null for the first).
     #[serde(default)]
     pub previous: Option<Digest>,
 }

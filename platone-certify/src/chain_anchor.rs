@@ -114,26 +114,49 @@ impl ChainAnchor {
 /// [`Anchor`]'s JSON object: `ledger`, `entry`, `position`, `time`, and for an anchor on
 /// chain every [`ChainAnchor`] field beside them (`position` is then the contract's position).
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        as = Anchor,
+        description = "Where a batch certificate is anchored: `ledger`, `entry`, `position` and \
+            `time`; on chain also every other member, all of them or none."
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AnchorWire {
+    /// The ledger: `file:PATH`, or `eip155:CHAIN_ID:CONTRACT` on chain.
     ledger: String,
+    /// The ledger entry's hash, or the anchoring transaction's hash.
     entry: String,
+    /// The entry's position (entry number, or the anchor's position in the contract).
     position: u64,
+    /// When the ledger confirmed it (on chain: the block's time).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     time: Timestamp,
+    /// On chain: the chain id (EIP-155).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     chain_id: Option<u64>,
+    /// On chain: the `CertificationAnchor` contract.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^0x[0-9a-fA-F]{40}$"))]
     contract: Option<String>,
+    /// On chain: the anchored root of the aggregate tree over certificate hashes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     root: Option<Digest>,
+    /// On chain: the batch's certificate hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     certificate_hash: Option<Digest>,
+    /// On chain: the sibling hashes from the certificate hash's leaf to `root`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     path: Option<Vec<Digest>>,
+    /// On chain: the anchoring transaction's hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     transaction: Option<Digest>,
+    /// On chain: the block that holds the transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     block: Option<u64>,
+    /// On chain: the batch's certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     certificate: Option<BatchCertificate>,
 }

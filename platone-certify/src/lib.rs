@@ -38,6 +38,8 @@ pub mod envelope;
 pub mod error;
 mod journal;
 pub mod ledger;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod proof;
 pub mod registry;
 pub mod scheme;

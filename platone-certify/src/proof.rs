@@ -23,9 +23,11 @@ pub const MAX_SIBLINGS: usize = 64;
 /// to, its index, the tree size, the sibling hashes, the root, the hash of the certificate it
 /// was issued under, and the anchor status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Proof {
-    /// Always [`PROOF_FORMAT`].
+    /// Always `platone-proof/1`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^platone-proof/1$"))]
     pub format: String,
     /// The batch.
     pub batch_id: String,
@@ -34,10 +36,12 @@ pub struct Proof {
     /// The record's position in the batch, from 0.
     pub leaf_index: u64,
     /// The number of records in the batch.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub leaf_count: u64,
     /// The record's leaf hash.
     pub leaf: Digest,
     /// The sibling hashes from the leaf up to the root.
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub siblings: Vec<Digest>,
     /// The batch's Merkle root.
     pub root: Digest,

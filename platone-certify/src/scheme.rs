@@ -132,6 +132,7 @@ impl<'de> Deserialize<'de> for Digest {
 
 /// A Merkle scheme: how leaves and inner nodes are hashed and how a tree is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Scheme {

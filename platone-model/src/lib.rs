@@ -40,6 +40,8 @@ mod error;
 mod id;
 mod measurement;
 mod named;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod phasor;
 mod quality;
 mod quantity;

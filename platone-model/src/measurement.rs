@@ -44,6 +44,14 @@ use crate::time::Timestamp;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "One value of one quantity at one instant from one source, exactly as \
+        stored and certified; the value is always finite."
+    )
+)]
 #[serde(try_from = "MeasurementFields")]
 pub struct Measurement {
     /// The device the value came from.
@@ -66,6 +74,7 @@ pub struct Measurement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// When the value was measured (for interval data: the end of the interval, as in CIM).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: Timestamp,
     /// The physical quantity.
     pub kind: MeasurementKind,
@@ -90,6 +99,7 @@ pub struct Measurement {
     #[serde(default)]
     pub multiplier: UnitMultiplier,
     /// The value, in `multiplier` × `unit`. Always finite.
+    #[cfg_attr(feature = "openapi", schema(format = Double))]
     pub value: f64,
     /// Quality flags; empty is good.
     #[serde(default)]

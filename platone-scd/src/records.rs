@@ -114,6 +114,25 @@ impl<'de> Deserialize<'de> for Resource {
     }
 }
 
+/// A resource's schema (feature `openapi`): its text form.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Resource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^(pod|meter|device)/\S(.*\S)?$"))
+            .max_length(Some(platone_model::MAX_ID_LEN + "device/".len()))
+            .description(Some(
+                "A PoD, a meter or a field device: `pod/ID`, `meter/ID` or `device/ID`.",
+            ))
+            .examples(["pod/IT001E00000001"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Resource {}
+
 /// A Point of Delivery in the registry: the DSO whose grid it is on and the opaque reference
 /// of the customer behind it (a participant identifier, never personal data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +223,7 @@ impl CertificationRecord {
 
 /// The state of a subscription (D2.13 Table 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SubscriptionStatus {
     /// Asked for by the consumer, not yet decided by the provider.
     Requested,
@@ -242,6 +262,14 @@ impl FromStr for SubscriptionStatus {
 /// A data subscription (D2.13 Table 1): a consumer asks a provider for a topic (a
 /// [`Resource`]); the provider accepts or declines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "A data subscription (D2.13 Table 1): a consumer asks a provider for \
+        a topic; the provider accepts or declines."
+    )
+)]
 pub struct Subscription {
     /// The store's identifier of the subscription.
     pub id: i64,
@@ -254,9 +282,11 @@ pub struct Subscription {
     /// Its status.
     pub status: SubscriptionStatus,
     /// When it was requested.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub requested_at: Timestamp,
     /// When the provider decided, if it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub decided_at: Option<Timestamp>,
 }
 
