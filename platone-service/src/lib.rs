@@ -13,6 +13,8 @@
 //!   403 for a missing role.
 //! - **Metrics** — a [`Telemetry`] registry (`prometheus-client`) with request counts and
 //!   latency histograms per route ([`track_requests`]), served in the OpenMetrics text format.
+//! - **Documents** — the OpenAPI 3.1 document a service derives from its handlers (utoipa),
+//!   completed with the common problem answers and the bearer scheme ([`openapi::complete`]).
 //! - **Listeners** — HTTPS with rustls, certificates reloaded on SIGHUP, client certificates
 //!   optional; plain HTTP only when asked for ([`Transport`], [`serve`]).
 //!
@@ -76,6 +78,7 @@ mod error;
 mod identity;
 mod issuer;
 mod limits;
+pub mod openapi;
 mod problem;
 mod telemetry;
 mod tls;
@@ -90,7 +93,11 @@ pub use issuer::routes::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 pub use issuer::{AccessToken, ClientSpec, EmbeddedIssuer, IssuerConfig, TokenError, hash_secret};
 pub use limits::{Limits, REQUEST_ID, RateLimiter, harden};
 pub use problem::{PROBLEM_JSON, Problem};
-pub use telemetry::{OPENMETRICS_TEXT, Telemetry, UNMATCHED_ROUTE, track_requests};
+/// The OpenAPI operation of [`metrics`], so that a service's document names it as
+/// `platone_service::metrics`.
+#[doc(hidden)]
+pub use telemetry::__path_metrics;
+pub use telemetry::{OPENMETRICS_TEXT, Telemetry, UNMATCHED_ROUTE, metrics, track_requests};
 pub use tls::{ServeOptions, TlsFiles, Transport, serve};
 
 /// Re-exported so that a service registers its own metrics with the same types.
@@ -98,3 +105,6 @@ pub use prometheus_client;
 
 /// Re-exported so that a vendor's code names the same `Jwk` types as this crate.
 pub use jsonwebtoken;
+
+/// Re-exported so that a service derives its document with the same utoipa as [`openapi`].
+pub use utoipa;

@@ -130,6 +130,26 @@ impl Telemetry {
     }
 }
 
+/// `GET /metrics`: everything `telemetry` holds, in the OpenMetrics text format. Route it with
+/// `get(metrics).with_state(telemetry)`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    security(()),
+    responses((
+        status = 200,
+        description = "The service's counters, its responses by route and status \
+            (`…_http_responses_total`) and its latency histograms by route \
+            (`…_http_request_duration_seconds`), in the OpenMetrics text format.",
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        body = String,
+    )),
+)]
+pub async fn metrics(axum::extract::State(telemetry): axum::extract::State<Telemetry>) -> Response {
+    telemetry.response()
+}
+
 /// Middleware counting every response and timing it, by the route that matched (the route's
 /// pattern, not the path, so labels stay few). Add it with
 /// `axum::middleware::from_fn_with_state(telemetry, track_requests)` as the router's layer.
