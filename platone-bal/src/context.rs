@@ -15,9 +15,10 @@ use crate::metrics::Metrics;
 pub const SUBSCRIPTION_SOURCE: &str = "subscriptions";
 
 /// A record certified on its own: its single-leaf batch certificate, anchored, and its proof.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CertifiedRecord {
     /// The batch identifier (`subscriptions:N`).
+    #[schema(examples("subscriptions:0"))]
     pub batch_id: String,
     /// The proof, with the anchor attached.
     pub proof: Proof,

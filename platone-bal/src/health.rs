@@ -50,15 +50,17 @@ impl Engine {
 }
 
 /// The state of one engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EngineState {
     /// `ok`, or `unavailable` while operations on it are being retried.
+    #[schema(value_type = String, pattern = "^(ok|unavailable)$")]
     pub status: &'static str,
     /// The last error, while unavailable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// When it became unavailable (RFC 3339), while it is.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub since: Option<String>,
     /// How many retries since it became unavailable.
     pub retries: u64,
@@ -76,14 +78,18 @@ impl EngineState {
 }
 
 /// A snapshot of the BAL's health.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     /// `ok`; `degraded` while an engine is unavailable; `failed` once a task has stopped.
+    #[schema(value_type = String, pattern = "^(ok|degraded|failed)$")]
     pub status: &'static str,
-    /// Each engine's state.
+    /// Each engine's state, by name (`store`, `ledger`, `broker`, `data`, `broker_access`,
+    /// `identity`).
+    #[schema(value_type = BTreeMap<String, EngineState>)]
     pub engines: BTreeMap<&'static str, EngineState>,
-    /// Tasks that stopped unexpectedly, with why.
+    /// Tasks that stopped unexpectedly, with why (absent while none has).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, String>, required = false)]
     pub failed_tasks: BTreeMap<&'static str, String>,
 }
 

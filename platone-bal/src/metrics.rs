@@ -18,7 +18,7 @@ macro_rules! counters {
         }
 
         /// A copy of the counters at one moment.
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
         pub struct MetricsSnapshot {
             $( $(#[$doc])* pub $field: u64, )*
         }

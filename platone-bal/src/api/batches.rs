@@ -11,7 +11,7 @@ use super::problem::ApiError;
 use crate::context::BalContext;
 
 /// A batch as the ledger records it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BatchAnswer {
     /// The batch identifier (`SOURCE:SEQUENCE`).
     pub batch_id: String,
@@ -26,6 +26,24 @@ pub struct BatchAnswer {
 }
 
 /// The handler: 404 when the ledger does not know the batch.
+#[utoipa::path(
+    get,
+    path = "/api/batches/{id}",
+    operation_id = "getBatch",
+    tag = "certification",
+    summary = "A batch's ledger entry: certificate and anchor",
+    params((
+        "id" = String,
+        Path,
+        description = "The batch identifier, `SOURCE:SEQUENCE`; it may contain `/` and may be \
+            percent-encoded.",
+        example = "meter-17:0",
+    )),
+    responses(
+        (status = 200, description = "The batch.", body = BatchAnswer),
+        (status = 404, description = "The ledger does not know the batch.", body = ApiError, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get(
     State(ctx): State<BalContext>,
     _caller: Caller,

@@ -23,24 +23,34 @@ use crate::context::{BalContext, CertifiedRecord, SUBSCRIPTION_SOURCE};
 
 /// A subscription with the certificate of its current state: the certified record is the
 /// subscription's JSON without the `certificate` member.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(
+    description = "A subscription and the certificate of its current state. The \
+    certified record is this object without `certificate`."
+)]
 pub struct CertifiedSubscription {
     /// The subscription, as stored.
     #[serde(flatten)]
     pub subscription: Subscription,
-    /// Its batch and proof; `None` in a listing when no certificate of its current state is in
-    /// the ledger (a subscription recorded in the store without going through this API).
+    /// The batch and proof of its current state; null in a listing when the ledger has none
+    /// (a subscription recorded in the store without going through this API).
+    #[schema(required = true)]
     pub certificate: Option<CertifiedRecord>,
 }
 
-/// The fields of `POST /api/certification`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The fields of `POST /api/certification`, read by the handler, which
+/// rejects any other member (as the schema's `serde(deny_unknown_fields)` says).
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(description = "A subscription request: who provides, who consumes, which topic.")]
 pub struct SubscriptionRequest {
-    /// Who provides the data (`providerId`).
+    /// The data provider (customer, aggregator or DSO of the resource).
+    #[schema(rename = "providerId")]
     pub provider: ParticipantId,
-    /// Who asks for it (`consumerId`).
+    /// The data consumer; the caller unless the caller is `dso`.
+    #[schema(rename = "consumerId")]
     pub consumer: ParticipantId,
-    /// What is asked for (`topic`: `pod/ID`, `meter/ID` or `device/ID`).
+    /// What is asked for: `pod/ID`, `meter/ID` or `device/ID`.
     pub topic: Resource,
 }
 
@@ -92,6 +102,25 @@ pub fn parse_topic(text: &str) -> Result<Resource, ApiError> {
 
 /// `POST /api/certification`: the consumer (or `dso` on its behalf) asks the provider for a
 /// topic.
+#[utoipa::path(
+    post,
+    path = "/api/certification",
+    operation_id = "requestSubscription",
+    tag = "subscriptions",
+    summary = "Request a subscription and certify it",
+    description = "The consumer (or `dso`) asks the provider for a topic. The subscription is \
+        stored with status Requested and certified as a single-record batch of source \
+        `subscriptions`, anchored before the answer. The certified record is the answer \
+        without its `certificate` member.",
+    request_body = SubscriptionRequest,
+    responses(
+        (status = 200, description = "The certified subscription.", body = CertifiedSubscription),
+        (status = 403, description = "The caller asks on behalf of another consumer, or the \
+            access policy denies it.", body = ApiError, content_type = "application/problem+json"),
+        (status = 409, description = "The same subscription is already requested or \
+            accepted.", body = ApiError, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn request(
     State(ctx): State<BalContext>,
     caller: Caller,
@@ -118,6 +147,22 @@ pub async fn request(
 
 /// `GET /api/certification/{topic}`: the subscriptions to `topic` the caller provides or
 /// consumes, each with the certificate of its current state.
+#[utoipa::path(
+    get,
+    path = "/api/certification/{topic}",
+    operation_id = "listSubscriptions",
+    tag = "subscriptions",
+    summary = "The subscriptions to a topic the caller provides or consumes",
+    description = "The topic contains a `/` (`pod/ID`, `meter/ID`, `device/ID`); it may be \
+        sent as is or percent-encoded. Each subscription carries the certificate of its \
+        current state, or null when the ledger has none.",
+    params(("topic" = Resource, Path, description = "`pod/ID`, `meter/ID` or `device/ID`.")),
+    responses((
+        status = 200,
+        description = "The subscriptions, oldest first.",
+        body = Vec<CertifiedSubscription>,
+    )),
+)]
 pub async fn list(
     State(ctx): State<BalContext>,
     caller: Caller,
@@ -146,16 +191,66 @@ pub async fn list(
 }
 
 /// `POST /api/certification/{id}/accept` and `POST /api/certification/{id}/decline`: the
-/// provider decides. Both share the route of the topics (which contain `/`), so the rest of
-/// the path is read here; anything but `ID/accept` or `ID/decline` is a 404.
+/// provider decides (`accept`, `decline`). Both share the route of the topics (which
+/// contain `/`), so the rest of the path is read here; anything but `ID/accept` or
+/// `ID/decline` is a 404.
 pub async fn act(
     State(ctx): State<BalContext>,
     caller: Caller,
     rest: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CertifiedSubscription>, ApiError> {
     let Path(rest) = rest.map_err(|e| ApiError::bad_request("path", e.body_text()))?;
-    let (id, accept) = parse_action(&rest)?;
-    decide(ctx, caller, id, accept).await
+    match parse_action(&rest)? {
+        (id, true) => accept(ctx, caller, id).await,
+        (id, false) => decline(ctx, caller, id).await,
+    }
+}
+
+/// The provider accepts subscription `id`: the consumer may read the topic (and, with the
+/// broker's access control, subscribe to it).
+#[utoipa::path(
+    post,
+    path = "/api/certification/{id}/accept",
+    operation_id = "acceptSubscription",
+    tag = "subscriptions",
+    summary = "The provider accepts a requested subscription",
+    params(("id" = i64, Path, description = "The subscription's id.")),
+    responses(
+        (status = 200, description = "The accepted subscription, certified.", body = CertifiedSubscription),
+        (status = 403, description = "The caller is not the subscription's provider.", body = ApiError, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription has this id.", body = ApiError, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription's state does not allow it.", body = ApiError, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn accept(
+    ctx: BalContext,
+    caller: Caller,
+    id: i64,
+) -> Result<Json<CertifiedSubscription>, ApiError> {
+    decide(ctx, caller, id, true).await
+}
+
+/// The provider declines subscription `id`, or revokes it once accepted.
+#[utoipa::path(
+    post,
+    path = "/api/certification/{id}/decline",
+    operation_id = "declineSubscription",
+    tag = "subscriptions",
+    summary = "The provider declines a requested subscription or revokes an accepted one",
+    params(("id" = i64, Path, description = "The subscription's id.")),
+    responses(
+        (status = 200, description = "The declined subscription, certified.", body = CertifiedSubscription),
+        (status = 403, description = "The caller is not the subscription's provider.", body = ApiError, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription has this id.", body = ApiError, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription's state does not allow it.", body = ApiError, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn decline(
+    ctx: BalContext,
+    caller: Caller,
+    id: i64,
+) -> Result<Json<CertifiedSubscription>, ApiError> {
+    decide(ctx, caller, id, false).await
 }
 
 /// Reads `ID/accept` or `ID/decline`.

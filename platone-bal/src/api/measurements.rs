@@ -30,22 +30,28 @@ pub const PARAMETERS: &[&str] = &["device", "pod", "meter", "from", "to", "curso
 
 /// One measurement as served: the measurement, its proof (`None` while its batch is open) and
 /// its anchor status (`pending` until its certificate is confirmed by the ledger).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(
+    description = "A measurement with its proof (null while its batch is open) and its \
+    anchor status."
+)]
 pub struct MeasurementItem {
     /// The measurement, exactly as stored and certified.
     pub measurement: Measurement,
-    /// Its inclusion proof, once its batch is certified.
+    /// Its inclusion proof, once its batch is certified; null while the batch is open.
+    #[schema(value_type = Option<Proof>, required = true)]
     pub proof: Option<serde_json::Value>,
     /// Where its batch's certificate is anchored, or `{"status": "pending"}`.
     pub anchor: AnchorStatus,
 }
 
 /// One page of measurements; `next` is the cursor of the following page, if any.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MeasurementPage {
     /// The measurements, in time order.
     pub items: Vec<MeasurementItem>,
-    /// Pass as `cursor` to read on; `None` on the last page.
+    /// Pass as `cursor` to read on; null on the last page.
+    #[schema(required = true)]
     pub next: Option<String>,
 }
 
@@ -124,6 +130,50 @@ fn parse_limit(value: &str) -> Result<usize, ApiError> {
 /// each measurement's batch, leaf index, Merkle root and anchor (`platone:certifiedIn` …), not
 /// the proof's sibling hashes (ask for JSON to verify), and names the next page in a
 /// `Link: <…>; rel="next"` header.
+#[utoipa::path(
+    get,
+    path = "/api/measurements",
+    operation_id = "listMeasurements",
+    tag = "measurements",
+    summary = "The caller's visible measurements, each with its proof and anchor status",
+    description = "The access policy of the Shared Customer Database decides: a participant \
+        must name at least one of pod, meter or device it may read (as owner, customer, \
+        aggregator, grid operator or accepted subscriber); `dso` reads everything. Results \
+        come in time order.",
+    params(
+        ("device" = Option<DeviceId>, Query, description = "Only this source device."),
+        ("pod" = Option<PodId>, Query, description = "Only this Point of Delivery."),
+        ("meter" = Option<MeterId>, Query, description = "Only this meter."),
+        ("from" = Option<String>, Query, format = DateTime,
+            description = "From this instant (inclusive), RFC 3339."),
+        ("to" = Option<String>, Query, format = DateTime,
+            description = "Up to this instant (exclusive), RFC 3339; after `from`."),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000,
+            description = "Page size (1000 when not given)."),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "One page. By `Accept` (q-values honoured, JSON the default): the \
+                page as JSON, or its measurements as SAREF RDF (mapping in docs/saref.md) with \
+                each one's batch, leaf index, Merkle root and anchor in the `platone:` \
+                vocabulary; an RDF answer names the next page in `Link: <…>; rel=\"next\"`.",
+            content(
+                (MeasurementPage = "application/json"),
+                (String = "text/turtle"),
+                (Object = "application/ld+json"),
+                (String = "application/n-triples"),
+            ),
+            headers(("Link" = String, description = "RDF answers only: the next page, \
+                `<URL>; rel=\"next\"`.")),
+        ),
+        (status = 403, description = "The access policy denies the caller these \
+            measurements.", body = ApiError, content_type = "application/problem+json"),
+        (status = 406, description = "`Accept` admits none of application/json, \
+            text/turtle, application/ld+json, application/n-triples; `at` is `Accept`.", body = ApiError, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     State(ctx): State<BalContext>,
     caller: Caller,

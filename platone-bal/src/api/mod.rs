@@ -87,6 +87,7 @@ use serde::Serialize;
 
 use crate::context::BalContext;
 use crate::metrics::{Metrics, MetricsCollector, MetricsSnapshot};
+use platone_service::openapi::{OPENAPI_PATH, document_route};
 use platone_service::{Telemetry, track_requests};
 
 pub use auth::Caller;
@@ -96,7 +97,7 @@ pub use measurements::{
     DEFAULT_LIMIT, MAX_LIMIT, MeasurementItem, MeasurementPage, certification_ref,
 };
 pub use negotiate::{MEDIA_TYPES, Representation, negotiate};
-pub use openapi::OPENAPI_DOCUMENT;
+pub use openapi::{BalApi, document};
 pub use platone_service::bearer_token;
 pub use problem::{ApiError, store_problem};
 pub use verify::VerifyAnswer;
@@ -138,7 +139,7 @@ const BATCH: &str = "/api/batches/{*id}";
 const HEALTH: &str = "/health";
 const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
-const OPENAPI: &str = "/api/openapi.json";
+const OPENAPI: &str = OPENAPI_PATH;
 
 /// Every route [`router`] serves.
 pub const ROUTES: &[Route] = &[
@@ -175,7 +176,13 @@ pub fn router(ctx: BalContext) -> Router {
     let telemetry = Telemetry::new("platone_bal", |registry| {
         registry.register_collector(Box::new(MetricsCollector(ctx.metrics.clone())));
     });
-    let exposition = telemetry.clone();
+    let document = match document_route(&openapi::document(ctx.config.api.public_url.as_deref())) {
+        Ok(route) => route,
+        Err(e) => {
+            let problem = ApiError::internal("openapi", e);
+            get(move || std::future::ready(problem.clone()))
+        }
+    };
     Router::new()
         .route(CERTIFICATION, post(certification::request))
         .route(
@@ -189,9 +196,9 @@ pub fn router(ctx: BalContext) -> Router {
         .route(READY, get(ready))
         .route(
             METRICS,
-            get(move || std::future::ready(exposition.response())),
+            get(platone_service::metrics).with_state(telemetry.clone()),
         )
-        .route(OPENAPI, get(openapi::serve))
+        .route(OPENAPI, document)
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(ctx.clone(), count_request))
@@ -223,13 +230,13 @@ async fn wrong_method(request: Request) -> ApiError {
     )
 }
 
-/// What `GET /health` and `GET /ready` answer.
-#[derive(Debug, Clone, Serialize)]
+/// What `GET /health` and `GET /ready` answer: the report's `status` (`ok`; `degraded` while
+/// an engine — the SCD, the ledger, the broker — is unavailable and being retried; `failed`
+/// once a task has stopped), `engines` and `failed_tasks`, beside these.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok`; `degraded` while an engine (the SCD, the ledger, the broker) is unavailable and
-    /// being retried; `failed` once a task has stopped.
-    pub status: &'static str,
     /// The crate version.
+    #[schema(value_type = String)]
     pub version: &'static str,
     /// The ledger's name.
     pub ledger: String,
@@ -243,7 +250,6 @@ pub struct Health {
 fn health_of(ctx: &BalContext) -> Health {
     let report = ctx.health.report();
     Health {
-        status: report.status,
         version: env!("CARGO_PKG_VERSION"),
         ledger: ctx.ledger.name(),
         report,
@@ -253,6 +259,19 @@ fn health_of(ctx: &BalContext) -> Health {
 
 /// Liveness: 200 while every task runs (an unavailable engine is waited for, and shows as
 /// `degraded`), 503 once one has stopped.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "operations",
+    summary = "Liveness, each engine's state and the counters",
+    security(()),
+    responses(
+        (status = 200, description = "Every task runs (an unavailable engine shows as \
+            `degraded`).", body = Health),
+        (status = 503, description = "A task has stopped (`failed`).", body = Health),
+    ),
+)]
 async fn health(State(ctx): State<BalContext>) -> (StatusCode, Json<Health>) {
     let health = health_of(&ctx);
     let status = if health.report.is_alive() {
@@ -265,6 +284,19 @@ async fn health(State(ctx): State<BalContext>) -> (StatusCode, Json<Health>) {
 
 /// Readiness: 200 only while packets are taken and certified (every engine available, every
 /// task running), else 503 with why.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "operations",
+    summary = "Readiness: packets are taken and certified",
+    security(()),
+    responses(
+        (status = 200, description = "Every engine is available and every task runs.", body = Health),
+        (status = 503, description = "An engine is unavailable or a task has stopped; the \
+            answer says which.", body = Health),
+    ),
+)]
 async fn ready(State(ctx): State<BalContext>) -> (StatusCode, Json<Health>) {
     let health = health_of(&ctx);
     let status = if health.report.is_ready() {

@@ -11,11 +11,12 @@ use super::problem::ApiError;
 use crate::context::BalContext;
 
 /// What `POST /api/verify` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifyAnswer {
     /// Whether the record is exactly the one certified, in a batch anchored in the ledger.
     pub verified: bool,
     /// When not, what failed: `content: …`, `path: …`, `root: …`, `anchor: …` or `chain: …`.
+    #[schema(required = true)]
     pub reason: Option<String>,
 }
 
@@ -34,8 +35,20 @@ impl From<Verification> for VerifyAnswer {
     }
 }
 
+/// What `POST /api/verify` takes, read by the handler, which rejects any other member.
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(description = "A record and its proof, to check against the ledger.")]
+pub struct VerifyRequest {
+    /// The record as served (a measurement, or a subscription without `certificate`).
+    #[schema(value_type = Object)]
+    pub record: serde_json::Value,
+    /// Its proof.
+    pub proof: Proof,
+}
+
 /// Reads `{"record": {…}, "proof": {…}}`; a malformed body is a 400 naming the member.
-pub fn parse_body(body: &[u8]) -> Result<(serde_json::Value, Proof), ApiError> {
+pub fn parse_body(body: &[u8]) -> Result<VerifyRequest, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(
             "body",
@@ -61,17 +74,28 @@ pub fn parse_body(body: &[u8]) -> Result<(serde_json::Value, Proof), ApiError> {
         .ok_or_else(|| ApiError::bad_request("proof", "missing"))?;
     let text = serde_json::to_vec(&proof).map_err(|e| ApiError::bad_request("proof", e))?;
     let proof = Proof::from_json(&text).map_err(|e| ApiError::bad_request("proof", e))?;
-    Ok((record, proof))
+    Ok(VerifyRequest { record, proof })
 }
 
 /// The handler. The record is verified exactly as sent (its canonical JSON), so any altered
 /// member fails with a `content` reason.
+#[utoipa::path(
+    post,
+    path = "/api/verify",
+    operation_id = "verify",
+    tag = "certification",
+    summary = "Verify a record against its proof and the ledger",
+    description = "The record is checked exactly as sent (its canonical JSON): content (leaf \
+        hash), path, root, the certificate's presence and entry in the ledger, and its chain.",
+    request_body = VerifyRequest,
+    responses((status = 200, description = "The outcome.", body = VerifyAnswer)),
+)]
 pub async fn verify(
     State(ctx): State<BalContext>,
     _caller: Caller,
     body: Bytes,
 ) -> Result<Json<VerifyAnswer>, ApiError> {
-    let (record, proof) = parse_body(&body)?;
+    let VerifyRequest { record, proof } = parse_body(&body)?;
     let verification = verify_with_ledger(&record, &proof, &*ctx.ledger)
         .await
         .map_err(|e| ApiError::internal("ledger", e))?;
