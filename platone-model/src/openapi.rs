@@ -99,26 +99,30 @@ impl PartialSchema for Quality {
 }
 impl ToSchema for Quality {}
 
+/// A bounded integer.
+fn integer(minimum: i64, maximum: i64, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(minimum))
+        .maximum(Some(maximum))
+        .description(Some(description))
+        .into()
+}
+
 impl PartialSchema for UnitMultiplier {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(-24))
-            .maximum(Some(24))
-            .description(Some("The power of ten the unit carries (3 is kilo)."))
-            .into()
+        integer(-24, 24, "The power of ten the unit carries (3 is kilo).")
     }
 }
 impl ToSchema for UnitMultiplier {}
 
 impl PartialSchema for MeasuringPeriod {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(1))
-            .maximum(Some(u32::MAX))
-            .description(Some("The interval the value covers, in seconds."))
-            .into()
+        integer(
+            1,
+            u32::MAX.into(),
+            "The interval the value covers, in seconds.",
+        )
     }
 }
 impl ToSchema for MeasuringPeriod {}

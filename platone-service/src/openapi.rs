@@ -34,6 +34,7 @@
 //!         ["application/problem+json"]["schema"]["$ref"],
 //!     "#/components/schemas/Problem"
 //! );
+//! assert!(openapi::unresolved_references(&document).is_empty());
 //! # let _ = ProblemResponse::NotFound;
 //!
 //! // Served at /api/openapi.json beside the service's routes:
@@ -323,6 +324,36 @@ fn complete_operation(operation: &mut Operation) {
             .entry(answer.status().to_string())
             .or_insert_with(|| answer.reference());
     }
+}
+
+/// The `$ref`s of `document` that point at nothing in it (a service's tests assert there are
+/// none: a schema, response or parameter named but not given).
+pub fn unresolved_references(document: &OpenApi) -> Vec<String> {
+    fn collect(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(members) => {
+                for (key, member) in members {
+                    match (key.as_str(), member) {
+                        ("$ref", serde_json::Value::String(target)) => out.push(target.clone()),
+                        _ => collect(member, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| collect(item, out)),
+            _ => {}
+        }
+    }
+    let Ok(json) = serde_json::to_value(document) else {
+        return vec!["(the document does not serialise)".into()];
+    };
+    let mut references = Vec::new();
+    collect(&json, &mut references);
+    references.retain(|target| {
+        target
+            .strip_prefix('#')
+            .is_none_or(|pointer| json.pointer(pointer).is_none())
+    });
+    references
 }
 
 /// A document serialised once: the state [`serve_document`] answers with.
