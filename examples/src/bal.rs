@@ -216,7 +216,7 @@ impl ApiArgs {
                 .unwrap_or_else(|| OidcSettings::new(issuer.clone()));
             oidc.issuer = issuer.clone();
             if let Some(audience) = &self.oidc_audience {
-                oidc.audience = audience.clone();
+                oidc.audience = Some(audience.clone());
             }
             if let Some(claim) = &self.oidc_roles_claim {
                 oidc.roles_claim = claim.clone();
@@ -432,7 +432,7 @@ mod tests {
         assert_eq!(parsed.api.clients, ["dso=s1:dso", "agg-1=s2:aggregator"]);
         assert_eq!(parsed.api.client_specs().unwrap()[1].roles, ["aggregator"]);
         let oidc = parsed.api.oidc.as_ref().unwrap();
-        assert_eq!(oidc.audience, "bal");
+        assert_eq!(oidc.audience.as_deref(), Some("bal"));
         assert_eq!(oidc.roles_claim, "resource_access.bal.roles");
         assert_eq!(
             parsed.api.public_url.as_deref(),

@@ -110,5 +110,23 @@ impl BalError {
     }
 }
 
+/// A setting of the shared service layer that is wrong is a configuration error naming it;
+/// a file it cannot read is an I/O error.
+impl From<platone_service::ServiceError> for BalError {
+    fn from(error: platone_service::ServiceError) -> Self {
+        match error {
+            platone_service::ServiceError::Config { at, reason } => BalError::Config {
+                at,
+                message: reason,
+            },
+            platone_service::ServiceError::Io { path, source } => BalError::Io { path, source },
+            other => BalError::Config {
+                at: "api".into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// Result alias for the crate.
 pub type Result<T, E = BalError> = std::result::Result<T, E>;

@@ -19,6 +19,10 @@
 //! certificates required when `client_ca` is given), or over plain HTTP only when
 //! `insecure_http = true` (`--insecure-http`).
 //!
+//! The settings and the token checks are the shared ones of [`platone_service`]
+//! ([`ApiSecurity`] is its `ServiceSecurity`); the BAL adds its audience (`platone-bal`), the
+//! participant ids of the clients, its static tokens and the `identity` engine of `/health`.
+//!
 //! ```toml
 //! [api]
 //! public_url = "https://bal.example:8443"   # the embedded issuer's `iss`
@@ -35,15 +39,13 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use platone_service::{
-    Authentication, Authenticators, ClientSpec, EmbeddedIssuer, Identity, IssuerConfig, JwtConfig,
-    JwtValidator, Limits, OidcDiscovery, RolesClaim, StaticTokens, TlsFiles, Transport,
+use platone_service::{Identity, IdentitySetup, StaticTokens, Transport};
+
+pub use platone_service::{
+    ISSUER_KEY_FILE, OidcSettings, ServiceIdentity as ApiIdentity, TlsSettings,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::config::{BalConfig, DSO_PARTICIPANT};
 use crate::error::{BalError, Result};
@@ -52,327 +54,39 @@ use crate::health::{Engine, Health};
 /// The role that reads everything, like the participant `dso`.
 pub const DSO_ROLE: &str = "dso";
 
-/// The audience of the embedded issuer's tokens unless configured otherwise.
+/// The audience of the BAL's tokens unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "platone-bal";
 
-/// The file in the data directory holding the embedded issuer's signing key.
-pub const ISSUER_KEY_FILE: &str = "issuer-key.pem";
+/// The REST API's listener and token issuers (`[api]`): the settings every Platone server
+/// shares ([`platone_service::ServiceSecurity`]).
+pub type ApiSecurity = platone_service::ServiceSecurity;
 
-/// The REST API's listener and token issuers (`[api]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiSecurity {
-    /// HTTPS: the certificate, its key and, for client certificates, their CA.
-    #[serde(default)]
-    pub tls: Option<TlsSettings>,
-    /// Serve plain HTTP (only when no `tls` is given; tokens then travel in clear).
-    #[serde(default)]
-    pub insecure_http: bool,
-    /// The clients of the embedded issuer: `ID=SECRET:ROLE[,ROLE…]`, the secret in clear or
-    /// as its argon2 PHC string. The id is the participant.
-    #[serde(default)]
-    pub clients: Vec<String>,
-    /// A file of more clients, one per line (blank lines and `#` comments skipped).
-    #[serde(default)]
-    pub client_file: Option<PathBuf>,
-    /// The API's public base URL: the embedded issuer's `iss` and the base of its discovery
-    /// document (default: `SCHEME://ADDRESS` of the listener).
-    #[serde(default)]
-    pub public_url: Option<String>,
-    /// The `aud` of the embedded issuer's tokens.
-    #[serde(default = "default_audience")]
-    pub audience: String,
-    /// How long an embedded issuer's token is valid, in seconds.
-    #[serde(default = "default_token_lifetime")]
-    pub token_lifetime_secs: u64,
-    /// An external OpenID Connect issuer whose tokens are accepted.
-    #[serde(default)]
-    pub oidc: Option<OidcSettings>,
-    /// The largest request body, in bytes.
-    #[serde(default = "default_max_body")]
-    pub max_body_bytes: usize,
-    /// The largest request head (request line and headers), in bytes.
-    #[serde(default = "default_max_header")]
-    pub max_header_bytes: usize,
-    /// Requests per second one client address may make, sustained; 0: no limit.
-    #[serde(default = "default_requests_per_second")]
-    pub requests_per_second: u32,
-    /// Requests one client address may make at once beyond the sustained rate.
-    #[serde(default = "default_burst")]
-    pub burst: u32,
-}
-
-fn default_max_body() -> usize {
-    Limits::default().max_body_bytes
-}
-
-fn default_max_header() -> usize {
-    Limits::default().max_header_bytes
-}
-
-fn default_requests_per_second() -> u32 {
-    Limits::default().requests_per_second
-}
-
-fn default_burst() -> u32 {
-    Limits::default().burst
-}
-
-/// The files of the HTTPS listener (PEM).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSettings {
-    /// The certificate chain, the server's first.
-    pub cert: PathBuf,
-    /// Its private key.
-    pub key: PathBuf,
-    /// When given, clients must present a certificate chaining to this CA.
-    #[serde(default)]
-    pub client_ca: Option<PathBuf>,
-}
-
-/// An external OpenID Connect issuer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OidcSettings {
-    /// The issuer URL (its discovery document is at `ISSUER/.well-known/openid-configuration`).
-    pub issuer: String,
-    /// The audience tokens must name.
-    #[serde(default = "default_audience")]
-    pub audience: String,
-    /// The claims holding the roles, dotted for nested objects, several separated by commas
-    /// (default `roles,realm_access.roles`: Keycloak's realm roles work as they are).
-    #[serde(default = "default_roles_claim")]
-    pub roles_claim: String,
-    /// The CA (PEM) the issuer's certificate chains to (default: the system's bundle).
-    #[serde(default)]
-    pub ca: Option<PathBuf>,
-    /// The least time, in seconds, between two fetches of the issuer's keys caused by tokens
-    /// naming a key not yet known (key rotation); a flood of forged key ids costs the issuer
-    /// no more than one fetch per interval.
-    #[serde(default = "default_key_refetch")]
-    pub key_refetch_secs: u64,
-}
-
-impl OidcSettings {
-    /// The issuer at `issuer`, its tokens for [`DEFAULT_AUDIENCE`], roles in `roles` or
-    /// `realm_access.roles`, its certificate checked against the system's bundle.
-    pub fn new(issuer: impl Into<String>) -> Self {
-        OidcSettings {
-            issuer: issuer.into(),
-            audience: default_audience(),
-            roles_claim: default_roles_claim(),
-            ca: None,
-            key_refetch_secs: default_key_refetch(),
-        }
-    }
-}
-
-fn default_audience() -> String {
-    DEFAULT_AUDIENCE.to_owned()
-}
-
-fn default_token_lifetime() -> u64 {
-    600
-}
-
-fn default_key_refetch() -> u64 {
-    30
-}
-
-fn default_roles_claim() -> String {
-    "roles,realm_access.roles".to_owned()
-}
-
-impl Default for ApiSecurity {
-    fn default() -> Self {
-        ApiSecurity {
-            tls: None,
-            insecure_http: false,
-            clients: Vec::new(),
-            client_file: None,
-            public_url: None,
-            audience: default_audience(),
-            token_lifetime_secs: default_token_lifetime(),
-            oidc: None,
-            max_body_bytes: default_max_body(),
-            max_header_bytes: default_max_header(),
-            requests_per_second: default_requests_per_second(),
-            burst: default_burst(),
-        }
-    }
-}
-
-impl ApiSecurity {
-    /// How the API listens: HTTPS when `tls` is given, plain HTTP when `insecure_http` is
-    /// set, an error when neither or both.
-    pub fn transport(&self) -> Result<Transport> {
-        match (&self.tls, self.insecure_http) {
-            (Some(tls), false) => Ok(Transport::Https(TlsFiles {
-                cert: tls.cert.clone(),
-                key: tls.key.clone(),
-                client_ca: tls.client_ca.clone(),
-            })),
-            (None, true) => Ok(Transport::InsecureHttp),
-            (Some(_), true) => Err(BalError::config(
-                "api.insecure_http",
-                "give either a TLS certificate (api.tls) or insecure_http, not both",
-            )),
-            (None, false) => Err(BalError::config(
-                "api.tls",
-                "the REST API needs a certificate (--tls-cert and --tls-key); plain HTTP only \
-                 with --insecure-http",
-            )),
-        }
-    }
-
-    /// What one client may ask.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_body_bytes: self.max_body_bytes,
-            max_header_bytes: self.max_header_bytes,
-            requests_per_second: self.requests_per_second,
-            burst: self.burst,
-        }
-    }
-
-    /// The embedded issuer's clients: [`clients`](Self::clients) then the client file's.
-    pub fn client_specs(&self) -> Result<Vec<ClientSpec>> {
-        let mut specs = self
-            .clients
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                ClientSpec::parse(text)
-                    .map_err(|e| BalError::config(format!("api.clients[{i}]"), e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(path) = &self.client_file {
-            let text = std::fs::read_to_string(path).map_err(|e| BalError::io(path, e))?;
-            let more = ClientSpec::parse_file(&text)
-                .map_err(|e| BalError::config(format!("{}", path.display()), e))?;
-            specs.extend(more);
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for spec in &specs {
-            if !seen.insert(spec.id.as_str()) {
-                return Err(BalError::config(
-                    "api.clients",
-                    format!("the client `{}` is given twice", spec.id),
-                ));
-            }
-            platone_model::ParticipantId::new(&spec.id)
-                .map_err(|e| BalError::config(format!("api.clients: `{}`", spec.id), e))?;
-        }
-        Ok(specs)
-    }
-
-    /// Checks the settings agree with each other (files are read when the BAL starts).
-    pub fn validate(&self) -> Result<()> {
-        if self.tls.is_some() && self.insecure_http {
-            self.transport()?;
-        }
-        if self.max_header_bytes < 8192 {
-            return Err(BalError::config(
-                "api.max_header_bytes",
-                "must be at least 8192",
-            ));
-        }
-        if self.token_lifetime_secs == 0 {
-            return Err(BalError::config(
-                "api.token_lifetime_secs",
-                "must be at least 1",
-            ));
-        }
-        if let Some(url) = &self.public_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(BalError::config(
-                "api.public_url",
-                format!("`{url}` is not an http:// or https:// URL"),
-            ));
-        }
-        if let Some(oidc) = &self.oidc {
-            RolesClaim::parse(&oidc.roles_claim)
-                .map_err(|e| BalError::config("api.oidc.roles_claim", e))?;
-        }
-        Ok(())
-    }
-}
-
-/// Who may call the API, as [`identify`] sets it up.
-pub struct ApiIdentity {
-    /// Checks bearer tokens: the OIDC issuer's, the embedded issuer's, then static tokens.
-    pub authentication: Authentication,
-    /// The embedded issuer, when clients are configured (its routes join the API).
-    pub issuer: Option<Arc<EmbeddedIssuer>>,
-}
-
-impl std::fmt::Debug for ApiIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiIdentity")
-            .field(
-                "issuer",
-                &self.issuer.as_ref().map(|i| i.issuer().to_owned()),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-/// Sets up the token checks of `config` for an API listening on `address` over `transport`.
-/// The OIDC issuer's keys are fetched on the first token, not here, so an issuer that is down
-/// delays no start (its tokens are answered 503 until it is back); each fetch reports the
-/// issuer in `health` (engine `identity`).
+/// Sets up the token checks of `config` for an API listening on `address` over `transport`:
+/// [`platone_service::ServiceSecurity::identify`] with the BAL's audience, its data directory,
+/// its static tokens, and each fetch of the OIDC issuer's keys reported in `health` (engine
+/// `identity`). Every embedded-issuer client must be a valid participant id.
 pub fn identify(
     config: &BalConfig,
     address: SocketAddr,
     transport: &Transport,
     health: &Health,
 ) -> Result<ApiIdentity> {
-    let api = &config.api;
-    let mut chain = Authenticators::new();
-    if let Some(oidc) = &api.oidc {
-        let source = OidcDiscovery::new(&oidc.issuer, oidc.ca.as_deref())
-            .map_err(|e| BalError::config("api.oidc.issuer", e))?;
-        let mut jwt = JwtConfig::new(oidc.issuer.clone(), oidc.audience.clone());
-        jwt.roles = RolesClaim::parse(&oidc.roles_claim)
-            .map_err(|e| BalError::config("api.oidc.roles_claim", e))?;
-        jwt.min_refetch = Duration::from_secs(oidc.key_refetch_secs);
-        let health = health.clone();
-        let validator =
-            JwtValidator::new(jwt, Arc::new(source)).on_fetch(move |fetched| match fetched {
-                Ok(_) => health.available(Engine::Identity),
-                Err(e) => health.unavailable(Engine::Identity, e),
-            });
-        chain = chain.with(Arc::new(validator));
+    for spec in config.api.client_specs()? {
+        platone_model::ParticipantId::new(&spec.id)
+            .map_err(|e| BalError::config(format!("api.clients: `{}`", spec.id), e))?;
     }
-    let clients = api.client_specs()?;
-    let issuer = if clients.is_empty() {
-        None
-    } else {
-        let public_url = api
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("{}://{address}", transport.scheme()));
-        let issuer = EmbeddedIssuer::open(IssuerConfig {
-            issuer: public_url,
-            audience: api.audience.clone(),
-            key_file: config.data.join(ISSUER_KEY_FILE),
-            clients,
-            token_lifetime: Duration::from_secs(api.token_lifetime_secs),
-        })
-        .map_err(|e| BalError::config("api.clients", e))?;
-        chain = chain.with(Arc::new(issuer.validator()));
-        Some(Arc::new(issuer))
-    };
-    let tokens = static_tokens(config)?;
-    if !tokens.is_empty() {
-        chain = chain.with(Arc::new(tokens));
-    }
-    Ok(ApiIdentity {
-        authentication: Authentication::new(chain),
-        issuer,
-    })
+    let health = health.clone();
+    Ok(config.api.identify(IdentitySetup {
+        default_audience: DEFAULT_AUDIENCE,
+        data_dir: &config.data,
+        address,
+        transport,
+        static_tokens: static_tokens(config)?,
+        on_fetch: Some(Arc::new(move |fetched| match fetched {
+            Ok(_) => health.available(Engine::Identity),
+            Err(e) => health.unavailable(Engine::Identity, e),
+        })),
+    })?)
 }
 
 /// The static tokens of a configuration (`[tokens]`: participant → token). The participant
@@ -393,40 +107,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_transport_is_https_or_explicitly_plain() {
-        let mut api = ApiSecurity::default();
-        assert!(
-            api.transport().is_err(),
-            "neither certificate nor insecure_http"
-        );
-        api.insecure_http = true;
-        assert_eq!(api.transport().unwrap(), Transport::InsecureHttp);
-        api.tls = Some(TlsSettings {
-            cert: "c.pem".into(),
-            key: "k.pem".into(),
-            client_ca: None,
-        });
-        assert!(api.transport().is_err(), "both");
-        assert!(api.validate().is_err());
-        api.insecure_http = false;
-        assert_eq!(api.transport().unwrap().scheme(), "https");
-    }
-
-    #[test]
-    fn clients_are_participants_given_once() {
-        let mut api = ApiSecurity {
-            clients: vec!["dso=s1:dso".into(), "cust-1=s2:".into()],
-            ..ApiSecurity::default()
+    fn clients_must_be_participants() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = BalConfig {
+            data: dir.path().to_owned(),
+            ..BalConfig::default()
         };
-        let specs = api.client_specs().unwrap();
-        assert_eq!(specs.len(), 2);
-        assert_eq!(specs[0].roles, ["dso"]);
-        api.clients.push("dso=other:".into());
-        let e = api.client_specs().unwrap_err().to_string();
-        assert!(e.contains("given twice"), "{e}");
-        api.clients = vec!["no-secret".into()];
-        let e = api.client_specs().unwrap_err().to_string();
-        assert!(e.contains("api.clients[0]"), "{e}");
+        config.api.insecure_http = true;
+        config.api.clients = vec!["not a participant =s1:dso".into()];
+        let transport = config.api.transport().unwrap();
+        let address = "127.0.0.1:8082".parse().unwrap();
+        let e = identify(&config, address, &transport, &Health::new()).unwrap_err();
+        assert!(e.to_string().contains("api.clients"), "{e}");
+        config.api.clients = vec!["cust-1=s1:".into()];
+        let identity = identify(&config, address, &transport, &Health::new()).unwrap();
+        assert_eq!(identity.issuer.unwrap().audience(), DEFAULT_AUDIENCE);
     }
 
     #[test]

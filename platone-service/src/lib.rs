@@ -80,19 +80,23 @@ mod issuer;
 mod limits;
 pub mod openapi;
 mod problem;
+mod settings;
 mod telemetry;
 mod tls;
 
 pub use client::ServiceClient;
 pub use error::{Result, ServiceError};
 pub use identity::{
-    AuthError, Authentication, Authenticator, Authenticators, Identity, JwksSource, JwtConfig,
-    JwtValidator, OidcDiscovery, RolesClaim, StaticJwks, StaticTokens, bearer_token,
+    AuthError, Authentication, Authenticator, Authenticators, FetchObserver, Identity, JwksSource,
+    JwtConfig, JwtValidator, OidcDiscovery, RolesClaim, StaticJwks, StaticTokens, bearer_token,
 };
 pub use issuer::routes::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 pub use issuer::{AccessToken, ClientSpec, EmbeddedIssuer, IssuerConfig, TokenError, hash_secret};
 pub use limits::{Limits, REQUEST_ID, RateLimiter, harden};
-pub use problem::{PROBLEM_JSON, Problem};
+pub use problem::{PROBLEM_JSON, PathParams, Problem};
+pub use settings::{
+    ISSUER_KEY_FILE, IdentitySetup, OidcSettings, ServiceIdentity, ServiceSecurity, TlsSettings,
+};
 /// The OpenAPI operation of [`metrics`], so that a service's document names it as
 /// `platone_service::metrics`.
 #[doc(hidden)]

@@ -153,6 +153,29 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// axum's `Path` whose rejection (a segment that is not valid UTF-8 after percent-decoding,
+/// or does not parse as `T`) is a 400 [`Problem`] at `path`, like every other error answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathParams<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for PathParams<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| PathParams(value))
+            .map_err(|e| Problem::bad_request("path", e.body_text()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,10 @@ impl JwtConfig {
 }
 
 /// What [`JwtValidator::on_fetch`] calls.
-type FetchObserver = Arc<dyn Fn(std::result::Result<usize, &crate::ServiceError>) + Send + Sync>;
+/// What a [`JwtValidator`] tells after each fetch of the issuer's keys: how many usable keys,
+/// or why none could be fetched.
+pub type FetchObserver =
+    Arc<dyn Fn(std::result::Result<usize, &crate::ServiceError>) + Send + Sync>;
 
 /// A verification key of the issuer and the algorithms it may be used with.
 struct VerificationKey {

@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 
 pub use extract::{Authentication, bearer_token};
 pub use jwks::{JwksSource, OidcDiscovery, StaticJwks};
-pub use jwt::{JwtConfig, JwtValidator};
+pub use jwt::{FetchObserver, JwtConfig, JwtValidator};
 pub use roles::RolesClaim;
 pub use static_tokens::StaticTokens;
 
