@@ -163,90 +163,7 @@ impl Scenario {
 
     /// Validates a deserialised scenario file.
     pub fn from_file(file: ScenarioFile) -> Result<Self> {
-        if file.format != SCENARIO_FORMAT {
-            return Err(MarketError::Format { found: file.format });
-        }
-        let mut slot_index = HashMap::with_capacity(file.slots.len());
-        for (i, s) in file.slots.iter().enumerate() {
-            if s.is_empty() {
-                return Err(field(format!("slots[{i}]"), "empty slot name"));
-            }
-            if slot_index.insert(s.as_str(), i).is_some() {
-                return Err(field(
-                    format!("slots[{i}]"),
-                    format!("slot {s:?} listed twice"),
-                ));
-            }
-        }
-        let network = match &file.network {
-            Some(n) => Some(build_network(n, &file.slots, &slot_index)?),
-            None => None,
-        };
-        let mut ids = HashSet::with_capacity(file.requests.len() + file.offers.len());
-        let mut requests = Vec::with_capacity(file.requests.len());
-        for r in &file.requests {
-            let err = |m: String| order_err("request", &r.id, m);
-            check_id(&r.id, &mut ids).map_err(err)?;
-            let slot = *slot_index
-                .get(r.slot.as_str())
-                .ok_or_else(|| err(format!("unknown slot {:?}", r.slot)))?;
-            check_location(&r.location, network.as_ref()).map_err(err)?;
-            check_quantity(r.quantity).map_err(err)?;
-            if let Some(p) = r.price
-                && !p.is_finite()
-            {
-                return Err(err(format!("price {p} is not finite")));
-            }
-            requests.push(FlexRequest {
-                id: r.id.clone(),
-                participant: r.participant.clone(),
-                role: r.role,
-                location: r.location.clone(),
-                direction: r.direction,
-                slot,
-                quantity: r.quantity,
-                price: r.price,
-                arrival: r.arrival,
-            });
-        }
-        let mut offers = Vec::with_capacity(file.offers.len());
-        for o in &file.offers {
-            let err = |m: String| order_err("offer", &o.id, m);
-            check_id(&o.id, &mut ids).map_err(err)?;
-            let slot = *slot_index
-                .get(o.slot.as_str())
-                .ok_or_else(|| err(format!("unknown slot {:?}", o.slot)))?;
-            check_location(&o.location, network.as_ref()).map_err(err)?;
-            check_quantity(o.quantity).map_err(err)?;
-            if !o.price.is_finite() {
-                return Err(err(format!("price {} is not finite", o.price)));
-            }
-            if o.block.as_deref() == Some("") {
-                return Err(err("empty block id".into()));
-            }
-            offers.push(FlexOffer {
-                id: o.id.clone(),
-                participant: o.participant.clone(),
-                location: o.location.clone(),
-                direction: o.direction,
-                slot,
-                quantity: o.quantity,
-                price: o.price,
-                block: o.block.clone(),
-                arrival: o.arrival,
-            });
-        }
-        let book = OrderBook {
-            unit: file.unit,
-            slots: file.slots,
-            requests,
-            offers,
-        };
-        Ok(Scenario {
-            book,
-            network,
-            location_rule: file.location_rule,
-        })
+        BookBuilder::new(file).map(BookBuilder::into_scenario)
     }
 
     /// The scenario as a file structure (for writing).
@@ -295,6 +212,187 @@ impl Scenario {
     /// The scenario as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.to_file()).unwrap_or_default()
+    }
+}
+
+/// Builds a [`Scenario`] order by order, with the checks and the messages of
+/// [`Scenario::from_file`] (which uses it): a market platform admits each order as it arrives
+/// and refuses a bad one with the same error a scenario file would get.
+///
+/// ```
+/// use platone_market::scenario::{BookBuilder, ScenarioFile, OfferFile};
+/// use platone_market::{Direction, QuantityUnit, SCENARIO_FORMAT};
+///
+/// let mut book = BookBuilder::new(ScenarioFile {
+///     format: SCENARIO_FORMAT.into(),
+///     unit: QuantityUnit::Mw,
+///     slots: vec!["t1".into()],
+///     requests: vec![],
+///     offers: vec![],
+///     network: None,
+///     location_rule: None,
+/// })?;
+/// let offer = OfferFile {
+///     id: "o1".into(), participant: "agg-1".into(), location: "n5".into(),
+///     direction: Direction::Up, slot: "t1".into(), quantity: 1.5, price: 20.0,
+///     block: None, arrival: None,
+/// };
+/// book.add_offer(&offer)?;
+/// let again = book.add_offer(&offer).unwrap_err();
+/// assert_eq!(again.to_string(), "offer \"o1\": duplicate id");
+/// assert_eq!(book.scenario().book.offers.len(), 1);
+/// # Ok::<(), platone_market::MarketError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BookBuilder {
+    scenario: Scenario,
+    slot_index: HashMap<String, usize>,
+    ids: HashSet<String>,
+}
+
+impl BookBuilder {
+    /// Checks the file's format, slots and network, then adds its orders in order.
+    pub fn new(file: ScenarioFile) -> Result<Self> {
+        if file.format != SCENARIO_FORMAT {
+            return Err(MarketError::Format { found: file.format });
+        }
+        let mut slot_index = HashMap::with_capacity(file.slots.len());
+        for (i, s) in file.slots.iter().enumerate() {
+            if s.is_empty() {
+                return Err(field(format!("slots[{i}]"), "empty slot name"));
+            }
+            if slot_index.insert(s.clone(), i).is_some() {
+                return Err(field(
+                    format!("slots[{i}]"),
+                    format!("slot {s:?} listed twice"),
+                ));
+            }
+        }
+        let network = match &file.network {
+            Some(n) => {
+                let borrowed: HashMap<&str, usize> =
+                    slot_index.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                Some(build_network(n, &file.slots, &borrowed)?)
+            }
+            None => None,
+        };
+        let mut builder = BookBuilder {
+            scenario: Scenario {
+                book: OrderBook {
+                    unit: file.unit,
+                    slots: file.slots,
+                    requests: Vec::with_capacity(file.requests.len()),
+                    offers: Vec::with_capacity(file.offers.len()),
+                },
+                network,
+                location_rule: file.location_rule,
+            },
+            slot_index,
+            ids: HashSet::with_capacity(file.requests.len() + file.offers.len()),
+        };
+        for r in &file.requests {
+            builder.add_request(r)?;
+        }
+        for o in &file.offers {
+            builder.add_offer(o)?;
+        }
+        Ok(builder)
+    }
+
+    fn slot(&self, name: &str) -> std::result::Result<usize, String> {
+        self.slot_index
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("unknown slot {name:?}"))
+    }
+
+    fn check_new_id(&self, id: &str) -> std::result::Result<(), String> {
+        if id.is_empty() {
+            return Err("empty id".into());
+        }
+        if self.ids.contains(id) {
+            return Err("duplicate id".into());
+        }
+        Ok(())
+    }
+
+    /// Checks a request as [`add_request`](Self::add_request) would, without adding it: the
+    /// request as the book would hold it, or what is wrong with it.
+    pub fn check_request(&self, r: &RequestFile) -> Result<FlexRequest> {
+        let err = |m: String| order_err("request", &r.id, m);
+        self.check_new_id(&r.id).map_err(err)?;
+        let slot = self.slot(&r.slot).map_err(err)?;
+        check_location(&r.location, self.scenario.network.as_ref()).map_err(err)?;
+        check_quantity(r.quantity).map_err(err)?;
+        if let Some(p) = r.price
+            && !p.is_finite()
+        {
+            return Err(err(format!("price {p} is not finite")));
+        }
+        Ok(FlexRequest {
+            id: r.id.clone(),
+            participant: r.participant.clone(),
+            role: r.role,
+            location: r.location.clone(),
+            direction: r.direction,
+            slot,
+            quantity: r.quantity,
+            price: r.price,
+            arrival: r.arrival,
+        })
+    }
+
+    /// Adds a request, or says what is wrong with it (nothing is added then).
+    pub fn add_request(&mut self, r: &RequestFile) -> Result<()> {
+        let request = self.check_request(r)?;
+        self.ids.insert(request.id.clone());
+        self.scenario.book.requests.push(request);
+        Ok(())
+    }
+
+    /// Checks an offer as [`add_offer`](Self::add_offer) would, without adding it: the offer
+    /// as the book would hold it, or what is wrong with it.
+    pub fn check_offer(&self, o: &OfferFile) -> Result<FlexOffer> {
+        let err = |m: String| order_err("offer", &o.id, m);
+        self.check_new_id(&o.id).map_err(err)?;
+        let slot = self.slot(&o.slot).map_err(err)?;
+        check_location(&o.location, self.scenario.network.as_ref()).map_err(err)?;
+        check_quantity(o.quantity).map_err(err)?;
+        if !o.price.is_finite() {
+            return Err(err(format!("price {} is not finite", o.price)));
+        }
+        if o.block.as_deref() == Some("") {
+            return Err(err("empty block id".into()));
+        }
+        Ok(FlexOffer {
+            id: o.id.clone(),
+            participant: o.participant.clone(),
+            location: o.location.clone(),
+            direction: o.direction,
+            slot,
+            quantity: o.quantity,
+            price: o.price,
+            block: o.block.clone(),
+            arrival: o.arrival,
+        })
+    }
+
+    /// Adds an offer, or says what is wrong with it (nothing is added then).
+    pub fn add_offer(&mut self, o: &OfferFile) -> Result<()> {
+        let offer = self.check_offer(o)?;
+        self.ids.insert(offer.id.clone());
+        self.scenario.book.offers.push(offer);
+        Ok(())
+    }
+
+    /// The scenario built so far.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The scenario.
+    pub fn into_scenario(self) -> Scenario {
+        self.scenario
     }
 }
 
@@ -351,16 +449,6 @@ fn order_err(kind: &'static str, id: &str, message: String) -> MarketError {
         id: id.to_string(),
         message,
     }
-}
-
-fn check_id<'a>(id: &'a str, ids: &mut HashSet<&'a str>) -> std::result::Result<(), String> {
-    if id.is_empty() {
-        return Err("empty id".into());
-    }
-    if !ids.insert(id) {
-        return Err("duplicate id".into());
-    }
-    Ok(())
 }
 
 fn check_location(location: &str, network: Option<&Network>) -> std::result::Result<(), String> {
