@@ -1,0 +1,636 @@
+//! The platform: sessions, intake, and the pipeline that runs at gate closure (close → clear →
+//! validate → publish → register).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use platone_certify::Ledger;
+use platone_market::clearing::{ClearingConfig, algorithm_by_name};
+use platone_market::scenario::{BookBuilder, OfferFile, RequestFile};
+use platone_market::validation::{AfterValidation, GridValidator, LineLoadingValidator};
+use platone_market::{RequestRole, validation::validate_result};
+
+use crate::error::{PlatformError, Result};
+use crate::outcome::{Outcome, awards, register};
+use crate::roles::Caller;
+use crate::session::{AuditEntry, Order, Session, SessionSpec, SessionStatus, StoredOrder};
+use crate::store::PlatformStore;
+
+/// The most validation rounds (clear, validate, cut red orders, clear again) of a session.
+pub const MAX_VALIDATION_ROUNDS: usize = 5;
+
+/// The actor of what the gate-closure clock does.
+pub const SCHEDULER: &str = "scheduler";
+
+/// The DSO's technical check of a session's provisional result (FR-MP-MOMV-02/03), as the
+/// platform calls it.
+///
+/// The contract an implementer keeps: one verdict per accepted order of the result (see
+/// [`GridValidator`]); it may block (a validator answering over the bus waits for the
+/// answer) and is called from a blocking context; it is called again on the re-cleared result
+/// when it reported red orders.
+pub trait SessionValidator: Send + Sync {
+    /// The validator for `session`, or `None` when the session is not validated (a session
+    /// without a network: nothing to check it against).
+    fn for_session(&self, session: &Session) -> Option<Box<dyn GridValidator + Send>>;
+}
+
+/// The in-process default: the DC line-loading check of `platone-market` on the session's own
+/// network; sessions without one are published as cleared.
+#[derive(Debug, Clone, Default)]
+pub struct LineLoading(pub LineLoadingValidator);
+
+impl SessionValidator for LineLoading {
+    fn for_session(&self, session: &Session) -> Option<Box<dyn GridValidator + Send>> {
+        session
+            .spec
+            .network
+            .as_ref()
+            .map(|_| Box::new(self.0.clone()) as Box<dyn GridValidator + Send>)
+    }
+}
+
+struct Book {
+    session: Session,
+    builder: BookBuilder,
+    next_sequence: u64,
+    outcome: Option<Outcome>,
+}
+
+/// The Market Platform: cheap to clone, shared by the API's handlers and the gate-closure
+/// clock.
+#[derive(Clone)]
+pub struct MarketPlatform {
+    store: Arc<dyn PlatformStore>,
+    ledger: Arc<dyn Ledger>,
+    validator: Arc<dyn SessionValidator>,
+    books: Arc<Mutex<BTreeMap<String, Book>>>,
+}
+
+impl std::fmt::Debug for MarketPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MarketPlatform")
+            .field("ledger", &self.ledger.name())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+impl MarketPlatform {
+    /// The platform over `store`, with every session, order and outcome the store holds.
+    pub fn open(
+        store: Arc<dyn PlatformStore>,
+        ledger: Arc<dyn Ledger>,
+        validator: Arc<dyn SessionValidator>,
+    ) -> Result<Self> {
+        let mut books = BTreeMap::new();
+        for session in store.sessions()? {
+            let mut builder = BookBuilder::new(session.scenario_file())?;
+            let orders = store.orders(&session.id)?;
+            for stored in &orders {
+                match &stored.order {
+                    Order::Request(r) => builder.add_request(r)?,
+                    Order::Offer(o) => builder.add_offer(o)?,
+                }
+            }
+            let outcome = store.outcome(&session.id)?;
+            books.insert(
+                session.id.clone(),
+                Book {
+                    next_sequence: orders.last().map_or(0, |o| o.sequence + 1),
+                    session,
+                    builder,
+                    outcome,
+                },
+            );
+        }
+        Ok(MarketPlatform {
+            store,
+            ledger,
+            validator,
+            books: Arc::new(Mutex::new(books)),
+        })
+    }
+
+    fn books(&self) -> Result<MutexGuard<'_, BTreeMap<String, Book>>> {
+        self.books
+            .lock()
+            .map_err(|_| PlatformError::Store("the platform's lock is poisoned".into()))
+    }
+
+    fn audit(&self, session: &str, actor: &str, event: &str, detail: String) -> Result<()> {
+        self.store.audit(&AuditEntry {
+            session: session.to_owned(),
+            at: now(),
+            actor: actor.to_owned(),
+            event: event.to_owned(),
+            detail,
+        })
+    }
+
+    /// Opens a session (the market operator only).
+    pub fn create_session(&self, caller: &Caller, spec: SessionSpec) -> Result<Session> {
+        caller.require_operator()?;
+        let id = spec.session_id()?;
+        if spec.gate_closure <= now() {
+            return Err(PlatformError::invalid(
+                "gate_closure",
+                format!("{} has passed", spec.gate_closure.to_rfc3339()),
+            ));
+        }
+        let session = Session {
+            id: id.clone(),
+            spec,
+            status: SessionStatus::Open,
+            created_by: caller.participant.clone(),
+            created_at: now(),
+            failure: None,
+        };
+        let builder = BookBuilder::new(session.scenario_file())
+            .map_err(|e| PlatformError::invalid("network", e))?;
+        let mut books = self.books()?;
+        if books.contains_key(&id) {
+            return Err(PlatformError::conflict(&id, "the session exists"));
+        }
+        self.store.create_session(&session)?;
+        self.audit(
+            &id,
+            &caller.participant,
+            "opened",
+            format!(
+                "{} slots, gate closure {}, algorithm {}",
+                session.spec.slots.len(),
+                session.spec.gate_closure.to_rfc3339(),
+                session.spec.algorithm
+            ),
+        )?;
+        books.insert(
+            id,
+            Book {
+                session: session.clone(),
+                builder,
+                next_sequence: 0,
+                outcome: None,
+            },
+        );
+        Ok(session)
+    }
+
+    /// Every session.
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        Ok(self.books()?.values().map(|b| b.session.clone()).collect())
+    }
+
+    /// One session.
+    pub fn session(&self, id: &str) -> Result<Session> {
+        self.books()?
+            .get(id)
+            .map(|b| b.session.clone())
+            .ok_or_else(|| not_found("session", id))
+    }
+
+    /// Takes `bodies` (JSON objects in the scenario format, `participant` taken from the
+    /// caller) as requests (`offers == false`, DSO or TSO only) or offers (aggregators only),
+    /// all or none: the first bad one is refused naming it (`orders[i].field`) and nothing is
+    /// stored. Returns the stored orders.
+    pub fn submit(
+        &self,
+        caller: &Caller,
+        session: &str,
+        offers: bool,
+        bodies: Vec<serde_json::Value>,
+    ) -> Result<Vec<StoredOrder>> {
+        let request_role = if offers {
+            caller.require_aggregator()?;
+            None
+        } else {
+            Some(caller.require_system_operator()?)
+        };
+        if bodies.is_empty() {
+            return Err(PlatformError::invalid("orders", "no order given"));
+        }
+        let mut books = self.books()?;
+        let book = books
+            .get_mut(session)
+            .ok_or_else(|| not_found("session", session))?;
+        let received_at = now();
+        if book.session.status != SessionStatus::Open
+            || received_at >= book.session.spec.gate_closure
+        {
+            return Err(PlatformError::conflict(
+                session,
+                format!(
+                    "the gate closed at {}",
+                    book.session.spec.gate_closure.to_rfc3339()
+                ),
+            ));
+        }
+        let mut ids = HashSet::with_capacity(bodies.len());
+        let mut stored = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.into_iter().enumerate() {
+            let at = |field: &str| format!("orders[{i}]{field}");
+            let order = read_order(body, offers, caller, request_role, received_at)
+                .map_err(|(field, message)| PlatformError::invalid(at(&field), message))?;
+            match &order {
+                Order::Request(r) => book.builder.check_request(r).map(drop),
+                Order::Offer(o) => book.builder.check_offer(o).map(drop),
+            }
+            .map_err(|e| PlatformError::invalid(at(""), e))?;
+            if !ids.insert(order.id().to_owned()) {
+                return Err(PlatformError::invalid(
+                    at(".id"),
+                    format!("{:?} is given twice", order.id()),
+                ));
+            }
+            stored.push(StoredOrder {
+                sequence: book.next_sequence + i as u64,
+                received_at,
+                order,
+            });
+        }
+        self.store.add_orders(session, &stored)?;
+        for s in &stored {
+            match &s.order {
+                Order::Request(r) => book.builder.add_request(r)?,
+                Order::Offer(o) => book.builder.add_offer(o)?,
+            }
+        }
+        book.next_sequence += stored.len() as u64;
+        Ok(stored)
+    }
+
+    /// The orders of a session the caller may see: its own, or all for the operator.
+    pub fn orders(&self, caller: &Caller, session: &str) -> Result<Vec<StoredOrder>> {
+        self.session(session)?;
+        let mut orders = self.store.orders(session)?;
+        if !caller.is_operator() {
+            orders.retain(|o| o.order.participant() == caller.participant);
+        }
+        Ok(orders)
+    }
+
+    /// Sessions whose gate has passed and whose pipeline has not finished (published or
+    /// failed): what the gate-closure clock runs, and what a restart resumes.
+    pub fn due(&self, at: DateTime<Utc>) -> Result<Vec<String>> {
+        Ok(self
+            .books()?
+            .values()
+            .filter(|b| {
+                b.session.spec.gate_closure <= at && b.session.status < SessionStatus::Published
+            })
+            .map(|b| b.session.id.clone())
+            .collect())
+    }
+
+    /// Closes the gate of `session` (the operator, before or at gate closure; the clock at
+    /// gate closure) and runs the pipeline: clear with the session's algorithm, validate,
+    /// publish, register. A session the pipeline stopped in (a restart) is taken up where it
+    /// stopped. Returns the session as it ends.
+    pub async fn close(&self, actor: &str, session: &str) -> Result<Session> {
+        let current = self.session(session)?;
+        if current.status == SessionStatus::Open {
+            self.set_status(
+                session,
+                actor,
+                SessionStatus::Closed,
+                "closed",
+                String::new(),
+            )?;
+        }
+        let platform = self.clone();
+        let (actor_owned, id) = (actor.to_owned(), session.to_owned());
+        let cleared =
+            tokio::task::spawn_blocking(move || platform.clear_and_validate(&actor_owned, &id))
+                .await
+                .map_err(|e| PlatformError::Store(format!("the clearing task stopped: {e}")))?;
+        if let Err(e) = cleared {
+            let message = e.to_string();
+            self.fail(session, actor, &message)?;
+            return Err(e);
+        }
+        self.publish_and_register(actor, session).await
+    }
+
+    /// Closes the session as the operator, checking the caller's role first.
+    pub async fn close_as(&self, caller: &Caller, session: &str) -> Result<Session> {
+        caller.require_operator()?;
+        let current = self.session(session)?;
+        if current.status >= SessionStatus::Published {
+            return Err(PlatformError::conflict(
+                session,
+                format!("the session is {}", current.status.as_str()),
+            ));
+        }
+        self.close(&caller.participant, session).await
+    }
+
+    fn set_status(
+        &self,
+        session: &str,
+        actor: &str,
+        status: SessionStatus,
+        event: &str,
+        detail: String,
+    ) -> Result<()> {
+        let mut books = self.books()?;
+        let book = books
+            .get_mut(session)
+            .ok_or_else(|| not_found("session", session))?;
+        let mut updated = book.session.clone();
+        updated.status = status;
+        self.store.update_session(&updated)?;
+        self.audit(session, actor, event, detail)?;
+        book.session = updated;
+        Ok(())
+    }
+
+    fn fail(&self, session: &str, actor: &str, message: &str) -> Result<()> {
+        let mut books = self.books()?;
+        let book = books
+            .get_mut(session)
+            .ok_or_else(|| not_found("session", session))?;
+        let mut updated = book.session.clone();
+        updated.status = SessionStatus::Failed;
+        updated.failure = Some(message.to_owned());
+        self.store.update_session(&updated)?;
+        self.audit(session, actor, "failed", message.to_owned())?;
+        book.session = updated;
+        Ok(())
+    }
+
+    /// Clears and validates a closed session (blocking: the clearing and the validator may
+    /// take long). Keeps the outcome so far in the store after each step.
+    fn clear_and_validate(&self, actor: &str, session: &str) -> Result<()> {
+        let (record, scenario) = {
+            let books = self.books()?;
+            let book = books
+                .get(session)
+                .ok_or_else(|| not_found("session", session))?;
+            (book.session.clone(), book.builder.scenario().clone())
+        };
+        if record.status >= SessionStatus::Validated {
+            return Ok(());
+        }
+        let algorithm = algorithm_by_name(&record.spec.algorithm, ClearingConfig::default())?;
+        let result = algorithm.clear(&scenario)?;
+        let mut outcome = Outcome {
+            result,
+            verdicts: Vec::new(),
+            awards: Vec::new(),
+            registration: None,
+        };
+        self.store.put_outcome(session, &outcome)?;
+        self.set_status(
+            session,
+            actor,
+            SessionStatus::Cleared,
+            "cleared",
+            format!(
+                "{}: {} offers and {} requests accepted, volume {}",
+                record.spec.algorithm,
+                outcome.result.accepted_offers.len(),
+                outcome.result.accepted_requests.len(),
+                outcome.result.volume
+            ),
+        )?;
+        let mut book_scenario = scenario;
+        let detail = match self.validator.for_session(&record) {
+            Some(validator) => {
+                let validated = validate_result(
+                    &book_scenario,
+                    outcome.result.clone(),
+                    validator.as_ref(),
+                    algorithm.as_ref(),
+                    AfterValidation::Reclear,
+                    MAX_VALIDATION_ROUNDS,
+                )?;
+                let rounds = validated.rounds.len();
+                let cuts = validated.cuts.len();
+                outcome.result = validated.result;
+                outcome.verdicts = validated.rounds.into_iter().last().unwrap_or_default();
+                book_scenario = validated.scenario;
+                format!("{rounds} rounds, {cuts} orders cut")
+            }
+            None => "no network: nothing to validate against".to_owned(),
+        };
+        self.store.put_outcome(session, &outcome)?;
+        {
+            let mut books = self.books()?;
+            if let Some(book) = books.get_mut(session) {
+                book.outcome = Some(outcome);
+                // The validated book (cut orders removed) is what the awards are read from.
+                let mut rebuilt = BookBuilder::new(book.session.scenario_file())?;
+                for r in &book_scenario.to_file().requests {
+                    rebuilt.add_request(r)?;
+                }
+                for o in &book_scenario.to_file().offers {
+                    rebuilt.add_offer(o)?;
+                }
+                book.builder = rebuilt;
+            }
+        }
+        self.set_status(
+            session,
+            actor,
+            SessionStatus::Validated,
+            "validated",
+            detail,
+        )
+    }
+
+    async fn publish_and_register(&self, actor: &str, session: &str) -> Result<Session> {
+        let (record, scenario, outcome) = {
+            let books = self.books()?;
+            let book = books
+                .get(session)
+                .ok_or_else(|| not_found("session", session))?;
+            (
+                book.session.clone(),
+                book.builder.scenario().clone(),
+                book.outcome.clone(),
+            )
+        };
+        if record.status >= SessionStatus::Published {
+            return Ok(record);
+        }
+        let mut outcome = match outcome {
+            Some(o) => o,
+            None => self
+                .store
+                .outcome(session)?
+                .ok_or_else(|| PlatformError::conflict(session, "validated without a result"))?,
+        };
+        let list = awards(session, &scenario, &outcome.result);
+        let (registration, certified) = register(
+            session,
+            &outcome.result,
+            list,
+            record.spec.gate_closure,
+            &*self.ledger,
+        )
+        .await?;
+        let detail = format!(
+            "batch {}, awards root {}, {} awards",
+            registration.batch_id,
+            registration.awards_root,
+            certified.len()
+        );
+        outcome.awards = certified;
+        outcome.registration = Some(registration);
+        self.store.put_outcome(session, &outcome)?;
+        if let Some(book) = self.books()?.get_mut(session) {
+            book.outcome = Some(outcome);
+        }
+        self.audit(session, actor, "registered", detail)?;
+        self.set_status(
+            session,
+            actor,
+            SessionStatus::Published,
+            "published",
+            String::new(),
+        )?;
+        self.session(session)
+    }
+
+    /// The outcome of a session as the caller may see it: all of it for the operator, DSOs
+    /// and TSOs (who validate and pay); an aggregator's own awards, accepted orders and
+    /// matches only, with the prices and the registration.
+    pub fn outcome(&self, caller: &Caller, session: &str) -> Result<Outcome> {
+        let books = self.books()?;
+        let book = books
+            .get(session)
+            .ok_or_else(|| not_found("session", session))?;
+        let outcome = book.outcome.clone().ok_or_else(|| {
+            PlatformError::conflict(
+                session,
+                format!(
+                    "no result yet: the session is {}",
+                    book.session.status.as_str()
+                ),
+            )
+        })?;
+        if caller.sees_all_results() {
+            return Ok(outcome);
+        }
+        let mine: HashSet<&str> = book
+            .builder
+            .scenario()
+            .book
+            .offers
+            .iter()
+            .filter(|o| o.participant == caller.participant)
+            .map(|o| o.id.as_str())
+            .collect();
+        let mut own = outcome.clone();
+        own.result
+            .accepted_offers
+            .retain(|a| mine.contains(a.id.as_str()));
+        own.result.accepted_requests.clear();
+        own.result
+            .matches
+            .retain(|m| mine.contains(m.offer.as_str()));
+        own.verdicts.retain(|v| mine.contains(v.order.as_str()));
+        own.awards
+            .retain(|a| a.award.participant == caller.participant);
+        Ok(own)
+    }
+
+    /// The award of `order` in a published session, with its proof: to the order's
+    /// participant and to those who see every result.
+    pub fn award(
+        &self,
+        caller: &Caller,
+        session: &str,
+        order: &str,
+    ) -> Result<crate::outcome::CertifiedAward> {
+        let outcome = self.outcome(caller, session)?;
+        outcome
+            .awards
+            .into_iter()
+            .find(|a| a.award.order == order)
+            .ok_or_else(|| not_found("award", order))
+    }
+
+    /// A session's audit trail (the operator only).
+    pub fn audit_trail(&self, caller: &Caller, session: &str) -> Result<Vec<AuditEntry>> {
+        caller.require_operator()?;
+        self.session(session)?;
+        self.store.audit_trail(session)
+    }
+
+    /// The ledger results are registered on.
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
+    }
+}
+
+fn not_found(what: &'static str, id: &str) -> PlatformError {
+    PlatformError::NotFound {
+        what,
+        id: id.to_owned(),
+    }
+}
+
+/// Reads one order body; `Err((field, message))` names the field.
+fn read_order(
+    mut body: serde_json::Value,
+    offers: bool,
+    caller: &Caller,
+    request_role: Option<RequestRole>,
+    received_at: DateTime<Utc>,
+) -> std::result::Result<Order, (String, String)> {
+    let object = body
+        .as_object_mut()
+        .ok_or_else(|| (String::new(), "expected a JSON object".to_owned()))?;
+    match object.get("participant") {
+        None => {
+            object.insert("participant".into(), caller.participant.clone().into());
+        }
+        Some(serde_json::Value::String(p)) if *p == caller.participant => {}
+        Some(_) => {
+            return Err((
+                ".participant".into(),
+                format!(
+                    "orders are posted by their participant: {}",
+                    caller.participant
+                ),
+            ));
+        }
+    }
+    if !object.contains_key("arrival") {
+        object.insert("arrival".into(), received_at.to_rfc3339().into());
+    }
+    let field_of = |e: &serde_json::Error| {
+        let text = e.to_string();
+        let field = text
+            .split('`')
+            .nth(1)
+            .map(|f| format!(".{f}"))
+            .unwrap_or_default();
+        (field, text)
+    };
+    if offers {
+        let offer: OfferFile = serde_json::from_value(body).map_err(|e| field_of(&e))?;
+        Ok(Order::Offer(offer))
+    } else {
+        if !object.contains_key("role") {
+            let role = match request_role {
+                Some(RequestRole::Tso) => "tso",
+                _ => "dso",
+            };
+            object.insert("role".into(), role.into());
+        }
+        let request: RequestFile = serde_json::from_value(body).map_err(|e| field_of(&e))?;
+        if request.role.is_some() && request.role != request_role {
+            return Err((
+                ".role".into(),
+                "a request's role is the caller's (dso or tso)".to_owned(),
+            ));
+        }
+        Ok(Order::Request(request))
+    }
+}

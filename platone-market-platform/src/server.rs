@@ -1,0 +1,220 @@
+//! The platform as a running server: its configuration ([`PlatformConfig`], TOML) and
+//! [`PlatformServer`], which opens the store and the ledger, sets up the token checks, serves
+//! the API (HTTPS, or plain HTTP when asked) and runs the gate-closure clock until it is shut
+//! down. `platone market serve` only wires this.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use platone_certify::{FileLedger, Ledger};
+use platone_service::{
+    EmbeddedIssuer, IdentitySetup, ServeOptions, ServiceSecurity, StaticTokens, Transport,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::{PlatformState, router};
+use crate::error::{PlatformError, Result};
+use crate::platform::{LineLoading, MarketPlatform, SessionValidator};
+use crate::store::SqliteStore;
+
+/// The audience of the platform's tokens unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "platone-market";
+
+/// How long requests in flight may take to finish once shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The platform's configuration.
+///
+/// ```toml
+/// data = "platone-market-data"     # the SQLite database, the file ledger, the issuer's key
+/// http = "127.0.0.1:8083"
+/// [api]
+/// clients = ["mo=change-me:market-operator", "dso-1=change-me:dso", "agg-1=change-me:aggregator"]
+/// [api.tls]
+/// cert = "/etc/platone/market.pem"
+/// key = "/etc/platone/market.key"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformConfig {
+    /// The data directory.
+    #[serde(default = "default_data")]
+    pub data: PathBuf,
+    /// Where the API listens.
+    #[serde(default = "default_http")]
+    pub http: SocketAddr,
+    /// The listener and the token issuers ([`ServiceSecurity`]).
+    #[serde(default)]
+    pub api: ServiceSecurity,
+}
+
+fn default_data() -> PathBuf {
+    PathBuf::from("platone-market-data")
+}
+
+fn default_http() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8083))
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        PlatformConfig {
+            data: default_data(),
+            http: default_http(),
+            api: ServiceSecurity::default(),
+        }
+    }
+}
+
+impl PlatformConfig {
+    /// Reads a TOML configuration.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| PlatformError::invalid("configuration", e))
+    }
+}
+
+/// A running platform.
+pub struct PlatformServer {
+    platform: MarketPlatform,
+    api_url: String,
+    address: SocketAddr,
+    issuer: Option<Arc<EmbeddedIssuer>>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<platone_service::Result<()>>,
+    clock: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for PlatformServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformServer")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn service(e: platone_service::ServiceError) -> PlatformError {
+    PlatformError::invalid("api", e)
+}
+
+impl PlatformServer {
+    /// Starts the platform of `config` with the file ledger of its data directory, the
+    /// in-process line-loading validation and no static tokens.
+    pub async fn start(config: PlatformConfig) -> Result<Self> {
+        let ledger = FileLedger::open(config.data.join("ledger"))?;
+        Self::start_with(
+            config,
+            Arc::new(ledger),
+            Arc::new(LineLoading::default()),
+            StaticTokens::new(),
+        )
+        .await
+    }
+
+    /// Starts the platform of `config` on `ledger`, validating with `validator`, accepting
+    /// `static_tokens` (tests and demonstrations) besides the configured issuers.
+    pub async fn start_with(
+        config: PlatformConfig,
+        ledger: Arc<dyn Ledger>,
+        validator: Arc<dyn SessionValidator>,
+        static_tokens: StaticTokens,
+    ) -> Result<Self> {
+        config.api.validate().map_err(service)?;
+        std::fs::create_dir_all(&config.data)
+            .map_err(|e| PlatformError::Store(format!("{}: {e}", config.data.display())))?;
+        let store = SqliteStore::open(&config.data.join("market.db"))?;
+        let platform = MarketPlatform::open(Arc::new(store), ledger, validator)?;
+        let transport = config.api.transport().map_err(service)?;
+        if let Transport::Https(files) = &transport {
+            files.server_config().map_err(service)?;
+        }
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .map_err(|e| PlatformError::invalid("http", format!("{}: {e}", config.http)))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| PlatformError::invalid("http", e))?;
+        let identity = config
+            .api
+            .identify(IdentitySetup {
+                default_audience: DEFAULT_AUDIENCE,
+                data_dir: &config.data,
+                address,
+                transport: &transport,
+                static_tokens,
+                on_fetch: None,
+            })
+            .map_err(service)?;
+        let mut app = router(PlatformState {
+            platform: platform.clone(),
+            authentication: identity.authentication,
+        });
+        if let Some(issuer) = &identity.issuer {
+            app = app.merge(issuer.clone().routes());
+        }
+        let (stop, stopped) = watch::channel(false);
+        let options = ServeOptions {
+            limits: config.api.limits(),
+            grace: SHUTDOWN_GRACE,
+        };
+        let api_url = format!("{}://{address}", transport.scheme());
+        let mut server_stop = stopped.clone();
+        let server = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = server_stop.changed().await;
+            };
+            platone_service::serve(listener, app, &transport, &options, shutdown).await
+        });
+        let mut clock_stop = stopped;
+        let clock = tokio::spawn(crate::clock::run_gate_closures(
+            platform.clone(),
+            async move {
+                let _ = clock_stop.changed().await;
+            },
+        ));
+        tracing::info!("Market Platform on {api_url}");
+        Ok(PlatformServer {
+            platform,
+            api_url,
+            address,
+            issuer: identity.issuer,
+            stop,
+            server,
+            clock,
+        })
+    }
+
+    /// The API's base URL (`https://ADDRESS`).
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// The address the API listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The embedded token issuer, when clients are configured.
+    pub fn issuer(&self) -> Option<&EmbeddedIssuer> {
+        self.issuer.as_deref()
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &MarketPlatform {
+        &self.platform
+    }
+
+    /// Stops the clock and the listener (requests in flight get [`SHUTDOWN_GRACE`]).
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let _ = self.clock.await;
+        match self.server.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(service(e)),
+            Err(e) => Err(PlatformError::Store(format!("the listener stopped: {e}"))),
+        }
+    }
+}
