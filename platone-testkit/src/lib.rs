@@ -40,6 +40,7 @@ pub mod oidc;
 pub mod paths;
 pub mod pg_server;
 mod process;
+mod schemathesis;
 pub mod tls;
 
 pub use anvil::{ANVIL_KEYS, Anvil, AnvilOptions, find_anvil};
@@ -49,4 +50,5 @@ pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
 pub use oidc::{OidcClient, OidcProvider, SigningKeyFiles};
 pub use paths::{python, reference_dir};
 pub use pg_server::{Durability, TempPostgres, find_bin_dir};
+pub use schemathesis::{CHECKS as SCHEMATHESIS_CHECKS, run_schemathesis};
 pub use tls::{CertificateFiles, TestCa};
