@@ -123,14 +123,14 @@ impl PlatformServer {
         static_tokens: StaticTokens,
     ) -> Result<Self> {
         config.api.validate().map_err(service)?;
-        std::fs::create_dir_all(&config.data)
-            .map_err(|e| PlatformError::Store(format!("{}: {e}", config.data.display())))?;
-        let store = SqliteStore::open(&config.data.join("market.db"))?;
-        let platform = MarketPlatform::open(Arc::new(store), ledger, validator)?;
         let transport = config.api.transport().map_err(service)?;
         if let Transport::Https(files) = &transport {
             files.server_config().map_err(service)?;
         }
+        std::fs::create_dir_all(&config.data)
+            .map_err(|e| PlatformError::Store(format!("{}: {e}", config.data.display())))?;
+        let store = SqliteStore::open(&config.data.join("market.db"))?;
+        let platform = MarketPlatform::open(Arc::new(store), ledger, validator)?;
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
             .map_err(|e| PlatformError::invalid("http", format!("{}: {e}", config.http)))?;

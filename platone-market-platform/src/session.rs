@@ -101,8 +101,9 @@ fn default_unit() -> QuantityUnit {
     QuantityUnit::Mw
 }
 
-/// A session as the platform keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A session as the platform keeps it: its spec's members, and beside them `id`, `status`,
+/// `created_by`, `created_at` and, when it failed, `failure` (one closed object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     /// The session's id.
     pub id: String,
@@ -114,11 +115,69 @@ pub struct Session {
     /// Who created it.
     pub created_by: String,
     /// When.
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     /// Why clearing or validation failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+}
+
+impl utoipa::PartialSchema for Session {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::ToSchema;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let mut object = match SessionSpec::schema() {
+            RefOr::T(Schema::Object(object)) => object,
+            _ => ObjectBuilder::new().schema_type(Type::Object).build(),
+        };
+        object.description =
+            Some("A session: what the operator asked for, its id, status, author and time.".into());
+        let more: [(&str, RefOr<Schema>); 5] = [
+            ("id", text("The session's id.").into()),
+            (
+                "status",
+                Ref::from_schema_name(SessionStatus::name()).into(),
+            ),
+            ("created_by", text("Who opened it.").into()),
+            (
+                "created_at",
+                text("When (RFC 3339).")
+                    .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                        utoipa::openapi::schema::KnownFormat::DateTime,
+                    )))
+                    .into(),
+            ),
+            (
+                "failure",
+                text("Why clearing or validation failed, when it did.").into(),
+            ),
+        ];
+        for (name, schema) in more {
+            object.properties.insert(name.into(), schema);
+        }
+        object
+            .required
+            .extend(["id", "status", "created_by", "created_at"].map(String::from));
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+impl utoipa::ToSchema for Session {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((SessionStatus::name().into(), SessionStatus::schema()));
+        SessionSpec::schemas(schemas);
+    }
 }
 
 impl Session {

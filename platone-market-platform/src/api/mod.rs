@@ -1,4 +1,4 @@
-//! The REST API (axum) over a [`MarketPlatform`](crate::MarketPlatform).
+//! The REST API (axum) over a [`MarketPlatform`].
 //!
 //! Every route but `/health`, `/metrics` and `/api/openapi.json` needs a bearer token
 //! ([`platone_service::Authentication`]); the token's subject is the participant, its roles
