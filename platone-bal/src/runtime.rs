@@ -149,6 +149,14 @@ impl Bal {
         device_registry: Option<Arc<dyn DeviceRegistry>>,
     ) -> Result<Bal> {
         config.validate()?;
+        let transport = config.api.transport()?;
+        // Read the certificate first, so that a wrong file fails the start before the ledger,
+        // the store and the listener are taken (and rather than the listener).
+        if let platone_service::Transport::Https(files) = &transport {
+            files
+                .server_config()
+                .map_err(|e| BalError::config("api.tls", e))?;
+        }
         std::fs::create_dir_all(&config.data).map_err(|e| BalError::io(&config.data, e))?;
         let ledger: Arc<dyn Ledger> = match ledger {
             Some(ledger) => ledger,
@@ -159,14 +167,6 @@ impl Bal {
         let metrics = Arc::new(Metrics::default());
         let health = Health::new();
         let directory = Directory::open(&config, &store, device_registry).await?;
-        let transport = config.api.transport()?;
-        // Read the certificate now, so that a wrong file fails the start rather than the
-        // listener.
-        if let platone_service::Transport::Https(files) = &transport {
-            files
-                .server_config()
-                .map_err(|e| BalError::config("api.tls", e))?;
-        }
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
             .map_err(|e| {
