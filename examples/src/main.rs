@@ -10,6 +10,7 @@
 //! `--log-format json` or `PLATONE_LOG_FORMAT=json`.
 #![forbid(unsafe_code)]
 
+mod api_args;
 mod bal;
 mod bridge;
 mod bridge_jsonld;
@@ -26,6 +27,7 @@ mod io;
 mod ledgers;
 mod logging;
 mod market;
+mod market_serve;
 mod measurements;
 mod pmu;
 mod saref;
