@@ -4,7 +4,7 @@
 //! that need a token answer 401 without one.
 
 use platone_bal::{Bal, BalConfig};
-use platone_testkit::{SCHEMATHESIS_CHECKS as CHECKS, run_schemathesis};
+use platone_testkit::run_schemathesis_with_tokens;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_of_the_bal_matches_its_openapi_document() {
@@ -25,19 +25,6 @@ async fn every_answer_of_the_bal_matches_its_openapi_document() {
         .await
         .unwrap();
     let document = format!("{}/api/openapi.json", bal.api_url());
-    for token in ["dso-token", "c1"] {
-        run_schemathesis(
-            python.clone(),
-            dir.path(),
-            document.clone(),
-            vec![
-                format!("{CHECKS},ignored_auth"),
-                "--header".into(),
-                format!("Authorization: Bearer {token}"),
-            ],
-        )
-        .await;
-    }
-    run_schemathesis(python, dir.path(), document, vec![CHECKS.into()]).await;
+    run_schemathesis_with_tokens(python, dir.path(), document, &["dso-token", "c1"]).await;
     bal.shutdown().await.unwrap();
 }

@@ -108,6 +108,22 @@ fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
+/// The JSON bodies `sql` selects (one column) with `parameters`, read back.
+fn read_bodies<T: serde::de::DeserializeOwned>(
+    connection: &Connection,
+    sql: &str,
+    parameters: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let bodies = statement
+        .query_map(parameters, |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    bodies
+        .iter()
+        .map(|b| Ok(serde_json::from_str(b)?))
+        .collect()
+}
+
 impl PlatformStore for SqliteStore {
     fn create_session(&self, session: &Session) -> Result<()> {
         let connection = self.lock()?;
@@ -134,16 +150,11 @@ impl PlatformStore for SqliteStore {
     }
 
     fn sessions(&self) -> Result<Vec<Session>> {
-        let connection = self.lock()?;
-        let mut statement =
-            connection.prepare("SELECT body FROM mp_sessions ORDER BY created, id")?;
-        let bodies = statement
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        read_bodies(
+            &*self.lock()?,
+            "SELECT body FROM mp_sessions ORDER BY created, id",
+            [],
+        )
     }
 
     fn add_orders(&self, session: &str, orders: &[StoredOrder]) -> Result<()> {
@@ -166,16 +177,11 @@ impl PlatformStore for SqliteStore {
     }
 
     fn orders(&self, session: &str) -> Result<Vec<StoredOrder>> {
-        let connection = self.lock()?;
-        let mut statement = connection
-            .prepare("SELECT body FROM mp_orders WHERE session = ?1 ORDER BY sequence")?;
-        let bodies = statement
-            .query_map([session], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        read_bodies(
+            &*self.lock()?,
+            "SELECT body FROM mp_orders WHERE session = ?1 ORDER BY sequence",
+            [session],
+        )
     }
 
     fn put_outcome(&self, session: &str, outcome: &Outcome) -> Result<()> {
@@ -208,15 +214,10 @@ impl PlatformStore for SqliteStore {
     }
 
     fn audit_trail(&self, session: &str) -> Result<Vec<AuditEntry>> {
-        let connection = self.lock()?;
-        let mut statement =
-            connection.prepare("SELECT body FROM mp_audit WHERE session = ?1 ORDER BY id")?;
-        let bodies = statement
-            .query_map([session], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        read_bodies(
+            &*self.lock()?,
+            "SELECT body FROM mp_audit WHERE session = ?1 ORDER BY id",
+            [session],
+        )
     }
 }

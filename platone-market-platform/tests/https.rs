@@ -68,6 +68,10 @@ impl Participants {
         (status.as_u16(), answer)
     }
 
+    async fn status(&self, who: &str, target: &str, body: Value) -> u16 {
+        self.post(who, target, body).await.0
+    }
+
     async fn get(&self, who: &str, target: &str) -> (u16, Value) {
         let (status, answer) = self
             .client
@@ -114,26 +118,31 @@ async fn a_session_from_intake_to_verified_awards_over_https() {
     assert_eq!(status, 201, "{session}");
     assert_eq!(session["status"], "open");
     assert_eq!(session["algorithm"], "dso-first");
-    let (status, _) = p.post("mo", "/api/sessions", spec).await;
-    assert_eq!(status, 409, "the same id twice");
+    assert_eq!(
+        p.status("mo", "/api/sessions", spec).await,
+        409,
+        "the same id twice"
+    );
 
     // Requests from DSOs and TSOs only, offers from aggregators only.
-    let (status, _) = p
-        .post(
+    assert_eq!(
+        p.status(
             "agg-1",
             "/api/sessions/da-1/requests",
-            request("r0", 1.0, 9.0),
+            request("r0", 1.0, 9.0)
         )
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = p
-        .post(
+        .await,
+        403
+    );
+    assert_eq!(
+        p.status(
             "dso-1",
             "/api/sessions/da-1/offers",
-            offer("o0", "n2", 1.0, 1.0),
+            offer("o0", "n2", 1.0, 1.0)
         )
-        .await;
-    assert_eq!(status, 403);
+        .await,
+        403
+    );
     let (status, stored) = p
         .post(
             "dso-1",
@@ -199,18 +208,23 @@ async fn a_session_from_intake_to_verified_awards_over_https() {
     let p = Participants::of(&server, &ca).await;
     let (_, all) = p.get("mo", "/api/sessions/da-1/orders").await;
     assert_eq!(all["orders"].as_array().unwrap().len(), 4, "{all}");
-    let (status, _) = p
-        .post(
+    assert_eq!(
+        p.status(
             "agg-2",
             "/api/sessions/da-1/offers",
-            offer("o6", "n2", 1.0, 22.0),
+            offer("o6", "n2", 1.0, 22.0)
         )
-        .await;
-    assert_eq!(status, 400, "ids are still known after the restart");
+        .await,
+        400,
+        "ids are still known after the restart"
+    );
 
     // Closing is the operator's; then the result is registered.
-    let (status, _) = p.post("dso-1", "/api/sessions/da-1/close", json!({})).await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        p.status("dso-1", "/api/sessions/da-1/close", json!({}))
+            .await,
+        403
+    );
     let (status, closed) = p.post("mo", "/api/sessions/da-1/close", json!({})).await;
     assert_eq!(status, 200, "{closed}");
     assert_eq!(closed["status"], "published");
@@ -311,24 +325,25 @@ async fn the_clock_clears_a_session_at_gate_closure() {
     let gate = Utc::now() + TimeDelta::seconds(3);
     let spec = json!({"id": "rt-1", "kind": "real-time", "slots": ["t1"],
                       "gate_closure": gate.to_rfc3339(), "algorithm": "pay-as-bid"});
-    let (status, _) = p.post("mo", "/api/sessions", spec).await;
-    assert_eq!(status, 201);
-    let (status, _) = p
-        .post(
+    assert_eq!(p.status("mo", "/api/sessions", spec).await, 201);
+    assert_eq!(
+        p.status(
             "tso-1",
             "/api/sessions/rt-1/requests",
-            request("r1", 1.0, 40.0),
+            request("r1", 1.0, 40.0)
         )
-        .await;
-    assert_eq!(status, 201);
-    let (status, _) = p
-        .post(
+        .await,
+        201
+    );
+    assert_eq!(
+        p.status(
             "agg-1",
             "/api/sessions/rt-1/offers",
-            offer("o1", "n2", 1.0, 10.0),
+            offer("o1", "n2", 1.0, 10.0)
         )
-        .await;
-    assert_eq!(status, 201);
+        .await,
+        201
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, session) = p.get("agg-1", "/api/sessions/rt-1").await;

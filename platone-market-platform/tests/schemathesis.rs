@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use platone_market_platform::{Caller, LineLoading, PlatformConfig, PlatformServer};
 use platone_service::{Identity, StaticTokens};
-use platone_testkit::{SCHEMATHESIS_CHECKS as CHECKS, run_schemathesis};
+use platone_testkit::run_schemathesis_with_tokens;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_of_the_platform_matches_its_openapi_document() {
@@ -56,19 +56,12 @@ async fn every_answer_of_the_platform_matches_its_openapi_document() {
         .await
         .unwrap();
     let document = format!("{}/api/openapi.json", server.api_url());
-    for token in ["mo-token", "dso-token", "agg-token"] {
-        run_schemathesis(
-            python.clone(),
-            dir.path(),
-            document.clone(),
-            vec![
-                format!("{CHECKS},ignored_auth"),
-                "--header".into(),
-                format!("Authorization: Bearer {token}"),
-            ],
-        )
-        .await;
-    }
-    run_schemathesis(python, dir.path(), document, vec![CHECKS.into()]).await;
+    run_schemathesis_with_tokens(
+        python,
+        dir.path(),
+        document,
+        &["mo-token", "dso-token", "agg-token"],
+    )
+    .await;
     server.shutdown().await.unwrap();
 }

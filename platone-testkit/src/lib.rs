@@ -50,5 +50,7 @@ pub use mosquitto::{Mosquitto, MosquittoOptions, find_mosquitto};
 pub use oidc::{OidcClient, OidcProvider, SigningKeyFiles};
 pub use paths::{python, reference_dir};
 pub use pg_server::{Durability, TempPostgres, find_bin_dir};
-pub use schemathesis::{CHECKS as SCHEMATHESIS_CHECKS, run_schemathesis};
+pub use schemathesis::{
+    CHECKS as SCHEMATHESIS_CHECKS, run_schemathesis, run_schemathesis_with_tokens,
+};
 pub use tls::{CertificateFiles, TestCa};

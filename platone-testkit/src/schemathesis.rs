@@ -49,3 +49,27 @@ pub async fn run_schemathesis(
     );
     text
 }
+
+/// Runs [`run_schemathesis`] with each of `tokens` as a bearer token (the [`CHECKS`] and
+/// `ignored_auth`: a route needing a token refuses requests without one), then without a token.
+pub async fn run_schemathesis_with_tokens(
+    python: PathBuf,
+    workdir: &Path,
+    document_url: String,
+    tokens: &[&str],
+) {
+    for token in tokens {
+        run_schemathesis(
+            python.clone(),
+            workdir,
+            document_url.clone(),
+            vec![
+                format!("{CHECKS},ignored_auth"),
+                "--header".into(),
+                format!("Authorization: Bearer {token}"),
+            ],
+        )
+        .await;
+    }
+    run_schemathesis(python, workdir, document_url, vec![CHECKS.into()]).await;
+}
