@@ -24,11 +24,7 @@ FEATURES=()
 [ -n "${CHAIN:-}" ] && FEATURES=(--features chain)
 CARGO_TARGET_DIR=$TARGET cargo build --release -q -p platone-examples --bin platone "${FEATURES[@]}"
 BIN=$TARGET/release/platone
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source benches/peers/common.sh
 now() { date +%s.%N; }
 metric() { curl -s "http://127.0.0.1:$HTTP/metrics" | awk -v m="platone_bal_$1" '$1 == m {print $2}'; }
 

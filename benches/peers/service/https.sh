@@ -20,20 +20,8 @@ TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/platone-target-release}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 2; }
 CARGO_TARGET_DIR=$TARGET cargo build --release -q -p platone-examples --bin platone
 BIN=$TARGET/release/platone
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# A CA and a server certificate for 127.0.0.1.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-  -subj "/CN=bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
-  -keyout "$WORK/bal.key" -out "$WORK/bal.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$WORK/ext"
-openssl x509 -req -in "$WORK/bal.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
-  -CAcreateserial -days 1 -extfile "$WORK/ext" -out "$WORK/bal.pem" 2>/dev/null
+source benches/peers/common.sh
+make_certificate bal
 
 HTTP=$(free_port)
 MQ=$(free_port)
@@ -51,12 +39,8 @@ echo "bench=bench-secret:dso" > "$WORK/clients"
   --tls-cert "$WORK/bal.pem" --tls-key "$WORK/bal.key" --client-file "$WORK/clients" \
   >"$WORK/bal.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do
-  curl -s --cacert "$WORK/ca.pem" "https://127.0.0.1:$HTTP/health" >/dev/null && break
-  sleep 0.1
-done
-TOKEN=$(curl -s --cacert "$WORK/ca.pem" -u bench:bench-secret -d grant_type=client_credentials \
-  "https://127.0.0.1:$HTTP/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+wait_healthy "https://127.0.0.1:$HTTP"
+TOKEN=$(token "https://127.0.0.1:$HTTP" bench bench-secret)
 URL="https://127.0.0.1:$HTTP${ROUTE:-/api/measurements?pod=POD-1&limit=1}"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/ca.pem" -H "Authorization: Bearer $TOKEN" "$URL")
 case "$STATUS" in

@@ -1,0 +1,38 @@
+# Helpers the peer scripts share (sourced, not run): a work directory removed on exit with the
+# processes started in it, free loopback ports, a throw-away CA and a server certificate for
+# 127.0.0.1, waiting for a service's /health, and a token of its embedded issuer.
+#
+#   source benches/peers/common.sh      # sets WORK, PIDS; append started processes to PIDS
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# make_certificate NAME: $WORK/ca.pem, and $WORK/NAME.pem and $WORK/NAME.key for 127.0.0.1.
+make_certificate() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj "/CN=bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$WORK/$1.key" -out "$WORK/$1.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$WORK/ext"
+  openssl x509 -req -in "$WORK/$1.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+    -CAcreateserial -days 1 -extfile "$WORK/ext" -out "$WORK/$1.pem" 2>/dev/null
+}
+
+# wait_healthy BASE_URL: until BASE_URL/health answers (10 s at most) over the bench CA.
+wait_healthy() {
+  for _ in $(seq 100); do
+    curl -s --cacert "$WORK/ca.pem" "$1/health" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$1 did not come up" >&2
+  return 1
+}
+
+# token BASE_URL ID SECRET: an access token of the service's embedded issuer.
+token() {
+  curl -s --cacert "$WORK/ca.pem" -u "$2:$3" -d grant_type=client_credentials "$1/oauth/token" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
