@@ -71,6 +71,7 @@ mod platform;
 mod roles;
 mod server;
 pub mod session;
+pub mod settlement;
 mod store;
 
 pub use clock::{TICK, run_gate_closures};

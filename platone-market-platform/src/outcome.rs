@@ -7,6 +7,8 @@
 //! award's JSON, its proof and the ledger alone (`POST /api/verify` of the BAL, or
 //! `platone_certify::verify_with_ledger`), without trusting the platform.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use platone_certify::{
     AnchorStatus, BatchPolicy, Batcher, Digest, Ledger, Proof, Scheme, canonicalize_json,
@@ -95,6 +97,12 @@ pub struct Outcome {
     /// The registration, once made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<Registration>,
+    /// The baselines the aggregators declared for their accepted offers (order → baseline).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub baselines: BTreeMap<String, f64>,
+    /// The settlement of every accepted offer, once settled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settlements: Vec<crate::settlement::AwardSettlement>,
 }
 
 /// The awards of `result` in `scenario`: accepted offers then accepted requests, in book

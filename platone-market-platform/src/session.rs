@@ -20,8 +20,8 @@ pub enum SessionKind {
 }
 
 /// Where a session is in its life: `open` (taking orders) → `closed` (gate passed) →
-/// `cleared` → `validated` → `published` (result registered and readable); `failed` when
-/// clearing or validation could not give a result (the reason is kept).
+/// `cleared` → `validated` → `published` (result registered and readable) → `settled`;
+/// `failed` when clearing or validation could not give a result (the reason is kept).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
 )]
@@ -37,6 +37,8 @@ pub enum SessionStatus {
     Validated,
     /// Published and registered.
     Published,
+    /// Settled against metered data; tokens minted.
+    Settled,
     /// Clearing or validation failed; see the session's `failure`.
     Failed,
 }
@@ -50,6 +52,7 @@ impl SessionStatus {
             SessionStatus::Cleared => "cleared",
             SessionStatus::Validated => "validated",
             SessionStatus::Published => "published",
+            SessionStatus::Settled => "settled",
             SessionStatus::Failed => "failed",
         }
     }

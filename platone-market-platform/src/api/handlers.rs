@@ -1,5 +1,7 @@
 //! The handlers of the REST API.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,6 +14,7 @@ use super::PlatformState;
 use crate::outcome::{CertifiedAward, Outcome};
 use crate::roles::Caller;
 use crate::session::{AuditEntry, Session, SessionSpec, StoredOrder};
+use crate::settlement::{BaselineDeclaration, SettlementInput, SettlementReport};
 
 type Answer<T> = Result<T, Problem>;
 
@@ -349,6 +352,95 @@ pub async fn get_audit(
     blocking(move || platform.audit_trail(&caller, &id))
         .await
         .map(Json)
+}
+
+/// `POST /api/sessions/{id}/baselines`.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/baselines",
+    operation_id = "declareBaselines",
+    tag = "settlement",
+    summary = "Declare baselines for the caller's accepted offers (aggregators)",
+    params(("id" = String, Path, description = "The session's id.")),
+    request_body = BaselineDeclaration,
+    responses(
+        (status = 200, description = "The caller's declared baselines (order → baseline).", body = BTreeMap<String, f64>),
+        (status = 403, description = "The caller is not an aggregator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No session has this id.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The session is not published (or already settled).", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn declare_baselines(
+    State(state): State<PlatformState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer<Json<BTreeMap<String, f64>>> {
+    let declaration: BaselineDeclaration = json_body(&body)?;
+    let platform = state.platform.clone();
+    blocking(move || platform.declare_baselines(&caller, &id, declaration))
+        .await
+        .map(Json)
+}
+
+/// `POST /api/sessions/{id}/settle`.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/settle",
+    operation_id = "settleSession",
+    tag = "settlement",
+    summary = "Settle a published session against metered values and mint tokens (the market operator)",
+    params(("id" = String, Path, description = "The session's id.")),
+    request_body = SettlementInput,
+    responses(
+        (status = 200, description = "The settlement.", body = SettlementReport),
+        (status = 403, description = "The caller is not the market operator.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No session has this id.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The session is not published (or already settled).", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn settle_session(
+    State(state): State<PlatformState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer<Json<SettlementReport>> {
+    let input: SettlementInput = json_body(&body)?;
+    let platform = state.platform.clone();
+    blocking(move || {
+        platform.settle(&caller, &id, input)?;
+        platform.settlement(&caller, &id)
+    })
+    .await
+    .map(Json)
+}
+
+/// `GET /api/sessions/{id}/settlement`.
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{id}/settlement",
+    operation_id = "getSettlement",
+    tag = "settlement",
+    summary = "Per accepted offer: baseline, ordered, delivered, deficiency, payment, tokens",
+    description = "All of it for the market operator, DSOs and TSOs; an aggregator its own, with \
+        its token balance.",
+    params(("id" = String, Path, description = "The session's id.")),
+    responses(
+        (status = 200, description = "The settlement.", body = SettlementReport),
+        (status = 404, description = "No session has this id.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The session is not settled.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn get_settlement(
+    State(state): State<PlatformState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<Json<SettlementReport>> {
+    state
+        .platform
+        .settlement(&caller, &id)
+        .map(Json)
+        .map_err(problem)
 }
 
 /// What `GET /health` answers.

@@ -16,6 +16,9 @@
 //! | GET | `/api/sessions/{id}/result` | anyone | the outcome as the caller may see it |
 //! | GET | `/api/sessions/{id}/awards/{order}` | the order's participant, operator, DSO, TSO | the award and its proof |
 //! | GET | `/api/sessions/{id}/audit` | market operator | the audit trail |
+//! | POST | `/api/sessions/{id}/baselines` | aggregator | its declared baselines |
+//! | POST | `/api/sessions/{id}/settle` | market operator | the settlement; tokens minted |
+//! | GET | `/api/sessions/{id}/settlement` | anyone | the settlement as the caller may see it, its token balance |
 
 mod handlers;
 
@@ -74,6 +77,9 @@ const BEARER: &str = "An OAuth 2.0 access token (JWT) of the configured OpenID C
         handlers::get_result,
         handlers::get_award,
         handlers::get_audit,
+        handlers::declare_baselines,
+        handlers::settle_session,
+        handlers::get_settlement,
         handlers::health,
         platone_service::metrics,
         platone_service::openapi::serve_document,
@@ -82,6 +88,7 @@ const BEARER: &str = "An OAuth 2.0 access token (JWT) of the configured OpenID C
         (name = "sessions", description = "Market sessions and their life."),
         (name = "orders", description = "Requests and offers."),
         (name = "results", description = "Results, awards and their proofs."),
+        (name = "settlement", description = "Baselines, settlement and tokens."),
         (name = "operations", description = "Health, metrics and this document."),
     ),
 )]
@@ -122,6 +129,15 @@ pub fn router(state: PlatformState) -> Router {
             get(handlers::get_award),
         )
         .route("/api/sessions/{id}/audit", get(handlers::get_audit))
+        .route(
+            "/api/sessions/{id}/baselines",
+            post(handlers::declare_baselines),
+        )
+        .route("/api/sessions/{id}/settle", post(handlers::settle_session))
+        .route(
+            "/api/sessions/{id}/settlement",
+            get(handlers::get_settlement),
+        )
         .route("/health", get(handlers::health))
         .route(
             "/metrics",
@@ -163,7 +179,7 @@ mod tests {
         assert!(unresolved.is_empty(), "{unresolved:?}");
         let json = serde_json::to_value(&doc).unwrap();
         let paths = json["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 12, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 15, "{:?}", paths.keys().collect::<Vec<_>>());
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let public = op["security"] == serde_json::json!([]);

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use platone_certify::Ledger;
 use platone_market::clearing::{ClearingConfig, algorithm_by_name};
 use platone_market::scenario::{BookBuilder, OfferFile, RequestFile};
+use platone_market::token::TokenLedger;
 use platone_market::validation::{AfterValidation, GridValidator, LineLoadingValidator};
 use platone_market::{RequestRole, validation::validate_result};
 
@@ -16,6 +17,8 @@ use crate::outcome::{Outcome, awards, register};
 use crate::roles::Caller;
 use crate::session::{AuditEntry, Order, Session, SessionSpec, SessionStatus, StoredOrder};
 use crate::store::PlatformStore;
+
+mod settle;
 
 /// The most validation rounds (clear, validate, cut red orders, clear again) of a session.
 pub const MAX_VALIDATION_ROUNDS: usize = 5;
@@ -66,6 +69,12 @@ pub struct MarketPlatform {
     ledger: Arc<dyn Ledger>,
     validator: Arc<dyn SessionValidator>,
     books: Arc<Mutex<BTreeMap<String, Book>>>,
+    tokens: Arc<Mutex<TokenLedger>>,
+}
+
+/// The token the platform mints for delivered flexibility.
+pub fn flex_token() -> TokenLedger {
+    TokenLedger::new("Platone Flexibility Token", "PFT", 2)
 }
 
 impl std::fmt::Debug for MarketPlatform {
@@ -88,6 +97,7 @@ impl MarketPlatform {
         validator: Arc<dyn SessionValidator>,
     ) -> Result<Self> {
         let mut books = BTreeMap::new();
+        let mut tokens = flex_token();
         for session in store.sessions()? {
             let mut builder = BookBuilder::new(session.scenario_file())?;
             let orders = store.orders(&session.id)?;
@@ -98,6 +108,9 @@ impl MarketPlatform {
                 }
             }
             let outcome = store.outcome(&session.id)?;
+            for settled in outcome.iter().flat_map(|o| o.settlements.iter()) {
+                tokens.mint(&settled.participant, u128::from(settled.tokens))?;
+            }
             books.insert(
                 session.id.clone(),
                 Book {
@@ -113,6 +126,7 @@ impl MarketPlatform {
             ledger,
             validator,
             books: Arc::new(Mutex::new(books)),
+            tokens: Arc::new(Mutex::new(tokens)),
         })
     }
 
@@ -382,6 +396,8 @@ impl MarketPlatform {
             verdicts: Vec::new(),
             awards: Vec::new(),
             registration: None,
+            baselines: Default::default(),
+            settlements: Vec::new(),
         };
         self.store.put_outcome(session, &outcome)?;
         self.set_status(
