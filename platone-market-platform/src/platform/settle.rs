@@ -4,13 +4,35 @@ use std::collections::BTreeMap;
 
 use platone_market::settlement::{MeterReading, PenaltyRule, settle_result};
 
-use super::{MarketPlatform, not_found};
+use super::{Book, MarketPlatform, not_found};
 use crate::error::{PlatformError, Result};
 use crate::roles::Caller;
 use crate::session::SessionStatus;
 use crate::settlement::{
     AwardSettlement, BaselineDeclaration, Penalty, SettlementInput, SettlementReport,
 };
+
+/// The book of a published session, or why not (`what` says what is asked for: "settlement
+/// is for").
+fn published<'a>(
+    books: &'a mut BTreeMap<String, Book>,
+    session: &str,
+    what: &str,
+) -> Result<&'a mut Book> {
+    let book = books
+        .get_mut(session)
+        .ok_or_else(|| not_found("session", session))?;
+    if book.session.status != SessionStatus::Published {
+        return Err(PlatformError::conflict(
+            session,
+            format!(
+                "{what} a published session; it is {}",
+                book.session.status.as_str()
+            ),
+        ));
+    }
+    Ok(book)
+}
 
 /// Base units of one token.
 const TOKEN_UNIT: f64 = 100.0;
@@ -32,21 +54,11 @@ impl MarketPlatform {
     ) -> Result<BTreeMap<String, f64>> {
         caller.require_aggregator()?;
         let mut books = self.books()?;
-        let book = books
-            .get_mut(session)
-            .ok_or_else(|| not_found("session", session))?;
-        if book.session.status != SessionStatus::Published {
-            return Err(PlatformError::conflict(
-                session,
-                format!(
-                    "baselines are declared for a published session; it is {}",
-                    book.session.status.as_str()
-                ),
-            ));
-        }
-        let Some(outcome) = book.outcome.as_mut() else {
-            return Err(PlatformError::conflict(session, "no result"));
-        };
+        let book = published(&mut books, session, "baselines are declared for")?;
+        let outcome = book
+            .outcome
+            .as_mut()
+            .ok_or_else(|| PlatformError::conflict(session, "no result"))?;
         let mut updated = outcome.clone();
         for (i, declared) in declaration.baselines.iter().enumerate() {
             let at = format!("baselines[{i}]");
@@ -108,21 +120,11 @@ impl MarketPlatform {
             ));
         }
         let mut books = self.books()?;
-        let book = books
-            .get_mut(session)
-            .ok_or_else(|| not_found("session", session))?;
-        if book.session.status != SessionStatus::Published {
-            return Err(PlatformError::conflict(
-                session,
-                format!(
-                    "only a published session is settled; it is {}",
-                    book.session.status.as_str()
-                ),
-            ));
-        }
-        let Some(outcome) = book.outcome.as_mut() else {
-            return Err(PlatformError::conflict(session, "no result"));
-        };
+        let book = published(&mut books, session, "settlement is for")?;
+        let outcome = book
+            .outcome
+            .as_mut()
+            .ok_or_else(|| PlatformError::conflict(session, "no result"))?;
         let mut readings = Vec::with_capacity(input.metered.len());
         for (i, metered) in input.metered.iter().enumerate() {
             let baseline = metered
