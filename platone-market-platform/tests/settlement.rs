@@ -3,7 +3,8 @@
 //! 7 EUR/MW, penalty 11 EUR/MW, allocations 7 to 11 MW): five aggregators' offers of 2 MW at
 //! 7 EUR/MW, all accepted, each metered at one of the example's allocations, give the
 //! example's delivered flexibility, deficiency, payment and settlement; tokens are minted for
-//! what was delivered, and a restart keeps the balances.
+//! what was delivered, and a restart keeps the balances. And the gate-closure pipeline runs
+//! once when the clock and the operator close a session at the same time.
 
 use std::sync::Arc;
 
@@ -158,4 +159,47 @@ async fn the_usef_worked_example_settles_through_the_platform() {
     let audit = platform.audit_trail(&operator, "da-usef").unwrap();
     let events: Vec<&str> = audit.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(events.last(), Some(&"settled"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_and_the_operator_closing_at_once_run_one_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = open(dir.path());
+    let operator = caller("mo", MarketRole::MarketOperator);
+    let spec = serde_json::from_value(json!({
+        "id": "race", "kind": "day-ahead", "slots": ["t1"],
+        "gate_closure": (Utc::now() + TimeDelta::hours(1)).to_rfc3339(),
+    }))
+    .unwrap();
+    platform.create_session(&operator, spec).unwrap();
+    let offers: Vec<_> = (0..2000)
+        .map(|i| {
+            json!({"id": format!("o{i}"), "location": "n1", "direction": "up",
+                        "slot": "t1", "quantity": 1.0, "price": 7.0})
+        })
+        .collect();
+    platform
+        .submit(
+            &caller("agg-1", MarketRole::Aggregator),
+            "race",
+            true,
+            offers,
+        )
+        .unwrap();
+    let (a, b) = tokio::join!(
+        platform.close_as(&operator, "race"),
+        platform.close("scheduler", "race")
+    );
+    // One of them ran the pipeline; the other was told it is running (or found it done).
+    let published = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert!(published >= 1, "{a:?} {b:?}");
+    for e in [&a, &b].into_iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            e.to_string().contains("running") || e.to_string().contains("published"),
+            "{e}"
+        );
+    }
+    let audit = platform.audit_trail(&operator, "race").unwrap();
+    let registered = audit.iter().filter(|e| e.event == "registered").count();
+    assert_eq!(registered, 1, "{audit:?}");
 }

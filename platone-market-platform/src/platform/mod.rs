@@ -70,6 +70,39 @@ pub struct MarketPlatform {
     validator: Arc<dyn SessionValidator>,
     books: Arc<Mutex<BTreeMap<String, Book>>>,
     tokens: Arc<Mutex<TokenLedger>>,
+    running: Arc<Mutex<HashSet<String>>>,
+}
+
+/// A session's pipeline in progress; leaving it (drop) lets the next one run.
+struct PipelineGuard {
+    running: Arc<Mutex<HashSet<String>>>,
+    session: String,
+}
+
+impl PipelineGuard {
+    fn enter(running: &Arc<Mutex<HashSet<String>>>, session: &str) -> Result<Self> {
+        let mut set = running
+            .lock()
+            .map_err(|_| PlatformError::Store("the pipeline lock is poisoned".into()))?;
+        if !set.insert(session.to_owned()) {
+            return Err(PlatformError::conflict(
+                session,
+                "its gate-closure pipeline is running",
+            ));
+        }
+        Ok(PipelineGuard {
+            running: running.clone(),
+            session: session.to_owned(),
+        })
+    }
+}
+
+impl Drop for PipelineGuard {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.running.lock() {
+            set.remove(&self.session);
+        }
+    }
 }
 
 /// The token the platform mints for delivered flexibility.
@@ -127,6 +160,7 @@ impl MarketPlatform {
             validator,
             books: Arc::new(Mutex::new(books)),
             tokens: Arc::new(Mutex::new(tokens)),
+            running: Arc::new(Mutex::new(HashSet::new())),
         })
     }
 
@@ -305,6 +339,8 @@ impl MarketPlatform {
     /// publish, register. A session the pipeline stopped in (a restart) is taken up where it
     /// stopped. Returns the session as it ends.
     pub async fn close(&self, actor: &str, session: &str) -> Result<Session> {
+        // One pipeline per session at a time: the clock and the operator may both ask.
+        let _running = PipelineGuard::enter(&self.running, session)?;
         let current = self.session(session)?;
         if current.status == SessionStatus::Open {
             self.set_status(
