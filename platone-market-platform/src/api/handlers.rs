@@ -255,7 +255,7 @@ pub async fn list_orders(
         (status = 200, description = "The session, published.", body = Session),
         (status = 403, description = "The caller is not the market operator.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No session has this id.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The session is already published.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The session is already published, or its pipeline is running.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The book could not be cleared or validated; the session failed.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
