@@ -133,6 +133,7 @@ pub(crate) struct AnchorWire {
     position: u64,
     /// When the ledger confirmed it (on chain: the block's time).
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(deserialize_with = "strict_time")]
     time: Timestamp,
     /// On chain: the chain id (EIP-155).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +160,15 @@ pub(crate) struct AnchorWire {
     /// On chain: the batch's certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     certificate: Option<BatchCertificate>,
+}
+
+/// An RFC 3339 time, strictly (four-digit year, two-digit fields): serde's reading of a
+/// `chrono` time also takes forms such as `-026-12- 6T20:3:12Z`, which the binary proof's
+/// reader (and every other reader of the anchor) refuses.
+fn strict_time<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Timestamp, D::Error> {
+    let text = String::deserialize(d)?;
+    platone_model::parse_timestamp(&text)
+        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}")))
 }
 
 impl From<Anchor> for AnchorWire {

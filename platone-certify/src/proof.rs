@@ -466,6 +466,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_anchor_time_that_is_not_rfc_3339_is_refused() {
+        // Found by the `proof` fuzz target: the JSON reader took a time its binary form could
+        // not give back.
+        let json = sample(true).to_json().unwrap();
+        let good = "\"2024-05-01T10:00:00.500+02:00\"";
+        assert!(json.contains(good), "{json}");
+        for bad in [
+            "\"-026-12- 6T20:3:12.2916219009Z\"",
+            "\"2024-5-01T10:00:00Z\"",
+        ] {
+            let e = Proof::from_json(json.replace(good, bad).as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("RFC 3339"), "{e}");
+        }
+        let back = Proof::from_json(json.as_bytes()).unwrap();
+        assert_eq!(
+            Proof::from_binary(&back.to_binary().unwrap()).unwrap(),
+            back
+        );
+    }
+
+    #[test]
     fn json_and_binary_round_trip() {
         for p in [sample(false), sample(true), sample_on_chain()] {
             let json = p.to_json().unwrap();
