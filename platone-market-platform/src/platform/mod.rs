@@ -6,18 +6,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use platone_certify::Ledger;
-use platone_market::clearing::{ClearingConfig, algorithm_by_name};
+use platone_market::RequestRole;
 use platone_market::scenario::{BookBuilder, OfferFile, RequestFile};
 use platone_market::token::TokenLedger;
-use platone_market::validation::{AfterValidation, GridValidator, LineLoadingValidator};
-use platone_market::{RequestRole, validation::validate_result};
+use platone_market::validation::{GridValidator, LineLoadingValidator};
 
 use crate::error::{PlatformError, Result};
-use crate::outcome::{Outcome, awards, register};
+use crate::outcome::Outcome;
 use crate::roles::Caller;
 use crate::session::{AuditEntry, Order, Session, SessionSpec, SessionStatus, StoredOrder};
 use crate::store::PlatformStore;
 
+mod pipeline;
 mod settle;
 
 /// The most validation rounds (clear, validate, cut red orders, clear again) of a session.
@@ -71,38 +71,6 @@ pub struct MarketPlatform {
     books: Arc<Mutex<BTreeMap<String, Book>>>,
     tokens: Arc<Mutex<TokenLedger>>,
     running: Arc<Mutex<HashSet<String>>>,
-}
-
-/// A session's pipeline in progress; leaving it (drop) lets the next one run.
-struct PipelineGuard {
-    running: Arc<Mutex<HashSet<String>>>,
-    session: String,
-}
-
-impl PipelineGuard {
-    fn enter(running: &Arc<Mutex<HashSet<String>>>, session: &str) -> Result<Self> {
-        let mut set = running
-            .lock()
-            .map_err(|_| PlatformError::Store("the pipeline lock is poisoned".into()))?;
-        if !set.insert(session.to_owned()) {
-            return Err(PlatformError::conflict(
-                session,
-                "its gate-closure pipeline is running",
-            ));
-        }
-        Ok(PipelineGuard {
-            running: running.clone(),
-            session: session.to_owned(),
-        })
-    }
-}
-
-impl Drop for PipelineGuard {
-    fn drop(&mut self) {
-        if let Ok(mut set) = self.running.lock() {
-            set.remove(&self.session);
-        }
-    }
 }
 
 /// The token the platform mints for delivered flexibility.
@@ -319,233 +287,6 @@ impl MarketPlatform {
             orders.retain(|o| o.order.participant() == caller.participant);
         }
         Ok(orders)
-    }
-
-    /// Sessions whose gate has passed and whose pipeline has not finished (published or
-    /// failed): what the gate-closure clock runs, and what a restart resumes.
-    pub fn due(&self, at: DateTime<Utc>) -> Result<Vec<String>> {
-        Ok(self
-            .books()?
-            .values()
-            .filter(|b| {
-                b.session.spec.gate_closure <= at && b.session.status < SessionStatus::Published
-            })
-            .map(|b| b.session.id.clone())
-            .collect())
-    }
-
-    /// Closes the gate of `session` (the operator, before or at gate closure; the clock at
-    /// gate closure) and runs the pipeline: clear with the session's algorithm, validate,
-    /// publish, register. A session the pipeline stopped in (a restart) is taken up where it
-    /// stopped. Returns the session as it ends.
-    pub async fn close(&self, actor: &str, session: &str) -> Result<Session> {
-        // One pipeline per session at a time: the clock and the operator may both ask.
-        let _running = PipelineGuard::enter(&self.running, session)?;
-        let current = self.session(session)?;
-        if current.status == SessionStatus::Open {
-            self.set_status(
-                session,
-                actor,
-                SessionStatus::Closed,
-                "closed",
-                String::new(),
-            )?;
-        }
-        let platform = self.clone();
-        let (actor_owned, id) = (actor.to_owned(), session.to_owned());
-        let cleared =
-            tokio::task::spawn_blocking(move || platform.clear_and_validate(&actor_owned, &id))
-                .await
-                .map_err(|e| PlatformError::Store(format!("the clearing task stopped: {e}")))?;
-        if let Err(e) = cleared {
-            let message = e.to_string();
-            self.fail(session, actor, &message)?;
-            return Err(e);
-        }
-        self.publish_and_register(actor, session).await
-    }
-
-    /// Closes the session as the operator, checking the caller's role first.
-    pub async fn close_as(&self, caller: &Caller, session: &str) -> Result<Session> {
-        caller.require_operator()?;
-        let current = self.session(session)?;
-        if current.status >= SessionStatus::Published {
-            return Err(PlatformError::conflict(
-                session,
-                format!("the session is {}", current.status.as_str()),
-            ));
-        }
-        self.close(&caller.participant, session).await
-    }
-
-    fn set_status(
-        &self,
-        session: &str,
-        actor: &str,
-        status: SessionStatus,
-        event: &str,
-        detail: String,
-    ) -> Result<()> {
-        let mut books = self.books()?;
-        let book = books
-            .get_mut(session)
-            .ok_or_else(|| not_found("session", session))?;
-        let mut updated = book.session.clone();
-        updated.status = status;
-        self.store.update_session(&updated)?;
-        self.audit(session, actor, event, detail)?;
-        book.session = updated;
-        Ok(())
-    }
-
-    fn fail(&self, session: &str, actor: &str, message: &str) -> Result<()> {
-        let mut books = self.books()?;
-        let book = books
-            .get_mut(session)
-            .ok_or_else(|| not_found("session", session))?;
-        let mut updated = book.session.clone();
-        updated.status = SessionStatus::Failed;
-        updated.failure = Some(message.to_owned());
-        self.store.update_session(&updated)?;
-        self.audit(session, actor, "failed", message.to_owned())?;
-        book.session = updated;
-        Ok(())
-    }
-
-    /// Clears and validates a closed session (blocking: the clearing and the validator may
-    /// take long). Keeps the outcome so far in the store after each step.
-    fn clear_and_validate(&self, actor: &str, session: &str) -> Result<()> {
-        let (record, scenario) = {
-            let books = self.books()?;
-            let book = books
-                .get(session)
-                .ok_or_else(|| not_found("session", session))?;
-            (book.session.clone(), book.builder.scenario().clone())
-        };
-        if record.status >= SessionStatus::Validated {
-            return Ok(());
-        }
-        let algorithm = algorithm_by_name(&record.spec.algorithm, ClearingConfig::default())?;
-        let result = algorithm.clear(&scenario)?;
-        let mut outcome = Outcome {
-            result,
-            verdicts: Vec::new(),
-            awards: Vec::new(),
-            registration: None,
-            baselines: Default::default(),
-            settlements: Vec::new(),
-        };
-        self.store.put_outcome(session, &outcome)?;
-        self.set_status(
-            session,
-            actor,
-            SessionStatus::Cleared,
-            "cleared",
-            format!(
-                "{}: {} offers and {} requests accepted, volume {}",
-                record.spec.algorithm,
-                outcome.result.accepted_offers.len(),
-                outcome.result.accepted_requests.len(),
-                outcome.result.volume
-            ),
-        )?;
-        let mut book_scenario = scenario;
-        let detail = match self.validator.for_session(&record) {
-            Some(validator) => {
-                let validated = validate_result(
-                    &book_scenario,
-                    outcome.result.clone(),
-                    validator.as_ref(),
-                    algorithm.as_ref(),
-                    AfterValidation::Reclear,
-                    MAX_VALIDATION_ROUNDS,
-                )?;
-                let rounds = validated.rounds.len();
-                let cuts = validated.cuts.len();
-                outcome.result = validated.result;
-                outcome.verdicts = validated.rounds.into_iter().last().unwrap_or_default();
-                book_scenario = validated.scenario;
-                format!("{rounds} rounds, {cuts} orders cut")
-            }
-            None => "no network: nothing to validate against".to_owned(),
-        };
-        self.store.put_outcome(session, &outcome)?;
-        {
-            let mut books = self.books()?;
-            if let Some(book) = books.get_mut(session) {
-                book.outcome = Some(outcome);
-                // The validated book (cut orders removed) is what the awards are read from.
-                let mut rebuilt = BookBuilder::new(book.session.scenario_file())?;
-                for r in &book_scenario.to_file().requests {
-                    rebuilt.add_request(r)?;
-                }
-                for o in &book_scenario.to_file().offers {
-                    rebuilt.add_offer(o)?;
-                }
-                book.builder = rebuilt;
-            }
-        }
-        self.set_status(
-            session,
-            actor,
-            SessionStatus::Validated,
-            "validated",
-            detail,
-        )
-    }
-
-    async fn publish_and_register(&self, actor: &str, session: &str) -> Result<Session> {
-        let (record, scenario, outcome) = {
-            let books = self.books()?;
-            let book = books
-                .get(session)
-                .ok_or_else(|| not_found("session", session))?;
-            (
-                book.session.clone(),
-                book.builder.scenario().clone(),
-                book.outcome.clone(),
-            )
-        };
-        if record.status >= SessionStatus::Published {
-            return Ok(record);
-        }
-        let mut outcome = match outcome {
-            Some(o) => o,
-            None => self
-                .store
-                .outcome(session)?
-                .ok_or_else(|| PlatformError::conflict(session, "validated without a result"))?,
-        };
-        let list = awards(session, &scenario, &outcome.result);
-        let (registration, certified) = register(
-            session,
-            &outcome.result,
-            list,
-            record.spec.gate_closure,
-            &*self.ledger,
-        )
-        .await?;
-        let detail = format!(
-            "batch {}, awards root {}, {} awards",
-            registration.batch_id,
-            registration.awards_root,
-            certified.len()
-        );
-        outcome.awards = certified;
-        outcome.registration = Some(registration);
-        self.store.put_outcome(session, &outcome)?;
-        if let Some(book) = self.books()?.get_mut(session) {
-            book.outcome = Some(outcome);
-        }
-        self.audit(session, actor, "registered", detail)?;
-        self.set_status(
-            session,
-            actor,
-            SessionStatus::Published,
-            "published",
-            String::new(),
-        )?;
-        self.session(session)
     }
 
     /// The outcome of a session as the caller may see it: all of it for the operator, DSOs
