@@ -107,6 +107,9 @@ pub struct Bal {
     recorder: Task,
     forwarder: Task,
     server: JoinHandle<platone_service::Result<()>>,
+    /// How many references to the ledger there are besides the BAL's own tasks (the caller's
+    /// and the context's): what remains once everything has stopped.
+    ledger_holders: usize,
     access: Option<JoinHandle<()>>,
 }
 
@@ -162,6 +165,8 @@ impl Bal {
             Some(ledger) => ledger,
             None => Arc::new(FileLedger::open(config.data.join("ledger"))?),
         };
+        // The caller's references and this one (which the context takes).
+        let ledger_holders = Arc::strong_count(&ledger);
         let config = Arc::new(config);
         let store = AnyStore::open(&config.store_url()).await?;
         let metrics = Arc::new(Metrics::default());
@@ -321,6 +326,7 @@ impl Bal {
             forwarder,
             server,
             access,
+            ledger_holders,
         })
     }
 
@@ -437,6 +443,17 @@ impl Bal {
         let _ = self.server.await;
         if let Some(access) = self.access {
             let _ = access.await;
+        }
+        // The listener's last connections drop their router (and its ledger) just after it
+        // returns; a BAL started next on the same data directory needs the ledger's lock.
+        if !platone_service::until_released(
+            &self.context.ledger,
+            self.ledger_holders,
+            SHUTDOWN_GRACE,
+        )
+        .await
+        {
+            tracing::warn!("the ledger is still held after the shutdown");
         }
         if let Err(e) = self.bus.disconnect().await {
             tracing::warn!("disconnecting from the broker: {e}");

@@ -86,6 +86,7 @@ pub struct PlatformServer {
     stop: watch::Sender<bool>,
     server: JoinHandle<platone_service::Result<()>>,
     clock: JoinHandle<()>,
+    ledger_holders: usize,
 }
 
 impl std::fmt::Debug for PlatformServer {
@@ -129,6 +130,8 @@ impl PlatformServer {
         }
         std::fs::create_dir_all(&config.data)
             .map_err(|e| PlatformError::Store(format!("{}: {e}", config.data.display())))?;
+        // The caller's references and this one (which the platform takes).
+        let ledger_holders = Arc::strong_count(&ledger);
         let store = SqliteStore::open(&config.data.join("market.db"))?;
         let platform = MarketPlatform::open(Arc::new(store), ledger, validator)?;
         let listener = tokio::net::TcpListener::bind(config.http)
@@ -184,6 +187,7 @@ impl PlatformServer {
             stop,
             server,
             clock,
+            ledger_holders,
         })
     }
 
@@ -211,7 +215,15 @@ impl PlatformServer {
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.stop.send(true);
         let _ = self.clock.await;
-        match self.server.await {
+        let served = self.server.await;
+        // The listener's last connections drop their router (and its ledger) just after it
+        // returns; a platform started next on the same data directory needs the ledger.
+        let ledger = self.platform.ledger().clone();
+        drop(self.platform);
+        if !platone_service::until_released(&ledger, self.ledger_holders, SHUTDOWN_GRACE).await {
+            tracing::warn!("the ledger is still held after the shutdown");
+        }
+        match served {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(service(e)),
             Err(e) => Err(PlatformError::Store(format!("the listener stopped: {e}"))),

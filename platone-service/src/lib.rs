@@ -102,7 +102,7 @@ pub use settings::{
 #[doc(hidden)]
 pub use telemetry::__path_metrics;
 pub use telemetry::{OPENMETRICS_TEXT, Telemetry, UNMATCHED_ROUTE, metrics, track_requests};
-pub use tls::{ServeOptions, TlsFiles, Transport, serve};
+pub use tls::{ServeOptions, TlsFiles, Transport, serve, until_released};
 
 /// Re-exported so that a service registers its own metrics with the same types.
 pub use prometheus_client;

@@ -178,6 +178,21 @@ pub async fn serve(
     served.map_err(failed)
 }
 
+/// Waits, up to `within`, until no more than `holders` strong references to `shared` remain;
+/// whether they went. After [`serve`] returns, the tasks of its last connections drop their
+/// copy of the router — and of what its state holds, such as a ledger whose file lock a restart
+/// needs — a moment later: a service's shutdown waits for that before it returns.
+pub async fn until_released<T: ?Sized>(shared: &Arc<T>, holders: usize, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while Arc::strong_count(shared) > holders {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
 #[cfg(unix)]
 fn reload_on_hangup(files: TlsFiles, config: RustlsConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
