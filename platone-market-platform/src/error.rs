@@ -93,5 +93,11 @@ impl From<serde_json::Error> for PlatformError {
     }
 }
 
+/// The member a serde error names (serde writes it between backquotes: ``unknown field
+/// `quantiy` ``, ``missing field `slot` ``), when it names one.
+pub(crate) fn serde_member(error: &serde_json::Error) -> Option<String> {
+    error.to_string().split('`').nth(1).map(str::to_owned)
+}
+
 /// Result alias for the crate.
 pub type Result<T, E = PlatformError> = std::result::Result<T, E>;

@@ -34,11 +34,7 @@ async fn blocking<T: Send + 'static>(
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Answer<T> {
     serde_json::from_slice(body).map_err(|e| {
-        let at = e
-            .to_string()
-            .split('`')
-            .nth(1)
-            .map_or_else(|| "body".to_owned(), str::to_owned);
+        let at = crate::error::serde_member(&e).unwrap_or_else(|| "body".to_owned());
         Problem::bad_request(at, format!("line {}, column {}: {e}", e.line(), e.column()))
     })
 }

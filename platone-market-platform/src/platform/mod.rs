@@ -398,13 +398,10 @@ fn read_order(
         object.insert("arrival".into(), received_at.to_rfc3339().into());
     }
     let field_of = |e: &serde_json::Error| {
-        let text = e.to_string();
-        let field = text
-            .split('`')
-            .nth(1)
+        let field = crate::error::serde_member(e)
             .map(|f| format!(".{f}"))
             .unwrap_or_default();
-        (field, text)
+        (field, e.to_string())
     };
     if offers {
         let offer: OfferFile = serde_json::from_value(body).map_err(|e| field_of(&e))?;

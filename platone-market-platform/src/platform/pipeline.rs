@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use platone_market::clearing::{ClearingConfig, algorithm_by_name};
-use platone_market::scenario::BookBuilder;
+use platone_market::scenario::{BookBuilder, ScenarioFile};
 use platone_market::validation::{AfterValidation, validate_result};
 
 use super::{MAX_VALIDATION_ROUNDS, MarketPlatform, not_found};
@@ -202,14 +202,12 @@ impl MarketPlatform {
             if let Some(book) = books.get_mut(session) {
                 book.outcome = Some(outcome);
                 // The validated book (cut orders removed) is what the awards are read from.
-                let mut rebuilt = BookBuilder::new(book.session.scenario_file())?;
-                for r in &book_scenario.to_file().requests {
-                    rebuilt.add_request(r)?;
-                }
-                for o in &book_scenario.to_file().offers {
-                    rebuilt.add_offer(o)?;
-                }
-                book.builder = rebuilt;
+                let validated = book_scenario.to_file();
+                book.builder = BookBuilder::new(ScenarioFile {
+                    requests: validated.requests,
+                    offers: validated.offers,
+                    ..book.session.scenario_file()
+                })?;
             }
         }
         self.set_status(
