@@ -91,6 +91,11 @@ pub struct SessionSpec {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub location_rule: Option<LocationRule>,
+    /// The length of every slot in minutes, when the slots are named by their start
+    /// (RFC 3339, consecutive): what scheduled sessions carry, and what lets a real-time
+    /// session take over the unmatched day-ahead offers of the same hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_minutes: Option<u32>,
 }
 
 /// The algorithm a session clears with unless it names one (UC-IT-2).
@@ -216,6 +221,9 @@ impl SessionSpec {
                 ),
             ));
         }
+        if let Some(minutes) = self.slot_minutes {
+            self.check_timed_slots(minutes)?;
+        }
         let id = match &self.id {
             Some(id) => id.clone(),
             None => {
@@ -238,6 +246,45 @@ impl SessionSpec {
             ));
         }
         Ok(id)
+    }
+}
+
+impl SessionSpec {
+    /// Slots named by their start, `minutes` apart.
+    fn check_timed_slots(&self, minutes: u32) -> Result<()> {
+        if minutes == 0 {
+            return Err(PlatformError::invalid("slot_minutes", "must be at least 1"));
+        }
+        let step = chrono::TimeDelta::minutes(i64::from(minutes));
+        let mut previous: Option<DateTime<Utc>> = None;
+        for (i, name) in self.slots.iter().enumerate() {
+            let start = crate::schedule::slot_start(name).ok_or_else(|| {
+                PlatformError::invalid(
+                    format!("slots[{i}]"),
+                    format!("{name:?}: with slot_minutes, a slot is named by its start (RFC 3339)"),
+                )
+            })?;
+            if let Some(p) = previous
+                && start != p + step
+            {
+                return Err(PlatformError::invalid(
+                    format!("slots[{i}]"),
+                    format!("{name:?} does not follow the previous slot by {minutes} minutes"),
+                ));
+            }
+            previous = Some(start);
+        }
+        Ok(())
+    }
+
+    /// The interval of slot `name` when the slots are timed ([`SessionSpec::slot_minutes`]).
+    pub fn slot_interval(&self, name: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let minutes = self.slot_minutes?;
+        let start = crate::schedule::slot_start(name)?;
+        Some((
+            start,
+            start + chrono::TimeDelta::minutes(i64::from(minutes)),
+        ))
     }
 }
 
