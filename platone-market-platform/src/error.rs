@@ -40,6 +40,15 @@ pub enum PlatformError {
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
+    /// The bus failed (subscribing, publishing).
+    #[error("bus: {0}")]
+    Bus(String),
+    /// The SCD (PoD registry, metered data) could not be read.
+    #[error("SCD: {0}")]
+    GridData(String),
+    /// The DSO's validation gave no verdict (no answer in time, or a wrong one).
+    #[error("validation: {0}")]
+    Validation(String),
     /// Certifying or registering on the ledger failed.
     #[error("ledger: {0}")]
     Ledger(#[from] platone_certify::CertifyError),
@@ -72,6 +81,9 @@ impl PlatformError {
             PlatformError::Market(_) => (StatusCode::UNPROCESSABLE_ENTITY, "session"),
             PlatformError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             PlatformError::Ledger(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ledger"),
+            PlatformError::Bus(_) => (StatusCode::SERVICE_UNAVAILABLE, "bus"),
+            PlatformError::GridData(_) => (StatusCode::SERVICE_UNAVAILABLE, "scd"),
+            PlatformError::Validation(_) => (StatusCode::SERVICE_UNAVAILABLE, "validation"),
         };
         let detail = match self {
             PlatformError::Invalid { message, .. } => message.clone(),

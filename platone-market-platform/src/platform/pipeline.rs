@@ -1,19 +1,49 @@
 //! The gate-closure pipeline: close → clear → validate → publish → register, one run per
 //! session at a time, taken up where it stopped after a restart.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use platone_market::clearing::{ClearingConfig, algorithm_by_name};
-use platone_market::scenario::{BookBuilder, ScenarioFile};
-use platone_market::validation::{AfterValidation, validate_result};
+use platone_market::clearing::{ClearingConfig, ClearingResult, algorithm_by_name};
+use platone_market::scenario::{BookBuilder, Scenario, ScenarioFile};
+use platone_market::validation::{AfterValidation, GridValidator, Verdict, validate_result};
 
-use super::{MAX_VALIDATION_ROUNDS, MarketPlatform, not_found};
+use super::{MAX_VALIDATION_ROUNDS, MarketPlatform, SessionValidator, not_found};
 use crate::error::{PlatformError, Result};
 use crate::outcome::{Outcome, awards, register};
 use crate::roles::Caller;
 use crate::session::{Session, SessionStatus};
+
+/// A [`SessionValidator`] as the market library's [`GridValidator`] for one session: counts
+/// the rounds and keeps the first failure (after which it gives no verdicts, and the session
+/// fails).
+struct Rounds<'a> {
+    validator: &'a dyn SessionValidator,
+    session: &'a Session,
+    round: Cell<usize>,
+    failure: RefCell<Option<PlatformError>>,
+}
+
+impl GridValidator for Rounds<'_> {
+    fn validate(&self, scenario: &Scenario, result: &ClearingResult) -> Vec<Verdict> {
+        if self.failure.borrow().is_some() {
+            return Vec::new();
+        }
+        self.round.set(self.round.get() + 1);
+        match self
+            .validator
+            .validate(self.session, self.round.get(), scenario, result)
+        {
+            Ok(verdicts) => verdicts,
+            Err(e) => {
+                *self.failure.borrow_mut() = Some(e);
+                Vec::new()
+            }
+        }
+    }
+}
 
 /// A session's pipeline in progress; leaving it (drop) lets the next one run.
 pub(crate) struct PipelineGuard {
@@ -177,24 +207,33 @@ impl MarketPlatform {
             ),
         )?;
         let mut book_scenario = scenario;
-        let detail = match self.validator.for_session(&record) {
-            Some(validator) => {
-                let validated = validate_result(
-                    &book_scenario,
-                    outcome.result.clone(),
-                    validator.as_ref(),
-                    algorithm.as_ref(),
-                    AfterValidation::Reclear,
-                    MAX_VALIDATION_ROUNDS,
-                )?;
-                let rounds = validated.rounds.len();
-                let cuts = validated.cuts.len();
-                outcome.result = validated.result;
-                outcome.verdicts = validated.rounds.into_iter().last().unwrap_or_default();
-                book_scenario = validated.scenario;
-                format!("{rounds} rounds, {cuts} orders cut")
+        let detail = if self.validator.validates(&record) {
+            let rounds = Rounds {
+                validator: &*self.validator,
+                session: &record,
+                round: Cell::new(0),
+                failure: RefCell::new(None),
+            };
+            let validated = validate_result(
+                &book_scenario,
+                outcome.result.clone(),
+                &rounds,
+                algorithm.as_ref(),
+                AfterValidation::Reclear,
+                MAX_VALIDATION_ROUNDS,
+            );
+            if let Some(failure) = rounds.failure.into_inner() {
+                return Err(failure);
             }
-            None => "no network: nothing to validate against".to_owned(),
+            let validated = validated?;
+            let rounds = validated.rounds.len();
+            let cuts = validated.cuts.len();
+            outcome.result = validated.result;
+            outcome.verdicts = validated.rounds.into_iter().last().unwrap_or_default();
+            book_scenario = validated.scenario;
+            format!("{rounds} rounds, {cuts} orders cut")
+        } else {
+            "no network: nothing to validate against".to_owned()
         };
         self.store.put_outcome(session, &outcome)?;
         {
