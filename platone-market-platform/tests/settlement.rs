@@ -85,6 +85,7 @@ async fn the_usef_worked_example_settles_through_the_platform() {
         .collect();
     let input = SettlementInput {
         metered: metered.clone(),
+        from_scd: None,
         penalty: Penalty::Fixed(11.0),
         tokens_per_unit: 1.0,
     };
