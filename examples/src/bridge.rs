@@ -56,16 +56,19 @@ pub struct BridgeArgs {
 /// One end in the TOML file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EndConfig {
-    url: Option<String>,
-    ca: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    username: Option<String>,
-    password: Option<String>,
-    client_id: Option<String>,
+pub(crate) struct EndConfig {
+    pub(crate) url: Option<String>,
+    pub(crate) ca: Option<PathBuf>,
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) client_id: Option<String>,
     /// Kafka consumer group.
-    group: Option<String>,
+    pub(crate) group: Option<String>,
+    /// How many MQTT topic levels name a Kafka topic (default 2).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    pub(crate) kafka_levels: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,7 +248,9 @@ fn read_file(what: &str, path: &Path) -> CliResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError::input(format!("{what} {}: {e}", path.display())))
 }
 
-fn open_bus(
+/// Connects to the bus at `url` (`mqtt://`, `mqtts://`, `kafka://`, `memory://`) with the TLS
+/// files and credentials of `end`; errors name the option `--{side}`.
+pub(crate) fn open_bus(
     side: &str,
     url: &str,
     end: &EndConfig,
@@ -311,6 +316,9 @@ fn open_kafka(
     use platone_bus::{KafkaBus, KafkaConfig, KafkaSasl};
     let group = end.group.clone().unwrap_or_else(|| client_id.to_owned());
     let mut c = KafkaConfig::new(servers.join(","), group);
+    if let Some(levels) = end.kafka_levels {
+        c.naming = platone_bus::KafkaNaming::new(levels);
+    }
     let text = |what, p: &Path| {
         read_file(what, p).and_then(|b| {
             String::from_utf8(b)

@@ -3,11 +3,19 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
-use platone_market_platform::{PlatformConfig, PlatformServer};
+use platone_bus::Publisher;
+use platone_certify::{FileLedger, Ledger};
+use platone_market_platform::bus::{BusTopics, BusValidation, OutcomeTopics, ValidationFallback};
+use platone_market_platform::grid_data::ScdGridData;
+use platone_market_platform::{PlatformConfig, PlatformEngines, PlatformServer};
+use platone_scd::AnyStore;
 
 use crate::api_args::ApiArgs;
+use crate::bridge::{EndConfig, open_bus};
 use crate::error::{CliError, CliResult};
 
 /// The environment variable holding embedded issuer clients of `platone market serve`
@@ -29,6 +37,115 @@ pub struct ServeArgs {
     data: Option<PathBuf>,
     #[command(flatten)]
     api: ApiArgs,
+    #[command(flatten)]
+    bus: BusArgs,
+}
+
+/// Where the DSO's technical validation of results happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidationMode {
+    /// In process: the DC line-loading check on each session's network.
+    Local,
+    /// A round trip over the bus to the DSO's validator.
+    Bus,
+}
+
+/// What happens when the validator does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FallbackArg {
+    /// The session fails.
+    Fail,
+    /// The in-process line-loading check.
+    Local,
+    /// Published unvalidated (every verdict says so).
+    Accept,
+}
+
+/// The bus options of `platone market serve`.
+#[derive(Debug, Args)]
+pub struct BusArgs {
+    /// The bus the platform delivers each participant's outcome on (and validates over, with
+    /// `--validation bus`): mqtt://, mqtts:// or kafka://.
+    #[arg(long)]
+    bus: Option<String>,
+    /// The bus's CA certificate (PEM): TLS for mqtts:// and Kafka.
+    #[arg(long)]
+    bus_ca: Option<PathBuf>,
+    /// The platform's client certificate on the bus (PEM; mutual TLS, with --bus-key).
+    #[arg(long)]
+    bus_cert: Option<PathBuf>,
+    /// The key of --bus-cert (PEM).
+    #[arg(long)]
+    bus_key: Option<PathBuf>,
+    /// The platform's client id on the bus (and Kafka consumer group).
+    #[arg(long, default_value = "platone-market")]
+    bus_client_id: String,
+    /// Where results are validated.
+    #[arg(long, value_enum, default_value = "local")]
+    validation: ValidationMode,
+    /// Seconds to wait for the validator's answer (with --validation bus).
+    #[arg(long, default_value_t = 30)]
+    validation_timeout: u64,
+    /// What happens without an answer in time.
+    #[arg(long, value_enum, default_value = "fail")]
+    validation_fallback: FallbackArg,
+    /// The Shared Customer Database (sqlite://PATH or postgres://…): orders' PoDs are checked
+    /// against its registry, and sessions may be settled from its metered data.
+    #[arg(long)]
+    scd: Option<String>,
+}
+
+impl BusArgs {
+    /// The engines these options ask for, on `ledger`.
+    async fn engines(&self, ledger: Arc<dyn Ledger>) -> CliResult<PlatformEngines> {
+        let mut engines = PlatformEngines::on_ledger(ledger);
+        if let Some(url) = &self.scd {
+            let store = AnyStore::open(url)
+                .await
+                .map_err(|e| CliError::input(format!("--scd {url}: {e}")))?;
+            engines.grid_data = Some(Arc::new(ScdGridData::new(Arc::new(store))));
+        }
+        let Some(url) = &self.bus else {
+            if self.validation == ValidationMode::Bus {
+                return Err(CliError::usage("--validation bus needs --bus"));
+            }
+            return Ok(engines);
+        };
+        let end = EndConfig {
+            url: Some(url.clone()),
+            ca: self.bus_ca.clone(),
+            cert: self.bus_cert.clone(),
+            key: self.bus_key.clone(),
+            client_id: Some(self.bus_client_id.clone()),
+            // On Kafka, each participant's outcomes get their own topic
+            // (platone.market.outcomes.PARTICIPANT), which the cluster's ACLs can guard.
+            kafka_levels: Some(4),
+            ..EndConfig::default()
+        };
+        let bus = open_bus("bus", url, &end, &self.bus_client_id, Duration::ZERO)?;
+        let topics = BusTopics::default();
+        engines.outcomes = Some(OutcomeTopics::new(
+            bus.clone() as Arc<dyn Publisher>,
+            topics.outcomes.clone(),
+        ));
+        if self.validation == ValidationMode::Bus {
+            let fallback = match self.validation_fallback {
+                FallbackArg::Fail => ValidationFallback::Fail,
+                FallbackArg::Local => ValidationFallback::Local,
+                FallbackArg::Accept => ValidationFallback::Accept,
+            };
+            let validation = BusValidation::start(
+                bus,
+                topics,
+                Duration::from_secs(self.validation_timeout),
+                fallback,
+            )
+            .await
+            .map_err(CliError::input)?;
+            engines.validator = Arc::new(validation);
+        }
+        Ok(engines)
+    }
 }
 
 impl ServeArgs {
@@ -62,7 +179,9 @@ pub fn run(args: ServeArgs) -> CliResult {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        let server = PlatformServer::start(config)
+        let ledger = FileLedger::open(config.data.join("ledger")).map_err(CliError::input)?;
+        let engines = args.bus.engines(Arc::new(ledger)).await?;
+        let server = PlatformServer::start_with(config, engines)
             .await
             .map_err(CliError::input)?;
         eprintln!("Market Platform on {}", server.api_url());

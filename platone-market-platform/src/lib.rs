@@ -2,15 +2,20 @@
 //!
 //! The Market Platform of the Platone SDK as a service (D2.2 §3.1.2, §4.3.1; UC-IT-2):
 //!
-//! - **Sessions** (T-MP-02): day-ahead and real-time, opened by the market operator with their
-//!   slots, gate closure, clearing algorithm (`dso-first` by default) and optional DC network.
+//! - **Sessions** (T-MP-02): day-ahead and real-time, opened from a [`schedule`] in the
+//!   configuration (gate closures in a time zone; real-time every few minutes over the next
+//!   hours, taking over the unmatched day-ahead offers) or by the market operator, each with
+//!   its slots, gate closure, clearing algorithm (`dso-first` by default) and optional DC
+//!   network.
 //! - **Intake** (FR-MP-FSM-01/03/04): requests from DSOs and TSOs, offers from aggregators,
 //!   one by one or in bulk, checked exactly as the scenario format checks them
 //!   ([`platone_market::scenario::BookBuilder`]), refused after gate closure, and kept in a
 //!   [`PlatformStore`] (SQLite by default), so a restart loses no accepted order.
 //! - **Gate closure** ([`run_gate_closures`], or the operator's close): clearing with the
-//!   session's algorithm, the DSO's technical validation ([`SessionValidator`]; red orders cut
-//!   and the book cleared again), publication.
+//!   session's algorithm, the DSO's technical validation ([`SessionValidator`]: in process, or
+//!   a round trip over the bus with a timeout and a fallback, [`bus::BusValidation`]; red
+//!   orders cut and the book cleared again), publication — readable over REST and delivered
+//!   to each participant on its own bus topic ([`MarketPlatform::deliver_outcomes`]).
 //! - **Registration** (FR-MP-BC-01/02): the result's hash and every award certified as one
 //!   batch and anchored on a [`platone_certify::Ledger`] (the file ledger by default); every
 //!   award served with its Merkle proof ([`outcome`]).
@@ -64,11 +69,14 @@
 )]
 
 pub mod api;
+pub mod bus;
 mod clock;
 mod error;
+pub mod grid_data;
 pub mod outcome;
 mod platform;
 mod roles;
+pub mod schedule;
 mod server;
 pub mod session;
 pub mod settlement;
@@ -78,9 +86,12 @@ pub use clock::{TICK, run_gate_closures};
 pub use error::{PlatformError, Result};
 pub use outcome::{Award, CertifiedAward, Outcome, Registration};
 pub use platform::{
-    LineLoading, MAX_VALIDATION_ROUNDS, MarketPlatform, SCHEDULER, SessionValidator,
+    LineLoading, MAX_VALIDATION_ROUNDS, MarketPlatform, ParticipantOutcome, SCHEDULER,
+    SessionValidator, carried_offer_id,
 };
 pub use roles::Caller;
-pub use server::{DEFAULT_AUDIENCE, PlatformConfig, PlatformServer, SHUTDOWN_GRACE};
+pub use server::{
+    DEFAULT_AUDIENCE, PlatformConfig, PlatformEngines, PlatformServer, SHUTDOWN_GRACE,
+};
 pub use session::{Session, SessionKind, SessionSpec, SessionStatus, StoredOrder};
 pub use store::{PlatformStore, SqliteStore};

@@ -17,8 +17,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::{PlatformState, router};
+use crate::bus::OutcomeTopics;
 use crate::error::{PlatformError, Result};
+use crate::grid_data::GridData;
 use crate::platform::{LineLoading, MarketPlatform, SessionValidator};
+use crate::schedule::{MarketSchedule, ScheduledSessions};
 use crate::store::SqliteStore;
 
 /// The audience of the platform's tokens unless configured otherwise.
@@ -37,6 +40,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// [api.tls]
 /// cert = "/etc/platone/market.pem"
 /// key = "/etc/platone/market.key"
+/// [schedule]
+/// time_zone = "Europe/Rome"
+/// day_ahead = { gate_closure = "12:00" }
+/// real_time = { every_minutes = 15, horizon_minutes = 240 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +57,10 @@ pub struct PlatformConfig {
     /// The listener and the token issuers ([`ServiceSecurity`]).
     #[serde(default)]
     pub api: ServiceSecurity,
+    /// Sessions opened by the platform's clock ([`MarketSchedule`]); without it, the operator
+    /// opens each session.
+    #[serde(default)]
+    pub schedule: Option<MarketSchedule>,
 }
 
 fn default_data() -> PathBuf {
@@ -66,6 +77,7 @@ impl Default for PlatformConfig {
             data: default_data(),
             http: default_http(),
             api: ServiceSecurity::default(),
+            schedule: None,
         }
     }
 }
@@ -74,6 +86,46 @@ impl PlatformConfig {
     /// Reads a TOML configuration.
     pub fn from_toml(text: &str) -> Result<Self> {
         toml::from_str(text).map_err(|e| PlatformError::invalid("configuration", e))
+    }
+}
+
+/// The engines a platform runs on besides its store: where results are registered, who
+/// validates them, where participants' outcomes go, and tokens accepted besides the configured
+/// issuers' (tests and demonstrations).
+pub struct PlatformEngines {
+    /// The ledger results are registered on.
+    pub ledger: Arc<dyn Ledger>,
+    /// The DSO's validation ([`LineLoading`] in process, or
+    /// [`BusValidation`](crate::bus::BusValidation)).
+    pub validator: Arc<dyn SessionValidator>,
+    /// Where each participant's outcome is published, if anywhere.
+    pub outcomes: Option<OutcomeTopics>,
+    /// The SCD's PoD registry and metered data, if the platform checks PoDs and settles from
+    /// metered data ([`ScdGridData`](crate::grid_data::ScdGridData)).
+    pub grid_data: Option<Arc<dyn GridData>>,
+    /// Static bearer tokens.
+    pub static_tokens: StaticTokens,
+}
+
+impl std::fmt::Debug for PlatformEngines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformEngines")
+            .field("ledger", &self.ledger.name())
+            .field("outcomes", &self.outcomes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlatformEngines {
+    /// `ledger`, the in-process line-loading validation, no outcome topics, no static tokens.
+    pub fn on_ledger(ledger: Arc<dyn Ledger>) -> Self {
+        PlatformEngines {
+            ledger,
+            validator: Arc::new(LineLoading::default()),
+            outcomes: None,
+            grid_data: None,
+            static_tokens: StaticTokens::new(),
+        }
     }
 }
 
@@ -106,24 +158,24 @@ impl PlatformServer {
     /// in-process line-loading validation and no static tokens.
     pub async fn start(config: PlatformConfig) -> Result<Self> {
         let ledger = FileLedger::open(config.data.join("ledger"))?;
-        Self::start_with(
-            config,
-            Arc::new(ledger),
-            Arc::new(LineLoading::default()),
-            StaticTokens::new(),
-        )
-        .await
+        Self::start_with(config, PlatformEngines::on_ledger(Arc::new(ledger))).await
     }
 
-    /// Starts the platform of `config` on `ledger`, validating with `validator`, accepting
-    /// `static_tokens` (tests and demonstrations) besides the configured issuers.
-    pub async fn start_with(
-        config: PlatformConfig,
-        ledger: Arc<dyn Ledger>,
-        validator: Arc<dyn SessionValidator>,
-        static_tokens: StaticTokens,
-    ) -> Result<Self> {
+    /// Starts the platform of `config` on `engines`.
+    pub async fn start_with(config: PlatformConfig, engines: PlatformEngines) -> Result<Self> {
+        let PlatformEngines {
+            ledger,
+            validator,
+            outcomes,
+            grid_data,
+            static_tokens,
+        } = engines;
         config.api.validate().map_err(service)?;
+        let schedule = config
+            .schedule
+            .clone()
+            .map(ScheduledSessions::load)
+            .transpose()?;
         let transport = config.api.transport().map_err(service)?;
         if let Transport::Https(files) = &transport {
             files.server_config().map_err(service)?;
@@ -133,7 +185,13 @@ impl PlatformServer {
         // The caller's references and this one (which the platform takes).
         let ledger_holders = Arc::strong_count(&ledger);
         let store = SqliteStore::open(&config.data.join("market.db"))?;
-        let platform = MarketPlatform::open(Arc::new(store), ledger, validator)?;
+        let mut platform = MarketPlatform::open(Arc::new(store), ledger, validator)?;
+        if let Some(topics) = outcomes {
+            platform = platform.deliver_outcomes_to(topics);
+        }
+        if let Some(grid_data) = grid_data {
+            platform = platform.with_grid_data(grid_data);
+        }
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
             .map_err(|e| PlatformError::invalid("http", format!("{}: {e}", config.http)))?;
@@ -174,6 +232,7 @@ impl PlatformServer {
         let mut clock_stop = stopped;
         let clock = tokio::spawn(crate::clock::run_gate_closures(
             platform.clone(),
+            schedule,
             async move {
                 let _ = clock_stop.changed().await;
             },

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use platone_market_platform::{Caller, LineLoading, PlatformConfig, PlatformServer};
+use platone_market_platform::{Caller, PlatformConfig, PlatformEngines, PlatformServer};
 use platone_service::{Identity, StaticTokens};
 use platone_testkit::run_schemathesis_with_tokens;
 
@@ -33,10 +33,15 @@ async fn every_answer_of_the_platform_matches_its_openapi_document() {
         tokens.insert(token, Identity::new(who, [role.to_owned()]));
     }
     let ledger = Arc::new(platone_certify::FileLedger::open(dir.path().join("ledger")).unwrap());
-    let server =
-        PlatformServer::start_with(config, ledger, Arc::new(LineLoading::default()), tokens)
-            .await
-            .unwrap();
+    let server = PlatformServer::start_with(
+        config,
+        PlatformEngines {
+            static_tokens: tokens,
+            ..PlatformEngines::on_ledger(ledger)
+        },
+    )
+    .await
+    .unwrap();
     // One open session and one published, so that generated requests meet both.
     let operator = Caller {
         participant: "mo".into(),

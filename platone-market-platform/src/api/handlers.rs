@@ -156,7 +156,10 @@ async fn submit(
         OrderSubmission::One(order) => vec![order],
     };
     let platform = state.platform.clone();
-    let orders = blocking(move || platform.submit(&caller, &id, offers, bodies)).await?;
+    let orders = platform
+        .submit_orders(&caller, &id, offers, bodies)
+        .await
+        .map_err(problem)?;
     Ok((StatusCode::CREATED, Json(StoredOrders { orders })))
 }
 
@@ -401,8 +404,17 @@ pub async fn settle_session(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer<Json<SettlementReport>> {
-    let input: SettlementInput = json_body(&body)?;
+    let mut input: SettlementInput = json_body(&body)?;
     let platform = state.platform.clone();
+    if let Some(settings) = input.from_scd.take() {
+        platform
+            .settle_from_scd(&caller, &id, &settings, input)
+            .await
+            .map_err(problem)?;
+        return blocking(move || platform.settlement(&caller, &id))
+            .await
+            .map(Json);
+    }
     blocking(move || {
         platform.settle(&caller, &id, input)?;
         platform.settlement(&caller, &id)
@@ -442,7 +454,7 @@ pub async fn get_settlement(
 /// What `GET /health` answers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthAnswer {
-    /// `ok`.
+    /// `ok`, or `degraded` while outcomes wait to be delivered on the bus.
     pub status: String,
     /// The crate version.
     pub version: String,
@@ -450,6 +462,10 @@ pub struct HealthAnswer {
     pub ledger: String,
     /// How many sessions the platform holds.
     pub sessions: usize,
+    /// The delivery of outcomes on the bus, when configured: `ok`, or why the last delivery
+    /// failed (tried again every clock tick).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_delivery: Option<String>,
 }
 
 /// `GET /health`.
@@ -464,8 +480,13 @@ pub struct HealthAnswer {
 )]
 pub async fn health(State(state): State<PlatformState>) -> Answer<Json<HealthAnswer>> {
     let sessions = state.platform.sessions().map_err(problem)?.len();
+    let failure = state.platform.delivery_failure();
     Ok(Json(HealthAnswer {
-        status: "ok".into(),
+        status: if failure.is_some() { "degraded" } else { "ok" }.into(),
+        outcome_delivery: state
+            .platform
+            .delivers_outcomes()
+            .then(|| failure.unwrap_or_else(|| "ok".into())),
         version: env!("CARGO_PKG_VERSION").into(),
         ledger: state.platform.ledger().name(),
         sessions,

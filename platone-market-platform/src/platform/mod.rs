@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use platone_certify::Ledger;
 use platone_market::RequestRole;
+use platone_market::clearing::ClearingResult;
+use platone_market::scenario::Scenario;
 use platone_market::scenario::{BookBuilder, OfferFile, RequestFile};
 use platone_market::token::TokenLedger;
-use platone_market::validation::{GridValidator, LineLoadingValidator};
+use platone_market::validation::{GridValidator, LineLoadingValidator, Verdict};
 
 use crate::error::{PlatformError, Result};
 use crate::outcome::Outcome;
@@ -17,8 +19,14 @@ use crate::roles::Caller;
 use crate::session::{AuditEntry, Order, Session, SessionSpec, SessionStatus, StoredOrder};
 use crate::store::PlatformStore;
 
+mod deliver;
+mod metered;
 mod pipeline;
+mod schedule;
 mod settle;
+
+pub use deliver::ParticipantOutcome;
+pub use schedule::carried_offer_id;
 
 /// The most validation rounds (clear, validate, cut red orders, clear again) of a session.
 pub const MAX_VALIDATION_ROUNDS: usize = 5;
@@ -29,14 +37,25 @@ pub const SCHEDULER: &str = "scheduler";
 /// The DSO's technical check of a session's provisional result (FR-MP-MOMV-02/03), as the
 /// platform calls it.
 ///
-/// The contract an implementer keeps: one verdict per accepted order of the result (see
-/// [`GridValidator`]); it may block (a validator answering over the bus waits for the
-/// answer) and is called from a blocking context; it is called again on the re-cleared result
-/// when it reported red orders.
+/// The contract an implementer keeps: [`SessionValidator::validate`] gives one verdict per
+/// accepted order of the result (see [`GridValidator`]), or an error when no verdict could be
+/// had (the session then fails with that reason; a validator with a fallback applies it
+/// before answering); it may block (a validator answering over the bus waits for the answer)
+/// and is called from a blocking context, never from an async task; it is called again, with
+/// the next `round`, on the re-cleared result when it reported red orders.
 pub trait SessionValidator: Send + Sync {
-    /// The validator for `session`, or `None` when the session is not validated (a session
-    /// without a network: nothing to check it against).
-    fn for_session(&self, session: &Session) -> Option<Box<dyn GridValidator + Send>>;
+    /// Whether `session` is validated at all (a session without a network may have nothing
+    /// to be checked against).
+    fn validates(&self, session: &Session) -> bool;
+
+    /// The verdicts on `result`, cleared from `scenario`, in validation round `round` (from 1).
+    fn validate(
+        &self,
+        session: &Session,
+        round: usize,
+        scenario: &Scenario,
+        result: &ClearingResult,
+    ) -> Result<Vec<Verdict>>;
 }
 
 /// The in-process default: the DC line-loading check of `platone-market` on the session's own
@@ -45,12 +64,18 @@ pub trait SessionValidator: Send + Sync {
 pub struct LineLoading(pub LineLoadingValidator);
 
 impl SessionValidator for LineLoading {
-    fn for_session(&self, session: &Session) -> Option<Box<dyn GridValidator + Send>> {
-        session
-            .spec
-            .network
-            .as_ref()
-            .map(|_| Box::new(self.0.clone()) as Box<dyn GridValidator + Send>)
+    fn validates(&self, session: &Session) -> bool {
+        session.spec.network.is_some()
+    }
+
+    fn validate(
+        &self,
+        _session: &Session,
+        _round: usize,
+        scenario: &Scenario,
+        result: &ClearingResult,
+    ) -> Result<Vec<Verdict>> {
+        Ok(self.0.validate(scenario, result))
     }
 }
 
@@ -71,6 +96,9 @@ pub struct MarketPlatform {
     books: Arc<Mutex<BTreeMap<String, Book>>>,
     tokens: Arc<Mutex<TokenLedger>>,
     running: Arc<Mutex<HashSet<String>>>,
+    outcome_topics: Option<crate::bus::OutcomeTopics>,
+    delivery_failure: Arc<Mutex<Option<String>>>,
+    grid_data: Option<Arc<dyn crate::grid_data::GridData>>,
 }
 
 /// The token the platform mints for delivered flexibility.
@@ -129,6 +157,9 @@ impl MarketPlatform {
             books: Arc::new(Mutex::new(books)),
             tokens: Arc::new(Mutex::new(tokens)),
             running: Arc::new(Mutex::new(HashSet::new())),
+            outcome_topics: None,
+            delivery_failure: Arc::new(Mutex::new(None)),
+            grid_data: None,
         })
     }
 
@@ -251,6 +282,15 @@ impl MarketPlatform {
             let at = |field: &str| format!("orders[{i}]{field}");
             let order = read_order(body, offers, caller, request_role, received_at)
                 .map_err(|(field, message)| PlatformError::invalid(at(&field), message))?;
+            if order.id().contains('/') {
+                return Err(PlatformError::invalid(
+                    at(".id"),
+                    format!(
+                        "{:?}: '/' is kept for offers carried over from day-ahead sessions",
+                        order.id()
+                    ),
+                ));
+            }
             match &order {
                 Order::Request(r) => book.builder.check_request(r).map(drop),
                 Order::Offer(o) => book.builder.check_offer(o).map(drop),
