@@ -47,6 +47,10 @@ pub struct DemoArgs {
     /// checks the proofs from the chain alone.
     #[arg(long)]
     chain: bool,
+    /// Run the Market Platform demo instead: a whole day-ahead session on embedded defaults in
+    /// accelerated time, from the requests to the settlement from the SCD and the tokens.
+    #[arg(long, conflicts_with_all = ["chain", "mqtt"])]
+    market: bool,
 }
 
 /// One line of the report: what was checked, what was seen, and whether it held.
@@ -70,6 +74,9 @@ async fn demo(args: DemoArgs) -> CliResult {
         .data
         .clone()
         .unwrap_or_else(|| temporary.path().to_path_buf());
+    if args.market {
+        return crate::demo_market::run(&data, args.http).await;
+    }
     let mut plan = FieldPlan::new(args.pmus, args.rate, args.meters);
     plan.signing = Signing::Eip712;
     plan.pmu_format = PmuFormat::Mixed;
@@ -267,9 +274,14 @@ async fn demo(args: DemoArgs) -> CliResult {
         chain.stop().await?;
     }
 
+    print_report(&checks)
+}
+
+/// Prints the checks; `Ok` only if every one held.
+pub(crate) fn print_report(checks: &[Check]) -> CliResult {
     println!("\nreport");
     let width = checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
-    for c in &checks {
+    for c in checks {
         let mark = if c.held { "ok  " } else { "FAIL" };
         println!("  {mark} {:width$}  {}", c.what, c.seen);
     }
@@ -298,7 +310,7 @@ fn progress(started: Instant, sim: &platone_sim::SimSnapshot, bal: &MetricsSnaps
     );
 }
 
-fn token(participant: &str) -> String {
+pub(crate) fn token(participant: &str) -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // Only the demo's own process uses these tokens, on loopback.
@@ -320,20 +332,20 @@ async fn connect(url: &str, client_id: &str) -> CliResult<MqttBus> {
 }
 
 /// The REST API as a client sees it.
-struct Api {
+pub(crate) struct Api {
     client: platone_service::ServiceClient,
 }
 
 impl Api {
     /// A client of the BAL at `base`, trusting the certificate in `ca`.
-    fn new(base: &str, ca: &Path) -> CliResult<Self> {
+    pub(crate) fn new(base: &str, ca: &Path) -> CliResult<Self> {
         let client =
             platone_service::ServiceClient::new(base, Some(ca)).map_err(CliError::input)?;
         Ok(Api { client })
     }
 
     /// An access token of the embedded issuer (client-credentials grant, RFC 6749 §4.4).
-    async fn access_token(&self, client: &str, secret: &str) -> Result<String, String> {
+    pub(crate) async fn access_token(&self, client: &str, secret: &str) -> Result<String, String> {
         self.client
             .access_token(client, secret)
             .await
@@ -341,7 +353,7 @@ impl Api {
             .map_err(|e| e.to_string())
     }
 
-    async fn get(&self, path: &str, token: &str) -> Result<(u16, Value), String> {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Result<(u16, Value), String> {
         let (status, body) = self
             .client
             .get(path, Some(token))
@@ -350,7 +362,12 @@ impl Api {
         Ok((status.as_u16(), body))
     }
 
-    async fn post(&self, path: &str, token: &str, body: &Value) -> Result<(u16, Value), String> {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Result<(u16, Value), String> {
         let (status, body) = self
             .client
             .post(path, Some(token), body)
@@ -363,7 +380,7 @@ impl Api {
 /// A self-signed certificate for `127.0.0.1` and `localhost`, written to `dir` as
 /// `demo-cert.pem` and `demo-key.pem` (the key readable by its owner only): the demo's API is
 /// HTTPS like any deployment's, its client trusting this one certificate.
-fn demo_certificate(dir: &Path) -> CliResult<TlsSettings> {
+pub(crate) fn demo_certificate(dir: &Path) -> CliResult<TlsSettings> {
     let certified =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
             .map_err(|e| CliError::input(format!("demo certificate: {e}")))?;

@@ -21,6 +21,7 @@ mod cim;
 mod demo;
 #[cfg(feature = "chain")]
 mod demo_chain;
+mod demo_market;
 mod error;
 mod grid;
 mod io;

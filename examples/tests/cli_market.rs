@@ -561,3 +561,27 @@ fn validate_usage_and_input_errors() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_market_demo_runs_a_session_from_requests_to_tokens() {
+    let out = platone(&["demo", "--market"], "");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for line in [
+        "requests from the congestion forecast",
+        "offers taken / offers on a PoD not served refused",
+        "gate closure: cleared (dso-first)",
+        "DSO validation round trip over the bus             2 rounds, 1 orders cut",
+        "awards registered and verified against the ledger",
+        "settled from the SCD (baseline 4 of 5 days)",
+        "tokens minted to the delivering aggregators",
+        "outcomes delivered on the bus                      10 messages",
+        "result: every check held",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from\n{stdout}");
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    // --market runs on the embedded bus and the file ledger.
+    let out = platone(&["demo", "--market", "--chain"], "");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

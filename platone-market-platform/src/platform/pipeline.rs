@@ -203,7 +203,7 @@ impl MarketPlatform {
                 record.spec.algorithm,
                 outcome.result.accepted_offers.len(),
                 outcome.result.accepted_requests.len(),
-                outcome.result.volume
+                (outcome.result.volume * 1e9).round() / 1e9
             ),
         )?;
         let mut book_scenario = scenario;
