@@ -101,7 +101,7 @@ pub enum MarketCommand {
     /// Serve the Market Platform: sessions, order intake, clearing at gate closure,
     /// validation, registration of results and awards (REST over HTTPS with OAuth 2.0 tokens;
     /// see docs/market-platform.md).
-    Serve(crate::market_serve::ServeArgs),
+    Serve(Box<crate::market_serve::ServeArgs>),
     /// Clear a `platone-market-scenario/1` file and write the result JSON.
     ///
     /// The result is `{algorithm, location_rule, welfare, volume, accepted_offers: [{id,
@@ -280,7 +280,7 @@ fn algorithm(name: AlgorithmName, options: AlgorithmOptions) -> Box<dyn Clearing
 /// Runs a `platone market` subcommand.
 pub fn run(command: MarketCommand) -> CliResult {
     match command {
-        MarketCommand::Serve(args) => crate::market_serve::run(args),
+        MarketCommand::Serve(args) => crate::market_serve::run(*args),
         MarketCommand::Clear {
             scenario,
             algorithm: name,

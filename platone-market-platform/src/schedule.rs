@@ -162,7 +162,7 @@ fn invalid(at: &str, message: impl ToString) -> PlatformError {
 }
 
 fn check_minutes(at: &str, minutes: u32) -> Result<()> {
-    if minutes == 0 || DAY_MINUTES % minutes != 0 {
+    if minutes == 0 || !DAY_MINUTES.is_multiple_of(minutes) {
         return Err(invalid(
             at,
             format!("{minutes}: must divide a day (1440 minutes)"),
