@@ -17,6 +17,7 @@ use platone_scd::AnyStore;
 use crate::api_args::ApiArgs;
 use crate::bridge::{EndConfig, open_bus};
 use crate::error::{CliError, CliResult};
+use crate::ledgers::{ChainKeyArgs, LedgerChoice};
 
 /// The environment variable holding embedded issuer clients of `platone market serve`
 /// (white-space separated).
@@ -39,6 +40,18 @@ pub struct ServeArgs {
     api: ApiArgs,
     #[command(flatten)]
     bus: BusArgs,
+    /// Where results are registered: a file ledger's directory [default: DATA/ledger], or
+    /// `eth:DEPLOYMENT.json` — results registered in the deployment's MarketRegistry and
+    /// settlement tokens minted by its FlexToken (with --chain-key; the awards' certificates
+    /// stay in DATA/ledger).
+    #[arg(long)]
+    ledger: Option<String>,
+    #[command(flatten)]
+    chain: ChainKeyArgs,
+    /// `PARTICIPANT=0xADDRESS`: the wallet a participant's settlement tokens are minted to
+    /// (with --ledger eth:…; repeatable).
+    #[arg(long = "wallet")]
+    wallets: Vec<String>,
 }
 
 /// Where the DSO's technical validation of results happens.
@@ -179,8 +192,30 @@ pub fn run(args: ServeArgs) -> CliResult {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        let ledger = FileLedger::open(config.data.join("ledger")).map_err(CliError::input)?;
-        let engines = args.bus.engines(Arc::new(ledger)).await?;
+        let choice = args
+            .ledger
+            .as_deref()
+            .map(LedgerChoice::parse)
+            .transpose()?;
+        let directory = match &choice {
+            Some(LedgerChoice::File(dir)) => dir.clone(),
+            _ => config.data.join("ledger"),
+        };
+        let ledger = FileLedger::open(directory).map_err(CliError::input)?;
+        #[allow(unused_mut)]
+        let mut engines = args.bus.engines(Arc::new(ledger)).await?;
+        if let Some(LedgerChoice::Eth(deployment)) = &choice {
+            #[cfg(feature = "chain")]
+            {
+                engines.market_chain =
+                    Some(market_contracts(deployment, &args.chain, &args.wallets).await?);
+            }
+            #[cfg(not(feature = "chain"))]
+            {
+                let _ = deployment;
+                return Err(crate::ledgers::no_chain_support());
+            }
+        }
         let server = PlatformServer::start_with(config, engines)
             .await
             .map_err(CliError::input)?;
@@ -188,6 +223,40 @@ pub fn run(args: ServeArgs) -> CliResult {
         crate::signal::stop_signal().await;
         server.shutdown().await.map_err(CliError::input)
     })
+}
+
+/// The MarketRegistry and FlexToken of `deployment`, written with the key of `chain`.
+#[cfg(feature = "chain")]
+async fn market_contracts(
+    deployment: &std::path::Path,
+    chain: &ChainKeyArgs,
+    wallets: &[String],
+) -> CliResult<Arc<dyn platone_market_platform::market_chain::MarketChain>> {
+    use std::collections::BTreeMap;
+
+    use platone_market_platform::chain::OnChainMarket;
+
+    let mut addresses = BTreeMap::new();
+    for wallet in wallets {
+        let (who, address) = wallet
+            .split_once('=')
+            .and_then(|(w, a)| Some((w, a.parse::<platone_chain::Address>().ok()?)))
+            .filter(|(w, _)| !w.is_empty())
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "--wallet {wallet:?}: expected PARTICIPANT=0xADDRESS"
+                ))
+            })?;
+        addresses.insert(who.to_owned(), address);
+    }
+    let key = chain.require_key(deployment)?;
+    let (deployment, client) = crate::chain::open(deployment, Some(key), &chain.gas).await?;
+    Ok(Arc::new(OnChainMarket::new(
+        platone_chain::MarketClient::new(client, &deployment),
+        deployment.contracts.MarketRegistry,
+        deployment.contracts.FlexToken,
+        addresses,
+    )))
 }
 
 #[cfg(test)]

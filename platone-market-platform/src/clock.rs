@@ -54,6 +54,11 @@ pub async fn run_gate_closures(
                 Err(e) => tracing::error!("session {session}: {e}"),
             }
         }
+        if platform.market_chain().is_some()
+            && let Err(e) = platform.mint_settlements().await
+        {
+            tracing::error!("minting: {e}");
+        }
         if platform.delivers_outcomes()
             && let Err(e) = platform.deliver_outcomes().await
         {

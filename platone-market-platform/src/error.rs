@@ -43,6 +43,9 @@ pub enum PlatformError {
     /// The bus failed (subscribing, publishing).
     #[error("bus: {0}")]
     Bus(String),
+    /// The market's contracts refused or could not be reached.
+    #[error("chain: {0}")]
+    Chain(String),
     /// The SCD (PoD registry, metered data) could not be read.
     #[error("SCD: {0}")]
     GridData(String),
@@ -83,6 +86,7 @@ impl PlatformError {
             PlatformError::Ledger(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ledger"),
             PlatformError::Bus(_) => (StatusCode::SERVICE_UNAVAILABLE, "bus"),
             PlatformError::GridData(_) => (StatusCode::SERVICE_UNAVAILABLE, "scd"),
+            PlatformError::Chain(_) => (StatusCode::SERVICE_UNAVAILABLE, "chain"),
             PlatformError::Validation(_) => (StatusCode::SERVICE_UNAVAILABLE, "validation"),
         };
         let detail = match self {

@@ -70,9 +70,12 @@
 
 pub mod api;
 pub mod bus;
+#[cfg(feature = "chain")]
+pub mod chain;
 mod clock;
 mod error;
 pub mod grid_data;
+pub mod market_chain;
 pub mod outcome;
 mod platform;
 mod roles;

@@ -80,6 +80,12 @@ pub struct Registration {
     pub certificate_hash: Digest,
     /// Whether and where the certificate is anchored.
     pub anchor: AnchorStatus,
+    /// The registration of `result_hash` and `awards_root` in the `MarketRegistry` contract,
+    /// when the platform registers on a chain (a participant then checks its award with the
+    /// contract's `verifyAward`, keccak-256 of the award's canonical JSON and the proof's
+    /// siblings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_chain: Option<crate::market_chain::ChainReceipt>,
 }
 
 /// Everything a cleared session yields.
@@ -219,6 +225,7 @@ pub async fn register(
             batch_id: sealed.certificate.batch_id.clone(),
             certificate_hash: sealed.certificate_hash,
             anchor,
+            on_chain: None,
         },
         certified,
     ))

@@ -20,6 +20,7 @@ use crate::api::{PlatformState, router};
 use crate::bus::OutcomeTopics;
 use crate::error::{PlatformError, Result};
 use crate::grid_data::GridData;
+use crate::market_chain::MarketChain;
 use crate::platform::{LineLoading, MarketPlatform, SessionValidator};
 use crate::schedule::{MarketSchedule, ScheduledSessions};
 use crate::store::SqliteStore;
@@ -103,6 +104,8 @@ pub struct PlatformEngines {
     /// The SCD's PoD registry and metered data, if the platform checks PoDs and settles from
     /// metered data ([`ScdGridData`](crate::grid_data::ScdGridData)).
     pub grid_data: Option<Arc<dyn GridData>>,
+    /// The market's contracts results are registered and tokens minted on, if any.
+    pub market_chain: Option<Arc<dyn MarketChain>>,
     /// Static bearer tokens.
     pub static_tokens: StaticTokens,
 }
@@ -124,6 +127,7 @@ impl PlatformEngines {
             validator: Arc::new(LineLoading::default()),
             outcomes: None,
             grid_data: None,
+            market_chain: None,
             static_tokens: StaticTokens::new(),
         }
     }
@@ -168,6 +172,7 @@ impl PlatformServer {
             validator,
             outcomes,
             grid_data,
+            market_chain,
             static_tokens,
         } = engines;
         config.api.validate().map_err(service)?;
@@ -191,6 +196,9 @@ impl PlatformServer {
         }
         if let Some(grid_data) = grid_data {
             platform = platform.with_grid_data(grid_data);
+        }
+        if let Some(chain) = market_chain {
+            platform = platform.with_market_chain(chain);
         }
         let listener = tokio::net::TcpListener::bind(config.http)
             .await

@@ -21,6 +21,7 @@ use crate::store::PlatformStore;
 
 mod deliver;
 mod metered;
+mod on_chain;
 mod pipeline;
 mod schedule;
 mod settle;
@@ -99,6 +100,8 @@ pub struct MarketPlatform {
     outcome_topics: Option<crate::bus::OutcomeTopics>,
     delivery_failure: Arc<Mutex<Option<String>>>,
     grid_data: Option<Arc<dyn crate::grid_data::GridData>>,
+    market_chain: Option<Arc<dyn crate::market_chain::MarketChain>>,
+    chain_failure: Arc<Mutex<Option<String>>>,
 }
 
 /// The token the platform mints for delivered flexibility.
@@ -160,6 +163,8 @@ impl MarketPlatform {
             outcome_topics: None,
             delivery_failure: Arc::new(Mutex::new(None)),
             grid_data: None,
+            market_chain: None,
+            chain_failure: Arc::new(Mutex::new(None)),
         })
     }
 

@@ -289,11 +289,18 @@ impl MarketPlatform {
             &*self.ledger,
         )
         .await?;
+        let mut registration = registration;
+        registration.on_chain = self.register_on_chain(session, &registration).await?;
         let detail = format!(
-            "batch {}, awards root {}, {} awards",
+            "batch {}, awards root {}, {} awards{}",
             registration.batch_id,
             registration.awards_root,
-            certified.len()
+            certified.len(),
+            registration
+                .on_chain
+                .as_ref()
+                .map(|r| format!("; {}", super::on_chain::receipt_text(r)))
+                .unwrap_or_default()
         );
         outcome.awards = certified;
         outcome.registration = Some(registration);
