@@ -36,3 +36,24 @@ token() {
   curl -s --cacert "$WORK/ca.pem" -u "$2:$3" -d grant_type=client_credentials "$1/oauth/token" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
+
+# start_market BIN: `BIN market serve` over HTTPS (make_certificate market first) with the
+# clients mo (market operator), dso-1 and agg-1 and no rate limit, data in $WORK/data; sets
+# URL and the tokens MO, DSO and AGG.
+start_market() {
+  local http
+  http=$(free_port)
+  URL="https://127.0.0.1:$http"
+  cat > "$WORK/market.toml" <<CONF
+[api]
+requests_per_second = 0
+clients = ["mo=mo-secret:market-operator", "agg-1=agg-secret:aggregator", "dso-1=dso-secret:dso"]
+CONF
+  "$1" market serve --config "$WORK/market.toml" --data "$WORK/data" --http "127.0.0.1:$http" \
+    --tls-cert "$WORK/market.pem" --tls-key "$WORK/market.key" >"$WORK/market.log" 2>&1 &
+  PIDS+=($!)
+  wait_healthy "$URL"
+  MO=$(token "$URL" mo mo-secret)
+  AGG=$(token "$URL" agg-1 agg-secret)
+  DSO=$(token "$URL" dso-1 dso-secret)
+}

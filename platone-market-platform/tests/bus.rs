@@ -4,10 +4,13 @@
 //! bad response dead-lettered while the rest flow on, delivery through a broker outage; and
 //! the fallbacks when no validator answers.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use common::{caller, operator};
 use platone_bus::{
     Bus, MemoryBus, Message, MqttBus, Publisher, QoS, Subscriber, Subscription, TlsConfig,
     TopicFilter,
@@ -20,9 +23,7 @@ use platone_market::validation::{GridValidator, Light, OrderKind, Verdict};
 use platone_market_platform::bus::{
     BusTopics, BusValidation, OutcomeTopics, ValidationFallback, answer_validations,
 };
-use platone_market_platform::{
-    Caller, MarketPlatform, ParticipantOutcome, SessionStatus, SqliteStore,
-};
+use platone_market_platform::{MarketPlatform, ParticipantOutcome, SessionStatus, SqliteStore};
 use platone_testkit::{Mosquitto, MosquittoOptions, TestCa};
 use serde_json::{Value, json};
 
@@ -58,17 +59,6 @@ impl GridValidator for RejectOffer {
             .map(|a| verdict(OrderKind::Request, &a.id));
         offers.chain(requests).collect()
     }
-}
-
-fn caller(who: &str, role: MarketRole) -> Caller {
-    Caller {
-        participant: who.into(),
-        roles: vec![role],
-    }
-}
-
-fn operator() -> Caller {
-    caller("mo", MarketRole::MarketOperator)
 }
 
 fn order(value: Value) -> Vec<Value> {

@@ -3,10 +3,13 @@
 //! and minting again changes nothing, a tampered award is refused on chain.
 #![cfg(feature = "chain")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
+use common::caller;
 use platone_certify::{Certifiable, Digest, FileLedger};
 use platone_chain::{ChainClient, ChainConfig, Deployment, MarketClient, U256, parse_private_key};
 use platone_market::MarketRole;
@@ -15,16 +18,9 @@ use platone_market_platform::market_chain::MarketChain;
 use platone_market_platform::settlement::{
     BaselineDeclaration, DeclaredBaseline, MeteredValue, SettlementInput,
 };
-use platone_market_platform::{Caller, LineLoading, MarketPlatform, SqliteStore};
+use platone_market_platform::{LineLoading, MarketPlatform, SqliteStore};
 use platone_testkit::{ANVIL_KEYS, Anvil};
 use serde_json::json;
-
-fn caller(who: &str, role: MarketRole) -> Caller {
-    Caller {
-        participant: who.into(),
-        roles: vec![role],
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_registered_and_tokens_minted_on_chain() {

@@ -3,10 +3,13 @@
 //! topic (four MQTT levels name a Kafka topic).
 #![cfg(feature = "kafka")]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use common::caller;
 use platone_bus::{
     Bus, KafkaBus, KafkaConfig, KafkaNaming, Publisher, QoS, Subscriber, TopicFilter,
 };
@@ -18,9 +21,7 @@ use platone_market::validation::{GridValidator, Light, OrderKind, Verdict};
 use platone_market_platform::bus::{
     BusTopics, BusValidation, OutcomeTopics, ValidationFallback, answer_validations,
 };
-use platone_market_platform::{
-    Caller, MarketPlatform, ParticipantOutcome, SessionStatus, SqliteStore,
-};
+use platone_market_platform::{MarketPlatform, ParticipantOutcome, SessionStatus, SqliteStore};
 use rdkafka::mocking::MockCluster;
 use serde_json::json;
 
@@ -58,13 +59,6 @@ fn kafka(servers: &str, group: &str) -> Arc<KafkaBus> {
     c.naming = KafkaNaming::new(4);
     c.delivery_timeout = Duration::from_secs(20);
     Arc::new(KafkaBus::connect(c).unwrap())
-}
-
-fn caller(who: &str, role: MarketRole) -> Caller {
-    Caller {
-        participant: who.into(),
-        roles: vec![role],
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

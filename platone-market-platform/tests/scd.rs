@@ -2,15 +2,18 @@
 //! and a session settled from its metered data with an X-of-Y baseline computed from the
 //! PoD's history.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use common::{caller, operator};
 use platone_certify::FileLedger;
 use platone_market::MarketRole;
 use platone_market_platform::grid_data::{GridData, ScdGridData};
 use platone_market_platform::schedule::slot_name;
 use platone_market_platform::settlement::{BaselineSpec, ScdSettlement, SettlementInput};
-use platone_market_platform::{Caller, LineLoading, MarketPlatform, PlatformError, SqliteStore};
+use platone_market_platform::{LineLoading, MarketPlatform, PlatformError, SqliteStore};
 use platone_model::{
     Accumulation, DeviceId, FlowDirection, Measurement, MeasurementKind, MeasuringPeriod,
     ParticipantId, PodId, Unit,
@@ -19,17 +22,6 @@ use platone_scd::{Backend, PodLink, PodRecord, Store};
 use serde_json::json;
 
 const POD: &str = "IT001E00000001";
-
-fn caller(who: &str, role: MarketRole) -> Caller {
-    Caller {
-        participant: who.into(),
-        roles: vec![role],
-    }
-}
-
-fn operator() -> Caller {
-    caller("mo", MarketRole::MarketOperator)
-}
 
 /// 15-minute energy readings (Wh, import) of the PoD: `kw` kW from `from` for `quarters`.
 fn readings(from: DateTime<Utc>, quarters: i64, kw: f64) -> Vec<Measurement> {

@@ -1,28 +1,20 @@
 //! Sessions opened from the schedule, and unmatched day-ahead offers carried over into
 //! real-time sessions without being awarded twice.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use common::{caller, operator};
 use platone_certify::FileLedger;
 use platone_market::MarketRole;
 use platone_market_platform::schedule::{MarketSchedule, slot_name};
 use platone_market_platform::{
-    Caller, LineLoading, MarketPlatform, PlatformError, SessionKind, SessionStatus, SqliteStore,
+    LineLoading, MarketPlatform, PlatformError, SessionKind, SessionStatus, SqliteStore,
     carried_offer_id,
 };
 use serde_json::{Value, json};
-
-fn caller(who: &str, role: MarketRole) -> Caller {
-    Caller {
-        participant: who.into(),
-        roles: vec![role],
-    }
-}
-
-fn operator() -> Caller {
-    caller("mo", MarketRole::MarketOperator)
-}
 
 fn platform(dir: &std::path::Path) -> MarketPlatform {
     let ledger = Arc::new(FileLedger::open(dir.join("ledger")).unwrap());

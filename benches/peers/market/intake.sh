@@ -27,19 +27,7 @@ BIN=$TARGET/release/platone
 source benches/peers/common.sh
 make_certificate market
 
-HTTP=$(free_port)
-URL="https://127.0.0.1:$HTTP"
-cat > "$WORK/market.toml" <<CONF
-[api]
-requests_per_second = 0
-clients = ["mo=mo-secret:market-operator", "agg-1=agg-secret:aggregator", "dso-1=dso-secret:dso"]
-CONF
-"$BIN" market serve --config "$WORK/market.toml" --data "$WORK/data" --http "127.0.0.1:$HTTP" \
-  --tls-cert "$WORK/market.pem" --tls-key "$WORK/market.key" >"$WORK/market.log" 2>&1 &
-PIDS+=($!)
-wait_healthy "$URL"
-MO=$(token "$URL" mo mo-secret)
-AGG=$(token "$URL" agg-1 agg-secret)
+start_market "$BIN"
 SLOTS=$(python3 -c 'import json; print(json.dumps(["t%d" % i for i in range(1, 25)]))')
 GATE=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)).isoformat())')
 curl -sf --cacert "$WORK/ca.pem" -H "Authorization: Bearer $MO" -H 'Content-Type: application/json' \
@@ -64,7 +52,6 @@ fi
 
 # Gate closure to published result.
 ORDERS=${CLOSE_ORDERS:-10000}
-DSO=$(token "$URL" dso-1 dso-secret)
 curl -sf --cacert "$WORK/ca.pem" -H "Authorization: Bearer $MO" -H 'Content-Type: application/json' \
   -d "{\"id\": \"close\", \"kind\": \"day-ahead\", \"slots\": $SLOTS, \"gate_closure\": \"$GATE\"}" \
   "$URL/api/sessions" >/dev/null

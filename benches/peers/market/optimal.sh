@@ -31,20 +31,7 @@ CASE="$WORK/market-${BUSES}bus.json"
   --slots "$SLOTS" --seed 1 --output "$CASE"
 "$BIN" market clear "$CASE" --algorithm optimal --output "$WORK/file-result.json"
 
-HTTP=$(free_port)
-URL="https://127.0.0.1:$HTTP"
-cat > "$WORK/market.toml" <<CONF
-[api]
-requests_per_second = 0
-clients = ["mo=mo-secret:market-operator", "agg-1=agg-secret:aggregator", "dso-1=dso-secret:dso"]
-CONF
-"$BIN" market serve --config "$WORK/market.toml" --data "$WORK/data" --http "127.0.0.1:$HTTP" \
-  --tls-cert "$WORK/market.pem" --tls-key "$WORK/market.key" >"$WORK/market.log" 2>&1 &
-PIDS+=($!)
-wait_healthy "$URL"
-MO=$(token "$URL" mo mo-secret)
-AGG=$(token "$URL" agg-1 agg-secret)
-DSO=$(token "$URL" dso-1 dso-secret)
+start_market "$BIN"
 post() { curl -sf --cacert "$WORK/ca.pem" -H "Authorization: Bearer $1" \
   -H 'Content-Type: application/json' --data-binary @"$2" "$URL$3"; }
 
