@@ -59,11 +59,8 @@ impl MarketPlatform {
             } else {
                 DELIVERED[0]
             };
-            let done = self
-                .store
-                .audit_trail(&id)?
-                .iter()
-                .any(|e| e.event == wanted);
+            let done =
+                self.finished(wanted, &id, |trail| trail.iter().any(|e| e.event == wanted))?;
             if !done {
                 waiting.push((id, status));
             }
@@ -157,6 +154,7 @@ impl MarketPlatform {
                         event,
                         format!("{} participants on {}/…", participants.len(), topics.prefix),
                     )?;
+                    self.finish(event, &session);
                 }
             }
         }

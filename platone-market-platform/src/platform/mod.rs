@@ -102,6 +102,9 @@ pub struct MarketPlatform {
     grid_data: Option<Arc<dyn crate::grid_data::GridData>>,
     market_chain: Option<Arc<dyn crate::market_chain::MarketChain>>,
     chain_failure: Arc<Mutex<Option<String>>>,
+    /// Sessions whose outcomes are delivered or tokens minted (`EVENT:SESSION`), so that the
+    /// clock reads a session's audit trail for them once, not at every tick.
+    finished: Arc<Mutex<HashSet<String>>>,
 }
 
 /// The token the platform mints for delivered flexibility.
@@ -165,6 +168,7 @@ impl MarketPlatform {
             grid_data: None,
             market_chain: None,
             chain_failure: Arc::new(Mutex::new(None)),
+            finished: Arc::new(Mutex::new(HashSet::new())),
         })
     }
 
@@ -172,6 +176,37 @@ impl MarketPlatform {
         self.books
             .lock()
             .map_err(|_| PlatformError::Store("the platform's lock is poisoned".into()))
+    }
+
+    /// Whether `step` (`delivered`, `minted`…) is finished for `session`: remembered, or
+    /// found in its audit trail (read once) by `found`.
+    fn finished(
+        &self,
+        step: &str,
+        session: &str,
+        found: impl FnOnce(&[AuditEntry]) -> bool,
+    ) -> Result<bool> {
+        let key = format!("{step}:{session}");
+        let known = self
+            .finished
+            .lock()
+            .map(|f| f.contains(&key))
+            .unwrap_or(false);
+        if known {
+            return Ok(true);
+        }
+        if found(&self.store.audit_trail(session)?) {
+            self.finish(step, session);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Remembers that `step` is finished for `session`.
+    fn finish(&self, step: &str, session: &str) {
+        if let Ok(mut f) = self.finished.lock() {
+            f.insert(format!("{step}:{session}"));
+        }
     }
 
     fn audit(&self, session: &str, actor: &str, event: &str, detail: String) -> Result<()> {

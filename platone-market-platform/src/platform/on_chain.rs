@@ -97,6 +97,9 @@ impl MarketPlatform {
             .collect();
         let mut minted = 0;
         for (session, awards) in settled {
+            if self.finished(MINTED, &session, |_| false)? {
+                continue;
+            }
             let done: BTreeSet<String> = self
                 .store
                 .audit_trail(&session)?
@@ -131,6 +134,8 @@ impl MarketPlatform {
                     }
                 }
             }
+            // Every award of the session is minted: its trail is not read again.
+            self.finish(MINTED, &session);
         }
         Ok(minted)
     }
