@@ -170,7 +170,6 @@ impl MarketPlatform {
                 .collect();
             (accepted, outcome.baselines.clone())
         };
-        let step = TimeDelta::minutes(i64::from(minutes));
         let per_day = i64::from(24 * 60 / minutes.max(1));
         for (order, pod, slot) in accepted {
             let at = |m: &str| PlatformError::invalid(format!("from_scd.{order}"), m);
@@ -178,47 +177,31 @@ impl MarketPlatform {
                 .spec
                 .slot_interval(&slot)
                 .ok_or_else(|| at("the slot is not named by its start"))?;
-            let actual = grid
-                .net_consumption(&pod, start, minutes, 1)
-                .await?
-                .first()
+            // One read per offer: the slot alone, or the history the baseline method needs,
+            // which ends with the slot and the interval after it.
+            let method = match (declared.get(&order), &settings.baseline) {
+                (Some(_), _) | (None, None) => None,
+                (None, Some(spec)) => Some(spec),
+            };
+            let days = method.map_or(0, |spec| spec.history_days());
+            let from: DateTime<Utc> = start - TimeDelta::days(days);
+            let slot_index = usize::try_from(days * per_day).unwrap_or(0);
+            let intervals = if method.is_some() { slot_index + 2 } else { 1 };
+            let read = grid.net_consumption(&pod, from, minutes, intervals).await?;
+            let actual = read
+                .get(slot_index)
                 .copied()
                 .flatten()
                 .ok_or_else(|| at(&format!("no readings of PoD {pod:?} in slot {slot}")))?;
-            let baseline = match (declared.get(&order), &settings.baseline) {
+            let baseline = match (declared.get(&order), method) {
                 (Some(b), _) => *b,
                 (None, None) => {
                     return Err(at("no baseline declared and no baseline method given"));
                 }
                 (None, Some(spec)) => {
-                    let days = spec.history_days();
-                    let from: DateTime<Utc> = start - TimeDelta::days(days);
-                    let intervals = usize::try_from(days * per_day + 2).unwrap_or(0);
-                    let read = grid.net_consumption(&pod, from, minutes, intervals).await?;
-                    let values = read
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| {
-                            v.ok_or_else(|| {
-                                at(&format!(
-                                    "no readings of PoD {pod:?} at {} for its baseline",
-                                    (from + step * i as i32).to_rfc3339()
-                                ))
-                            })
-                        })
-                        .collect::<Result<Vec<f64>>>();
-                    // The method reads what it needs: gaps elsewhere do not matter.
-                    let values = match values {
-                        Ok(v) => v,
-                        Err(first_gap) => {
-                            let filled: Vec<f64> =
-                                read.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-                            if filled.iter().all(|v| v.is_nan()) {
-                                return Err(first_gap);
-                            }
-                            filled
-                        }
-                    };
+                    // The method reads what it needs: intervals without readings are NaN, and a
+                    // baseline that needs one is not finite.
+                    let values = read.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
                     let series = MeteredSeries {
                         start: from,
                         step_minutes: minutes,
