@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// [default: ./platone-market-data].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The database of sessions, orders, outcomes and the audit trail: postgres://… or
+    /// sqlite://PATH [default: DATA/market.db].
+    #[arg(long)]
+    database: Option<String>,
     #[command(flatten)]
     api: ApiArgs,
     #[command(flatten)]
@@ -178,6 +182,9 @@ impl ServeArgs {
         }
         if let Some(data) = &self.data {
             config.data = data.clone();
+        }
+        if let Some(database) = &self.database {
+            config.database = Some(database.clone());
         }
         self.api.apply(&mut config.api, CLIENTS_VAR);
         config.api.validate().map_err(CliError::usage)?;

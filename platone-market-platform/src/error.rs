@@ -40,6 +40,10 @@ pub enum PlatformError {
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
+    /// The store's database cannot be reached (down, or no connection in time); tried again
+    /// by the next call.
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
     /// The bus failed (subscribing, publishing).
     #[error("bus: {0}")]
     Bus(String),
@@ -74,7 +78,7 @@ impl PlatformError {
         }
     }
 
-    /// The RFC 9457 answer: 400, 403, 404, 409 or 500, `at` naming what is concerned.
+    /// The RFC 9457 answer: 400, 403, 404, 409, 422, 500 or 503, `at` naming what is concerned.
     pub fn problem(&self) -> Problem {
         let (status, at) = match self {
             PlatformError::Invalid { at, .. } => (StatusCode::BAD_REQUEST, at.as_str()),
@@ -83,6 +87,7 @@ impl PlatformError {
             PlatformError::Conflict { .. } => (StatusCode::CONFLICT, "session"),
             PlatformError::Market(_) => (StatusCode::UNPROCESSABLE_ENTITY, "session"),
             PlatformError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+            PlatformError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store"),
             PlatformError::Ledger(_) => (StatusCode::INTERNAL_SERVER_ERROR, "ledger"),
             PlatformError::Bus(_) => (StatusCode::SERVICE_UNAVAILABLE, "bus"),
             PlatformError::GridData(_) => (StatusCode::SERVICE_UNAVAILABLE, "scd"),

@@ -10,7 +10,8 @@
 //! - **Intake** (FR-MP-FSM-01/03/04): requests from DSOs and TSOs, offers from aggregators,
 //!   one by one or in bulk, checked exactly as the scenario format checks them
 //!   ([`platone_market::scenario::BookBuilder`]), refused after gate closure, and kept in a
-//!   [`PlatformStore`] (SQLite by default), so a restart loses no accepted order.
+//!   [`PlatformStore`] (SQLite by default, PostgreSQL with the feature `postgres`), so a
+//!   restart loses no accepted order.
 //! - **Gate closure** ([`run_gate_closures`], or the operator's close): clearing with the
 //!   session's algorithm, the DSO's technical validation ([`SessionValidator`]: in process, or
 //!   a round trip over the bus with a timeout and a fallback, [`bus::BusValidation`]; red
@@ -97,4 +98,6 @@ pub use server::{
     DEFAULT_AUDIENCE, PlatformConfig, PlatformEngines, PlatformServer, SHUTDOWN_GRACE,
 };
 pub use session::{Session, SessionKind, SessionSpec, SessionStatus, StoredOrder};
-pub use store::{PlatformStore, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+pub use store::{PlatformStore, SqliteStore, open_store};

@@ -23,7 +23,7 @@ use crate::grid_data::GridData;
 use crate::market_chain::MarketChain;
 use crate::platform::{LineLoading, MarketPlatform, SessionValidator};
 use crate::schedule::{MarketSchedule, ScheduledSessions};
-use crate::store::SqliteStore;
+use crate::store::{SqliteStore, open_store};
 
 /// The audience of the platform's tokens unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "platone-market";
@@ -36,6 +36,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// ```toml
 /// data = "platone-market-data"     # the SQLite database, the file ledger, the issuer's key
 /// http = "127.0.0.1:8083"
+/// # database = "postgres://market@127.0.0.1:5432/platone"   # instead of DATA/market.db
 /// [api]
 /// clients = ["mo=change-me:market-operator", "dso-1=change-me:dso", "agg-1=change-me:aggregator"]
 /// [api.tls]
@@ -55,6 +56,11 @@ pub struct PlatformConfig {
     /// Where the API listens.
     #[serde(default = "default_http")]
     pub http: SocketAddr,
+    /// The database of sessions, orders, outcomes and the audit trail ([`open_store`]:
+    /// `postgres://…` with the feature `postgres`, or `sqlite://PATH`); by default the SQLite
+    /// file `market.db` of the data directory.
+    #[serde(default)]
+    pub database: Option<String>,
     /// The listener and the token issuers ([`ServiceSecurity`]).
     #[serde(default)]
     pub api: ServiceSecurity,
@@ -77,6 +83,7 @@ impl Default for PlatformConfig {
         PlatformConfig {
             data: default_data(),
             http: default_http(),
+            database: None,
             api: ServiceSecurity::default(),
             schedule: None,
         }
@@ -189,8 +196,12 @@ impl PlatformServer {
             .map_err(|e| PlatformError::Store(format!("{}: {e}", config.data.display())))?;
         // The caller's references and this one (which the platform takes).
         let ledger_holders = Arc::strong_count(&ledger);
-        let store = SqliteStore::open(&config.data.join("market.db"))?;
-        let mut platform = MarketPlatform::open(Arc::new(store), ledger, validator)?;
+        let store = match &config.database {
+            Some(database) => open_store(database)?,
+            None => Arc::new(SqliteStore::open(&config.data.join("market.db"))?),
+        };
+        tracing::info!("the platform's store: {}", store.name());
+        let mut platform = MarketPlatform::open(store, ledger, validator)?;
         if let Some(topics) = outcomes {
             platform = platform.deliver_outcomes_to(topics);
         }

@@ -20,11 +20,12 @@ const CLIENTS: &[&str] = &[
     "agg-2=agg2-secret:aggregator",
 ];
 
-fn config(dir: &Path, ca: &TestCa, http: &str) -> PlatformConfig {
+fn config(dir: &Path, ca: &TestCa, http: &str, database: Option<&str>) -> PlatformConfig {
     let cert = ca.server_certificate("market").unwrap();
     let mut config = PlatformConfig {
         data: dir.join("data"),
         http: http.parse().unwrap(),
+        database: database.map(str::to_owned),
         ..PlatformConfig::default()
     };
     config.api.clients = CLIENTS.iter().map(|c| (*c).to_owned()).collect();
@@ -100,11 +101,35 @@ fn network() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_from_intake_to_verified_awards_over_https() {
+    from_intake_to_verified_awards(None).await;
+}
+
+/// The same with the platform's tables in a real PostgreSQL server (the restart included).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_from_intake_to_verified_awards_on_postgresql() {
+    let server = platone_testkit::TempPostgres::start(platone_testkit::Durability::Fast)
+        .unwrap_or_else(|e| panic!("this test needs a PostgreSQL server: {e}"));
+    let url = server.create_database("market").unwrap();
+    from_intake_to_verified_awards(Some(&url)).await;
+}
+
+async fn from_intake_to_verified_awards(database: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(dir.path(), "test-ca").unwrap();
-    let server = PlatformServer::start(config(dir.path(), &ca, "127.0.0.1:0"))
+    let server = PlatformServer::start(config(dir.path(), &ca, "127.0.0.1:0", database))
         .await
         .unwrap();
+    let (_, health) = Participants::of(&server, &ca)
+        .await
+        .get("mo", "/health")
+        .await;
+    assert_eq!(health["store_status"], "ok", "{health}");
+    assert_eq!(
+        health["store"].as_str().unwrap().starts_with("postgres://"),
+        database.is_some(),
+        "{health}"
+    );
     let p = Participants::of(&server, &ca).await;
     let gate = Utc::now() + TimeDelta::hours(1);
     let spec = json!({"id": "da-1", "kind": "day-ahead", "slots": ["t1", "t2"],
@@ -202,7 +227,7 @@ async fn a_session_from_intake_to_verified_awards_over_https() {
     // A restart between intake and gate closure loses nothing.
     let address = server.address();
     server.shutdown().await.unwrap();
-    let server = PlatformServer::start(config(dir.path(), &ca, &address.to_string()))
+    let server = PlatformServer::start(config(dir.path(), &ca, &address.to_string(), database))
         .await
         .unwrap();
     let p = Participants::of(&server, &ca).await;
@@ -318,7 +343,7 @@ async fn a_session_from_intake_to_verified_awards_over_https() {
 async fn the_clock_clears_a_session_at_gate_closure() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(dir.path(), "test-ca").unwrap();
-    let server = PlatformServer::start(config(dir.path(), &ca, "127.0.0.1:0"))
+    let server = PlatformServer::start(config(dir.path(), &ca, "127.0.0.1:0", None))
         .await
         .unwrap();
     let p = Participants::of(&server, &ca).await;

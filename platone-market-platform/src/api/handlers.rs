@@ -458,10 +458,15 @@ pub async fn get_settlement(
 /// What `GET /health` answers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthAnswer {
-    /// `ok`, or `degraded` while outcomes wait to be delivered on the bus.
+    /// `ok`, or `degraded` while the store cannot be reached or outcomes, registrations or
+    /// mints wait for their engine.
     pub status: String,
     /// The crate version.
     pub version: String,
+    /// The store (`sqlite:PATH`, `postgres://HOST:PORT/DB`).
+    pub store: String,
+    /// `ok`, or why the store cannot be reached now.
+    pub store_status: String,
     /// The ledger results are registered on.
     pub ledger: String,
     /// How many sessions the platform holds.
@@ -490,9 +495,15 @@ pub async fn health(State(state): State<PlatformState>) -> Answer<Json<HealthAns
     let sessions = state.platform.sessions().map_err(problem)?.len();
     let failure = state.platform.delivery_failure();
     let chain_failure = state.platform.chain_failure();
-    let degraded = failure.is_some() || chain_failure.is_some();
+    let store = state.platform.store().clone();
+    let store_failure = blocking(move || Ok(store.check().err()))
+        .await?
+        .map(|e| e.to_string());
+    let degraded = failure.is_some() || chain_failure.is_some() || store_failure.is_some();
     Ok(Json(HealthAnswer {
         status: if degraded { "degraded" } else { "ok" }.into(),
+        store: state.platform.store().name(),
+        store_status: store_failure.unwrap_or_else(|| "ok".into()),
         market_chain: state
             .platform
             .market_chain()

@@ -85,6 +85,22 @@ struct Book {
     builder: BookBuilder,
     next_sequence: u64,
     outcome: Option<Outcome>,
+    /// The store failed to store orders and may have kept them all the same (the connection
+    /// dropped during the commit): the book is read back from the store before it is used.
+    in_doubt: bool,
+}
+
+/// The builder of `session`'s book with every order the store holds, and the next sequence.
+fn read_book(store: &dyn PlatformStore, session: &Session) -> Result<(BookBuilder, u64)> {
+    let mut builder = BookBuilder::new(session.scenario_file())?;
+    let orders = store.orders(&session.id)?;
+    for stored in &orders {
+        match &stored.order {
+            Order::Request(r) => builder.add_request(r)?,
+            Order::Offer(o) => builder.add_offer(o)?,
+        }
+    }
+    Ok((builder, orders.last().map_or(0, |o| o.sequence + 1)))
 }
 
 /// The Market Platform: cheap to clone, shared by the API's handlers and the gate-closure
@@ -134,14 +150,7 @@ impl MarketPlatform {
         let mut books = BTreeMap::new();
         let mut tokens = flex_token();
         for session in store.sessions()? {
-            let mut builder = BookBuilder::new(session.scenario_file())?;
-            let orders = store.orders(&session.id)?;
-            for stored in &orders {
-                match &stored.order {
-                    Order::Request(r) => builder.add_request(r)?,
-                    Order::Offer(o) => builder.add_offer(o)?,
-                }
-            }
+            let (builder, next_sequence) = read_book(&*store, &session)?;
             let outcome = store.outcome(&session.id)?;
             for settled in outcome.iter().flat_map(|o| o.settlements.iter()) {
                 tokens.mint(&settled.participant, u128::from(settled.tokens))?;
@@ -149,10 +158,11 @@ impl MarketPlatform {
             books.insert(
                 session.id.clone(),
                 Book {
-                    next_sequence: orders.last().map_or(0, |o| o.sequence + 1),
+                    next_sequence,
                     session,
                     builder,
                     outcome,
+                    in_doubt: false,
                 },
             );
         }
@@ -202,6 +212,26 @@ impl MarketPlatform {
         Ok(false)
     }
 
+    /// Stores `orders` of `book`'s session; on a failure the book is in doubt until read back
+    /// ([`Self::resolve_doubt`]), since the store may have kept them.
+    fn store_orders(&self, book: &mut Book, orders: &[StoredOrder]) -> Result<()> {
+        self.store
+            .add_orders(&book.session.id, orders)
+            .inspect_err(|_| book.in_doubt = true)
+    }
+
+    /// Reads the book of a session in doubt back from the store: the orders a failed call
+    /// kept after all are in it, and the next sequence follows them.
+    fn resolve_doubt(&self, book: &mut Book) -> Result<()> {
+        if book.in_doubt {
+            let (builder, next_sequence) = read_book(&*self.store, &book.session)?;
+            book.builder = builder;
+            book.next_sequence = next_sequence;
+            book.in_doubt = false;
+        }
+        Ok(())
+    }
+
     /// Remembers that `step` is finished for `session`.
     fn finish(&self, step: &str, session: &str) {
         if let Ok(mut f) = self.finished.lock() {
@@ -231,7 +261,8 @@ impl MarketPlatform {
         }
         let session = Session {
             id: id.clone(),
-            spec,
+            // The id lives beside the spec (the store keeps the spec without it).
+            spec: SessionSpec { id: None, ..spec },
             status: SessionStatus::Open,
             created_by: caller.participant.clone(),
             created_at: now(),
@@ -262,6 +293,7 @@ impl MarketPlatform {
                 builder,
                 next_sequence: 0,
                 outcome: None,
+                in_doubt: false,
             },
         );
         Ok(session)
@@ -304,6 +336,7 @@ impl MarketPlatform {
         let book = books
             .get_mut(session)
             .ok_or_else(|| not_found("session", session))?;
+        self.resolve_doubt(book)?;
         let received_at = now();
         if book.session.status != SessionStatus::Open
             || received_at >= book.session.spec.gate_closure
@@ -348,7 +381,7 @@ impl MarketPlatform {
                 order,
             });
         }
-        self.store.add_orders(session, &stored)?;
+        self.store_orders(book, &stored)?;
         for s in &stored {
             match &s.order {
                 Order::Request(r) => book.builder.add_request(r)?,
@@ -438,6 +471,11 @@ impl MarketPlatform {
     /// The ledger results are registered on.
     pub fn ledger(&self) -> &Arc<dyn Ledger> {
         &self.ledger
+    }
+
+    /// Where sessions, orders, outcomes and the audit trail are kept.
+    pub fn store(&self) -> &Arc<dyn PlatformStore> {
+        &self.store
     }
 }
 

@@ -173,10 +173,11 @@ impl MarketPlatform {
     /// take long). Keeps the outcome so far in the store after each step.
     fn clear_and_validate(&self, actor: &str, session: &str) -> Result<()> {
         let (record, scenario) = {
-            let books = self.books()?;
+            let mut books = self.books()?;
             let book = books
-                .get(session)
+                .get_mut(session)
                 .ok_or_else(|| not_found("session", session))?;
+            self.resolve_doubt(book)?;
             (book.session.clone(), book.builder.scenario().clone())
         };
         if record.status >= SessionStatus::Validated {

@@ -179,6 +179,7 @@ impl MarketPlatform {
             let Some(book) = books.get_mut(&target) else {
                 continue;
             };
+            self.resolve_doubt(book)?;
             if let Err(e) = book.builder.check_offer(&offer) {
                 tracing::warn!("session {target}: day-ahead offer not carried over: {e}");
                 continue;
@@ -188,8 +189,7 @@ impl MarketPlatform {
                 received_at: now,
                 order: Order::Offer(offer.clone()),
             };
-            self.store
-                .add_orders(&target, std::slice::from_ref(&stored))?;
+            self.store_orders(book, std::slice::from_ref(&stored))?;
             book.builder.add_offer(&offer)?;
             book.next_sequence += 1;
             let entry = added.entry(target).or_default();

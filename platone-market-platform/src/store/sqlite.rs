@@ -1,5 +1,4 @@
-//! Where the platform keeps everything: the [`PlatformStore`] trait and its embedded
-//! default, [`SqliteStore`].
+//! The embedded store: [`SqliteStore`].
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -11,35 +10,7 @@ use crate::error::{PlatformError, Result};
 use crate::outcome::Outcome;
 use crate::session::{AuditEntry, Session, StoredOrder};
 
-/// The platform's storage.
-///
-/// The contract an implementer keeps:
-/// - every method is durable when it returns `Ok` (a restart reads back what it wrote);
-/// - [`add_orders`](Self::add_orders) stores all the given orders or none;
-/// - [`sessions`](Self::sessions) returns every session in creation order, and
-///   [`orders`](Self::orders) a session's orders by `sequence`;
-/// - methods are called from blocking contexts (the platform never calls them on an async
-///   executor's thread) and may block.
-pub trait PlatformStore: Send + Sync {
-    /// Records a new session; an existing id is a [`PlatformError::Conflict`].
-    fn create_session(&self, session: &Session) -> Result<()>;
-    /// Replaces a session's record (its status changed).
-    fn update_session(&self, session: &Session) -> Result<()>;
-    /// Every session.
-    fn sessions(&self) -> Result<Vec<Session>>;
-    /// Stores orders of a session, all or none.
-    fn add_orders(&self, session: &str, orders: &[StoredOrder]) -> Result<()>;
-    /// A session's orders.
-    fn orders(&self, session: &str) -> Result<Vec<StoredOrder>>;
-    /// Stores (or replaces) a session's outcome.
-    fn put_outcome(&self, session: &str, outcome: &Outcome) -> Result<()>;
-    /// A session's outcome, once there is one.
-    fn outcome(&self, session: &str) -> Result<Option<Outcome>>;
-    /// Appends to the audit trail.
-    fn audit(&self, entry: &AuditEntry) -> Result<()>;
-    /// A session's audit trail, oldest first.
-    fn audit_trail(&self, session: &str) -> Result<Vec<AuditEntry>>;
-}
+use super::PlatformStore;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS mp_sessions (
@@ -69,31 +40,35 @@ CREATE INDEX IF NOT EXISTS mp_audit_session ON mp_audit (session, id);
 /// so they may share a database with the SCD's.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    location: String,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
     }
 }
 
 impl SqliteStore {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::with(Connection::open(path)?)
+        Self::with(Connection::open(path)?, path.display().to_string())
     }
 
     /// A database in memory (tests).
     pub fn in_memory() -> Result<Self> {
-        Self::with(Connection::open_in_memory()?)
+        Self::with(Connection::open_in_memory()?, ":memory:".into())
     }
 
-    fn with(connection: Connection) -> Result<Self> {
+    fn with(connection: Connection, location: String) -> Result<Self> {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.execute_batch(SCHEMA)?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
+            location,
         })
     }
 
@@ -125,6 +100,10 @@ fn read_bodies<T: serde::de::DeserializeOwned>(
 }
 
 impl PlatformStore for SqliteStore {
+    fn name(&self) -> String {
+        format!("sqlite:{}", self.location)
+    }
+
     fn create_session(&self, session: &Session) -> Result<()> {
         let connection = self.lock()?;
         let inserted = connection.execute(
