@@ -1,4 +1,4 @@
-//! `platone market clear|settle|generate`.
+//! `platone market clear|settle|generate`, and what `platone market serve` refuses.
 
 mod common;
 use common::{platone, text};
@@ -321,6 +321,34 @@ fn usage_errors_exit_2() {
         "",
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serve_names_a_database_it_cannot_keep_its_tables_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = platone(
+        &[
+            "market",
+            "serve",
+            "--insecure-http",
+            "--client",
+            "mo=secret:market-operator",
+            "--http",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+            "--database",
+            "mysql://db/market",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("database: mysql:// is not a database"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

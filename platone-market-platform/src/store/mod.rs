@@ -64,6 +64,14 @@ pub trait PlatformStore: Send + Sync {
     fn audit_trail(&self, session: &str) -> Result<Vec<AuditEntry>>;
 }
 
+/// The records of the JSON bodies a store read back.
+fn read_back<T: serde::de::DeserializeOwned>(bodies: &[String]) -> Result<Vec<T>> {
+    bodies
+        .iter()
+        .map(|b| Ok(serde_json::from_str(b)?))
+        .collect()
+}
+
 /// Opens the store `database` names: `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (or
 /// `postgresql://`, any connection string libpq accepts; feature `postgres`),
 /// `sqlite://PATH`, or a bare path of a SQLite file.

@@ -247,10 +247,7 @@ impl PostgresStore {
                 .map(|row| row.try_get::<_, String>(0).map_err(|e| pg(doing, e)))
                 .collect()
         })?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        super::read_back(&bodies)
     }
 }
 

@@ -93,10 +93,7 @@ fn read_bodies<T: serde::de::DeserializeOwned>(
     let bodies = statement
         .query_map(parameters, |row| row.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    bodies
-        .iter()
-        .map(|b| Ok(serde_json::from_str(b)?))
-        .collect()
+    super::read_back(&bodies)
 }
 
 impl PlatformStore for SqliteStore {
