@@ -37,9 +37,32 @@ token() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
+# start_postgres: a throwaway PostgreSQL server (the newest of Debian's
+# /usr/lib/postgresql/*/bin, its durable defaults: fsync and synchronous commit on) in $WORK/pg,
+# on 127.0.0.1 and a free port with trust authentication, run as the postgres user when root;
+# sets PG_URL (database `bench`). Stopped on exit with the other processes.
+start_postgres() {
+  local bin port run=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -n "$bin" ] || { echo "needs PostgreSQL: apt-get install postgresql" >&2; exit 2; }
+  port=$(free_port)
+  mkdir -p "$WORK/pg"
+  if [ "$(id -u)" = 0 ]; then
+    chmod o+x "$WORK"
+    chown postgres "$WORK/pg"
+    run=(runuser -u postgres --)
+  fi
+  "${run[@]}" "$bin/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  "${run[@]}" "$bin/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
+    -o "-p $port -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
+  PIDS+=("$(head -1 "$WORK/pg/data/postmaster.pid")")
+  "${run[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres bench
+  PG_URL="postgres://postgres@127.0.0.1:$port/bench"
+}
+
 # start_market BIN: `BIN market serve` over HTTPS (make_certificate market first) with the
-# clients mo (market operator), dso-1 and agg-1 and no rate limit, data in $WORK/data; sets
-# URL and the tokens MO, DSO and AGG.
+# clients mo (market operator), dso-1 and agg-1 and no rate limit, data in $WORK/data (and the
+# platform's tables in $MARKET_DATABASE when set); sets URL and the tokens MO, DSO and AGG.
 start_market() {
   local http
   http=$(free_port)
@@ -50,6 +73,7 @@ requests_per_second = 0
 clients = ["mo=mo-secret:market-operator", "agg-1=agg-secret:aggregator", "dso-1=dso-secret:dso"]
 CONF
   "$1" market serve --config "$WORK/market.toml" --data "$WORK/data" --http "127.0.0.1:$http" \
+    ${MARKET_DATABASE:+--database "$MARKET_DATABASE"} \
     --tls-cert "$WORK/market.pem" --tls-key "$WORK/market.key" >"$WORK/market.log" 2>&1 &
   PIDS+=($!)
   wait_healthy "$URL"

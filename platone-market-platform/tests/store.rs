@@ -138,6 +138,73 @@ async fn keeps_the_contract(store: Arc<dyn PlatformStore>) {
     store.check().unwrap();
 }
 
+/// Intakes from many threads at once (each offering the same ids): every id is taken once,
+/// every order answered is stored, and the clearing has them all.
+async fn takes_concurrent_intakes(store: Arc<dyn PlatformStore>) {
+    let (ledger, _dir) = ledger();
+    let platform = open(store.clone(), &ledger);
+    platform.create_session(&operator(), spec("da-1")).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let platform = platform.clone();
+            std::thread::spawn(move || {
+                let mut taken = Vec::new();
+                for i in 0..50 {
+                    let id = format!("o{i}");
+                    match platform.submit(
+                        &aggregator(),
+                        "da-1",
+                        true,
+                        vec![order(&id, 0.1, 20.0 + f64::from(t))],
+                    ) {
+                        Ok(stored) => taken.push(stored[0].clone()),
+                        Err(e) => assert!(e.to_string().contains("duplicate id"), "{e}"),
+                    }
+                }
+                taken
+            })
+        })
+        .collect();
+    let mut taken: Vec<StoredOrder> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    taken.sort_by_key(|o| o.sequence);
+    assert_eq!(taken.len(), 50, "each id once");
+    assert_eq!(
+        store.orders("da-1").unwrap(),
+        taken,
+        "every answered order stored"
+    );
+    let sequences: Vec<u64> = taken.iter().map(|o| o.sequence).collect();
+    assert_eq!(sequences, (0..50).collect::<Vec<u64>>());
+    platform
+        .submit(
+            &caller("dso-1", MarketRole::Dso),
+            "da-1",
+            false,
+            vec![order("r1", 100.0, 500.0)],
+        )
+        .unwrap();
+    platform.close_as(&operator(), "da-1").await.unwrap();
+    let award = platform
+        .award(&caller("dso-1", MarketRole::Dso), "da-1", "r1")
+        .unwrap();
+    assert!(
+        (award.award.quantity - 5.0).abs() < 1e-9,
+        "all 50 offers of 0.1 cleared: {award:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_takes_concurrent_intakes() {
+    let dir = tempfile::tempdir().unwrap();
+    takes_concurrent_intakes(Arc::new(
+        SqliteStore::open(&dir.path().join("market.db")).unwrap(),
+    ))
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_the_contract() {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
@@ -257,6 +324,12 @@ mod postgres {
         let again = platone_market_platform::open_store(&url).unwrap();
         assert_eq!(again.sessions().unwrap().len(), 2);
         assert_eq!(again.orders("da-1").unwrap().len(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgresql_takes_concurrent_intakes() {
+        let (_server, url) = database("market");
+        takes_concurrent_intakes(Arc::new(PostgresStore::connect(&url).unwrap())).await;
     }
 
     #[test]

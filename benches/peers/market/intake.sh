@@ -2,11 +2,11 @@
 # Order intake of the Market Platform over HTTPS, measured with wrk: `platone market serve`
 # (release build) behind TLS, an aggregator's token of its embedded issuer on every request,
 # keep-alive connections, one offer per POST (each with its own id, 50 locations, 24 slots) into
-# one open day-ahead session; every 201 is an order stored in SQLite before the answer. After
-# the run, the orders the operator reads back are compared with the 201s wrk counted (zero
-# lost).
+# one open day-ahead session; every 201 is an order stored in SQLite before the answer
+# (DATABASE=postgres: in a throwaway PostgreSQL server with its durable defaults). After the
+# run, the orders the operator reads back are compared with the 201s wrk counted (zero lost).
 #
-#   benches/peers/market/intake.sh [DURATION_SECS] [CONNECTIONS] [WRK_THREADS]
+#   [DATABASE=sqlite|postgres] benches/peers/market/intake.sh [DURATION_SECS] [CONNECTIONS] [WRK_THREADS]
 #
 # The rate limit per client address is turned off: wrk's connections all come from 127.0.0.1.
 # Then gate closure to published result of a session of CLOSE_ORDERS orders (default 10,000:
@@ -26,6 +26,11 @@ CARGO_TARGET_DIR=$TARGET cargo build --release -q -p platone-examples --bin plat
 BIN=$TARGET/release/platone
 source benches/peers/common.sh
 make_certificate market
+case ${DATABASE:-sqlite} in
+  sqlite) ;;
+  postgres) start_postgres; MARKET_DATABASE=$PG_URL ;;
+  *) echo "DATABASE is sqlite or postgres" >&2; exit 2 ;;
+esac
 
 start_market "$BIN"
 SLOTS=$(python3 -c 'import json; print(json.dumps(["t%d" % i for i in range(1, 25)]))')

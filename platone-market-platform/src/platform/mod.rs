@@ -88,6 +88,26 @@ struct Book {
     /// The store failed to store orders and may have kept them all the same (the connection
     /// dropped during the commit): the book is read back from the store before it is used.
     in_doubt: bool,
+    /// The ids of orders being stored (checked and given their sequence, not yet in the
+    /// builder): refused to others meanwhile.
+    pending: HashSet<String>,
+    /// How many calls are storing orders of the session (the lock is not held meanwhile, so
+    /// that a database commits several intakes at once).
+    in_flight: usize,
+}
+
+impl Book {
+    fn new(session: Session, builder: BookBuilder, next_sequence: u64) -> Self {
+        Book {
+            session,
+            builder,
+            next_sequence,
+            outcome: None,
+            in_doubt: false,
+            pending: HashSet::new(),
+            in_flight: 0,
+        }
+    }
 }
 
 /// The builder of `session`'s book with every order the store holds, and the next sequence.
@@ -155,16 +175,9 @@ impl MarketPlatform {
             for settled in outcome.iter().flat_map(|o| o.settlements.iter()) {
                 tokens.mint(&settled.participant, u128::from(settled.tokens))?;
             }
-            books.insert(
-                session.id.clone(),
-                Book {
-                    next_sequence,
-                    session,
-                    builder,
-                    outcome,
-                    in_doubt: false,
-                },
-            );
+            let mut book = Book::new(session, builder, next_sequence);
+            book.outcome = outcome;
+            books.insert(book.session.id.clone(), book);
         }
         Ok(MarketPlatform {
             store,
@@ -221,8 +234,16 @@ impl MarketPlatform {
     }
 
     /// Reads the book of a session in doubt back from the store: the orders a failed call
-    /// kept after all are in it, and the next sequence follows them.
+    /// kept after all are in it, and the next sequence follows them. Not while orders of the
+    /// session are being stored (they would be missed): that is
+    /// [`PlatformError::StoreUnavailable`], to try again.
     fn resolve_doubt(&self, book: &mut Book) -> Result<()> {
+        if book.in_doubt && book.in_flight > 0 {
+            return Err(PlatformError::StoreUnavailable(format!(
+                "session {}: orders are being stored after a failure; try again",
+                book.session.id
+            )));
+        }
         if book.in_doubt {
             let (builder, next_sequence) = read_book(&*self.store, &book.session)?;
             book.builder = builder;
@@ -286,16 +307,7 @@ impl MarketPlatform {
                 session.spec.algorithm
             ),
         )?;
-        books.insert(
-            id,
-            Book {
-                session: session.clone(),
-                builder,
-                next_sequence: 0,
-                outcome: None,
-                in_doubt: false,
-            },
-        );
+        books.insert(id, Book::new(session.clone(), builder, 0));
         Ok(session)
     }
 
@@ -332,6 +344,40 @@ impl MarketPlatform {
         if bodies.is_empty() {
             return Err(PlatformError::invalid("orders", "no order given"));
         }
+        let stored = self.reserve(caller, session, offers, request_role, bodies)?;
+        // Stored without the lock, so that several intakes commit at once; the ids are
+        // reserved meanwhile, and the clearing waits for them.
+        let written = self.store.add_orders(session, &stored);
+        let mut books = self.books()?;
+        let book = books
+            .get_mut(session)
+            .ok_or_else(|| not_found("session", session))?;
+        book.in_flight -= 1;
+        for s in &stored {
+            book.pending.remove(s.order.id());
+        }
+        if let Err(e) = written {
+            book.in_doubt = true;
+            return Err(e);
+        }
+        for s in &stored {
+            match &s.order {
+                Order::Request(r) => book.builder.add_request(r)?,
+                Order::Offer(o) => book.builder.add_offer(o)?,
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Checks orders of `session` under the lock and reserves their ids and sequences.
+    fn reserve(
+        &self,
+        caller: &Caller,
+        session: &str,
+        offers: bool,
+        request_role: Option<RequestRole>,
+        bodies: Vec<serde_json::Value>,
+    ) -> Result<Vec<StoredOrder>> {
         let mut books = self.books()?;
         let book = books
             .get_mut(session)
@@ -375,20 +421,22 @@ impl MarketPlatform {
                     format!("{:?} is given twice", order.id()),
                 ));
             }
+            if book.pending.contains(order.id()) {
+                let kind = if offers { "offer" } else { "request" };
+                return Err(PlatformError::invalid(
+                    at(""),
+                    format!("{kind} {:?}: duplicate id", order.id()),
+                ));
+            }
             stored.push(StoredOrder {
                 sequence: book.next_sequence + i as u64,
                 received_at,
                 order,
             });
         }
-        self.store_orders(book, &stored)?;
-        for s in &stored {
-            match &s.order {
-                Order::Request(r) => book.builder.add_request(r)?,
-                Order::Offer(o) => book.builder.add_offer(o)?,
-            }
-        }
         book.next_sequence += stored.len() as u64;
+        book.pending.extend(ids);
+        book.in_flight += 1;
         Ok(stored)
     }
 

@@ -115,6 +115,10 @@ impl MarketPlatform {
                 .await
                 .map_err(|e| PlatformError::Store(format!("the clearing task stopped: {e}")))?;
         if let Err(e) = cleared {
+            if matches!(e, PlatformError::StoreUnavailable(_)) {
+                // Not the book's fault: the clock takes the session up at its next tick.
+                return Err(e);
+            }
             let message = e.to_string();
             self.fail(session, actor, &message)?;
             return Err(e);
@@ -172,13 +176,19 @@ impl MarketPlatform {
     /// Clears and validates a closed session (blocking: the clearing and the validator may
     /// take long). Keeps the outcome so far in the store after each step.
     fn clear_and_validate(&self, actor: &str, session: &str) -> Result<()> {
-        let (record, scenario) = {
-            let mut books = self.books()?;
-            let book = books
-                .get_mut(session)
-                .ok_or_else(|| not_found("session", session))?;
-            self.resolve_doubt(book)?;
-            (book.session.clone(), book.builder.scenario().clone())
+        // The gate is closed: no intake starts, and those storing orders are waited for.
+        let (record, scenario) = loop {
+            {
+                let mut books = self.books()?;
+                let book = books
+                    .get_mut(session)
+                    .ok_or_else(|| not_found("session", session))?;
+                if book.in_flight == 0 {
+                    self.resolve_doubt(book)?;
+                    break (book.session.clone(), book.builder.scenario().clone());
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
         };
         if record.status >= SessionStatus::Validated {
             return Ok(());
