@@ -26,6 +26,7 @@ mod error;
 mod grid;
 mod io;
 mod ledgers;
+mod lightnode;
 mod logging;
 mod market;
 mod market_serve;
@@ -106,6 +107,9 @@ enum Command {
     Bridge(bridge::BridgeArgs),
     /// Simulate field devices (PMUs, a DSO data server) publishing to a BAL's MQTT broker.
     Sim(sim::SimArgs),
+    /// Run a Light Node's set-point side: set points for its PoD from the DSOTP's broker,
+    /// acknowledged, and served to the EMS over HTTP (`GET /`) and Modbus TCP.
+    Lightnode(lightnode::LightNodeArgs),
     /// Run the Blockchain Access Layer: MQTT ingest, signatures, SCD, certification, REST API.
     Bal(Box<bal::BalArgs>),
     /// The BAL end to end on embedded defaults with simulated devices, then a report.
@@ -128,6 +132,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Saref(c) => saref::run(c),
         Command::Bridge(a) => bridge::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Lightnode(a) => lightnode::run(a),
         Command::Bal(a) => bal::run(*a),
         Command::Demo(a) => demo::run(a),
     }

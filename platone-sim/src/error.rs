@@ -18,6 +18,12 @@ pub enum SimError {
     /// A packet could not be signed or wrapped in its envelope.
     #[error("certification: {0}")]
     Certify(#[from] platone_certify::CertifyError),
+    /// A Light Node's connection to the bus failed (subscribing to its set points).
+    #[error("bus: {0}")]
+    Bus(#[from] platone_bus::BusError),
+    /// A Light Node's EMS interface could not listen or stopped.
+    #[error("{0}")]
+    Io(String),
 }
 
 impl SimError {

@@ -1,5 +1,6 @@
 //! The field simulator of the Platone SDK: PMUs and a DSO data server publishing to the BAL
-//! over a bus, the load generator behind `platone sim` and `platone demo`.
+//! over a bus, the load generator behind `platone sim` and `platone demo`, and the Light
+//! Node's set-point side with its EMS interface ([`lightnode`]).
 //!
 //! A [`FieldPlan`] describes the field: `pmus` PMUs (`pmu-1`, `pmu-2`, …) sending `rate`
 //! frames per second, and `meters` smart meters (`MTR-1`, …) read by one DSO data server
@@ -44,6 +45,7 @@
 mod error;
 mod field;
 pub mod keys;
+pub mod lightnode;
 pub mod meters;
 pub mod pmu;
 pub mod pmu_server;
