@@ -225,15 +225,17 @@ mod tests {
         parse_timestamp(t).unwrap()
     }
 
-    fn set_point(id: &str, unit: Unit, value: f64, from: &str, to: &str) -> SetPoint {
+    /// A set point of POD-1 from and to minutes after 17:00 UTC.
+    fn set_point(id: &str, unit: Unit, value: f64, from: i64, to: i64) -> SetPoint {
+        let base = at("2026-12-07T17:00:00Z");
         let mut sp = SetPoint::new(
             id,
             DeviceId::new("ln-1").unwrap(),
             MeasurementKind::Power,
             unit,
             value,
-            at(from),
-            at(to),
+            base + chrono::TimeDelta::minutes(from),
+            base + chrono::TimeDelta::minutes(to),
         )
         .unwrap();
         sp.pod = Some(PodId::new("POD-1").unwrap());
@@ -248,35 +250,11 @@ mod tests {
     fn current_and_next_per_quantity() {
         let mut b = board();
         let now = at("2026-12-07T17:00:00Z");
-        b.accept(
-            set_point(
-                "p1",
-                Unit::Watt,
-                3000.0,
-                "2026-12-07T17:00:00Z",
-                "2026-12-07T17:15:00Z",
-            ),
-            &now,
-        )
-        .unwrap();
-        b.accept(
-            set_point(
-                "p2",
-                Unit::Watt,
-                -1500.0,
-                "2026-12-07T17:15:00Z",
-                "2026-12-07T17:30:00Z",
-            ),
-            &now,
-        )
-        .unwrap();
-        let mut q = set_point(
-            "q1",
-            Unit::Var,
-            2.0,
-            "2026-12-07T17:00:00Z",
-            "2026-12-07T17:30:00Z",
-        );
+        b.accept(set_point("p1", Unit::Watt, 3000.0, 0, 15), &now)
+            .unwrap();
+        b.accept(set_point("p2", Unit::Watt, -1500.0, 15, 30), &now)
+            .unwrap();
+        let mut q = set_point("q1", Unit::Var, 2.0, 0, 30);
         q.multiplier = UnitMultiplier::KILO;
         b.accept(q, &now).unwrap();
         assert_eq!(b.current(BspQuantity::Active, &now), Some(3.0));
@@ -298,28 +276,10 @@ mod tests {
     fn a_set_point_with_a_known_id_replaces_it() {
         let mut b = board();
         let now = at("2026-12-07T17:00:00Z");
-        b.accept(
-            set_point(
-                "p1",
-                Unit::Watt,
-                3000.0,
-                "2026-12-07T17:00:00Z",
-                "2026-12-07T17:15:00Z",
-            ),
-            &now,
-        )
-        .unwrap();
-        b.accept(
-            set_point(
-                "p1",
-                Unit::Var,
-                1000.0,
-                "2026-12-07T17:00:00Z",
-                "2026-12-07T17:15:00Z",
-            ),
-            &now,
-        )
-        .unwrap();
+        b.accept(set_point("p1", Unit::Watt, 3000.0, 0, 15), &now)
+            .unwrap();
+        b.accept(set_point("p1", Unit::Var, 1000.0, 0, 15), &now)
+            .unwrap();
         assert_eq!(b.current(BspQuantity::Active, &now), None);
         assert_eq!(b.current(BspQuantity::Reactive, &now), Some(1.0));
     }
@@ -328,30 +288,12 @@ mod tests {
     fn refusals_say_why() {
         let mut b = board();
         let now = at("2026-12-07T17:00:00Z");
-        let mut other = set_point(
-            "x",
-            Unit::Watt,
-            1.0,
-            "2026-12-07T17:00:00Z",
-            "2026-12-07T17:15:00Z",
-        );
+        let mut other = set_point("x", Unit::Watt, 1.0, 0, 15);
         other.pod = Some(PodId::new("POD-2").unwrap());
         assert!(b.accept(other, &now).unwrap_err().contains("PoD POD-2"));
-        let volts = set_point(
-            "v",
-            Unit::Volt,
-            1.0,
-            "2026-12-07T17:00:00Z",
-            "2026-12-07T17:15:00Z",
-        );
+        let volts = set_point("v", Unit::Volt, 1.0, 0, 15);
         assert!(b.accept(volts, &now).unwrap_err().contains("unit V"));
-        let over = set_point(
-            "o",
-            Unit::Watt,
-            1.0,
-            "2026-12-07T16:00:00Z",
-            "2026-12-07T17:00:00Z",
-        );
+        let over = set_point("o", Unit::Watt, 1.0, -60, 0);
         assert!(b.accept(over, &now).unwrap_err().starts_with("over since"));
     }
 
@@ -359,17 +301,8 @@ mod tests {
     fn registers_hold_floats_high_word_first_and_nan_without_a_set_point() {
         let mut b = board();
         let now = at("2026-12-07T17:00:00Z");
-        b.accept(
-            set_point(
-                "p1",
-                Unit::Watt,
-                -2500.0,
-                "2026-12-07T17:00:00Z",
-                "2026-12-07T17:15:00Z",
-            ),
-            &now,
-        )
-        .unwrap();
+        b.accept(set_point("p1", Unit::Watt, -2500.0, 0, 15), &now)
+            .unwrap();
         let words = b.read_registers(1000, 2, &now).unwrap();
         let bits = (u32::from(words[0]) << 16) | u32::from(words[1]);
         assert_eq!(f32::from_bits(bits), -2.5);
