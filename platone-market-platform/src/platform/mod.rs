@@ -114,13 +114,19 @@ impl Book {
 fn read_book(store: &dyn PlatformStore, session: &Session) -> Result<(BookBuilder, u64)> {
     let mut builder = BookBuilder::new(session.scenario_file())?;
     let orders = store.orders(&session.id)?;
-    for stored in &orders {
+    add_to_book(&mut builder, &orders)?;
+    Ok((builder, orders.last().map_or(0, |o| o.sequence + 1)))
+}
+
+/// Adds stored orders to a book.
+fn add_to_book(builder: &mut BookBuilder, orders: &[StoredOrder]) -> Result<()> {
+    for stored in orders {
         match &stored.order {
             Order::Request(r) => builder.add_request(r)?,
             Order::Offer(o) => builder.add_offer(o)?,
-        }
+        };
     }
-    Ok((builder, orders.last().map_or(0, |o| o.sequence + 1)))
+    Ok(())
 }
 
 /// The Market Platform: cheap to clone, shared by the API's handlers and the gate-closure
@@ -360,12 +366,9 @@ impl MarketPlatform {
             book.in_doubt = true;
             return Err(e);
         }
-        for s in &stored {
-            match &s.order {
-                Order::Request(r) => book.builder.add_request(r)?,
-                Order::Offer(o) => book.builder.add_offer(o)?,
-            }
-        }
+        // Checked before they were stored; should the book still refuse one, it is read back
+        // from the store (which holds them) before it is used again.
+        add_to_book(&mut book.builder, &stored).inspect_err(|_| book.in_doubt = true)?;
         Ok(stored)
     }
 
