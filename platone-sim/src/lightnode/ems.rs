@@ -19,7 +19,8 @@ use crate::error::{Result, SimError};
 /// A board shared by the MQTT side (which writes it) and the EMS interfaces (which read it).
 pub type SharedBoard = Arc<Mutex<SetPointBoard>>;
 
-fn now() -> platone_model::Timestamp {
+/// The time set points are judged at: now, as the model's timestamp.
+pub(super) fn now() -> platone_model::Timestamp {
     chrono::Utc::now().fixed_offset()
 }
 

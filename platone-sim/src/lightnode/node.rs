@@ -123,7 +123,7 @@ impl LightNode {
                 return Ok(());
             }
         };
-        let now = chrono::Utc::now().fixed_offset();
+        let now = super::ems::now();
         let id = set_point.id.clone();
         let taken = self
             .board
