@@ -255,11 +255,19 @@ fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_any(Number)
 }
 
-/// An ISO 8601 time stamp; one without an offset is taken as UTC.
+/// An ISO 8601 time stamp; one without an offset is taken as UTC. Its year has four digits,
+/// as RFC 3339's (chrono's `%Y` alone would also take `-020` or `12345`, which the writer
+/// then writes in a form no reader takes back).
 fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
     let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    let four_digit_year = text.len() > 4
+        && text.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && text.as_bytes()[4] == b'-';
     DateTime::parse_from_rfc3339(&text)
-        .or_else(|_| {
+        .or_else(|e| {
+            if !four_digit_year {
+                return Err(e);
+            }
             NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
                 .map(|n| n.and_utc().fixed_offset())
         })
@@ -541,5 +549,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(bad.to_string().contains("unknown measurand"), "{bad}");
+    }
+
+    /// Found by the fuzzer: a naive time stamp with a year of other than four digits was
+    /// taken, then written as `-0020-…+00:00`, which does not read back.
+    #[test]
+    fn naive_time_stamps_have_four_digit_years() {
+        for stamp in [
+            "-020-05-20T10:20:00",
+            "12020-05-20T10:20:00",
+            "202-05-20T10:20:00",
+        ] {
+            let json = format!(
+                r#"{{"device":"d","timestamp":"{stamp}","readings":[{{"component":"c","measurand":"freq","data":50}}]}}"#
+            );
+            let bad = SognoMessage::from_json(&json).unwrap_err();
+            assert!(bad.to_string().contains("time stamp"), "{bad}");
+        }
+        let json = r#"{"device":"d","timestamp":"0020-05-20T10:20:00","readings":[]}"#;
+        let m = SognoMessage::from_json(json).unwrap();
+        assert_eq!(SognoMessage::from_json(&m.to_json()).unwrap(), m);
     }
 }
