@@ -1,7 +1,7 @@
 //! The unified measurement set: platform [`Measurement`]s (PMU phasors, SCADA and meter
 //! powers) routed to estimator measurements through a configured map.
 
-use platone_model::{Measurement, MeasurementKind, Unit};
+use platone_model::{Measurement, MeasurementKind, PhaseSet, Unit};
 use serde::{Deserialize, Serialize};
 
 use crate::estimation::{GridMeasurement, Location, Quantity};
@@ -18,6 +18,13 @@ pub struct MeasurementRoute {
     /// The channel, when the device has several series of one kind.
     #[serde(default)]
     pub channel: Option<String>,
+    /// The grid component, when the device measures several (a PMU's buses and lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// The phases, when the device measures each phase (`A`: the estimator's single-phase
+    /// equivalent takes phase A; `ABC`: a three-phase total).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<PhaseSet>,
     /// The platform quantity.
     pub kind: MeasurementKind,
     /// The estimator quantity it becomes.
@@ -49,19 +56,34 @@ pub struct MappedSet {
     pub unmapped: Vec<usize>,
 }
 
+impl MeasurementRoute {
+    /// Whether the route takes `m` (quality aside).
+    pub fn matches(&self, m: &Measurement) -> bool {
+        self.source == m.source.as_str()
+            && self.kind == m.kind
+            && self
+                .channel
+                .as_deref()
+                .is_none_or(|c| m.channel.as_deref() == Some(c))
+            && self
+                .component
+                .as_deref()
+                .is_none_or(|c| m.component.as_ref().is_some_and(|mc| mc.as_str() == c))
+            && self.phases.is_none_or(|p| p == m.phases)
+    }
+}
+
 impl MeasurementMap {
+    /// The route that takes `m`: the first that matches.
+    pub fn route_for(&self, m: &Measurement) -> Option<&MeasurementRoute> {
+        self.routes.iter().find(|r| r.matches(m))
+    }
+
     /// Maps the platform measurements through the routes.
     pub fn map(&self, measurements: &[Measurement]) -> MappedSet {
         let mut out = MappedSet::default();
         for (k, m) in measurements.iter().enumerate() {
-            let route = self.routes.iter().find(|r| {
-                r.source == m.source.as_str()
-                    && r.kind == m.kind
-                    && r.channel
-                        .as_deref()
-                        .is_none_or(|c| m.channel.as_deref() == Some(c))
-            });
-            match route {
+            match self.route_for(m) {
                 Some(r) if m.quality.is_good() => {
                     let mut si = m.value * m.multiplier.factor();
                     if m.unit == Unit::Radian {
@@ -102,6 +124,8 @@ mod tests {
                 MeasurementRoute {
                     source: "meter-7".into(),
                     channel: None,
+                    component: None,
+                    phases: None,
                     kind: MeasurementKind::Power,
                     quantity: Quantity::ActiveInjection,
                     location: Location::Bus(4),
@@ -111,6 +135,8 @@ mod tests {
                 MeasurementRoute {
                     source: "pmu-1".into(),
                     channel: Some("VA".into()),
+                    component: None,
+                    phases: None,
                     kind: MeasurementKind::PhaseAngle,
                     quantity: Quantity::VoltageAngle,
                     location: Location::Bus(1),

@@ -195,6 +195,9 @@ pub enum Bucket {
     Hour,
     /// One UTC day.
     Day,
+    /// Any whole number of seconds (downsampling of PMU and power series; intervals are
+    /// aligned on the Unix epoch).
+    Seconds(std::num::NonZeroU32),
 }
 
 impl Bucket {
@@ -204,6 +207,7 @@ impl Bucket {
             Bucket::FifteenMinutes => 900_000_000_000,
             Bucket::Hour => 3_600_000_000_000,
             Bucket::Day => crate::row::DAY_NS,
+            Bucket::Seconds(s) => i64::from(s.get()) * 1_000_000_000,
         }
     }
 }

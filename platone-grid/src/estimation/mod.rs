@@ -144,6 +144,19 @@ pub struct BadDatum {
     pub normalised_residual: f64,
 }
 
+/// How well the estimated state explains one input measurement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Residual {
+    /// Its position in the input list.
+    pub index: usize,
+    /// The value the estimated state gives it, in its unit.
+    pub estimated: f64,
+    /// Measured minus estimated, in its unit (angles on the circle).
+    pub residual: f64,
+    /// The residual in standard deviations (`residual / sigma`).
+    pub weighted: f64,
+}
+
 /// The result of a state estimation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EstimationResult {
@@ -159,6 +172,9 @@ pub struct EstimationResult {
     pub buses: Vec<BusState>,
     /// Measurements removed as bad data, in removal order.
     pub bad_data: Vec<BadDatum>,
+    /// Every input measurement's residual at the estimated state, in input order (those
+    /// removed as bad data included).
+    pub residuals: Vec<Residual>,
 }
 
 /// Estimates the state from the measurements with the embedded sparse Cholesky.
@@ -213,6 +229,16 @@ pub fn estimate_with(
                     })
                     .collect(),
                 bad_data,
+                residuals: model
+                    .residuals(&rows, measurements, state)
+                    .into_iter()
+                    .map(|(index, estimated, residual)| Residual {
+                        index,
+                        estimated,
+                        residual,
+                        weighted: residual / measurements[index].sigma,
+                    })
+                    .collect(),
             };
         if !options.bad_data
             || !run.converged

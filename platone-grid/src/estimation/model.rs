@@ -510,6 +510,33 @@ impl Model {
     }
 }
 
+impl Model {
+    /// For every input measurement (pseudo-measurements left out), in input order: its
+    /// position, `h(x)` and `z − h(x)` at `state`, in the input's units (the row's p.u. values
+    /// scaled back by `sigma_input / sigma_row`).
+    pub fn residuals(
+        &self,
+        rows: &[Row],
+        inputs: &[GridMeasurement],
+        state: &State,
+    ) -> Vec<(usize, f64, f64)> {
+        let v = voltages(state);
+        let mut d = Vec::new();
+        let mut out: Vec<(usize, f64, f64)> = rows
+            .iter()
+            .filter_map(|row| {
+                let k = row.input?;
+                let input = inputs.get(k)?;
+                let scale = input.sigma / row.sigma;
+                let h = self.evaluate(row, &v, &state.vm, &mut d);
+                Some((k, h * scale, Self::residual(row, h) * scale))
+            })
+            .collect();
+        out.sort_by_key(|r| r.0);
+        out
+    }
+}
+
 fn voltages(state: &State) -> Vec<c64> {
     state
         .vm
