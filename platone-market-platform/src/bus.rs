@@ -22,6 +22,9 @@ use platone_bus::{Bus, DEAD_LETTER_REASON, Message, ORIGINAL_TOPIC, Publisher, Q
 use platone_market::clearing::ClearingResult;
 use platone_market::scenario::{Scenario, ScenarioFile};
 use platone_market::validation::{GridValidator, Light, Verdict};
+// The round trip's messages live in `platone-market` (shared with the DSO's validator); they
+// are re-exported here so that existing paths keep working.
+pub use platone_market::validation::{VALIDATION_FORMAT, ValidationRequest, ValidationResponse};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -29,9 +32,6 @@ use tokio::task::JoinHandle;
 use crate::error::{PlatformError, Result};
 use crate::platform::{LineLoading, SessionValidator};
 use crate::session::Session;
-
-/// The format name of validation requests.
-pub const VALIDATION_FORMAT: &str = "platone-market-validation/1";
 
 /// The platform's topics (MQTT-style names; Kafka topic names are derived by `platone-bus`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,35 +70,6 @@ pub enum ValidationFallback {
     /// The result is published as cleared; every verdict is green and says it was not
     /// validated.
     Accept,
-}
-
-/// A provisional result sent for validation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ValidationRequest {
-    /// [`VALIDATION_FORMAT`].
-    pub format: String,
-    /// The id the response repeats.
-    pub request_id: String,
-    /// The session.
-    pub session: String,
-    /// The validation round (1 for the first result, 2 after the first re-clearing…).
-    pub round: usize,
-    /// The book the result was cleared from (scenario format, with the network).
-    pub book: ScenarioFile,
-    /// The provisional result.
-    pub result: ClearingResult,
-}
-
-/// A validator's answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ValidationResponse {
-    /// The request's id.
-    pub request_id: String,
-    /// One verdict per accepted order of the result.
-    pub verdicts: Vec<Verdict>,
-    /// Who validated (for the audit trail).
-    #[serde(default)]
-    pub validator: Option<String>,
 }
 
 type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<ValidationResponse>>>>;

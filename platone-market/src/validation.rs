@@ -6,6 +6,7 @@
 //! recomputed for what remains ([`validate_result`]).
 
 mod after;
+mod wire;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use crate::order::Direction;
 use crate::scenario::Scenario;
 
 pub use after::{AfterValidation, ValidationOutcome, apply_cuts, validate_result};
+pub use wire::{VALIDATION_FORMAT, ValidationRequest, ValidationResponse};
 
 /// The traffic light of one accepted order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
