@@ -44,6 +44,7 @@
 
 mod error;
 mod field;
+pub mod grid_field;
 pub mod keys;
 pub mod lightnode;
 pub mod meters;
