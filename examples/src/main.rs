@@ -22,6 +22,7 @@ mod demo;
 #[cfg(feature = "chain")]
 mod demo_chain;
 mod demo_market;
+mod dsotp;
 mod error;
 mod grid;
 mod io;
@@ -109,7 +110,10 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run a Light Node's set-point side: set points for its PoD from the DSOTP's broker,
     /// acknowledged, and served to the EMS over HTTP (`GET /`) and Modbus TCP.
-    Lightnode(lightnode::LightNodeArgs),
+    Lightnode(Box<lightnode::LightNodeArgs>),
+    /// Run the DSO Technical Platform: PMU power, time series, state estimation, market
+    /// validation and set-point dispatch on a databus, with its REST API.
+    Dsotp(Box<dsotp::DsotpArgs>),
     /// Run the Blockchain Access Layer: MQTT ingest, signatures, SCD, certification, REST API.
     Bal(Box<bal::BalArgs>),
     /// The BAL end to end on embedded defaults with simulated devices, then a report.
@@ -132,7 +136,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Saref(c) => saref::run(c),
         Command::Bridge(a) => bridge::run(a),
         Command::Sim(a) => sim::run(a),
-        Command::Lightnode(a) => lightnode::run(a),
+        Command::Lightnode(a) => lightnode::run(*a),
+        Command::Dsotp(a) => dsotp::run(*a),
         Command::Bal(a) => bal::run(*a),
         Command::Demo(a) => demo::run(a),
     }
