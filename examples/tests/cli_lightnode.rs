@@ -139,3 +139,124 @@ fn bad_options_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--pod"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn with_bal_mqtt_the_node_publishes_signed_meter_readings_in_sequence() {
+    let broker = Mosquitto::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = platone_certify::DeviceKey::generate().unwrap();
+    let key_file = dir.path().join("ln.key");
+    key.save(&key_file).unwrap();
+    let buffer = dir.path().join("buffer");
+    // The BAL's side of the broker, as any MQTT client sees it.
+    let mut readings = Command::new("mosquitto_sub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-q",
+            "1",
+            "-C",
+            "5",
+            "-W",
+            "30",
+        ])
+        .args(["-t", "platone/bal/devices/ln-POD-4/cim"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut node = Command::new(env!("CARGO_BIN_EXE_platone"))
+        .args(["lightnode", "--pod", "POD-4", "--dsotp-mqtt", &broker.url()])
+        .args(["--bal-mqtt", &broker.url(), "--key"])
+        .arg(&key_file)
+        .arg("--buffer")
+        .arg(&buffer)
+        .args([
+            "--interval",
+            "0.1",
+            "--http",
+            "127.0.0.1:0",
+            "--modbus",
+            "127.0.0.1:0",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(node.stderr.take().unwrap());
+    let (mut ems, mut bal) = (String::new(), String::new());
+    stderr.read_line(&mut ems).unwrap();
+    stderr.read_line(&mut bal).unwrap();
+    assert!(ems.contains("EMS on http://"), "{ems}");
+    assert!(
+        bal.contains("meter MTR-POD-4") && bal.contains("platone/bal/devices/ln-POD-4/cim"),
+        "{bal}"
+    );
+    let mut out = String::new();
+    readings
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        readings.wait().unwrap().success(),
+        "five readings within 30 s"
+    );
+    node.kill().unwrap();
+    node.wait().unwrap();
+    let ids: Vec<String> = out
+        .lines()
+        .map(|line| {
+            let envelope = platone_certify::SignedEnvelope::from_json(line.as_bytes()).unwrap();
+            assert_eq!(envelope.scheme.as_str(), "eip191");
+            assert_eq!(envelope.recover_signer(1).unwrap(), key.address());
+            let xml = String::from_utf8(envelope.payload_bytes().unwrap().into_owned()).unwrap();
+            assert!(xml.contains("<mRID>MTR-POD-4</mRID>"), "{xml}");
+            xml.split("<MessageID>")
+                .nth(1)
+                .and_then(|rest| rest.split('<').next())
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "ln-POD-4-1",
+            "ln-POD-4-2",
+            "ln-POD-4-3",
+            "ln-POD-4-4",
+            "ln-POD-4-5"
+        ]
+    );
+    assert!(buffer.join("state").is_file(), "the buffer is on disk");
+}
+
+#[test]
+fn the_bal_side_needs_both_its_broker_and_its_key() {
+    for args in [
+        &["--bal-mqtt", "mqtt://127.0.0.1:1"][..],
+        &["--key", "ln.key"][..],
+    ] {
+        let mut all = vec!["lightnode", "--pod", "POD-4", "--dsotp-mqtt", "memory://"];
+        all.extend_from_slice(args);
+        let out = platone(&all, "");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    }
+    let out = platone(
+        &[
+            "lightnode",
+            "--pod",
+            "POD-4",
+            "--dsotp-mqtt",
+            "memory://",
+            "--bal-mqtt",
+            "memory://",
+            "--key",
+            "/nonexistent/ln.key",
+        ],
+        "",
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("--key"), "{}", text(&out.stderr));
+}

@@ -24,6 +24,14 @@ pub enum SimError {
     /// A Light Node's EMS interface could not listen or stopped.
     #[error("{0}")]
     Io(String),
+    /// A Light Node's disk buffer of BAL-bound packets could not be read or written.
+    #[error("buffer {}: {message}", path.display())]
+    Buffer {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl SimError {

@@ -1,6 +1,8 @@
-//! The Light Node's set-point side, as the field's PGUI specification defines it: set points
-//! for its PoD taken from the DSOTP's bus and acknowledged, and the EMS interface that the
-//! customer's energy management system reads them from.
+//! The Light Node, as the field's PGUI specification defines it: set points for its PoD taken
+//! from the DSOTP's bus and acknowledged, the EMS interface that the customer's energy
+//! management system reads them from, and the BAL side — the PoD's meter read, signed,
+//! buffered on disk through outages and delivered to the BAL oldest first ([`BalSide`],
+//! [`Outbox`]).
 //!
 //! - **Set points** arrive on `platone/dsotp/setpoints/{pod}` as the JSON form of
 //!   [`platone_model::SetPoint`] (power, in W for `bspP` or VAr for `bspQ`, with a
@@ -14,6 +16,10 @@
 //! - **Modbus TCP** (port 8502 by default): holding registers 1000 (bspP now), 1100 (bspP
 //!   next), 2000 (bspQ now), 2100 (bspQ next), each an IEEE 754 float in kW or kvar over two
 //!   registers, high word first, NaN without a set point ([`registers`]).
+//! - **Measurements** go to the BAL on `platone/bal/devices/{device}/cim`: a signed
+//!   MeterReadings document per reading (every second by default), whose power follows the
+//!   active set point, kept in a bounded disk buffer until the broker acknowledged it
+//!   ([`bal`](BalSide) and [`buffer`](Outbox) say how).
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -47,11 +53,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bal;
 mod board;
+pub mod buffer;
 mod ems;
 mod node;
 
+pub use bal::{BAL_DEVICE_PREFIX, BalSide, DEFAULT_INTERVAL, OUTAGE, SharedOutbox};
 pub use board::{BspQuantity, EmsTargets, RegisterRefusal, SetPointBoard, registers};
+pub use buffer::{Outbox, OutboxConfig, OutboxRecord, OutboxStats};
 pub use ems::{ModbusEms, SharedBoard, http_router, serve_http, serve_modbus};
 pub use node::{DEAD_LETTER_PREFIX, LightNode, SET_POINT_PREFIX, SetPointTopics};
 
