@@ -51,6 +51,11 @@ pub struct DemoArgs {
     /// accelerated time, from the requests to the settlement from the SCD and the tokens.
     #[arg(long, conflicts_with_all = ["chain", "mqtt"])]
     market: bool,
+    /// Run the whole framework instead: BAL, DSOTP and Market Platform on embedded defaults,
+    /// from PMUs on a feeder to a voltage problem, a flexibility session, its validation by the
+    /// DSOTP, set points to Light Nodes, delivery and settlement (UC-IT-2).
+    #[arg(long, conflicts_with_all = ["chain", "mqtt", "market"])]
+    platform: bool,
 }
 
 /// One line of the report: what was checked, what was seen, and whether it held.
@@ -76,6 +81,9 @@ async fn demo(args: DemoArgs) -> CliResult {
         .unwrap_or_else(|| temporary.path().to_path_buf());
     if args.market {
         return crate::demo_market::run(&data, args.http).await;
+    }
+    if args.platform {
+        return crate::demo_platform::run(&data, args.http).await;
     }
     let mut plan = FieldPlan::new(args.pmus, args.rate, args.meters);
     plan.signing = Signing::Eip712;

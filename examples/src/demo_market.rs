@@ -60,7 +60,7 @@ fn input(what: &str, e: impl std::fmt::Display) -> CliError {
 }
 
 /// 15-minute energy readings (Wh, import) of `pod` from `start` for `quarters`, at `kw`.
-fn readings(
+pub(crate) fn readings(
     pod: &str,
     start: DateTime<Utc>,
     quarters: i64,
@@ -365,7 +365,7 @@ async fn session(
     });
 
     // Gate closure by the platform's clock: clear, validate over the bus, publish, register.
-    let published = wait_for(api, people.token("mo"), "published").await?;
+    let published = wait_for(api, "da-demo", people.token("mo"), "published").await?;
     let (_, result) = api
         .get("/api/sessions/da-demo/result", people.token("mo"))
         .await
@@ -513,12 +513,17 @@ async fn session(
     Ok(checks)
 }
 
-/// Waits (up to a minute) until the session reaches `status` or fails; returns its status.
-async fn wait_for(api: &Api, token: &str, status: &str) -> CliResult<String> {
+/// Waits (up to a minute) until `session` reaches `status` or fails; returns its status.
+pub(crate) async fn wait_for(
+    api: &Api,
+    session: &str,
+    token: &str,
+    status: &str,
+) -> CliResult<String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let (_, session) = api
-            .get("/api/sessions/da-demo", token)
+            .get(&format!("/api/sessions/{session}"), token)
             .await
             .map_err(CliError::input)?;
         let now = session["status"].as_str().unwrap_or("").to_owned();

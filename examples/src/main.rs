@@ -22,6 +22,7 @@ mod demo;
 #[cfg(feature = "chain")]
 mod demo_chain;
 mod demo_market;
+mod demo_platform;
 mod dsotp;
 mod error;
 mod grid;

@@ -118,7 +118,11 @@ fn bad_options_and_files_are_named() {
         "",
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("nowhere.m"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nowhere.m"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = platone(
         &[
@@ -140,5 +144,35 @@ fn bad_options_and_files_are_named() {
     std::fs::write(&config, "[estimation]\nperiod = 5\n").unwrap();
     let out = platone(&["dsotp", "--config", config.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("period"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("period"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_whole_framework_demo_runs_from_pmus_to_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = platone(
+        &["demo", "--platform", "--data", dir.path().to_str().unwrap()],
+        "",
+    );
+    let report = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}\n{}",
+        text(&out.stderr)
+    );
+    assert!(report.contains("result: every check held"), "{report}");
+    for step in [
+        "voltage problem detected by state estimation",
+        "cleared and validated by the DSOTP",
+        "EMS reads the set points back",
+        "voltage restored after activation",
+        "metered delivery settled from the SCD",
+    ] {
+        assert!(report.contains(&format!("ok   {step}")), "{step}: {report}");
+    }
 }
