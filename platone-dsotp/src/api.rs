@@ -24,7 +24,9 @@ use axum::extract::{FromRef, Query, Request, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use platone_scd::Principal;
-use platone_service::{Authentication, Identity, PathParams as Path, Problem, Telemetry, track_requests};
+use platone_service::{
+    Authentication, Identity, PathParams as Path, Problem, Telemetry, track_requests,
+};
 use serde::Deserialize;
 
 use crate::error::DsotpError;
@@ -114,7 +116,10 @@ async fn post_estimation(
             measurements: Option<serde_json::Value>,
         }
         let parsed: Body = serde_json::from_slice(&body).map_err(|e| {
-            Problem::bad_request("body", format!("line {}, column {}: {e}", e.line(), e.column()))
+            Problem::bad_request(
+                "body",
+                format!("line {}, column {}: {e}", e.line(), e.column()),
+            )
         })?;
         match parsed.measurements {
             None => None,

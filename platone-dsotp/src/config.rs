@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dispatch::DispatchConfig;
 use crate::error::{DsotpError, Result};
-use crate::validation::AcValidatorConfig;
 use crate::topics::DsotpTopics;
+use crate::validation::AcValidatorConfig;
 
 /// The DSOTP's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

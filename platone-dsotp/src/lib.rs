@@ -14,8 +14,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-mod consumer;
 pub mod config;
+mod consumer;
 pub mod dead_letter;
 pub mod dispatch;
 mod error;
@@ -28,9 +28,9 @@ pub mod timeseries;
 pub mod topics;
 pub mod validation;
 
+pub use config::DsotpConfig;
 pub use consumer::{ServiceCounters, ServiceStatus};
 pub use error::{DsotpError, Result};
 pub use platform::{Dsotp, DsotpHealth, DsotpParts};
 pub use server::{DsotpEngines, DsotpServer};
-pub use config::DsotpConfig;
 pub use topics::DsotpTopics;

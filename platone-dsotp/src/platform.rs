@@ -148,8 +148,14 @@ impl Dsotp {
         };
         let dispatcher = match dispatch {
             Some((config, certifier)) => Some(
-                Dispatcher::start(bus.clone(), store.clone(), certifier, topics.clone(), config)
-                    .await?,
+                Dispatcher::start(
+                    bus.clone(),
+                    store.clone(),
+                    certifier,
+                    topics.clone(),
+                    config,
+                )
+                .await?,
             ),
             None => None,
         };
@@ -203,7 +209,11 @@ impl Dsotp {
         let power = self.inner.power.counters();
         let recorder = self.inner.recorder.counters();
         let estimation_bus = self.inner.estimator.as_ref().map(|e| e.counters());
-        let dispatch = self.inner.dispatcher.as_ref().map(Dispatcher::listener_status);
+        let dispatch = self
+            .inner
+            .dispatcher
+            .as_ref()
+            .map(Dispatcher::listener_status);
         let degraded = power.failing()
             || recorder.failing()
             || estimation_bus.as_ref().is_some_and(|c| c.failing())
@@ -240,14 +250,20 @@ impl Dsotp {
 }
 
 /// Sets the validator's operating point to each converged estimate.
-async fn follow_estimates(estimator: StateEstimator, validator: crate::validation::SharedValidator) {
+async fn follow_estimates(
+    estimator: StateEstimator,
+    validator: crate::validation::SharedValidator,
+) {
     let mut updates = estimator.updates();
     while updates.changed().await.is_ok() {
         let latest = updates.borrow_and_update().clone();
         let Some(estimation) = latest else { continue };
         let Ok(mut v) = validator.write() else { return };
         if let Err(e) = v.set_operating_point(&estimation.buses) {
-            tracing::warn!("validation: the estimate {} is no operating point: {e}", estimation.id);
+            tracing::warn!(
+                "validation: the estimate {} is no operating point: {e}",
+                estimation.id
+            );
         }
     }
 }

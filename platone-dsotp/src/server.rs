@@ -159,8 +159,7 @@ impl DsotpServer {
             e
         });
         let store = open_store(&config).await?;
-        let certifier: Arc<dyn SetPointCertifier> =
-            Arc::new(LedgerCertifier::open(&config.data)?);
+        let certifier: Arc<dyn SetPointCertifier> = Arc::new(LedgerCertifier::open(&config.data)?);
         let dsotp = Dsotp::start(DsotpParts {
             bus,
             store,

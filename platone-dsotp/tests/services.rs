@@ -28,7 +28,11 @@ async fn next_message(subscription: &mut Subscription) -> Message {
 }
 
 async fn store_in(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(dir.path().join("dsotp.db")).await.unwrap())
+    Arc::new(
+        SqliteStore::open(dir.path().join("dsotp.db"))
+            .await
+            .unwrap(),
+    )
 }
 
 fn pmu_message(device: &str, time: &str, phases: &[(&str, f64, f64, f64, f64)]) -> String {
@@ -142,10 +146,7 @@ async fn power_is_calculated_stored_and_bad_messages_are_dead_lettered_on_mosqui
         if stored.inserted == 28 && stored.duplicates == 12 {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stored {stored:?}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "stored {stored:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let health = dsotp.health();
@@ -156,8 +157,13 @@ async fn power_is_calculated_stored_and_bad_messages_are_dead_lettered_on_mosqui
         kind: Some("power_factor".into()),
         ..Default::default()
     };
-    let answer = serde_json::to_value(query.run(store.as_ref(), &Principal::Operator).await.unwrap())
-        .unwrap();
+    let answer = serde_json::to_value(
+        query
+            .run(store.as_ref(), &Principal::Operator)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(answer["items"].as_array().unwrap().len(), 4);
     dsotp.stop();
 }
@@ -201,18 +207,29 @@ async fn downsampled_series_read_back_by_range() {
         every: Some(10),
         ..Default::default()
     };
-    let answer = serde_json::to_value(query.run(store.as_ref(), &Principal::Operator).await.unwrap())
-        .unwrap();
+    let answer = serde_json::to_value(
+        query
+            .run(store.as_ref(), &Principal::Operator)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     let intervals = answer["intervals"].as_array().unwrap();
     // (start, end] intervals: 10 alone, 11..=20, 21..=30, 31..=39.
-    let counts: Vec<u64> = intervals.iter().map(|i| i["count"].as_u64().unwrap()).collect();
+    let counts: Vec<u64> = intervals
+        .iter()
+        .map(|i| i["count"].as_u64().unwrap())
+        .collect();
     assert_eq!(counts, [1, 10, 10, 9]);
     assert_eq!(intervals[1]["mean"], 15.5);
     let bad = platone_dsotp::timeseries::SeriesQuery {
         every: Some(0),
         ..Default::default()
     };
-    let e = bad.run(store.as_ref(), &Principal::Operator).await.unwrap_err();
+    let e = bad
+        .run(store.as_ref(), &Principal::Operator)
+        .await
+        .unwrap_err();
     assert!(e.to_string().starts_with("every:"), "{e}");
     dsotp.stop();
 }
@@ -249,7 +266,10 @@ async fn the_estimator_service_matches_platone_grid_and_publishes_sogno_states()
     let mut all = Vec::new();
     for m in &messages {
         bus.publish(
-            Message::new(format!("platone/dsotp/devices/{}/pmu", m.device), m.to_json()),
+            Message::new(
+                format!("platone/dsotp/devices/{}/pmu", m.device),
+                m.to_json(),
+            ),
             QoS::AtLeastOnce,
         )
         .await
@@ -260,7 +280,11 @@ async fn the_estimator_service_matches_platone_grid_and_publishes_sogno_states()
     let estimator = dsotp.estimator().unwrap().clone();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while estimator.status().series < map.routes.len() {
-        assert!(tokio::time::Instant::now() < deadline, "{:?}", estimator.status());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            estimator.status()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let estimation = estimator.trigger(None).await.unwrap();
@@ -273,8 +297,20 @@ async fn the_estimator_service_matches_platone_grid_and_publishes_sogno_states()
     let direct = platone_grid::estimate(&net, &direct_set, &EstimationOptions::default()).unwrap();
     for (a, b) in estimation.buses.iter().zip(&direct.buses) {
         assert_eq!(a.bus, b.bus);
-        assert!((a.vm - b.vm).abs() < 1e-9, "bus {}: {} vs {}", a.bus, a.vm, b.vm);
-        assert!((a.va - b.va).abs() < 1e-7, "bus {}: {} vs {}", a.bus, a.va, b.va);
+        assert!(
+            (a.vm - b.vm).abs() < 1e-9,
+            "bus {}: {} vs {}",
+            a.bus,
+            a.vm,
+            b.vm
+        );
+        assert!(
+            (a.va - b.va).abs() < 1e-7,
+            "bus {}: {} vs {}",
+            a.bus,
+            a.va,
+            b.va
+        );
     }
     // And the estimate is the power flow's state.
     for (a, b) in estimation.buses.iter().zip(&flow.buses) {
@@ -289,7 +325,10 @@ async fn the_estimator_service_matches_platone_grid_and_publishes_sogno_states()
         let message = next_message(&mut states).await;
         let state: Value = serde_json::from_slice(&message.payload).unwrap();
         let component = state["component"].as_str().unwrap().to_owned();
-        assert_eq!(message.topic, format!("platone/dsotp/estimates/{component}"));
+        assert_eq!(
+            message.topic,
+            format!("platone/dsotp/estimates/{component}")
+        );
         let readings = state["readings"].as_array().unwrap();
         assert_eq!(readings.len(), 6);
         assert_eq!(readings[0]["measurand"], "voltmagnitude");
@@ -307,7 +346,10 @@ async fn estimations_over_rest_on_given_measurements() {
     let dir = tempfile::tempdir().unwrap();
     let mut tokens = StaticTokens::new();
     tokens.insert("dso-token", Identity::new("dso-1", ["dso".to_owned()]));
-    tokens.insert("agg-token", Identity::new("agg-1", ["aggregator".to_owned()]));
+    tokens.insert(
+        "agg-token",
+        Identity::new("agg-1", ["aggregator".to_owned()]),
+    );
     let config = DsotpConfig::from_toml(&format!(
         "data = {:?}\nhttp = \"127.0.0.1:0\"\n[estimation]\nperiod_ms = 0\n[api]\ninsecure_http = true\n",
         dir.path()
@@ -323,12 +365,17 @@ async fn estimations_over_rest_on_given_measurements() {
     // Voltage magnitudes and angles at every bus, injections where there is load.
     let mut measurements = Vec::new();
     for b in &flow.buses {
-        measurements.push(serde_json::json!({"kind": "vm", "bus": b.bus, "value": b.vm, "sigma": 0.001}));
-        measurements.push(serde_json::json!({"kind": "va", "bus": b.bus, "value": b.va, "sigma": 0.01}));
-        measurements.push(serde_json::json!({"kind": "p", "bus": b.bus, "value": b.p, "sigma": 0.01}));
-        measurements.push(serde_json::json!({"kind": "q", "bus": b.bus, "value": b.q, "sigma": 0.01}));
+        measurements
+            .push(serde_json::json!({"kind": "vm", "bus": b.bus, "value": b.vm, "sigma": 0.001}));
+        measurements
+            .push(serde_json::json!({"kind": "va", "bus": b.bus, "value": b.va, "sigma": 0.01}));
+        measurements
+            .push(serde_json::json!({"kind": "p", "bus": b.bus, "value": b.p, "sigma": 0.01}));
+        measurements
+            .push(serde_json::json!({"kind": "q", "bus": b.bus, "value": b.q, "sigma": 0.01}));
     }
-    let document = serde_json::json!({"format": "platone-grid-measurements/1", "measurements": measurements});
+    let document =
+        serde_json::json!({"format": "platone-grid-measurements/1", "measurements": measurements});
     let answer = http
         .post(format!("{base}/api/estimations"))
         .bearer_auth("agg-token")
@@ -358,7 +405,8 @@ async fn estimations_over_rest_on_given_measurements() {
         .json()
         .await
         .unwrap();
-    let given = platone_grid::parse_measurement_file(&serde_json::to_vec(&document).unwrap()).unwrap();
+    let given =
+        platone_grid::parse_measurement_file(&serde_json::to_vec(&document).unwrap()).unwrap();
     let direct = platone_grid::estimate(&net, &given, &EstimationOptions::default()).unwrap();
     assert_eq!(
         estimation["buses"],
