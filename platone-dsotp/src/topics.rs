@@ -1,7 +1,10 @@
 //! The DSOTP's databus topics (MQTT-style names; Kafka topic names are derived by
 //! `platone-bus`). These are the defaults; every one is configurable.
 
+use platone_bus::TopicFilter;
 use serde::{Deserialize, Serialize};
+
+use crate::error::{DsotpError, Result};
 
 /// Where the DSOTP's services read and write on the databus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +29,14 @@ pub struct DsotpTopics {
     pub setpoints: String,
     /// Unreadable messages go to `{dead_letters}/{service}` as `{"reason", "topic", "payload"}`.
     pub dead_letters: String,
+    /// The services' subscription group: each subscription is the shared subscription
+    /// `$share/{group}-{service}/{filter}`. On Kafka that is a consumer group of its own, so
+    /// that every service reads every message of the Kafka topics the filters share; on MQTT
+    /// and in memory, platform instances with the same group share the messages of each
+    /// service (the power calculation, the recorder and validation scale out that way; the
+    /// estimator and the dispatcher keep state in memory: run one of each per group). Empty:
+    /// plain subscriptions.
+    pub group: String,
 }
 
 impl Default for DsotpTopics {
@@ -38,6 +49,42 @@ impl Default for DsotpTopics {
             validation_responses: "platone/market/validation/responses".into(),
             setpoints: "platone/dsotp/setpoints".into(),
             dead_letters: "platone/dsotp/dead-letters".into(),
+            group: "platone-dsotp".into(),
         }
+    }
+}
+
+impl DsotpTopics {
+    /// The subscription of `service` to `filter` (see [`DsotpTopics::group`]); the error
+    /// names the service.
+    pub fn subscription(&self, service: &str, filter: &str) -> Result<TopicFilter> {
+        let text = if self.group.is_empty() {
+            filter.to_owned()
+        } else {
+            format!("$share/{}-{service}/{filter}", self.group)
+        };
+        TopicFilter::new(text).map_err(|e| DsotpError::invalid(format!("topics ({service})"), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_service_subscribes_in_its_own_group() {
+        let topics = DsotpTopics::default();
+        let f = topics
+            .subscription("power", "platone/dsotp/devices/+/pmu")
+            .unwrap();
+        assert_eq!(f.share_group(), Some("platone-dsotp-power"));
+        assert_eq!(f.filter(), "platone/dsotp/devices/+/pmu");
+        let plain = DsotpTopics {
+            group: String::new(),
+            ..DsotpTopics::default()
+        };
+        assert_eq!(plain.subscription("power", "a/#").unwrap().share_group(), None);
+        let e = topics.subscription("power", "a/#/b").unwrap_err().to_string();
+        assert!(e.starts_with("topics (power)"), "{e}");
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
-use platone_bus::{Bus, Message, QoS, TopicFilter};
+use platone_bus::{Bus, Message, QoS};
 use platone_scd::Store;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
@@ -128,8 +128,7 @@ impl Dispatcher {
         config: DispatchConfig,
     ) -> Result<Dispatcher> {
         config.validate()?;
-        let filter = TopicFilter::new(format!("{}/+/ack", topics.setpoints))
-            .map_err(|e| DsotpError::invalid("topics.setpoints", e))?;
+        let filter = topics.subscription("dispatch", &format!("{}/+/ack", topics.setpoints))?;
         let acks = bus
             .subscribe(filter, QoS::AtLeastOnce)
             .await

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use platone_bus::{Bus, Delivery, Message, QoS, TopicFilter};
+use platone_bus::{Bus, Delivery, Message, QoS};
 use platone_market::scenario::Scenario;
 use platone_market::validation::{
     Light, VALIDATION_FORMAT, ValidationRequest, ValidationResponse, Verdict,
@@ -102,8 +102,7 @@ impl ValidationService {
         validator: SharedValidator,
         name: impl Into<String>,
     ) -> Result<Self> {
-        let filter = TopicFilter::new(topics.validation_requests.clone())
-            .map_err(|e| DsotpError::invalid("topics.validation_requests", e))?;
+        let filter = topics.subscription("validation", &topics.validation_requests)?;
         // Checked now rather than at the first answer.
         for (field, topic) in [
             ("topics.validation_responses", &topics.validation_responses),
