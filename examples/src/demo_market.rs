@@ -133,6 +133,82 @@ impl Participants {
     }
 }
 
+/// A Market Platform started for a demo, with its participants' tokens.
+pub(crate) struct DemoMarket {
+    /// The platform.
+    pub(crate) server: PlatformServer,
+    /// Its API, trusting its demo certificate.
+    pub(crate) api: Api,
+    /// Each participant's access token.
+    pub(crate) tokens: BTreeMap<&'static str, String>,
+    /// The ledger results are registered on.
+    pub(crate) ledger: Arc<FileLedger>,
+}
+
+/// Starts a Market Platform in `dir` over HTTPS with a demo certificate, its participants
+/// (`(id, role)`) clients of its embedded issuer, validation and outcomes over `bus`, PoDs and
+/// metered data from `grid_data`; returns it with each participant's token.
+pub(crate) async fn start_market(
+    dir: &Path,
+    http: std::net::SocketAddr,
+    participants: &[(&'static str, &str)],
+    bus: Arc<dyn Bus>,
+    grid_data: Arc<dyn platone_market_platform::grid_data::GridData>,
+) -> CliResult<DemoMarket> {
+    std::fs::create_dir_all(dir).map_err(|e| input("data", e))?;
+    let secrets: BTreeMap<&'static str, String> =
+        participants.iter().map(|(n, _)| (*n, token(n))).collect();
+    let mut config = PlatformConfig {
+        data: dir.to_path_buf(),
+        http,
+        ..PlatformConfig::default()
+    };
+    config.api.clients = participants
+        .iter()
+        .map(|(who, role)| format!("{who}={}:{role}", secrets[who]))
+        .collect();
+    let tls = demo_certificate(dir)?;
+    let trusted = tls.cert.clone();
+    config.api.tls = Some(tls);
+    let ledger = Arc::new(FileLedger::open(dir.join("ledger")).map_err(|e| input("ledger", e))?);
+    let topics = BusTopics::default();
+    let validation = BusValidation::start(
+        bus.clone(),
+        topics.clone(),
+        Duration::from_secs(20),
+        ValidationFallback::Fail,
+    )
+    .await
+    .map_err(|e| input("validation", e))?;
+    let engines = PlatformEngines {
+        validator: Arc::new(validation),
+        outcomes: Some(OutcomeTopics::new(
+            bus as Arc<dyn Publisher>,
+            topics.outcomes.clone(),
+        )),
+        grid_data: Some(grid_data),
+        ..PlatformEngines::on_ledger(ledger.clone())
+    };
+    let server = PlatformServer::start_with(config, engines)
+        .await
+        .map_err(|e| input("Market Platform", e))?;
+    let api = Api::new(server.api_url(), &trusted)?;
+    let mut tokens = BTreeMap::new();
+    for (who, secret) in &secrets {
+        let t = api
+            .access_token(who, secret)
+            .await
+            .map_err(CliError::input)?;
+        tokens.insert(*who, t);
+    }
+    Ok(DemoMarket {
+        server,
+        api,
+        tokens,
+        ledger,
+    })
+}
+
 /// Runs the market demo in `data`; exit 0 only if every check held.
 pub(crate) async fn run(data: &Path, http: std::net::SocketAddr) -> CliResult {
     std::fs::create_dir_all(data).map_err(|e| input(&data.display().to_string(), e))?;
@@ -168,64 +244,30 @@ pub(crate) async fn run(data: &Path, http: std::net::SocketAddr) -> CliResult {
         .await
         .map_err(|e| input("bus", e))?;
 
-    let mut names = vec!["mo", "dso-1", "tso-1"];
-    names.extend(AGGREGATORS.iter().map(|a| a.0));
-    let roles = |who: &str| match who {
-        "mo" => "market-operator",
-        "dso-1" => "dso",
-        "tso-1" => "tso",
-        _ => "aggregator",
-    };
-    let secrets: BTreeMap<&str, String> = names.iter().map(|n| (*n, token(n))).collect();
-    let market_dir = data.join("market");
-    std::fs::create_dir_all(&market_dir).map_err(|e| input("data", e))?;
-    let mut config = PlatformConfig {
-        data: market_dir.clone(),
+    let mut names = vec![
+        ("mo", "market-operator"),
+        ("dso-1", "dso"),
+        ("tso-1", "tso"),
+    ];
+    names.extend(AGGREGATORS.iter().map(|a| (a.0, "aggregator")));
+    let market = start_market(
+        &data.join("market"),
         http,
-        ..PlatformConfig::default()
-    };
-    config.api.clients = secrets
-        .iter()
-        .map(|(who, secret)| format!("{who}={secret}:{}", roles(who)))
-        .collect();
-    let tls = demo_certificate(&market_dir)?;
-    let trusted = tls.cert.clone();
-    config.api.tls = Some(tls);
-    let ledger =
-        Arc::new(FileLedger::open(market_dir.join("ledger")).map_err(|e| input("ledger", e))?);
-    let validation = BusValidation::start(
+        &names,
         bus.clone(),
-        topics.clone(),
-        Duration::from_secs(10),
-        ValidationFallback::Fail,
+        Arc::new(ScdGridData::new(scd.clone())),
     )
-    .await
-    .map_err(|e| input("validation", e))?;
-    let engines = PlatformEngines {
-        validator: Arc::new(validation),
-        outcomes: Some(OutcomeTopics::new(
-            bus.clone() as Arc<dyn Publisher>,
-            topics.outcomes.clone(),
-        )),
-        grid_data: Some(Arc::new(ScdGridData::new(scd.clone()))),
-        ..PlatformEngines::on_ledger(ledger.clone())
-    };
-    let server = PlatformServer::start_with(config, engines)
-        .await
-        .map_err(|e| input("platform", e))?;
+    .await?;
     println!(
         "Market Platform on {} (tokens from its embedded issuer)",
-        server.api_url()
+        market.server.api_url()
     );
-    let api = Api::new(server.api_url(), &trusted)?;
-    let mut tokens = BTreeMap::new();
-    for (who, secret) in &secrets {
-        let t = api
-            .access_token(who, secret)
-            .await
-            .map_err(CliError::input)?;
-        tokens.insert(*who, t);
-    }
+    let DemoMarket {
+        server,
+        api,
+        tokens,
+        ledger,
+    } = market;
     let people = Participants { tokens };
     let outcome = session(&api, &people, &ledger, scd.as_ref()).await;
     // The outcomes delivered on the bus: once at publication, once at settlement.

@@ -6,21 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use platone_bal::{Bal, BalConfig};
-use platone_bus::{
-    Bridge, BridgeConfig, Bus, MemoryBus, MqttBus, MqttConfig, Publisher, Route, TopicMap,
-};
+use platone_bus::{Bridge, BridgeConfig, Bus, MemoryBus, MqttBus, MqttConfig, Route, TopicMap};
 use platone_certify::FileLedger;
 use platone_dsotp::dispatch::{DispatchConfig, LedgerCertifier, SetPointCertifier};
 use platone_dsotp::estimation::EstimatorConfig;
 use platone_dsotp::validation::{AcValidatorConfig, RequestInjection};
 use platone_dsotp::{Dsotp, DsotpParts, DsotpTopics};
-use platone_market_platform::bus::{BusTopics, BusValidation, OutcomeTopics, ValidationFallback};
+use platone_market_platform::PlatformServer;
 use platone_market_platform::grid_data::ScdGridData;
-use platone_market_platform::{PlatformConfig, PlatformEngines, PlatformServer};
 use platone_sim::grid_field::GridPmus;
 
-use crate::demo::{Api, demo_certificate, token};
-use crate::error::{CliError, CliResult};
+use crate::demo::Api;
+use crate::demo_market::start_market;
+use crate::error::CliResult;
 
 use super::field::{Node, feeder, start_light_node};
 use super::{FLEXIBLE, PEAK, input};
@@ -146,72 +144,31 @@ pub(crate) async fn start(data: &Path, http: SocketAddr) -> CliResult<Platform> 
 
     // The Market Platform: validation over the DSOTP's databus, PoDs and metered data from the
     // BAL's SCD, tokens from its embedded issuer.
-    let market_dir = data.join("market");
-    std::fs::create_dir_all(&market_dir).map_err(|e| input("data", e))?;
-    let names = ["mo", "dso", "agg-1", "agg-2"];
-    let roles = |who: &str| match who {
-        "mo" => "market-operator",
-        "dso" => "dso",
-        _ => "aggregator",
-    };
-    let secrets: BTreeMap<&str, String> = names.iter().map(|n| (*n, token(n))).collect();
-    let mut config = PlatformConfig {
-        data: market_dir.clone(),
+    let participants = [
+        ("mo", "market-operator"),
+        ("dso", "dso"),
+        ("agg-1", "aggregator"),
+        ("agg-2", "aggregator"),
+    ];
+    let market = start_market(
+        &data.join("market"),
         http,
-        ..PlatformConfig::default()
-    };
-    config.api.clients = secrets
-        .iter()
-        .map(|(who, secret)| format!("{who}={secret}:{}", roles(who)))
-        .collect();
-    let tls = demo_certificate(&market_dir)?;
-    let trusted = tls.cert.clone();
-    config.api.tls = Some(tls);
-    let market_ledger =
-        Arc::new(FileLedger::open(market_dir.join("ledger")).map_err(|e| input("ledger", e))?);
-    let topics = BusTopics::default();
-    let validation = BusValidation::start(
-        dsotp_bus.clone(),
-        topics.clone(),
-        Duration::from_secs(20),
-        ValidationFallback::Fail,
+        &participants,
+        dsotp_bus,
+        Arc::new(ScdGridData::new(Arc::new(bal.context().store.clone()))),
     )
-    .await
-    .map_err(|e| input("validation", e))?;
-    let engines = PlatformEngines {
-        validator: Arc::new(validation),
-        outcomes: Some(OutcomeTopics::new(
-            dsotp_bus.clone() as Arc<dyn Publisher>,
-            topics.outcomes.clone(),
-        )),
-        grid_data: Some(Arc::new(ScdGridData::new(Arc::new(
-            bal.context().store.clone(),
-        )))),
-        ..PlatformEngines::on_ledger(market_ledger.clone())
-    };
-    let market = PlatformServer::start_with(config, engines)
-        .await
-        .map_err(|e| input("Market Platform", e))?;
-    let api = Api::new(market.api_url(), &trusted)?;
-    let mut tokens = BTreeMap::new();
-    for (who, secret) in &secrets {
-        let t = api
-            .access_token(who, secret)
-            .await
-            .map_err(CliError::input)?;
-        tokens.insert(*who, t);
-    }
+    .await?;
     Ok(Platform {
         bal,
         field,
         bridge,
         dsotp,
-        market,
-        api,
-        tokens,
+        market: market.server,
+        api: market.api,
+        tokens: market.tokens,
         nodes,
         stop,
         routes,
-        market_ledger,
+        market_ledger: market.ledger,
     })
 }
