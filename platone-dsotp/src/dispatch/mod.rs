@@ -18,7 +18,7 @@
 //!   `{reports}/{id}` once the activation is settled.
 //! - [`SetPointCertifier`] — certification of set points and acknowledgements, with the
 //!   embedded [`LedgerCertifier`] (platone-certify's Merkle batches on a ledger, the file
-//!   ledger by default); see [`certify`](self::certify) for what is certified and how to
+//!   ledger by default); see [`certify`] for what is certified and how to
 //!   verify it.
 //!
 //! ```no_run
