@@ -23,7 +23,8 @@ pub struct DsotpArgs {
     /// Configuration file (TOML); the options below override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The databus: memory://, mqtt://, mqtts:// or kafka:// [default: memory://].
+    /// The databus: memory://, mqtt://, mqtts:// or kafka:// [default: `[bus] url` of the
+    /// configuration, else memory://].
     #[arg(long)]
     bus: Option<String>,
     /// The bus's CA certificate (PEM): TLS for mqtts:// and Kafka.
@@ -35,9 +36,9 @@ pub struct DsotpArgs {
     /// The key of --bus-cert (PEM).
     #[arg(long)]
     bus_key: Option<PathBuf>,
-    /// The platform's client id on the bus (and Kafka consumer group).
-    #[arg(long, default_value = "platone-dsotp")]
-    bus_client_id: String,
+    /// The platform's client id on the bus (and Kafka consumer group) [default: platone-dsotp].
+    #[arg(long)]
+    bus_client_id: Option<String>,
     /// Address of the REST API [default: 127.0.0.1:8084].
     #[arg(long)]
     http: Option<SocketAddr>,
@@ -93,16 +94,26 @@ pub fn run(args: DsotpArgs) -> CliResult {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::input(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        let url = args.bus.clone().unwrap_or_else(|| "memory://".into());
+        let file = &config.bus;
+        let url = args
+            .bus
+            .clone()
+            .or_else(|| file.url.clone())
+            .unwrap_or_else(|| "memory://".into());
+        let client_id = args
+            .bus_client_id
+            .clone()
+            .or_else(|| file.client_id.clone())
+            .unwrap_or_else(|| "platone-dsotp".into());
         let end = EndConfig {
             url: Some(url.clone()),
-            ca: args.bus_ca.clone(),
-            cert: args.bus_cert.clone(),
-            key: args.bus_key.clone(),
-            client_id: Some(args.bus_client_id.clone()),
+            ca: args.bus_ca.clone().or_else(|| file.ca.clone()),
+            cert: args.bus_cert.clone().or_else(|| file.cert.clone()),
+            key: args.bus_key.clone().or_else(|| file.key.clone()),
+            client_id: Some(client_id.clone()),
             ..EndConfig::default()
         };
-        let bus = open_bus("bus", &url, &end, &args.bus_client_id, Duration::ZERO)?;
+        let bus = open_bus("bus", &url, &end, &client_id, Duration::ZERO)?;
         let server = DsotpServer::start(config, DsotpEngines::on_bus(bus))
             .await
             .map_err(CliError::input)?;

@@ -224,10 +224,18 @@ async fn post_activation(
 ) -> Answer<(StatusCode, Json<crate::dispatch::ActivationStatus>)> {
     require_operator(&caller)?;
     let activation = crate::dispatch::Activation::from_json(&body).map_err(problem)?;
-    let status = dispatcher(&state)?
-        .dispatch(activation)
-        .await
-        .map_err(problem)?;
+    dispatcher(&state)?;
+    // On a task of its own: a client that goes away does not cut the dispatch short.
+    let dsotp = state.dsotp.clone();
+    let status = tokio::spawn(async move {
+        match dsotp.dispatcher() {
+            Some(d) => d.dispatch(activation).await,
+            None => Err(DsotpError::Service("no dispatcher".into())),
+        }
+    })
+    .await
+    .map_err(|e| Problem::internal("dispatch", e))?
+    .map_err(problem)?;
     Ok((StatusCode::ACCEPTED, Json(status)))
 }
 

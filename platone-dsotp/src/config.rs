@@ -6,6 +6,11 @@
 //! # database = "postgres://dsotp@127.0.0.1:5432/platone"   # the SCD store instead of DATA/dsotp.db
 //! grid = "case33bw.m"           # the MATPOWER case of the grid model
 //! map = "measurement-map.json"  # platform series → estimator measurements (MeasurementMap)
+//! [bus]                         # memory:// by default
+//! url = "mqtts://dsotp-broker:8883"
+//! ca = "ca.pem"
+//! cert = "dsotp.pem"
+//! key = "dsotp.key"
 //! [estimation]
 //! period_ms = 1000              # 0: on demand only
 //! max_age_ms = 10000
@@ -40,6 +45,9 @@ pub struct DsotpConfig {
     /// Where the API listens.
     #[serde(default = "default_http")]
     pub http: SocketAddr,
+    /// The databus (`platone dsotp` connects to it; the library takes any bus).
+    #[serde(default)]
+    pub bus: BusSettings,
     /// The SCD store of the time series and set points (`postgres://…`, `sqlite://PATH` or a
     /// path); by default `dsotp.db` in the data directory.
     #[serde(default)]
@@ -65,6 +73,27 @@ pub struct DsotpConfig {
     /// The listener and the token issuers.
     #[serde(default)]
     pub api: platone_service::ServiceSecurity,
+}
+
+/// Where the databus is and how to connect to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    /// `memory://` (the default), `mqtt://`, `mqtts://` or `kafka://`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The CA certificate (PEM) of an `mqtts://` broker or a Kafka cluster with TLS.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// The platform's client certificate (PEM; mutual TLS, with `key`).
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// The key (PEM) of `cert`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// The client id on the broker (and the Kafka consumer group of plain subscriptions).
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// When the estimator runs.
@@ -102,6 +131,7 @@ impl Default for DsotpConfig {
         DsotpConfig {
             data: default_data(),
             http: default_http(),
+            bus: BusSettings::default(),
             database: None,
             grid: None,
             map: None,
@@ -137,6 +167,21 @@ impl DsotpConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_module_example_reads() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .collect();
+        let config = DsotpConfig::from_toml(&example).unwrap();
+        assert_eq!(config.bus.url.as_deref(), Some("mqtts://dsotp-broker:8883"));
+        assert_eq!(config.grid.as_deref(), Some(Path::new("case33bw.m")));
+    }
 
     #[test]
     fn reads_the_documented_example_and_names_unknown_keys() {

@@ -90,7 +90,11 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 /// Runs `attempt` until it succeeds, waiting [`backoff`] between tries and counting each
 /// failure in `counters` (the step is never given up: the service waits, and the bounded
 /// number of messages in flight makes that back-pressure on the bus).
-pub(crate) async fn until_done<T, E, F, Fut>(counters: &ServiceCounters, what: &str, attempt: F) -> T
+pub(crate) async fn until_done<T, E, F, Fut>(
+    counters: &ServiceCounters,
+    what: &str,
+    attempt: F,
+) -> T
 where
     E: std::fmt::Display,
     F: Fn() -> Fut,
@@ -117,8 +121,8 @@ where
 
 /// Reads `subscription` until it ends, handling at most `max_in_flight` messages at a time
 /// with `handler`; each delivery is acknowledged once handled, an unusable one after it was
-/// dead-lettered on `dead_letter_topic` (a dead letter that cannot be published leaves the
-/// delivery unacknowledged, to come again).
+/// dead-lettered on `dead_letter_topic` (a dead letter that cannot be published is tried
+/// again with back-off, holding the rest back).
 pub(crate) async fn consume<H, Fut>(
     mut subscription: Subscription,
     max_in_flight: usize,
@@ -173,12 +177,11 @@ async fn finish(
     counters: &ServiceCounters,
 ) {
     if let Handled::Unusable(reason) = &handled {
-        if dead_letter(bus, dead_letter_topic, &delivery.message, reason)
-            .await
-            .is_err()
-        {
-            return;
-        }
+        // Set aside before it is acknowledged: tried again until the bus takes it.
+        until_done(counters, "dead-lettering", || {
+            dead_letter(bus, dead_letter_topic, &delivery.message, reason)
+        })
+        .await;
         counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
     }
     let topic = delivery.message.topic.clone();

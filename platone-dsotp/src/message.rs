@@ -27,6 +27,48 @@ impl DeviceMeasurements {
     /// Reads a BAL envelope or a SOGNO device message. The error names the JSON path of what
     /// is wrong (`$.measurements[3].value`, `$.readings[0].component`…).
     pub fn from_json(payload: &[u8]) -> Result<Self> {
+        // Well-formed messages are read straight into their types; only a message that does
+        // not read so is read again through a JSON tree, for the error naming where it is
+        // wrong (and the same answer in every case the direct read does not settle).
+        match Self::read_typed(payload) {
+            Some(m) => Ok(m),
+            None => Self::read_tree(payload),
+        }
+    }
+
+    /// The direct read: `None` when the payload is not a well-formed envelope or SOGNO
+    /// message, or when it might have both forms' keys (the tree read decides those).
+    fn read_typed(payload: &[u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            device: String,
+            #[serde(default)]
+            signer: Option<String>,
+            measurements: Vec<Measurement>,
+        }
+        if let Ok(e) = serde_json::from_slice::<Envelope>(payload) {
+            return Some(DeviceMeasurements {
+                device: e.device,
+                signer: e.signer,
+                measurements: e.measurements,
+            });
+        }
+        // A SOGNO message with a "measurements" key (perhaps escaped) is an envelope to the
+        // tree read: leave it to that.
+        let find = |needle: &[u8]| payload.windows(needle.len()).any(|w| w == needle);
+        if find(b"measurements") || find(b"\\u") {
+            return None;
+        }
+        let message = serde_json::from_slice::<SognoMessage>(payload).ok()?;
+        let measurements = message.to_measurements().ok()?;
+        Some(DeviceMeasurements {
+            device: message.device,
+            signer: None,
+            measurements,
+        })
+    }
+
+    fn read_tree(payload: &[u8]) -> Result<Self> {
         let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
             DsotpError::invalid(format!("line {} column {}", e.line(), e.column()), e)
         })?;
@@ -124,6 +166,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("line 1"), "{e}");
+    }
+
+    #[test]
+    fn the_direct_read_answers_as_the_tree_read() {
+        let cases: [&[u8]; 6] = [
+            br#"{"device":"pmu-1","signer":null,"measurements":[
+                {"source":"pmu-1","timestamp":"2024-01-01T00:00:00Z","kind":"voltage","unit":"V","value":230}]}"#,
+            br#"{"device":"pmu-2","timestamp":"2024-01-01T00:00:00Z","readings":[
+                {"component":"BUS1","measurand":"voltmagnitude","phase":"A","data":231.0}],"x":1}"#,
+            // Both forms' keys: the envelope wins.
+            br#"{"device":"pmu-3","timestamp":"2024-01-01T00:00:00Z","readings":[],"measurements":[]}"#,
+            // A SOGNO message with an escaped "measurements" key: an (invalid) envelope.
+            br#"{"device":"pmu-4","timestamp":"2024-01-01T00:00:00Z","readings":[],"measurement\u0073":1}"#,
+            // Duplicate keys: the tree keeps the last.
+            br#"{"device":"a","device":"b","measurements":[]}"#,
+            br#"{"device":"pmu-5","signer":7,"measurements":[]}"#,
+        ];
+        for payload in cases {
+            let tree = DeviceMeasurements::read_tree(payload).map_err(|e| e.to_string());
+            let both = DeviceMeasurements::from_json(payload).map_err(|e| e.to_string());
+            assert_eq!(both, tree, "{}", String::from_utf8_lossy(payload));
+            if let Some(typed) = DeviceMeasurements::read_typed(payload) {
+                assert_eq!(Ok(typed), tree);
+            }
+        }
     }
 
     #[test]

@@ -55,7 +55,7 @@ struct Inner {
     estimator: Option<StateEstimator>,
     validation: Option<ValidationService>,
     dispatcher: Option<Dispatcher>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Mutex<Vec<(&'static str, JoinHandle<()>)>>,
 }
 
 /// The DSO Technical Platform's services running on one bus (cheap to clone).
@@ -97,6 +97,9 @@ pub struct DsotpHealth {
     /// The dispatcher's acknowledgement listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dispatch: Option<AckListenerStatus>,
+    /// Services whose task has ended (their subscription closed): the platform is degraded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped: Vec<&'static str>,
     /// The crate's version.
     pub version: String,
 }
@@ -123,16 +126,20 @@ impl Dsotp {
                 ..RecorderOptions::default()
             },
         ));
-        let estimator = estimator.map(|mut config| {
-            config.topics = topics.clone();
-            StateEstimator::new(config)
-        });
+        let estimator = match estimator {
+            Some(mut config) => {
+                config.check()?;
+                config.topics = topics.clone();
+                Some(StateEstimator::new(config))
+            }
+            None => None,
+        };
         let mut tasks = vec![
-            power.clone().start(bus.clone()).await?,
-            recorder.clone().start(bus.clone()).await?,
+            ("power", power.clone().start(bus.clone()).await?),
+            ("timeseries", recorder.clone().start(bus.clone()).await?),
         ];
         if let Some(estimator) = &estimator {
-            tasks.push(estimator.start(bus.clone()).await?);
+            tasks.push(("estimation", estimator.start(bus.clone()).await?));
         }
         let validation = match (validation, &estimator) {
             (Some(config), Some(estimator)) => {
@@ -141,7 +148,10 @@ impl Dsotp {
                 let service =
                     ValidationService::start(bus.clone(), &topics, shared.clone(), VALIDATOR_NAME)
                         .await?;
-                tasks.push(tokio::spawn(follow_estimates(estimator.clone(), shared)));
+                tasks.push((
+                    "validation operating point",
+                    tokio::spawn(follow_estimates(estimator.clone(), shared)),
+                ));
                 Some(service)
             }
             _ => None,
@@ -214,7 +224,20 @@ impl Dsotp {
             .dispatcher
             .as_ref()
             .map(Dispatcher::listener_status);
-        let degraded = power.failing()
+        let stopped: Vec<&'static str> = self
+            .inner
+            .tasks
+            .lock()
+            .map(|tasks| {
+                tasks
+                    .iter()
+                    .filter(|(_, t)| t.is_finished())
+                    .map(|(name, _)| *name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let degraded = !stopped.is_empty()
+            || power.failing()
             || recorder.failing()
             || estimation_bus.as_ref().is_some_and(|c| c.failing())
             || self
@@ -232,6 +255,7 @@ impl Dsotp {
             estimation: self.inner.estimator.as_ref().map(|e| e.status()),
             validation: self.inner.validation.as_ref().map(ValidationService::stats),
             dispatch,
+            stopped,
             version: env!("CARGO_PKG_VERSION").into(),
         }
     }
@@ -239,7 +263,7 @@ impl Dsotp {
     /// Stops the services (messages in flight stay unacknowledged on the bus, to come again).
     pub fn stop(&self) {
         if let Ok(mut tasks) = self.inner.tasks.lock() {
-            for task in tasks.drain(..) {
+            for (_, task) in tasks.drain(..) {
                 task.abort();
             }
         }
@@ -249,7 +273,8 @@ impl Dsotp {
     }
 }
 
-/// Sets the validator's operating point to each converged estimate.
+/// Sets the validator's operating point to each converged estimate (on a blocking thread:
+/// the write lock waits for a validation in progress).
 async fn follow_estimates(
     estimator: StateEstimator,
     validator: crate::validation::SharedValidator,
@@ -258,12 +283,20 @@ async fn follow_estimates(
     while updates.changed().await.is_ok() {
         let latest = updates.borrow_and_update().clone();
         let Some(estimation) = latest else { continue };
-        let Ok(mut v) = validator.write() else { return };
-        if let Err(e) = v.set_operating_point(&estimation.buses) {
-            tracing::warn!(
-                "validation: the estimate {} is no operating point: {e}",
-                estimation.id
-            );
+        let validator = validator.clone();
+        let set = tokio::task::spawn_blocking(move || {
+            let Ok(mut v) = validator.write() else {
+                return;
+            };
+            if let Err(e) = v.set_operating_point(&estimation.buses) {
+                tracing::warn!(
+                    "validation: the estimate {} is no operating point: {e}",
+                    estimation.id
+                );
+            }
+        });
+        if set.await.is_err() {
+            return;
         }
     }
 }

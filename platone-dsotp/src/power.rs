@@ -40,13 +40,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use platone_bus::{Bus, Message, QoS, Subscription, TopicFilter};
-use tokio::task::JoinHandle;
+use platone_bus::{Bus, Message, QoS, Subscription};
 use platone_cim::pmu::power::{Power, phase_power};
 use platone_cim::pmu::sogno::Measurand;
 use platone_model::{
     Accumulation, ComponentId, Measurement, MeasurementKind, Phase, PhaseSet, Timestamp, Unit,
 };
+use tokio::task::JoinHandle;
 
 use crate::consumer::{Handled, ServiceCounters, consume, until_done};
 use crate::error::{DsotpError, Result};
@@ -65,7 +65,12 @@ struct PhaseReadings {
 
 impl PhaseReadings {
     fn power(&self) -> Option<Power> {
-        Some(phase_power(self.v_mag?, self.v_ang?, self.i_mag?, self.i_ang?))
+        Some(phase_power(
+            self.v_mag?,
+            self.v_ang?,
+            self.i_mag?,
+            self.i_ang?,
+        ))
     }
 }
 
@@ -127,7 +132,13 @@ pub fn power_measurements(measurements: &[Measurement]) -> Vec<Measurement> {
     out
 }
 
-fn push_power(out: &mut Vec<Measurement>, like: &Measurement, phases: PhaseSet, prefix: &str, p: Power) {
+fn push_power(
+    out: &mut Vec<Measurement>,
+    like: &Measurement,
+    phases: PhaseSet,
+    prefix: &str,
+    p: Power,
+) {
     let mut values = vec![
         ("P", MeasurementKind::Power, Unit::Watt, p.active),
         ("Q", MeasurementKind::Power, Unit::Var, p.reactive),
@@ -215,12 +226,14 @@ impl PowerService {
     /// message published to the input topics is missed.
     pub async fn start(self: Arc<Self>, bus: Arc<dyn Bus>) -> Result<JoinHandle<()>> {
         let subscription = self.subscribe(bus.as_ref()).await?;
-        Ok(tokio::spawn(async move { self.serve(bus, subscription).await }))
+        Ok(tokio::spawn(
+            async move { self.serve(bus, subscription).await },
+        ))
     }
 
     async fn subscribe(&self, bus: &dyn Bus) -> Result<Subscription> {
-        let filter = TopicFilter::new(format!("{}/+/pmu", self.options.topics.devices))
-            .map_err(|e| DsotpError::invalid("topics.devices", e))?;
+        let topics = &self.options.topics;
+        let filter = topics.subscription("power", &format!("{}/+/pmu", topics.devices))?;
         bus.subscribe(filter, QoS::AtLeastOnce)
             .await
             .map_err(DsotpError::bus)
@@ -241,11 +254,17 @@ impl PowerService {
                 enriched.measurements.extend(power);
                 let topic = format!("{}/{}", topics.power, enriched.device);
                 if platone_bus::validate_topic(&topic).is_err() {
-                    return Handled::Unusable(format!("device {:?} names no topic", enriched.device));
+                    return Handled::Unusable(format!(
+                        "device {:?} names no topic",
+                        enriched.device
+                    ));
                 }
                 let payload = Bytes::from(enriched.to_json());
                 until_done(counters, "publishing power", || {
-                    bus.publish(Message::new(topic.clone(), payload.clone()), QoS::AtLeastOnce)
+                    bus.publish(
+                        Message::new(topic.clone(), payload.clone()),
+                        QoS::AtLeastOnce,
+                    )
                 })
                 .await;
                 Handled::Done

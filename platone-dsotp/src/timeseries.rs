@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use platone_bus::{Bus, Message, QoS, Subscription, TopicFilter};
-use tokio::task::JoinHandle;
+use platone_bus::{Bus, Message, QoS, Subscription};
 use platone_model::{ComponentId, DeviceId, Measurement, MeasurementKind, Timestamp};
 use platone_scd::{
     Bucket, IntervalAggregate, MeasurementQuery, PageToken, Principal, ScdError, Store,
@@ -26,6 +25,7 @@ use platone_scd::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::consumer::{Handled, ServiceCounters, backoff, consume};
 use crate::error::{DsotpError, Result};
@@ -161,14 +161,19 @@ impl TimeSeriesRecorder {
     /// filters is missed.
     pub async fn start(self: Arc<Self>, bus: Arc<dyn Bus>) -> Result<JoinHandle<()>> {
         let subscriptions = self.subscribe(bus.as_ref()).await?;
-        Ok(tokio::spawn(async move { self.serve(bus, subscriptions).await }))
+        Ok(tokio::spawn(
+            async move { self.serve(bus, subscriptions).await },
+        ))
     }
 
     async fn subscribe(&self, bus: &dyn Bus) -> Result<Vec<Subscription>> {
         let mut subscriptions = Vec::new();
-        for filter in self.filters() {
-            let parsed = TopicFilter::new(filter.clone())
-                .map_err(|e| DsotpError::invalid(format!("recorder filter {filter:?}"), e))?;
+        // A group per filter: on Kafka the filters may share a topic.
+        for (k, filter) in self.filters().iter().enumerate() {
+            let parsed = self
+                .options
+                .topics
+                .subscription(&format!("timeseries-{}", k + 1), filter)?;
             subscriptions.push(
                 bus.subscribe(parsed, QoS::AtLeastOnce)
                     .await
@@ -304,7 +309,9 @@ async fn insert(
                     counters.recovered();
                 }
                 counts.batches.fetch_add(1, Ordering::Relaxed);
-                counts.inserted.fetch_add(report.inserted, Ordering::Relaxed);
+                counts
+                    .inserted
+                    .fetch_add(report.inserted, Ordering::Relaxed);
                 counts
                     .duplicates
                     .fetch_add(report.duplicates, Ordering::Relaxed);
@@ -333,7 +340,11 @@ async fn insert(
     }
 }
 
-/// A time-series query: which series, which time range, raw or downsampled.
+/// The longest range a downsampled query may span, days.
+pub const MAX_DOWNSAMPLED_DAYS: i64 = 31;
+
+/// A time-series query: which series, which time range, raw or downsampled (`every`: then
+/// `from` and `to` are required and at most [`MAX_DOWNSAMPLED_DAYS`] apart).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeriesQuery {
@@ -386,7 +397,9 @@ impl SeriesQuery {
     pub fn to_store_query(&self) -> Result<MeasurementQuery> {
         let time = |name: &str, v: &Option<String>| -> Result<Option<Timestamp>> {
             v.as_deref()
-                .map(|t| platone_model::parse_timestamp(t).map_err(|e| DsotpError::invalid(name, e)))
+                .map(|t| {
+                    platone_model::parse_timestamp(t).map_err(|e| DsotpError::invalid(name, e))
+                })
                 .transpose()
         };
         let mut q = MeasurementQuery {
@@ -434,6 +447,19 @@ impl SeriesQuery {
             Some(seconds) => {
                 let every = NonZeroU32::new(seconds)
                     .ok_or_else(|| DsotpError::invalid("every", "must be at least 1 second"))?;
+                // Downsampling reads the whole range: it must be given, and bounded.
+                let (Some(from), Some(to)) = (q.from, q.to) else {
+                    return Err(DsotpError::invalid(
+                        if q.from.is_none() { "from" } else { "to" },
+                        "a downsampled query (every) needs from and to",
+                    ));
+                };
+                if to - from > chrono::TimeDelta::days(MAX_DOWNSAMPLED_DAYS) {
+                    return Err(DsotpError::invalid(
+                        "to",
+                        format!("a downsampled query spans at most {MAX_DOWNSAMPLED_DAYS} days"),
+                    ));
+                }
                 let intervals = store
                     .aggregate_measurements(who, &q, Bucket::Seconds(every))
                     .await

@@ -83,8 +83,14 @@ mod tests {
             group: String::new(),
             ..DsotpTopics::default()
         };
-        assert_eq!(plain.subscription("power", "a/#").unwrap().share_group(), None);
-        let e = topics.subscription("power", "a/#/b").unwrap_err().to_string();
+        assert_eq!(
+            plain.subscription("power", "a/#").unwrap().share_group(),
+            None
+        );
+        let e = topics
+            .subscription("power", "a/#/b")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("topics (power)"), "{e}");
     }
 }

@@ -24,8 +24,7 @@ async fn activations_are_dispatched_and_followed_over_rest() {
         topics: SetPointTopics::default(),
         board: board.clone(),
     };
-    let node_bus = bus.clone();
-    let node_task = tokio::spawn(async move { node.run(node_bus).await });
+    let node_task = node.start(bus.clone()).await.unwrap();
 
     let mut tokens = StaticTokens::new();
     tokens.insert("dso-token", Identity::new("dso-1", ["dso".to_owned()]));

@@ -57,9 +57,13 @@ async fn start_node(broker: &Mosquitto, pod: &str, stop: &watch::Receiver<bool>)
         let _ = stop.changed().await;
     };
     let tasks = vec![
-        tokio::spawn(async move {
-            let _ = node.run(bus).await;
-        }),
+        // Subscribed before the node is handed back: nothing published after is missed.
+        {
+            let answering = node.start(bus).await.unwrap();
+            tokio::spawn(async move {
+                let _ = answering.await;
+            })
+        },
         tokio::spawn({
             let s = serve_http(http, board.clone(), until(stop.clone()));
             async move {
@@ -165,7 +169,6 @@ async fn activations_reach_light_nodes_and_come_back_acknowledged_stored_and_cer
         start_node(&broker, "POD-2", &stopped).await,
         start_node(&broker, "POD-3", &stopped).await,
     ];
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Three PoDs, three Light Nodes: all accepted.
     let a = activation("act-1", &[("POD-1", 2.0), ("POD-2", 3.0), ("POD-3", 4.0)]);

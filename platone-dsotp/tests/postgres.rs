@@ -49,7 +49,9 @@ async fn a_database_outage_delays_storage_and_loses_nothing() {
     .unwrap();
 
     for s in 0..60 {
-        bus.publish(meter_message(s), QoS::AtLeastOnce).await.unwrap();
+        bus.publish(meter_message(s), QoS::AtLeastOnce)
+            .await
+            .unwrap();
     }
     wait_until("the first minute stored", || {
         dsotp.health().stored.inserted == 60
@@ -61,7 +63,9 @@ async fn a_database_outage_delays_storage_and_loses_nothing() {
         let bus = bus.clone();
         tokio::spawn(async move {
             for s in 60..120 {
-                bus.publish(meter_message(s), QoS::AtLeastOnce).await.unwrap();
+                bus.publish(meter_message(s), QoS::AtLeastOnce)
+                    .await
+                    .unwrap();
             }
         })
     };
@@ -92,6 +96,8 @@ async fn a_database_outage_delays_storage_and_loses_nothing() {
     let query = SeriesQuery {
         device: Some("mtr-9".into()),
         every: Some(60),
+        from: Some("2024-03-01T11:00:00Z".into()),
+        to: Some("2024-03-01T13:00:00Z".into()),
         ..SeriesQuery::default()
     };
     let answer = serde_json::to_value(

@@ -231,6 +231,16 @@ async fn downsampled_series_read_back_by_range() {
         .await
         .unwrap_err();
     assert!(e.to_string().starts_with("every:"), "{e}");
+    let unbounded = platone_dsotp::timeseries::SeriesQuery {
+        every: Some(10),
+        from: Some("2024-03-01T12:00:00Z".into()),
+        ..Default::default()
+    };
+    let e = unbounded
+        .run(store.as_ref(), &Principal::Operator)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().starts_with("to:"), "{e}");
     dsotp.stop();
 }
 

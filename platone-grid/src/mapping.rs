@@ -52,7 +52,8 @@ pub struct MappedSet {
     pub measurements: Vec<GridMeasurement>,
     /// For each estimator measurement, the position of the platform measurement it came from.
     pub origin: Vec<usize>,
-    /// Positions of the platform measurements left out.
+    /// Positions of the platform measurements left out (no route, quality not good, or a
+    /// value that leaves the finite range once scaled).
     pub unmapped: Vec<usize>,
 }
 
@@ -73,6 +74,28 @@ impl MeasurementRoute {
     }
 }
 
+impl MeasurementRoute {
+    /// `m` as the estimator measurement this route makes of it: its value in SI units
+    /// (multiplier applied, radians as degrees) times `scale`. `None` when its quality is not
+    /// good or the value leaves the finite range.
+    pub fn to_grid(&self, m: &Measurement) -> Option<GridMeasurement> {
+        if !m.quality.is_good() {
+            return None;
+        }
+        let mut si = m.value * m.multiplier.factor();
+        if m.unit == Unit::Radian {
+            si = si.to_degrees();
+        }
+        let value = si * self.scale;
+        value.is_finite().then_some(GridMeasurement {
+            quantity: self.quantity,
+            location: self.location,
+            value,
+            sigma: self.sigma,
+        })
+    }
+}
+
 impl MeasurementMap {
     /// The route that takes `m`: the first that matches.
     pub fn route_for(&self, m: &Measurement) -> Option<&MeasurementRoute> {
@@ -83,18 +106,9 @@ impl MeasurementMap {
     pub fn map(&self, measurements: &[Measurement]) -> MappedSet {
         let mut out = MappedSet::default();
         for (k, m) in measurements.iter().enumerate() {
-            match self.route_for(m) {
-                Some(r) if m.quality.is_good() => {
-                    let mut si = m.value * m.multiplier.factor();
-                    if m.unit == Unit::Radian {
-                        si = si.to_degrees();
-                    }
-                    out.measurements.push(GridMeasurement {
-                        quantity: r.quantity,
-                        location: r.location,
-                        value: si * r.scale,
-                        sigma: r.sigma,
-                    });
+            match self.route_for(m).and_then(|r| r.to_grid(m)) {
+                Some(g) => {
+                    out.measurements.push(g);
                     out.origin.push(k);
                 }
                 _ => out.unmapped.push(k),

@@ -94,8 +94,9 @@ pub(crate) async fn start_light_node(
     let until = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|s| *s).await;
     };
+    let answering = node.start(bus).await.map_err(|e| input("Light Node", e))?;
     tokio::spawn(async move {
-        let _ = node.run(bus).await;
+        let _ = answering.await;
     });
     tokio::spawn(serve_http(http, board.clone(), until(stop.clone())));
     tokio::spawn(serve_modbus(modbus, board, until(stop)));

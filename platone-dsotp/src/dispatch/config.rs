@@ -31,6 +31,9 @@ pub struct DispatchConfig {
     /// The largest number of records certified in one call of the certifier; records that
     /// arrive while a call runs are certified together in the next.
     pub certify_batch: usize,
+    /// Activations whose status is kept: beyond this many, the oldest settled ones are
+    /// forgotten (their set points and acknowledgements stay in the SCD).
+    pub keep_activations: usize,
     /// Where an activation's final status goes once it is settled: `{reports}/{activation}`.
     pub reports: String,
 }
@@ -45,6 +48,7 @@ impl Default for DispatchConfig {
             publish_concurrency: 256,
             store_concurrency: 32,
             certify_batch: 4096,
+            keep_activations: 10_000,
             reports: "platone/dsotp/activations".into(),
         }
     }

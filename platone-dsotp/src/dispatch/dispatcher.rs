@@ -221,6 +221,7 @@ impl Dispatcher {
                     .insert(e.set_point.id.clone(), (id.clone(), i));
             }
             let tracked = Tracked::new(activation, platone_certify::now(), entries);
+            state.evict_settled(inner.config.keep_activations.saturating_sub(1));
             state.activations.insert(id.clone(), tracked);
             for (i, record) in records.into_iter().enumerate() {
                 inner.certify(&mut state, Some((id.clone(), i)), record);

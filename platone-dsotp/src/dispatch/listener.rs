@@ -49,29 +49,39 @@ pub(crate) async fn listen(inner: Arc<Inner>, acks: Subscription) {
 
 async fn handle(inner: Arc<Inner>, delivery: Delivery) {
     inner.counters.received.fetch_add(1, Ordering::Relaxed);
-    let outcome = match &delivery.decode_error {
-        Some(e) => Outcome::Unusable(format!("undecodable message: {e}")),
-        None => take(&inner, &delivery.message.topic, &delivery.message.payload).await,
+    // A store that fails is tried again with back-off (the acknowledgements behind this one
+    // wait: back-pressure), never given up while the listener runs.
+    let mut attempt = 0u32;
+    let outcome = loop {
+        let outcome = match &delivery.decode_error {
+            Some(e) => Outcome::Unusable(format!("undecodable message: {e}")),
+            None => take(&inner, &delivery.message.topic, &delivery.message.payload).await,
+        };
+        if !matches!(outcome, Outcome::Later) {
+            break outcome;
+        }
+        inner
+            .counters
+            .store_failures
+            .fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(crate::consumer::backoff(attempt)).await;
+        attempt = attempt.saturating_add(1);
     };
     match outcome {
         Outcome::Taken => {}
         Outcome::Unusable(reason) => {
             let topic = format!("{}/dispatch", inner.topics.dead_letters);
-            if dead_letter(&*inner.bus, &topic, &delivery.message, &reason)
+            let mut attempt = 0u32;
+            while dead_letter(&*inner.bus, &topic, &delivery.message, &reason)
                 .await
                 .is_err()
             {
-                return; // not set aside: it comes again
+                tokio::time::sleep(crate::consumer::backoff(attempt)).await;
+                attempt = attempt.saturating_add(1);
             }
             inner.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
         }
-        Outcome::Later => {
-            inner
-                .counters
-                .store_failures
-                .fetch_add(1, Ordering::Relaxed);
-            return;
-        }
+        Outcome::Later => return,
     }
     if let Err(e) = delivery.ack().await {
         tracing::warn!("acknowledgement not confirmed to the broker: {e}");

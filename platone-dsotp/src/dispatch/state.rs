@@ -191,6 +191,25 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Forgets the oldest settled, reported activations while more than `keep` are tracked
+    /// (those still in progress are never forgotten).
+    pub fn evict_settled(&mut self, keep: usize) {
+        if self.activations.len() <= keep {
+            return;
+        }
+        let mut settled: Vec<(Timestamp, String)> = self
+            .activations
+            .values()
+            .filter(|t| t.settled() && t.reported)
+            .map(|t| (t.dispatched_at, t.activation.id.clone()))
+            .collect();
+        settled.sort();
+        let excess = self.activations.len() - keep;
+        for (_, id) in settled.into_iter().take(excess) {
+            self.forget(&id);
+        }
+    }
+
     /// Where set point `id` is tracked.
     pub fn locate(&self, id: &str) -> Option<(String, usize)> {
         self.by_set_point.get(id).cloned()

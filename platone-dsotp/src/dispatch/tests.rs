@@ -40,15 +40,17 @@ fn activation(id: &str, pods: &[&str]) -> Activation {
     }
 }
 
-fn light_node(bus: Arc<dyn Bus>, pod: &str) -> tokio::task::JoinHandle<()> {
+/// A Light Node for `pod`, subscribed when this returns.
+async fn light_node(
+    bus: Arc<dyn Bus>,
+    pod: &str,
+) -> tokio::task::JoinHandle<platone_sim::Result<()>> {
     let node = LightNode {
         device: DeviceId::new(format!("ln-{pod}")).unwrap(),
         topics: SetPointTopics::default(),
         board: Arc::new(Mutex::new(SetPointBoard::new(PodId::new(pod).unwrap()))),
     };
-    tokio::spawn(async move {
-        let _ = node.run(bus).await;
-    })
+    node.start(bus).await.unwrap()
 }
 
 async fn next_json(sub: &mut Subscription) -> serde_json::Value {
@@ -95,8 +97,10 @@ async fn set_points_are_acknowledged_retried_reported_and_certified() {
     )
     .await
     .unwrap();
-    let nodes = [light_node(bus.clone(), "P1"), light_node(bus.clone(), "P2")];
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let nodes = [
+        light_node(bus.clone(), "P1").await,
+        light_node(bus.clone(), "P2").await,
+    ];
 
     let a = activation("act-1", &["P1", "P2", "P3"]);
     let first = dispatcher.dispatch(a.clone()).await.unwrap();
@@ -342,4 +346,47 @@ fn futures_are_send() {
     let _ = check;
     fn shared<T: Send + Sync>() {}
     shared::<Dispatcher>();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oldest_settled_activations_are_forgotten_beyond_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path().join("scd.db")).await.unwrap());
+    let certifier = Arc::new(LedgerCertifier::open(dir.path()).unwrap());
+    let config = DispatchConfig {
+        keep_activations: 2,
+        ..DispatchConfig::default()
+    };
+    let dispatcher = Dispatcher::start(
+        bus.clone(),
+        store,
+        certifier,
+        DsotpTopics::default(),
+        config,
+    )
+    .await
+    .unwrap();
+    let _node = light_node(bus.clone(), "P1").await;
+    for n in 1..=3 {
+        let id = format!("act-{n}");
+        dispatcher.dispatch(activation(&id, &["P1"])).await.unwrap();
+        let status = dispatcher.wait(&id, Duration::from_secs(10)).await.unwrap();
+        assert!(status.settled, "{status:?}");
+        // The final report goes out just after settling.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while dispatcher.activations().len() > 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+    }
+    let kept: Vec<String> = dispatcher.activations().into_iter().map(|a| a.id).collect();
+    assert_eq!(kept, ["act-2", "act-3"]);
+    assert!(matches!(
+        dispatcher.status("act-1"),
+        Err(DsotpError::NotFound { .. })
+    ));
 }

@@ -40,8 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use platone_bus::{Bus, Message, QoS, Subscription, TopicFilter};
-use tokio::task::JoinHandle;
+use platone_bus::{Bus, Message, QoS, Subscription};
 use platone_grid::{
     BadDatum, BusState, EstimationOptions, GridError, GridMeasurement, MeasurementMap, Network,
     Residual,
@@ -49,6 +48,7 @@ use platone_grid::{
 use platone_model::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::consumer::{Handled, ServiceCounters, consume};
 use crate::error::{DsotpError, Result};
@@ -79,6 +79,55 @@ pub struct EstimatorConfig {
 }
 
 impl EstimatorConfig {
+    /// Checks the measurement map against the grid model and the timing: every route's bus
+    /// or branch exists, its scale is finite and not zero, its standard deviation finite and
+    /// above zero; `max_age` at most a day. The error names `map.routes[i]`.
+    pub fn check(&self) -> Result<()> {
+        for (i, route) in self.map.routes.iter().enumerate() {
+            let at = |field: &str| format!("map.routes[{i}].{field}");
+            match route.location {
+                platone_grid::Location::Bus(bus) => {
+                    if self.network.bus_index(bus).is_none() {
+                        return Err(DsotpError::invalid(
+                            at("location"),
+                            format!("bus {bus} is not in the grid model"),
+                        ));
+                    }
+                }
+                platone_grid::Location::Branch { index, .. } => {
+                    if index == 0 || index > self.network.branches.len() {
+                        return Err(DsotpError::invalid(
+                            at("location"),
+                            format!(
+                                "branch {index} is not in the grid model (1 to {})",
+                                self.network.branches.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+            if !route.scale.is_finite() || route.scale == 0.0 {
+                return Err(DsotpError::invalid(
+                    at("scale"),
+                    format!("{} is not a finite, non-zero factor", route.scale),
+                ));
+            }
+            if !route.sigma.is_finite() || route.sigma <= 0.0 {
+                return Err(DsotpError::invalid(
+                    at("sigma"),
+                    format!("{} is not a standard deviation above 0", route.sigma),
+                ));
+            }
+        }
+        if self.max_age > Duration::from_secs(86_400) {
+            return Err(DsotpError::invalid(
+                "estimation.max_age_ms",
+                "at most a day",
+            ));
+        }
+        Ok(())
+    }
+
     /// Defaults on `network`: no routes, default options, on demand, 10 s, 100 kept.
     pub fn new(network: Network) -> Self {
         EstimatorConfig {
@@ -199,6 +248,8 @@ pub struct EstimatorStatus {
     pub estimations: u64,
     /// SOGNO messages published.
     pub published: u64,
+    /// Measurements refused for a time stamp ahead of the clock.
+    pub ahead_of_clock: u64,
     /// The last estimation, briefly.
     pub last: Option<EstimationSummary>,
 }
@@ -258,8 +309,10 @@ impl StateEstimator {
         self.record(self.solve(measurements, None, trigger, true))
     }
 
-    /// Estimates now on a blocking thread (on `given` measurements, or the live ones) and
-    /// publishes the state when the service runs on a bus.
+    /// Estimates now on a blocking thread (on `given` measurements, or the live ones) and,
+    /// for the live ones, publishes the state when the service runs on a bus. An estimation
+    /// on given measurements is a what-if: kept for the API, neither published nor handed to
+    /// [`StateEstimator::updates`].
     pub async fn trigger(&self, given: Option<Vec<GridMeasurement>>) -> Result<Arc<Estimation>> {
         let this = self.clone();
         let estimation = tokio::task::spawn_blocking(move || match given {
@@ -268,8 +321,11 @@ impl StateEstimator {
         })
         .await
         .map_err(|e| DsotpError::Service(format!("estimation task: {e}")))?;
+        // Only the live state goes on the bus (a what-if is read through the API).
         let bus = self.inner.bus.lock().ok().and_then(|b| b.clone());
-        if let Some(bus) = bus {
+        if let Some(bus) = bus
+            && !estimation.given
+        {
             self.publish(bus.as_ref(), &estimation).await;
         }
         Ok(estimation)
@@ -309,6 +365,7 @@ impl StateEstimator {
             series: self.inner.latest.len(),
             estimations: self.inner.next.load(Ordering::Relaxed) - 1,
             published: self.inner.published.load(Ordering::Relaxed),
+            ahead_of_clock: self.inner.latest.refused(),
             last,
         }
     }
@@ -375,7 +432,8 @@ impl StateEstimator {
                 h.pop_front();
             }
         }
-        if estimation.converged {
+        // A what-if on given measurements is no news about the grid.
+        if estimation.converged && !estimation.given {
             self.inner.updates.send_replace(Some(estimation.clone()));
         }
         estimation
@@ -393,15 +451,28 @@ impl StateEstimator {
         let sends = messages.into_iter().map(|(node, grouped)| {
             let topic = format!("{}/{node}", config.topics.estimates);
             let payload = serde_json::to_vec(&grouped).unwrap_or_default();
-            async move { (topic.clone(), bus.publish(Message::new(topic, payload), QoS::AtLeastOnce).await) }
+            async move {
+                (
+                    topic.clone(),
+                    bus.publish(Message::new(topic, payload), QoS::AtLeastOnce)
+                        .await,
+                )
+            }
         });
+        let mut failed = false;
         for (topic, sent) in futures::future::join_all(sends).await {
             match sent {
                 Ok(()) => {
                     self.inner.published.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => self.inner.counters.retrying(format!("{topic}: {e}")),
+                Err(e) => {
+                    failed = true;
+                    self.inner.counters.retrying(format!("{topic}: {e}"));
+                }
             }
+        }
+        if !failed {
+            self.inner.counters.recovered();
         }
     }
 
@@ -417,15 +488,22 @@ impl StateEstimator {
     pub async fn start(&self, bus: Arc<dyn Bus>) -> Result<JoinHandle<()>> {
         let subscriptions = self.subscribe(bus.clone()).await?;
         let this = self.clone();
-        Ok(tokio::spawn(async move { this.serve(bus, subscriptions).await }))
+        Ok(tokio::spawn(
+            async move { this.serve(bus, subscriptions).await },
+        ))
     }
 
     async fn subscribe(&self, bus: Arc<dyn Bus>) -> Result<Vec<Subscription>> {
         let topics = &self.inner.config.topics;
         let mut subscriptions = Vec::new();
-        for filter in [format!("{}/#", topics.devices), format!("{}/#", topics.power)] {
-            let parsed = TopicFilter::new(filter.clone())
-                .map_err(|e| DsotpError::invalid(format!("estimator filter {filter:?}"), e))?;
+        for (k, filter) in [
+            format!("{}/#", topics.devices),
+            format!("{}/#", topics.power),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let parsed = topics.subscription(&format!("estimation-{}", k + 1), filter)?;
             subscriptions.push(
                 bus.subscribe(parsed, QoS::AtLeastOnce)
                     .await

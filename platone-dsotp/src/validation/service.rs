@@ -182,12 +182,22 @@ fn read(delivery: &Delivery) -> std::result::Result<(ValidationRequest, Scenario
 }
 
 impl Handler {
+    /// Answers (or dead-letters) the request, trying again with back-off while the answer
+    /// cannot be published: the requests behind it wait (back-pressure), none is dropped.
     async fn handle(&self, delivery: Delivery) {
-        let handled = match read(&delivery) {
-            Ok((request, scenario)) => self.answer(request, scenario, &delivery.message).await,
-            Err(reason) => self.reject(&delivery.message, &reason).await,
-        };
-        if handled && let Err(e) = delivery.ack().await {
+        let mut attempt = 0u32;
+        loop {
+            let handled = match read(&delivery) {
+                Ok((request, scenario)) => self.answer(request, scenario, &delivery.message).await,
+                Err(reason) => self.reject(&delivery.message, &reason).await,
+            };
+            if handled {
+                break;
+            }
+            tokio::time::sleep(crate::consumer::backoff(attempt)).await;
+            attempt = attempt.saturating_add(1);
+        }
+        if let Err(e) = delivery.ack().await {
             tracing::warn!("validation request not acknowledged: {e}");
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use platone_bus::{Bus, Message, QoS, TopicFilter};
+use platone_bus::{Bus, Message, QoS, Subscription, TopicFilter};
 use platone_model::{DeviceId, PodId, SetPoint};
 use platone_scd::{AckOutcome, SetPointAck};
 use serde::Serialize;
@@ -79,9 +79,27 @@ impl LightNode {
     /// a message that is not a set point is dead-lettered. A message is acknowledged to the
     /// broker only once answered, so one whose answer could not be published comes again.
     pub async fn run(&self, bus: Arc<dyn Bus>) -> Result<()> {
+        let set_points = self.subscribe(bus.as_ref()).await?;
+        self.serve(bus, set_points).await
+    }
+
+    /// Subscribes, then answers on a task ([`LightNode::run`]): once this returns, no set
+    /// point published for the PoD is missed.
+    pub async fn start(self, bus: Arc<dyn Bus>) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let set_points = self.subscribe(bus.as_ref()).await?;
+        Ok(tokio::spawn(
+            async move { self.serve(bus, set_points).await },
+        ))
+    }
+
+    async fn subscribe(&self, bus: &dyn Bus) -> Result<Subscription> {
         let pod = self.pod()?;
         let filter = TopicFilter::new(self.topics.set_points(&pod))?;
-        let mut set_points = bus.subscribe(filter, QoS::AtLeastOnce).await?;
+        Ok(bus.subscribe(filter, QoS::AtLeastOnce).await?)
+    }
+
+    async fn serve(&self, bus: Arc<dyn Bus>, mut set_points: Subscription) -> Result<()> {
+        let pod = self.pod()?;
         while let Some(delivery) = set_points.next_delivery().await {
             match self.answer(&*bus, &pod, &delivery.message).await {
                 Ok(()) => {
