@@ -32,8 +32,7 @@ pub use dc::run_dc;
 pub use error::{GridError, Result};
 pub use estimation::{
     BadDatum, BusState, EstimationOptions, EstimationResult, GridMeasurement, Location, Quantity,
-    Residual,
-    Side, estimate, estimate_with, parse_measurement_file,
+    Residual, Side, estimate, estimate_with, parse_measurement_file,
 };
 pub use linalg::{CscMatrix, LinearSolver, SparseCholesky, SparseLu};
 pub use mapping::{MappedSet, MeasurementMap, MeasurementRoute};
