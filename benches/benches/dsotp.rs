@@ -63,39 +63,45 @@ fn refresh(c: &mut Criterion) {
     let mut group = c.benchmark_group("dsotp/refresh");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(30));
-    group.bench_function("case1354_pegase (1354 PMU messages → power → store → estimate)", |b| {
-        b.iter(|| {
-            runtime.block_on(async {
-                second += 1;
-                let time = chrono::DateTime::from_timestamp(1_700_000_000 + second, 0)
-                    .expect("time")
-                    .fixed_offset();
-                let before = dsotp.health();
-                let observed = before.estimation_bus.map_or(0, |s| s.handled);
-                let messages = pmus.messages(&flow, time, 1e-5, second as u64);
-                for m in &messages {
-                    bus.publish(
-                        Message::new(format!("platone/dsotp/devices/{}/pmu", m.device), m.to_json()),
-                        QoS::AtLeastOnce,
-                    )
-                    .await
-                    .expect("publish");
-                }
-                // The estimator has taken in each PMU message and its enriched form.
-                let target = observed + 2 * messages.len() as u64;
-                while dsotp.health().estimation_bus.map_or(0, |s| s.handled) < target {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                let estimation = dsotp
-                    .estimator()
-                    .expect("estimator")
-                    .trigger(None)
-                    .await
-                    .expect("estimate");
-                assert!(estimation.converged, "{:?}", estimation.error);
+    group.bench_function(
+        "case1354_pegase (1354 PMU messages → power → store → estimate)",
+        |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    second += 1;
+                    let time = chrono::DateTime::from_timestamp(1_700_000_000 + second, 0)
+                        .expect("time")
+                        .fixed_offset();
+                    let before = dsotp.health();
+                    let observed = before.estimation_bus.map_or(0, |s| s.handled);
+                    let messages = pmus.messages(&flow, time, 1e-5, second as u64);
+                    for m in &messages {
+                        bus.publish(
+                            Message::new(
+                                format!("platone/dsotp/devices/{}/pmu", m.device),
+                                m.to_json(),
+                            ),
+                            QoS::AtLeastOnce,
+                        )
+                        .await
+                        .expect("publish");
+                    }
+                    // The estimator has taken in each PMU message and its enriched form.
+                    let target = observed + 2 * messages.len() as u64;
+                    while dsotp.health().estimation_bus.map_or(0, |s| s.handled) < target {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    let estimation = dsotp
+                        .estimator()
+                        .expect("estimator")
+                        .trigger(None)
+                        .await
+                        .expect("estimate");
+                    assert!(estimation.converged, "{:?}", estimation.error);
+                })
             })
-        })
-    });
+        },
+    );
     // The estimate alone, on the live set the refreshes left.
     group.bench_function("case1354_pegase (estimate on the live set)", |b| {
         b.iter(|| {
