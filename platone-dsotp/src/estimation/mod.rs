@@ -55,7 +55,7 @@ use crate::error::{DsotpError, Result};
 use crate::message::DeviceMeasurements;
 use crate::topics::DsotpTopics;
 
-pub use latest::LatestValues;
+pub use latest::{FUTURE_SKEW, LatestValues};
 
 /// What the estimator runs on.
 #[derive(Debug, Clone)]
