@@ -3,6 +3,8 @@
 //! SCD with the acknowledgement; a bad activation is refused naming the field; routes that need
 //! a grid model say so without one.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +14,9 @@ use platone_dsotp::{DsotpConfig, DsotpEngines, DsotpServer};
 use platone_model::{DeviceId, PodId};
 use platone_service::{Identity, StaticTokens};
 use platone_sim::lightnode::{LightNode, SetPointBoard, SetPointTopics};
-use serde_json::{Value, json};
+use serde_json::json;
+
+use common::Api;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activations_are_dispatched_and_followed_over_rest() {
@@ -36,8 +40,7 @@ async fn activations_are_dispatched_and_followed_over_rest() {
     let mut engines = DsotpEngines::on_bus(bus);
     engines.static_tokens = tokens;
     let server = DsotpServer::start(config, engines).await.unwrap();
-    let base = server.api_url().to_owned();
-    let http = reqwest::Client::new();
+    let dso = Api::new(server.api_url(), "dso-token");
 
     let now = Utc::now();
     let activation = json!({
@@ -48,26 +51,11 @@ async fn activations_are_dispatched_and_followed_over_rest() {
         "issued_by": "dso-1",
         "pods": [{"pod": "POD-4", "device": "ln-POD-4", "share": 1.0}]
     });
-    let posted = http
-        .post(format!("{base}/api/activations"))
-        .bearer_auth("dso-token")
-        .json(&activation)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 202);
+    assert_eq!(dso.post("/api/activations", &activation).await.0, 202);
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
-        let status: Value = http
-            .get(format!("{base}/api/activations/act-1"))
-            .bearer_auth("dso-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, status) = dso.get("/api/activations/act-1").await;
         if status["counts"]["accepted"] == 1 {
             break status;
         }
@@ -75,57 +63,22 @@ async fn activations_are_dispatched_and_followed_over_rest() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status["set_points"][0]["set_point"]["value"], -12500.0);
-    let list: Value = http
-        .get(format!("{base}/api/activations"))
-        .bearer_auth("dso-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = dso.get("/api/activations").await;
     assert_eq!(list[0]["id"], "act-1");
-    let stored: Value = http
-        .get(format!("{base}/api/setpoints/POD-4"))
-        .bearer_auth("dso-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, stored) = dso.get("/api/setpoints/POD-4").await;
     assert_eq!(stored[0]["set_point"]["id"], "act-1/POD-4");
     assert_eq!(stored[0]["acks"][0]["outcome"], "accepted");
 
     let mut bad = activation.clone();
     bad["id"] = json!("act-2");
     bad["quantity"] = json!(-1.0);
-    let refused = http
-        .post(format!("{base}/api/activations"))
-        .bearer_auth("dso-token")
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 400);
-    let problem: Value = refused.json().await.unwrap();
+    let (status, problem) = dso.post("/api/activations", &bad).await;
+    assert_eq!(status, 400);
     assert_eq!(problem["at"], "quantity", "{problem}");
 
-    let missing = http
-        .get(format!("{base}/api/activations/act-9"))
-        .bearer_auth("dso-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
+    assert_eq!(dso.get("/api/activations/act-9").await.0, 404);
     for path in ["/api/validations", "/api/estimations", "/api/grid"] {
-        let answer = http
-            .get(format!("{base}{path}"))
-            .bearer_auth("dso-token")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 409, "{path}");
+        assert_eq!(dso.get(path).await.0, 409, "{path}");
     }
     server.shutdown().await.unwrap();
     node_task.abort();

@@ -2,6 +2,8 @@
 //! power calculation against known phasor values, storage and read-back of everything on the
 //! bus, the state estimator's output against `platone-grid` called directly, and the REST API.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,8 @@ use platone_service::{Identity, StaticTokens};
 use platone_sim::grid_field::GridPmus;
 use platone_testkit::Mosquitto;
 use serde_json::Value;
+
+use common::Api;
 
 async fn next_message(subscription: &mut Subscription) -> Message {
     let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next_delivery())
@@ -369,8 +373,7 @@ async fn estimations_over_rest_on_given_measurements() {
     engines.network = Some(net.clone());
     engines.static_tokens = tokens;
     let server = DsotpServer::start(config, engines).await.unwrap();
-    let base = server.api_url().to_owned();
-    let http = reqwest::Client::new();
+    let dso = Api::new(server.api_url(), "dso-token");
 
     // Voltage magnitudes and angles at every bus, injections where there is load.
     let mut measurements = Vec::new();
@@ -386,35 +389,16 @@ async fn estimations_over_rest_on_given_measurements() {
     }
     let document =
         serde_json::json!({"format": "platone-grid-measurements/1", "measurements": measurements});
-    let answer = http
-        .post(format!("{base}/api/estimations"))
-        .bearer_auth("agg-token")
-        .json(&serde_json::json!({"measurements": document}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 403);
-    let answer = http
-        .post(format!("{base}/api/estimations"))
-        .bearer_auth("dso-token")
-        .json(&serde_json::json!({"measurements": document}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 201);
-    let id = answer.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let estimation: Value = http
-        .get(format!("{base}/api/estimations/{id}"))
-        .bearer_auth("dso-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = serde_json::json!({"measurements": document});
+    let (status, _) = dso
+        .as_caller("agg-token")
+        .post("/api/estimations", &body)
+        .await;
+    assert_eq!(status, 403);
+    let (status, created) = dso.post("/api/estimations", &body).await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    let (_, estimation) = dso.get(&format!("/api/estimations/{id}")).await;
     let given =
         platone_grid::parse_measurement_file(&serde_json::to_vec(&document).unwrap()).unwrap();
     let direct = platone_grid::estimate(&net, &given, &EstimationOptions::default()).unwrap();
@@ -425,52 +409,18 @@ async fn estimations_over_rest_on_given_measurements() {
     );
     assert_eq!(estimation["given"], true);
 
-    let list: Value = http
-        .get(format!("{base}/api/estimations"))
-        .bearer_auth("dso-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = dso.get("/api/estimations").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let bad = http
-        .post(format!("{base}/api/estimations"))
-        .bearer_auth("dso-token")
-        .json(&serde_json::json!({"measurements": {"format": "platone-grid-measurements/1", "measurements": [{"kind": "vx", "bus": 1, "value": 1.0, "sigma": 0.1}]}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-    let problem: Value = bad.json().await.unwrap();
+    let bad = serde_json::json!({"measurements": {"format": "platone-grid-measurements/1",
+        "measurements": [{"kind": "vx", "bus": 1, "value": 1.0, "sigma": 0.1}]}});
+    let (status, problem) = dso.post("/api/estimations", &bad).await;
+    assert_eq!(status, 400);
     assert_eq!(problem["at"], "measurements");
-    let missing = http
-        .get(format!("{base}/api/estimations/se-99"))
-        .bearer_auth("dso-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
-    let health: Value = http
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(dso.get("/api/estimations/se-99").await.0, 404);
+    let (_, health) = dso.as_caller("").get("/health").await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["estimation"]["estimations"], 1);
-    let grid: Value = http
-        .get(format!("{base}/api/grid"))
-        .bearer_auth("dso-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, grid) = dso.get("/api/grid").await;
     assert_eq!(grid["buses"].as_array().unwrap().len(), 14);
     server.shutdown().await.unwrap();
 }
