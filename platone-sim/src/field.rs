@@ -4,14 +4,14 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use platone_certify::{DeviceKey, SignedEnvelope};
+use platone_certify::DeviceKey;
 use platone_model::Timestamp;
 
 use super::meters::{interval_energy, interval_measurement, meter_readings_xml};
 use super::pmu::{C37Stream, pmu_values, sogno_message};
 use super::schedule::{frame_time, interval_end};
 use crate::error::{Result, SimError};
-use crate::{DATA_SERVER, FieldPlan, Signing};
+use crate::{DATA_SERVER, FieldPlan};
 
 /// What a packet carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,17 +139,11 @@ impl Field {
         payload: Vec<u8>,
         signed_at: u64,
     ) -> Result<Bytes> {
-        Ok(match self.plan.signing {
-            Signing::None => Bytes::from(payload),
-            Signing::Eip191 => SignedEnvelope::sign_eip191(key, &payload)?
-                .to_json()?
-                .into(),
-            Signing::Eip712 => {
-                SignedEnvelope::sign_eip712(key, device, &payload, signed_at, self.plan.chain_id)?
-                    .to_json()?
-                    .into()
-            }
-        })
+        let sealed = self
+            .plan
+            .signing
+            .seal(key, device, payload, signed_at, self.plan.chain_id)?;
+        Ok(Bytes::from(sealed))
     }
 
     /// The packet of PMU number `pmu` (0-based) for frame `frame`: a SOGNO device message or a
@@ -297,7 +291,8 @@ fn timestamp(secs: i64, micros: u32) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PmuFormat;
+    use crate::{PmuFormat, Signing};
+    use platone_certify::SignedEnvelope;
     use platone_cim::meter_readings::{Mode, parse_slice};
     use platone_cim::pmu::c37118::{Decoded, Decoder};
     use platone_cim::pmu::convert::data_to_measurements;

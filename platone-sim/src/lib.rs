@@ -84,6 +84,27 @@ pub enum Signing {
 }
 
 impl Signing {
+    /// `payload` as `device` sends it: as it is, or wrapped in a signed envelope of `key`
+    /// (EIP-712: signed at `signed_at`, Unix seconds, on chain `chain_id`).
+    pub fn seal(
+        self,
+        key: &DeviceKey,
+        device: &str,
+        payload: Vec<u8>,
+        signed_at: u64,
+        chain_id: u64,
+    ) -> Result<Vec<u8>> {
+        use platone_certify::SignedEnvelope;
+        let envelope = match self {
+            Signing::None => return Ok(payload),
+            Signing::Eip191 => SignedEnvelope::sign_eip191(key, &payload)?,
+            Signing::Eip712 => {
+                SignedEnvelope::sign_eip712(key, device, &payload, signed_at, chain_id)?
+            }
+        };
+        Ok(envelope.to_json()?.into_bytes())
+    }
+
     /// `none`, `eip191` or `eip712`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -33,7 +33,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use platone_bus::{Message, Publisher, QoS};
-use platone_certify::{DeviceKey, SignedEnvelope};
+use platone_certify::DeviceKey;
 use platone_model::{
     Accumulation, DeviceId, FlowDirection, Measurement, MeasurementKind, MeterId, PhaseSet, PodId,
     Timestamp, Unit, UnitMultiplier, UsagePointId,
@@ -211,21 +211,13 @@ impl BalSide {
         let xml = meter_readings_xml(self.device.as_str(), &message_id, at, measurements);
         let payload = xml.into_bytes();
         let signed_at = u64::try_from(at.timestamp()).unwrap_or(0);
-        Ok(match self.signing {
-            Signing::None => payload,
-            Signing::Eip191 => SignedEnvelope::sign_eip191(&self.key, &payload)?
-                .to_json()?
-                .into_bytes(),
-            Signing::Eip712 => SignedEnvelope::sign_eip712(
-                &self.key,
-                self.device.as_str(),
-                &payload,
-                signed_at,
-                self.chain_id,
-            )?
-            .to_json()?
-            .into_bytes(),
-        })
+        self.signing.seal(
+            &self.key,
+            self.device.as_str(),
+            payload,
+            signed_at,
+            self.chain_id,
+        )
     }
 
     /// Reads the meter at `at` with the set points of `board`, and buffers the signed packet;
@@ -422,6 +414,7 @@ async fn publish(
 #[cfg(test)]
 mod tests {
     use platone_bus::{MemoryBus, Subscriber, TopicFilter};
+    use platone_certify::SignedEnvelope;
     use platone_cim::meter_readings::{Mode, parse_slice};
     use platone_model::{SetPoint, parse_timestamp};
 
