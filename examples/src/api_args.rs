@@ -59,6 +59,19 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
+    /// [`ApiArgs::apply`], then checks the settings and that they make a listener (a usage
+    /// error naming what is wrong otherwise).
+    pub fn apply_checked(
+        &self,
+        api: &mut ServiceSecurity,
+        clients_var: &str,
+    ) -> crate::error::CliResult {
+        self.apply(api, clients_var);
+        api.validate().map_err(crate::error::CliError::usage)?;
+        api.transport().map_err(crate::error::CliError::usage)?;
+        Ok(())
+    }
+
     /// Applies the flags to `api`, and the clients of the environment variable `clients_var`.
     pub fn apply(&self, api: &mut ServiceSecurity, clients_var: &str) {
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {

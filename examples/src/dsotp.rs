@@ -81,9 +81,7 @@ impl DsotpArgs {
         if let Some(map) = &self.map {
             config.map = Some(map.clone());
         }
-        self.api.apply(&mut config.api, CLIENTS_VAR);
-        config.api.validate().map_err(CliError::usage)?;
-        config.api.transport().map_err(CliError::usage)?;
+        self.api.apply_checked(&mut config.api, CLIENTS_VAR)?;
         Ok(config)
     }
 }

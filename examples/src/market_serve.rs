@@ -186,9 +186,7 @@ impl ServeArgs {
         if let Some(database) = &self.database {
             config.database = Some(database.clone());
         }
-        self.api.apply(&mut config.api, CLIENTS_VAR);
-        config.api.validate().map_err(CliError::usage)?;
-        config.api.transport().map_err(CliError::usage)?;
+        self.api.apply_checked(&mut config.api, CLIENTS_VAR)?;
         Ok(config)
     }
 }
