@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use platone_bus::{Bus, Message, MqttBus, Publisher, QoS};
 use platone_dsotp::Dsotp;
 use platone_dsotp::estimation::Estimation;
-use platone_grid::{Network, PowerFlowOptions, parse_case, run_ac};
+use platone_grid::{Network, PowerFlowOptions, PowerFlowResult, parse_case, run_ac};
 use platone_model::{DeviceId, PodId};
 use platone_sim::grid_field::GridPmus;
 use platone_sim::lightnode::{LightNode, SetPointBoard, SetPointTopics, serve_http, serve_modbus};
@@ -128,16 +128,15 @@ pub(crate) async fn read_back(node: &Node) -> (Option<f64>, Option<f32>) {
     (http.await, modbus.await)
 }
 
-/// The PMUs of `network`'s state publish one frame at `time` to the BAL's broker.
+/// The PMUs publish one frame of the state `flow` at `time` to the BAL's broker.
 pub(crate) async fn publish_frame(
     field: &MqttBus,
-    network: &Network,
+    pmus: &GridPmus,
+    flow: &PowerFlowResult,
     time: DateTime<Utc>,
     seed: u64,
 ) -> CliResult<usize> {
-    let flow = run_ac(network, &PowerFlowOptions::default()).map_err(|e| input("power flow", e))?;
-    let pmus = GridPmus::new(network);
-    let messages = pmus.messages(&flow, time.fixed_offset(), 1e-4, seed);
+    let messages = pmus.messages(flow, time.fixed_offset(), 1e-4, seed);
     for m in &messages {
         field
             .publish(
@@ -162,12 +161,15 @@ pub(crate) async fn estimate_at(
     let estimator = dsotp
         .estimator()
         .ok_or_else(|| input("estimator", "none"))?;
+    // The state the PMUs measure, solved once for all frames.
+    let flow = run_ac(network, &PowerFlowOptions::default()).map_err(|e| input("power flow", e))?;
+    let pmus = GridPmus::new(network);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut frame = 0;
     loop {
         // Ten frames a second of simulated PMU time, each stamped a tenth of a second later.
         let at = time + TimeDelta::milliseconds(100 * frame);
-        publish_frame(field, network, at, frame as u64 + 1).await?;
+        publish_frame(field, &pmus, &flow, at, frame as u64 + 1).await?;
         frame += 1;
         tokio::time::sleep(Duration::from_millis(200)).await;
         let estimation = estimator
