@@ -88,14 +88,17 @@ pub fn require_operator(caller: &Identity) -> Answer<()> {
     }
 }
 
+/// 409 `at: grid`: the route needs the grid model the platform was started without.
+fn no_grid() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "grid",
+        "the platform runs without a grid model (--grid CASE.m)",
+    )
+}
+
 fn estimator(state: &DsotpState) -> Answer<&crate::estimation::StateEstimator> {
-    state.dsotp.estimator().ok_or_else(|| {
-        Problem::new(
-            StatusCode::CONFLICT,
-            "grid",
-            "the platform runs without a grid model (--grid CASE.m)",
-        )
-    })
+    state.dsotp.estimator().ok_or_else(no_grid)
 }
 
 /// `POST /api/estimations`.
@@ -196,13 +199,7 @@ async fn get_validations(
     State(state): State<DsotpState>,
 ) -> Answer<Json<crate::validation::ValidationStats>> {
     require_operator(&caller)?;
-    let service = state.dsotp.validation().ok_or_else(|| {
-        Problem::new(
-            StatusCode::CONFLICT,
-            "grid",
-            "the platform runs without a grid model (--grid CASE.m)",
-        )
-    })?;
+    let service = state.dsotp.validation().ok_or_else(no_grid)?;
     Ok(Json(service.stats()))
 }
 
